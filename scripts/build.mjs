@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+import { ensureBuilt } from './ensure.mjs';
+ensureBuilt();
