@@ -1,0 +1,317 @@
+// Client configuration: one public style, Kafka's property names ('linger.ms', 'bootstrap.servers'),
+// exactly as a Java/librdkafka/node-rdkafka user writes them. Each client validates its options once,
+// here, into a readonly camelCase config with units in the names; every bad field and every broken
+// cross-field rule is named in one ConfigError.
+import { z } from 'zod';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import type { Partitioner } from './partitioner.js';
+
+// ---- defaults (units in the names) -------------------------------------------------------------
+
+export const DEFAULT_BOOTSTRAP_SERVERS = 'localhost:9092';
+export const DEFAULT_CLIENT_ID = 'tributary-client';
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_RETRY_BACKOFF_MS = 100;
+export const DEFAULT_RETRY_BACKOFF_MAX_MS = 1_000;
+export const DEFAULT_METADATA_MAX_AGE_MS = 300_000;
+
+export const DEFAULT_ACKS = -1; // 'all'
+export const DEFAULT_BATCH_SIZE_BYTES = 16_384;
+export const DEFAULT_LINGER_MS = 5;
+export const DEFAULT_COMPRESSION_TYPE = 'none';
+export const DEFAULT_RETRIES = 2_147_483_647;
+export const DEFAULT_DELIVERY_TIMEOUT_MS = 120_000;
+export const DEFAULT_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION = 5;
+export const DEFAULT_BUFFER_MEMORY_BYTES = 33_554_432;
+export const DEFAULT_MAX_BLOCK_MS = 60_000;
+export const DEFAULT_MAX_REQUEST_SIZE_BYTES = 1_048_576;
+export const DEFAULT_ENABLE_IDEMPOTENCE = true;
+/** With idempotence the broker keeps 5 batches per producer and partition; more in flight breaks ordering. */
+export const MAX_IN_FLIGHT_WITH_IDEMPOTENCE = 5;
+
+export const DEFAULT_FETCH_MIN_BYTES = 1;
+export const DEFAULT_FETCH_MAX_WAIT_MS = 500;
+export const DEFAULT_FETCH_MAX_BYTES = 52_428_800;
+export const DEFAULT_MAX_PARTITION_FETCH_BYTES = 1_048_576;
+export const DEFAULT_MAX_POLL_RECORDS = 500;
+export const DEFAULT_AUTO_OFFSET_RESET = 'latest';
+export const DEFAULT_ISOLATION_LEVEL = 'read_uncommitted';
+
+const INT32_MAX = 2_147_483_647;
+
+export type CompressionType = 'none' | 'gzip' | 'lz4';
+export type Acks = 0 | 1 | -1;
+export type AutoOffsetReset = 'earliest' | 'latest' | 'none';
+export type IsolationLevel = 'read_uncommitted' | 'read_committed';
+
+// ---- user-facing option objects (Kafka names) ---------------------------------------------------
+
+export interface CommonOptions {
+  /** Comma-separated `host:port` list, or an array of them. Any one reachable broker is enough. */
+  'bootstrap.servers'?: string | readonly string[];
+  'client.id'?: string;
+  'request.timeout.ms'?: number;
+  'retry.backoff.ms'?: number;
+  'retry.backoff.max.ms'?: number;
+  'metadata.max.age.ms'?: number;
+}
+
+export interface ProducerOptions extends CommonOptions {
+  acks?: 0 | 1 | -1 | 'all' | '0' | '1' | '-1';
+  'batch.size'?: number;
+  'linger.ms'?: number;
+  'compression.type'?: CompressionType;
+  retries?: number;
+  'delivery.timeout.ms'?: number;
+  'max.in.flight.requests.per.connection'?: number;
+  'buffer.memory'?: number;
+  'max.block.ms'?: number;
+  'max.request.size'?: number;
+  'enable.idempotence'?: boolean;
+  /** Not a Kafka string property: a function `(topic, key, numPartitions) => partition`. */
+  partitioner?: Partitioner;
+}
+
+export interface ConsumerOptions extends CommonOptions {
+  /** Reserved for consumer groups (subscribe/commit); manual assignment ignores it. */
+  'group.id'?: string;
+  'fetch.min.bytes'?: number;
+  'fetch.max.wait.ms'?: number;
+  'fetch.max.bytes'?: number;
+  'max.partition.fetch.bytes'?: number;
+  'max.poll.records'?: number;
+  'auto.offset.reset'?: AutoOffsetReset;
+  'isolation.level'?: IsolationLevel;
+}
+
+export type AdminOptions = CommonOptions;
+
+// ---- parsed, readonly configs (camelCase, units last) ------------------------------------------
+
+export interface CommonConfig {
+  readonly bootstrapServers: readonly string[];
+  readonly clientId: string;
+  readonly requestTimeoutMs: number;
+  readonly retryBackoffMs: number;
+  readonly retryBackoffMaxMs: number;
+  readonly metadataMaxAgeMs: number;
+}
+
+export interface ProducerConfig extends CommonConfig {
+  readonly acks: Acks;
+  readonly batchSizeBytes: number;
+  readonly lingerMs: number;
+  readonly compressionType: CompressionType;
+  readonly retries: number;
+  readonly deliveryTimeoutMs: number;
+  readonly maxInFlightRequestsPerConnection: number;
+  readonly bufferMemoryBytes: number;
+  readonly maxBlockMs: number;
+  readonly maxRequestSizeBytes: number;
+  readonly enableIdempotence: boolean;
+  readonly partitioner: Partitioner | undefined;
+}
+
+export interface ConsumerConfig extends CommonConfig {
+  readonly groupId: string | undefined;
+  readonly fetchMinBytes: number;
+  readonly fetchMaxWaitMs: number;
+  readonly fetchMaxBytes: number;
+  readonly maxPartitionFetchBytes: number;
+  readonly maxPollRecords: number;
+  readonly autoOffsetReset: AutoOffsetReset;
+  readonly isolationLevel: IsolationLevel;
+}
+
+export type AdminConfig = CommonConfig;
+
+// ---- schema helpers ---------------------------------------------------------------------------
+
+/** An integer in [min, max]; numeric strings are accepted (as from env vars or properties files). */
+function int(min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  return z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: 'must be an integer' }).int({ error: 'must be an integer' })
+      .min(min, { error: `must be >= ${min}` }).max(max, { error: `must be <= ${max}` }),
+  );
+}
+
+function bool() {
+  return z.preprocess(
+    (v) => (v === 'true' ? true : v === 'false' ? false : v),
+    z.boolean({ error: 'must be true or false' }),
+  );
+}
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.%]+\]|[^:\s\[\]]+):(\d{1,5})$/;
+
+const bootstrapServers = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(z.string().regex(HOST_PORT, { error: 'each entry must be host:port' }), {
+    error: 'must be a comma-separated host:port list or an array of host:port',
+  }).min(1, { error: 'must name at least one host:port' }),
+);
+
+const commonShape = {
+  'bootstrap.servers': bootstrapServers.default([DEFAULT_BOOTSTRAP_SERVERS]),
+  'client.id': z.string({ error: 'must be a string' }).default(DEFAULT_CLIENT_ID),
+  'request.timeout.ms': int(1, INT32_MAX).default(DEFAULT_REQUEST_TIMEOUT_MS),
+  'retry.backoff.ms': int(0, INT32_MAX).default(DEFAULT_RETRY_BACKOFF_MS),
+  'retry.backoff.max.ms': int(0, INT32_MAX).default(DEFAULT_RETRY_BACKOFF_MAX_MS),
+  'metadata.max.age.ms': int(0, INT32_MAX).default(DEFAULT_METADATA_MAX_AGE_MS),
+};
+
+const acks = z.preprocess(
+  (v) => (v === 'all' || v === '-1' ? -1 : v === '0' ? 0 : v === '1' ? 1 : v),
+  z.union([z.literal(0), z.literal(1), z.literal(-1)], { error: 'must be 0, 1, -1 or "all"' }),
+);
+
+const producerSchema = z.strictObject({
+  ...commonShape,
+  acks: acks.default(DEFAULT_ACKS),
+  'batch.size': int(0, INT32_MAX).default(DEFAULT_BATCH_SIZE_BYTES),
+  'linger.ms': int(0, INT32_MAX).default(DEFAULT_LINGER_MS),
+  'compression.type': z.enum(['none', 'gzip', 'lz4'], { error: 'must be none, gzip or lz4' })
+    .default(DEFAULT_COMPRESSION_TYPE),
+  retries: int(0, INT32_MAX).default(DEFAULT_RETRIES),
+  'delivery.timeout.ms': int(1, INT32_MAX).default(DEFAULT_DELIVERY_TIMEOUT_MS),
+  'max.in.flight.requests.per.connection': int(1, 1_000)
+    .default(DEFAULT_MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION),
+  'buffer.memory': int(1).default(DEFAULT_BUFFER_MEMORY_BYTES),
+  'max.block.ms': int(0, INT32_MAX).default(DEFAULT_MAX_BLOCK_MS),
+  'max.request.size': int(1, INT32_MAX).default(DEFAULT_MAX_REQUEST_SIZE_BYTES),
+  'enable.idempotence': bool().optional(),
+  partitioner: z.custom<Partitioner>((v) => typeof v === 'function', {
+    error: 'must be a function (topic, key, numPartitions) => partition',
+  }).optional(),
+});
+
+const consumerSchema = z.strictObject({
+  ...commonShape,
+  'group.id': z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
+  'fetch.min.bytes': int(0, INT32_MAX).default(DEFAULT_FETCH_MIN_BYTES),
+  'fetch.max.wait.ms': int(0, INT32_MAX).default(DEFAULT_FETCH_MAX_WAIT_MS),
+  'fetch.max.bytes': int(1, INT32_MAX).default(DEFAULT_FETCH_MAX_BYTES),
+  'max.partition.fetch.bytes': int(1, INT32_MAX).default(DEFAULT_MAX_PARTITION_FETCH_BYTES),
+  'max.poll.records': int(1, INT32_MAX).default(DEFAULT_MAX_POLL_RECORDS),
+  'auto.offset.reset': z.enum(['earliest', 'latest', 'none'], { error: 'must be earliest, latest or none' })
+    .default(DEFAULT_AUTO_OFFSET_RESET),
+  'isolation.level': z.enum(['read_uncommitted', 'read_committed'], {
+    error: 'must be read_uncommitted or read_committed',
+  }).default(DEFAULT_ISOLATION_LEVEL),
+});
+
+const adminSchema = z.strictObject({ ...commonShape });
+
+function issuesOf(error: z.ZodError): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push({ field: key, message: 'unknown config (misspelt?)' });
+    } else {
+      out.push({ field: issue.path.map(String).join('.') || '(options)', message: issue.message });
+    }
+  }
+  return out;
+}
+
+function parseWith<S extends z.ZodType>(kind: string, schema: S, options: unknown): z.output<S> {
+  const result = schema.safeParse(options ?? {});
+  if (!result.success) throw new ConfigError(kind, issuesOf(result.error));
+  return result.data;
+}
+
+type CommonParsed = z.output<z.ZodObject<typeof commonShape>>;
+
+function commonConfig(p: CommonParsed): CommonConfig {
+  return {
+    bootstrapServers: p['bootstrap.servers'],
+    clientId: p['client.id'],
+    requestTimeoutMs: p['request.timeout.ms'],
+    retryBackoffMs: p['retry.backoff.ms'],
+    retryBackoffMaxMs: p['retry.backoff.max.ms'],
+    metadataMaxAgeMs: p['metadata.max.age.ms'],
+  };
+}
+
+function commonRules(c: CommonConfig, issues: ConfigIssue[]): void {
+  if (c.retryBackoffMaxMs < c.retryBackoffMs) {
+    issues.push({ field: 'retry.backoff.max.ms', message: `must be >= retry.backoff.ms (${c.retryBackoffMs})` });
+  }
+}
+
+/**
+ * Validates producer options. Cross-field rules (Kafka's): `delivery.timeout.ms >= linger.ms +
+ * request.timeout.ms`; an explicit `enable.idempotence=true` needs `acks=all`, `retries > 0` and
+ * `max.in.flight.requests.per.connection <= 5`. When idempotence is only defaulted on, a conflicting
+ * setting turns it off instead (as the Java client does since 3.2).
+ */
+export function parseProducerConfig(options: ProducerOptions = {}): ProducerConfig {
+  const p = parseWith('producer', producerSchema, options);
+  const common = commonConfig(p);
+  const issues: ConfigIssue[] = [];
+  commonRules(common, issues);
+  const explicitIdempotence = p['enable.idempotence'];
+  const idempotenceCompatible = p.acks === -1 && p.retries > 0
+    && p['max.in.flight.requests.per.connection'] <= MAX_IN_FLIGHT_WITH_IDEMPOTENCE;
+  if (explicitIdempotence === true && !idempotenceCompatible) {
+    issues.push({
+      field: 'enable.idempotence',
+      message: 'needs acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5',
+    });
+  }
+  if (p['delivery.timeout.ms'] < p['linger.ms'] + p['request.timeout.ms']) {
+    issues.push({
+      field: 'delivery.timeout.ms',
+      message: `must be >= linger.ms + request.timeout.ms (${p['linger.ms'] + p['request.timeout.ms']})`,
+    });
+  }
+  if (issues.length > 0) throw new ConfigError('producer', issues);
+  return {
+    ...common,
+    acks: p.acks,
+    batchSizeBytes: p['batch.size'],
+    lingerMs: p['linger.ms'],
+    compressionType: p['compression.type'],
+    retries: p.retries,
+    deliveryTimeoutMs: p['delivery.timeout.ms'],
+    maxInFlightRequestsPerConnection: p['max.in.flight.requests.per.connection'],
+    bufferMemoryBytes: p['buffer.memory'],
+    maxBlockMs: p['max.block.ms'],
+    maxRequestSizeBytes: p['max.request.size'],
+    enableIdempotence: explicitIdempotence ?? (DEFAULT_ENABLE_IDEMPOTENCE && idempotenceCompatible),
+    partitioner: p.partitioner,
+  };
+}
+
+/** Validates consumer options. Cross-field rule: `fetch.max.wait.ms < request.timeout.ms`. */
+export function parseConsumerConfig(options: ConsumerOptions = {}): ConsumerConfig {
+  const p = parseWith('consumer', consumerSchema, options);
+  const common = commonConfig(p);
+  const issues: ConfigIssue[] = [];
+  commonRules(common, issues);
+  if (p['fetch.max.wait.ms'] >= p['request.timeout.ms']) {
+    issues.push({ field: 'fetch.max.wait.ms', message: `must be < request.timeout.ms (${p['request.timeout.ms']})` });
+  }
+  if (issues.length > 0) throw new ConfigError('consumer', issues);
+  return {
+    ...common,
+    groupId: p['group.id'],
+    fetchMinBytes: p['fetch.min.bytes'],
+    fetchMaxWaitMs: p['fetch.max.wait.ms'],
+    fetchMaxBytes: p['fetch.max.bytes'],
+    maxPartitionFetchBytes: p['max.partition.fetch.bytes'],
+    maxPollRecords: p['max.poll.records'],
+    autoOffsetReset: p['auto.offset.reset'],
+    isolationLevel: p['isolation.level'],
+  };
+}
+
+export function parseAdminConfig(options: AdminOptions = {}): AdminConfig {
+  const p = parseWith('admin', adminSchema, options);
+  const common = commonConfig(p);
+  const issues: ConfigIssue[] = [];
+  commonRules(common, issues);
+  if (issues.length > 0) throw new ConfigError('admin', issues);
+  return common;
+}

@@ -1,0 +1,479 @@
+// The Producer: `send` appends to per-partition batches (RecordAccumulator); a sender loop drains
+// sendable batches into one Produce request per leader broker, at most
+// `max.in.flight.requests.per.connection` at a time, and completes every record exactly once — with its
+// offset, or with a typed error (never silently: a record that is not acknowledged within
+// `delivery.timeout.ms` fails with DeliveryTimeoutError).
+//
+// Idempotence (`enable.idempotence`, default on): the producer asks the broker for a producerId/epoch
+// (InitProducerId) and stamps each batch with a per-partition sequence, kept across retries, so the
+// broker can drop duplicates and refuse gaps. If the broker does not implement InitProducerId, the
+// producer logs a warning once and sends without producer ids: retries may then duplicate records and,
+// with more than one request in flight, reorder them (see `idempotence`).
+import { tributary } from '@tributary/protocol';
+import {
+  RecordAccumulator, type PendingRecord, type ProducerBatch, type RecordMetadata,
+} from './accumulator.js';
+import { BufferPool } from './buffer-pool.js';
+import { Cluster } from './cluster.js';
+import { encodeProducerBatch } from './codec.js';
+import { parseProducerConfig, type ProducerConfig, type ProducerOptions } from './config.js';
+import {
+  ClientClosedError, DeliveryTimeoutError, IllegalStateError, MessageTooLargeError, ProducerFencedError,
+  TributaryClientError, UnknownTopicOrPartitionError, UnsupportedOperationError, errorFromWire, needsMetadataRefresh,
+} from './errors.js';
+import { SILENT_LOGGER, type ClientRuntimeOptions, type Logger } from './logger.js';
+import { StickyPartitionCache, choosePartition } from './partitioner.js';
+import { BATCH_OVERHEAD_BYTES, recordSizeUpperBoundBytes, type RecordHeader } from './record-size.js';
+import { decideRetry } from './retry.js';
+import { errorName } from './wire-errors.js';
+
+export type { RecordMetadata } from './accumulator.js';
+
+export type HeaderValue = Buffer | string;
+
+export interface ProducerRecord {
+  readonly topic: string;
+  /** null/undefined = no key (sticky partitioning). Strings are UTF-8 encoded. */
+  readonly key?: Buffer | string | null;
+  /** null = tombstone. */
+  readonly value: Buffer | string | null;
+  /** An object (one value per key) or an ordered list (repeated keys allowed). */
+  readonly headers?: Readonly<Record<string, HeaderValue>> | readonly { readonly key: string; readonly value: HeaderValue }[];
+  /** Explicit partition; skips the partitioner. */
+  readonly partition?: number;
+  /** CreateTime in ms since the epoch; default now. */
+  readonly timestamp?: number;
+}
+
+export type SendCallback = (error: Error | null, metadata?: RecordMetadata) => void;
+
+export type IdempotenceState = 'disabled' | 'uninitialized' | 'initializing' | 'ready' | 'unsupported' | 'fenced';
+
+const DUPLICATE_SEQUENCE_NUMBER = tributary.v1.ErrorCode.DUPLICATE_SEQUENCE_NUMBER;
+const OUT_OF_ORDER_SEQUENCE_NUMBER = tributary.v1.ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
+const INT32_MAX = 2_147_483_647;
+
+function toBuffer(v: Buffer | string): Buffer {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+function normalizeHeaders(h: ProducerRecord['headers']): RecordHeader[] {
+  if (h === undefined) return [];
+  if (Array.isArray(h)) return (h as readonly { key: string; value: HeaderValue }[]).map((x) => ({ key: x.key, value: toBuffer(x.value) }));
+  return Object.entries(h as Record<string, HeaderValue>).map(([key, value]) => ({ key, value: toBuffer(value) }));
+}
+
+interface InFlightRequest {
+  readonly address: string;
+  readonly batches: ProducerBatch[];
+}
+
+export class Producer {
+  readonly config: ProducerConfig;
+  private readonly logger: Logger;
+  private readonly cluster: Cluster;
+  private readonly pool: BufferPool;
+  private readonly sticky = new StickyPartitionCache();
+  private readonly accumulator: RecordAccumulator;
+  private readonly inFlightByAddress = new Map<string, number>();
+  private readonly nextSequence = new Map<string, number>();
+  private senderScheduled = false;
+  private senderTimer: NodeJS.Timeout | undefined;
+  private senderTimerAtMs = Infinity;
+  private flushing = 0;
+  private closing = false;
+  private closePromise: Promise<void> | undefined;
+  private refreshInProgress = false;
+  private idempotenceState: IdempotenceState;
+  private producerId = -1;
+  private producerEpoch = -1;
+
+  constructor(options: ProducerOptions = {}, runtime: ClientRuntimeOptions = {}) {
+    this.config = parseProducerConfig(options);
+    this.logger = runtime.logger ?? SILENT_LOGGER;
+    this.cluster = new Cluster(this.config, this.logger, 'producer');
+    this.pool = new BufferPool(this.config.bufferMemoryBytes, this.config.maxBlockMs);
+    this.accumulator = new RecordAccumulator(this.config, (topic, partition) => {
+      const n = this.cluster.metadata.topic(topic)?.partitions.length ?? 0;
+      if (n > 0) this.sticky.onBatchClosed(topic, partition, n);
+    });
+    this.idempotenceState = this.config.enableIdempotence ? 'uninitialized' : 'disabled';
+  }
+
+  /** Idempotence as actually in effect (see the file comment for 'unsupported'). */
+  get idempotence(): { readonly state: IdempotenceState; readonly producerId: number; readonly producerEpoch: number } {
+    return { state: this.idempotenceState, producerId: this.producerId, producerEpoch: this.producerEpoch };
+  }
+
+  /**
+   * Sends one record. Resolves with its metadata once acknowledged per `acks`; rejects with a typed
+   * error (MessageTooLargeError, UnknownTopicOrPartitionError, MaxBlockTimeoutError, DeliveryTimeoutError,
+   * BrokerError...). The optional callback gets the same outcome.
+   */
+  send(record: ProducerRecord, callback?: SendCallback): Promise<RecordMetadata> {
+    const promise = this.sendInternal(record);
+    if (callback !== undefined) promise.then((md) => callback(null, md), (err: Error) => callback(err));
+    return promise;
+  }
+
+  /** Sends several records; resolves when all are acknowledged (rejects with the first failure). */
+  sendBatch(records: readonly ProducerRecord[]): Promise<RecordMetadata[]> {
+    return Promise.all(records.map((r) => this.sendInternal(r)));
+  }
+
+  /** Sends everything buffered now, without waiting for linger.ms, and resolves when it has completed. */
+  async flush(): Promise<void> {
+    this.flushing += 1;
+    try {
+      this.wake();
+      await this.accumulator.drained();
+    } finally {
+      this.flushing -= 1;
+    }
+  }
+
+  /**
+   * Flushes, then closes connections. Idempotent. With `timeoutMs`, records still unsent after it fail
+   * with ClientClosedError.
+   */
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.closePromise !== undefined) return this.closePromise;
+    this.closing = true;
+    this.closePromise = (async () => {
+      this.wake();
+      const drained = this.accumulator.drained();
+      if (options.timeoutMs === undefined) {
+        await drained;
+      } else {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([drained, new Promise<void>((resolve) => { timer = setTimeout(resolve, options.timeoutMs); })]);
+        clearTimeout(timer);
+        const closedError = new ClientClosedError('producer');
+        for (const b of this.accumulator.takeAllQueued()) this.finishBatch(b, { error: closedError });
+      }
+      this.pool.abortWaiters(new ClientClosedError('producer'));
+      clearTimeout(this.senderTimer);
+      this.cluster.close();
+      this.logger.info({ component: 'producer' }, 'producer closed');
+    })();
+    return this.closePromise;
+  }
+
+  // ---- send path ----------------------------------------------------------------------------
+
+  private sendInternal(record: ProducerRecord): Promise<RecordMetadata> {
+    if (this.closing) return Promise.reject(new ClientClosedError('producer'));
+    let key: Buffer | null;
+    let value: Buffer | null;
+    let headers: RecordHeader[];
+    try {
+      if (typeof record?.topic !== 'string' || record.topic === '') throw new IllegalStateError('send: record.topic must be a non-empty string');
+      if (record.value === undefined) throw new IllegalStateError('send: record.value is required (null for a tombstone)');
+      key = record.key === undefined || record.key === null ? null : toBuffer(record.key);
+      value = record.value === null ? null : toBuffer(record.value);
+      headers = normalizeHeaders(record.headers);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const sizeBytes = recordSizeUpperBoundBytes(key, value, headers);
+    const requestBytes = sizeBytes + BATCH_OVERHEAD_BYTES;
+    if (requestBytes > this.config.maxRequestSizeBytes) {
+      return Promise.reject(new MessageTooLargeError(
+        `record of ${requestBytes} bytes (serialized, with batch header) is larger than max.request.size=${this.config.maxRequestSizeBytes}`,
+        requestBytes, this.config.maxRequestSizeBytes));
+    }
+    if (sizeBytes > this.config.bufferMemoryBytes) {
+      return Promise.reject(new MessageTooLargeError(
+        `record of ${sizeBytes} bytes is larger than buffer.memory=${this.config.bufferMemoryBytes}`, sizeBytes, this.config.bufferMemoryBytes));
+    }
+    const startMs = Date.now();
+    const topicInfo = this.cluster.metadata.topic(record.topic);
+    // Fast path, fully synchronous so that sends issued in order are appended in order.
+    if (topicInfo !== undefined && topicInfo.errorCode === 0 && topicInfo.partitions.length > 0
+      && this.pool.waiting === 0 && this.pool.available >= sizeBytes) {
+      void this.pool.reserve(sizeBytes);
+      return this.appendReserved(record, key, value, headers, sizeBytes, topicInfo.partitions.length);
+    }
+    return (async () => {
+      const info = await this.cluster.topicInfo(record.topic, this.config.maxBlockMs);
+      const remainingMs = Math.max(0, this.config.maxBlockMs - (Date.now() - startMs));
+      await this.pool.reserve(sizeBytes, remainingMs);
+      if (this.closing) {
+        this.pool.release(sizeBytes);
+        throw new ClientClosedError('producer');
+      }
+      return this.appendReserved(record, key, value, headers, sizeBytes, info.partitions.length);
+    })();
+  }
+
+  private appendReserved(record: ProducerRecord, key: Buffer | null, value: Buffer | null, headers: RecordHeader[],
+    sizeBytes: number, numPartitions: number): Promise<RecordMetadata> {
+    let partition: number;
+    try {
+      if (record.partition !== undefined && (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= numPartitions)) {
+        throw new UnknownTopicOrPartitionError(record.topic, record.partition);
+      }
+      partition = choosePartition({
+        topic: record.topic, key, explicitPartition: record.partition, numPartitions,
+        userPartitioner: this.config.partitioner, sticky: this.sticky,
+      }).partition;
+      if (!Number.isInteger(partition) || partition < 0 || partition >= numPartitions) {
+        throw new IllegalStateError(`partitioner returned ${partition} for ${record.topic} with ${numPartitions} partitions`);
+      }
+    } catch (error) {
+      this.pool.release(sizeBytes);
+      return Promise.reject(error);
+    }
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      const pending: PendingRecord = {
+        key, value, headers, sizeBytes,
+        timestampMs: record.timestamp ?? Date.now(),
+        complete: (error, metadata) => {
+          if (error !== null) reject(error);
+          else resolve(metadata!);
+        },
+      };
+      const result = this.accumulator.append(record.topic, partition, pending, Date.now());
+      if (result.batchFull || this.config.lingerMs === 0 || this.flushing > 0) this.wake();
+      else if (result.newBatch) this.scheduleAt(result.batch.createdMs + this.config.lingerMs);
+    });
+  }
+
+  // ---- sender ---------------------------------------------------------------------------------
+
+  private wake(): void {
+    if (this.senderScheduled) return;
+    this.senderScheduled = true;
+    setImmediate(() => {
+      this.senderScheduled = false;
+      this.runSender();
+    });
+  }
+
+  private scheduleAt(atMs: number): void {
+    if (!Number.isFinite(atMs) || atMs >= this.senderTimerAtMs) return;
+    clearTimeout(this.senderTimer);
+    this.senderTimerAtMs = atMs;
+    this.senderTimer = setTimeout(() => {
+      this.senderTimerAtMs = Infinity;
+      this.runSender();
+    }, Math.max(0, atMs - Date.now()));
+  }
+
+  private runSender(): void {
+    if (this.cluster.isClosed) return;
+    const nowMs = Date.now();
+    for (const batch of this.accumulator.expire(nowMs)) {
+      this.expireBatch(batch);
+    }
+    if (this.idempotenceState === 'uninitialized' && this.accumulator.incompleteCount > 0) {
+      void this.initProducerId();
+      return;
+    }
+    if (this.idempotenceState === 'initializing') return; // woken when it settles
+    const { ready, nextCheckMs } = this.accumulator.ready(nowMs, this.flushing > 0 || this.closing);
+    const requests = new Map<string, ProducerBatch[]>();
+    const requestBytes = new Map<string, number>();
+    let needRefresh = false;
+    for (const q of ready) {
+      const p = this.cluster.metadata.partition(q.topic, q.partition);
+      const address = p === undefined || p.leaderId < 0 ? undefined : this.cluster.addressOf(p.leaderId);
+      if (address === undefined) {
+        needRefresh = true;
+        continue;
+      }
+      if ((this.inFlightByAddress.get(address) ?? 0) >= this.config.maxInFlightRequestsPerConnection) continue;
+      const head = q.batches[0]!;
+      const bytes = requestBytes.get(address) ?? 0;
+      if (bytes > 0 && bytes + head.sizeBytes > this.config.maxRequestSizeBytes) continue;
+      const batch = this.accumulator.takeHead(q);
+      requestBytes.set(address, bytes + batch.sizeBytes);
+      let list = requests.get(address);
+      if (list === undefined) requests.set(address, (list = []));
+      list.push(batch);
+    }
+    for (const [address, batches] of requests) this.sendProduce({ address, batches });
+    if (needRefresh) this.refreshMetadataThenWake();
+    this.scheduleAt(Math.min(nextCheckMs, this.accumulator.nextExpiryMs()));
+  }
+
+  private refreshMetadataThenWake(): void {
+    if (this.refreshInProgress) return;
+    this.refreshInProgress = true;
+    this.cluster.requestRefresh();
+    this.cluster.refresh().catch((error: unknown) => {
+      this.logger.warn({ component: 'producer', err: error }, 'metadata refresh failed');
+    }).finally(() => {
+      this.refreshInProgress = false;
+      // Back off before looking again so a leaderless partition does not spin.
+      this.scheduleAt(Date.now() + this.config.retryBackoffMs);
+    });
+  }
+
+  private sequenceKey(batch: ProducerBatch): string {
+    return `${batch.topic}\u0000${batch.partition}`;
+  }
+
+  private stampIdempotence(batch: ProducerBatch): void {
+    if (this.idempotenceState !== 'ready' || batch.baseSequence >= 0) return;
+    const key = this.sequenceKey(batch);
+    const seq = this.nextSequence.get(key) ?? 0;
+    batch.producerId = this.producerId;
+    batch.producerEpoch = this.producerEpoch;
+    batch.baseSequence = seq;
+    this.nextSequence.set(key, (seq + batch.records.length) % (INT32_MAX + 1));
+    batch.encoded = undefined;
+  }
+
+  private sendProduce(request: InFlightRequest): void {
+    const byTopic = new Map<string, tributary.v1.IProducePartitionData[]>();
+    for (const batch of request.batches) {
+      this.stampIdempotence(batch);
+      batch.encoded ??= encodeProducerBatch(batch, this.config.compressionType);
+      const leaderEpoch = this.cluster.metadata.partition(batch.topic, batch.partition)?.leaderEpoch ?? -1;
+      let parts = byTopic.get(batch.topic);
+      if (parts === undefined) byTopic.set(batch.topic, (parts = []));
+      parts.push({ partition: batch.partition, recordBatch: batch.encoded, currentLeaderEpoch: leaderEpoch });
+    }
+    const produceRequest: tributary.v1.IProduceRequest = {
+      acks: this.config.acks,
+      timeoutMs: this.config.requestTimeoutMs,
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+    };
+    this.inFlightByAddress.set(request.address, (this.inFlightByAddress.get(request.address) ?? 0) + 1);
+    const settle = (): void => {
+      this.inFlightByAddress.set(request.address, (this.inFlightByAddress.get(request.address) ?? 1) - 1);
+      for (const b of request.batches) this.accumulator.attemptEnded(b);
+    };
+    this.cluster.callBroker<tributary.v1.IProduceRequest, tributary.v1.ProduceResponse>(request.address, 'produce', produceRequest)
+      .then((response) => {
+        settle();
+        this.handleProduceResponse(request, response);
+      }, (error: unknown) => {
+        settle();
+        for (const b of request.batches) this.handleBatchError(b, error);
+      })
+      .finally(() => this.wake());
+  }
+
+  private handleProduceResponse(request: InFlightRequest, response: tributary.v1.ProduceResponse): void {
+    const results = new Map<string, tributary.v1.IProducePartitionResponse>();
+    for (const t of response.topics) {
+      for (const p of t.partitions ?? []) results.set(`${t.topic}\u0000${p.partition ?? 0}`, p);
+    }
+    for (const batch of request.batches) {
+      const r = results.get(this.sequenceKey(batch));
+      if (r === undefined) {
+        if (this.config.acks === 0) {
+          this.finishBatch(batch, { baseOffset: -1, logAppendTimeMs: -1 });
+        } else {
+          this.handleBatchError(batch, new TributaryClientError(
+            `produce response has no result for ${batch.topic}-${batch.partition}`, { code: 'INVALID_RESPONSE', retriable: true }));
+        }
+        continue;
+      }
+      const code = r.error?.code ?? 0;
+      if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
+        // DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch (a retry of a write that landed).
+        this.finishBatch(batch, {
+          baseOffset: this.config.acks === 0 ? -1 : Number(r.baseOffset ?? -1),
+          logAppendTimeMs: Number(r.logAppendTimeMs ?? -1),
+        });
+      } else {
+        this.handleBatchError(batch, errorFromWire(code, r.error?.message ?? '', {
+          topic: batch.topic, partition: batch.partition, context: `produce to ${batch.topic}-${batch.partition}`,
+        }));
+      }
+    }
+  }
+
+  private handleBatchError(batch: ProducerBatch, error: unknown): void {
+    if (this.cluster.isClosed) {
+      this.finishBatch(batch, { error: new ClientClosedError('producer') });
+      return;
+    }
+    if (needsMetadataRefresh(error)) this.cluster.requestRefresh();
+    if (error instanceof ProducerFencedError) {
+      this.idempotenceState = 'fenced';
+      this.finishBatch(batch, { error });
+      return;
+    }
+    // With idempotence, a sequence gap means an earlier batch of this partition is still being retried:
+    // this one must be retried after it.
+    const retriable = error instanceof TributaryClientError
+      && (error.retriable || (this.idempotenceState === 'ready' && error.code === errorName(OUT_OF_ORDER_SEQUENCE_NUMBER)));
+    const nowMs = Date.now();
+    const deadlineMs = batch.createdMs + this.config.deliveryTimeoutMs;
+    const decision = decideRetry({
+      error, retriable, attempt: batch.attempts, nowMs, deadlineMs, policy: this.config, jitter01: Math.random(),
+    });
+    if (decision.retry && this.config.acks !== 0) {
+      this.logger.debug({ component: 'producer', topic: batch.topic, partition: batch.partition, attempt: batch.attempts, err: error }, 'retrying batch');
+      if (this.cluster.metadata.partition(batch.topic, batch.partition) === undefined || needsMetadataRefresh(error)) {
+        this.refreshMetadataThenWake();
+      }
+      this.accumulator.reenqueue(batch, nowMs + decision.backoffMs, error);
+      this.scheduleAt(nowMs + decision.backoffMs);
+      return;
+    }
+    const finalError = !decision.retry && decision.reason === 'deadline'
+      ? new DeliveryTimeoutError(batch.topic, batch.partition, this.config.deliveryTimeoutMs, error)
+      : error instanceof Error ? error : new TributaryClientError(String(error), { code: 'UNKNOWN' });
+    this.finishBatch(batch, { error: finalError });
+  }
+
+  private expireBatch(batch: ProducerBatch): void {
+    if (batch.attempts > 0 && this.idempotenceState === 'ready') {
+      // A batch that may have reached the broker leaves a sequence gap: start a new producer id
+      // so later batches are not refused as out of order (the Java client bumps the epoch instead).
+      this.resetIdempotence('expired batch left a sequence gap');
+    }
+    this.finishBatch(batch, { error: new DeliveryTimeoutError(batch.topic, batch.partition, this.config.deliveryTimeoutMs, batch.lastError) });
+  }
+
+  private resetIdempotence(reason: string): void {
+    this.logger.warn({ component: 'producer', producerId: this.producerId, reason }, 'resetting producer id');
+    this.idempotenceState = 'uninitialized';
+    this.producerId = -1;
+    this.producerEpoch = -1;
+    this.nextSequence.clear();
+  }
+
+  private finishBatch(batch: ProducerBatch, results: { error: Error } | { baseOffset: number; logAppendTimeMs: number }): void {
+    let bytes = 0;
+    for (const r of batch.records) bytes += r.sizeBytes;
+    this.accumulator.completeBatch(batch, results);
+    this.pool.release(bytes);
+  }
+
+  private async initProducerId(): Promise<void> {
+    this.idempotenceState = 'initializing';
+    const deadlineMs = Date.now() + this.config.maxBlockMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.cluster.onAnyBroker((address) => this.cluster.callBroker<tributary.v1.IInitProducerIdRequest, tributary.v1.InitProducerIdResponse>(
+          address, 'initProducerId', { transactionalId: '', transactionTimeoutMs: 0, producerId: -1, producerEpoch: -1 }));
+        const code = response.error?.code ?? 0;
+        if (code !== 0) throw errorFromWire(code, response.error?.message ?? '', { context: 'InitProducerId' });
+        if (Number(response.producerId) < 0) throw new UnsupportedOperationError('InitProducerId (no producer id returned)');
+        this.producerId = Number(response.producerId);
+        this.producerEpoch = response.producerEpoch;
+        this.idempotenceState = 'ready';
+        this.logger.info({ component: 'producer', producerId: this.producerId, producerEpoch: this.producerEpoch }, 'idempotence: uninitialized -> ready');
+        break;
+      } catch (error) {
+        const decision = decideRetry({ error, attempt, nowMs: Date.now(), deadlineMs, policy: this.config, jitter01: Math.random() });
+        if (decision.retry && !this.cluster.isClosed) {
+          await new Promise((r) => setTimeout(r, decision.backoffMs));
+          continue;
+        }
+        // Degrade honestly: no producer id means no broker-side dedupe or sequence checks.
+        this.idempotenceState = 'unsupported';
+        this.logger.warn({ component: 'producer', err: error },
+          'enable.idempotence: the broker did not grant a producer id; sending without one (retries may duplicate or reorder)');
+        break;
+      }
+    }
+    this.wake();
+  }
+}
