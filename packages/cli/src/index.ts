@@ -1,1 +1,2 @@
-export {};
+export { run, type RunDeps, type RunIo } from './run.js';
+export { CliError } from './errors.js';

@@ -1,0 +1,289 @@
+// The command tree (commander) and the `run(argv, io)` entry point. Callbacks only translate parsed
+// flags into option objects and call the command functions; parsing, formatting and the actual
+// work live in parse/, format/, perf/ and commands/.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { CommandContext, write, type RunIo } from './context.js';
+import { CliError, EXIT_FAILURE, formatErrorLine } from './errors.js';
+import { parseOutputFormat, type OutputFormat } from './format/table.js';
+import { collect } from './parse/key-value.js';
+import { parseCount, parsePartition } from './parse/partitions.js';
+import type { Connect } from './ports.js';
+import { clusterHealth, clusterInfo } from './commands/cluster.js';
+import { consume } from './commands/consume.js';
+import { perfConsume, perfProduce } from './commands/perf.js';
+import { produce } from './commands/produce.js';
+import { server, type NodeRuntime } from './commands/server.js';
+import { addPartitions, alterTopicConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topic.js';
+
+export type { RunIo } from './context.js';
+
+export interface RunDeps {
+  /** Loads the real client adapter; lazily, so `--help` and `server` never open a client. */
+  readonly loadConnect?: () => Promise<Connect>;
+  /** Loads @tributary/broker for `server`. */
+  readonly loadNodeRuntime?: () => Promise<NodeRuntime>;
+}
+
+const defaultLoadConnect = async (): Promise<Connect> => (await import('./adapters/tributary-client.js')).connectTributary;
+const defaultLoadNodeRuntime = async (): Promise<NodeRuntime> => (await import('@tributary/broker')) as unknown as NodeRuntime;
+
+/** Runs the CLI on `argv` (without node and script) and resolves to the process exit code. */
+export async function run(argv: readonly string[], io: RunIo, deps: RunDeps = {}): Promise<number> {
+  let exitCode = 0;
+  let context: CommandContext | undefined;
+  const contextFor = (command: Command): CommandContext => {
+    const globals = command.optsWithGlobals<{ brokers?: string }>();
+    context = new CommandContext(io, globals.brokers, deps.loadConnect ?? defaultLoadConnect);
+    return context;
+  };
+  // Wraps a command function: its resolved value becomes the exit code.
+  const action =
+    <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number>) =>
+    async (...args: unknown[]): Promise<void> => {
+      const command = args[args.length - 1] as Command;
+      const positional = args.slice(0, -1) as A;
+      exitCode = await fn(contextFor(command), ...positional);
+    };
+
+  const program = buildProgram(io, action, deps);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode; // commander already printed help or the usage error
+    await write(io.stderr, `${formatErrorLine(error)}\n`);
+    return error instanceof CliError ? error.exitCode : EXIT_FAILURE;
+  } finally {
+    await context?.closeAll();
+  }
+}
+
+type Action = <A extends unknown[]>(fn: (ctx: CommandContext, ...args: A) => Promise<number>) => (...args: unknown[]) => Promise<void>;
+
+function intArg(what: string, bounds: { min?: number; max?: number } = {}) {
+  return (value: string): number => {
+    try {
+      return parseCount(value, what, bounds);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
+function partitionArg(value: string): number {
+  try {
+    return parsePartition(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function formatOption(): Option {
+  return new Option('--format <format>', 'output format').choices(['text', 'json']).default('text');
+}
+
+function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
+  const program = new Command('tributary')
+    .description('Tributary: a replicated log broker. Commands are noun-verb, in Kafka\'s words.')
+    .option('-b, --brokers <host:port,...>', 'bootstrap brokers (env TRIBUTARY_BROKERS, default localhost:9092)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void write(io.stdout, text),
+      writeErr: (text) => void write(io.stderr, text),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .allowExcessArguments(false);
+
+  // ---- server ----
+  program
+    .command('server')
+    .description('run a node (broker and/or controller) until SIGINT/SIGTERM')
+    .option('--node-id <id>', 'node.id')
+    .option('--listen <host:port>', 'gRPC listen address (listen)')
+    .option('--data-dir <dir>', 'data directory (data.dir)')
+    .option('--roles <roles>', 'process.roles: broker, controller or broker,controller')
+    .option('--voters <id@host:port,...>', 'controller.quorum.voters (omit to run alone)')
+    .option('--http <host:port>', 'HTTP address for /metrics, /healthz, /readyz (http.listen)')
+    .option('--set <key=value>', 'any node config key (repeatable); env TRIBUTARY_<KEY> works too', collect, [])
+    .action(
+      action((ctx, options: { nodeId?: string; listen?: string; dataDir?: string; roles?: string; voters?: string; http?: string; set: string[] }) =>
+        server(
+          ctx,
+          {
+            nodeId: options.nodeId,
+            listen: options.listen,
+            dataDir: options.dataDir,
+            roles: options.roles,
+            voters: options.voters,
+            http: options.http,
+            set: options.set,
+          },
+          deps.loadNodeRuntime ?? defaultLoadNodeRuntime,
+        ),
+      ),
+    );
+
+  // ---- cluster ----
+  const cluster = program.command('cluster').description('cluster-wide information');
+  cluster
+    .command('info')
+    .description('nodes, roles, active controller and its term')
+    .addOption(formatOption())
+    .action(action((ctx, options: { format: string }) => clusterInfo(ctx, parseOutputFormat(options.format))));
+  cluster
+    .command('health')
+    .description('offline and under-replicated partitions, fenced brokers')
+    .addOption(formatOption())
+    .option('--exit-code', 'exit 1 when the cluster is unhealthy', false)
+    .action(
+      action((ctx, options: { format: string; exitCode: boolean }) =>
+        clusterHealth(ctx, { format: parseOutputFormat(options.format), exitCode: options.exitCode }),
+      ),
+    );
+
+  // ---- topic ----
+  const topic = program.command('topic').description('create, list, describe, delete and configure topics');
+  topic
+    .command('create')
+    .description('create a topic')
+    .argument('<name>')
+    .option('-p, --partitions <n>', 'partition count (default: the broker\'s num.partitions)', intArg('--partitions', { min: 1 }))
+    .option('-r, --replicas <n>', 'replication factor (default: the broker\'s default.replication.factor)', intArg('--replicas', { min: 1 }))
+    .option('-c, --config <key=value>', 'topic config (repeatable)', collect, [])
+    .option('--if-not-exists', 'succeed when the topic already exists', false)
+    .action(
+      action((ctx, name: string, options: { partitions?: number; replicas?: number; config: string[]; ifNotExists: boolean }) =>
+        createTopic(ctx, name, {
+          partitions: options.partitions,
+          replicationFactor: options.replicas,
+          configs: options.config,
+          ifNotExists: options.ifNotExists,
+        }),
+      ),
+    );
+  topic
+    .command('list')
+    .alias('ls')
+    .description('list topics')
+    .addOption(formatOption())
+    .action(action((ctx, options: { format: string }) => listTopics(ctx, parseOutputFormat(options.format))));
+  topic
+    .command('describe')
+    .description('partitions (leader, replicas, ISR, epoch, offsets) and configs')
+    .argument('<names...>')
+    .addOption(formatOption())
+    .action(action((ctx, names: string[], options: { format: string }) => describeTopics(ctx, names, parseOutputFormat(options.format))));
+  topic
+    .command('delete')
+    .description('delete topics')
+    .argument('<names...>')
+    .action(action((ctx, names: string[]) => deleteTopics(ctx, names)));
+  topic
+    .command('alter-config')
+    .description('set or delete (reset to default) topic configs')
+    .argument('<name>')
+    .option('--set <key=value>', 'set a config (repeatable)', collect, [])
+    .option('--delete <key>', 'reset a config to its default (repeatable)', collect, [])
+    .action(action((ctx, name: string, options: { set: string[]; delete: string[] }) => alterTopicConfig(ctx, name, options)));
+  topic
+    .command('add-partitions')
+    .description('grow a topic to a new total partition count')
+    .argument('<name>')
+    .requiredOption('-n, --num <total>', 'the new total number of partitions', intArg('--num', { min: 1 }))
+    .action(action((ctx, name: string, options: { num: number }) => addPartitions(ctx, name, options.num)));
+
+  // ---- produce / consume ----
+  program
+    .command('produce')
+    .description('produce stdin lines, one record per line')
+    .argument('<topic>')
+    .option('-k, --key <key>', 'the same key for every record')
+    .option('-K, --key-delimiter <delim>', 'split each line into key DELIM value')
+    .option('-H, --header <key=value>', 'header (repeatable)', collect, [])
+    .option('--acks <acks>', '0, 1 or all', 'all')
+    .option('-p, --partition <p>', 'produce to this partition (default: the partitioner)', partitionArg)
+    .option('-z, --compression <type>', 'compression.type: none, gzip, lz4')
+    .option('--linger-ms <ms>', 'linger.ms', intArg('--linger-ms'))
+    .option('--batch-size <bytes>', 'batch.size', intArg('--batch-size'))
+    .action(
+      action((ctx, name: string, options: { key?: string; keyDelimiter?: string; header: string[]; acks: string; partition?: number; compression?: string; lingerMs?: number; batchSize?: number }) =>
+        produce(ctx, name, {
+          key: options.key,
+          keyDelimiter: options.keyDelimiter,
+          headers: options.header,
+          acks: options.acks,
+          partition: options.partition,
+          compression: options.compression,
+          lingerMs: options.lingerMs,
+          batchSizeBytes: options.batchSize,
+        }),
+      ),
+    );
+  program
+    .command('consume')
+    .description('print records as JSON lines (default) or with a -f template')
+    .argument('<topic>')
+    .option('-o, --offset <spec>', 'start|end|N|+N|-N|@epoch-ms|@ISO-time|@-1h', 'start')
+    .option('-n, --num <count>', 'stop after this many records', intArg('-n', { min: 1 }))
+    .option('-p, --partition <p,...>', 'partitions to read (repeatable or comma list; default all)', collect, [])
+    .option('-f, --template <template>', 'record template: %t %p %o %k %v %h %T, \\n \\t')
+    .addOption(new Option('--format <format>', 'json lines, or text (values only)').choices(['text', 'json']))
+    .option('--exit-at-end', 'stop when every partition reaches its high watermark as of the start', false)
+    .action(
+      action((ctx, name: string, options: { offset: string; num?: number; partition: string[]; template?: string; format?: string; exitAtEnd: boolean }) =>
+        consume(ctx, name, {
+          offset: options.offset,
+          count: options.num,
+          partitions: options.partition,
+          template: options.template,
+          format: (options.format ?? (options.template === undefined ? 'json' : 'text')) as OutputFormat,
+          exitAtEnd: options.exitAtEnd,
+        }),
+      ),
+    );
+
+  // ---- perf ----
+  const perf = program.command('perf').description('throughput and latency tests (kafka-*-perf-test style)');
+  perf
+    .command('produce')
+    .description('produce fixed-size records as fast as allowed; latency measured from send to ack')
+    .argument('<topic>')
+    .requiredOption('--num-records <n>', 'records to send', intArg('--num-records', { min: 1 }))
+    .requiredOption('--record-size <bytes>', 'value size in bytes', intArg('--record-size', { min: 0, max: 64 * 1024 * 1024 }))
+    .option('--throughput <records/s>', 'target rate, -1 = unlimited', intArg('--throughput', { min: -1 }), -1)
+    .option('--acks <acks>', '0, 1 or all', 'all')
+    .option('--batch-size <bytes>', 'batch.size', intArg('--batch-size'))
+    .option('--linger-ms <ms>', 'linger.ms', intArg('--linger-ms'))
+    .option('-z, --compression <type>', 'compression.type: none, gzip, lz4')
+    .option('--reporting-interval-ms <ms>', 'how often to print a progress line', intArg('--reporting-interval-ms', { min: 1 }), 5000)
+    .option('--json', 'end with one JSON line (progress lines go to stderr)', false)
+    .action(
+      action((ctx, name: string, options: { numRecords: number; recordSize: number; throughput: number; acks: string; batchSize?: number; lingerMs?: number; compression?: string; reportingIntervalMs: number; json: boolean }) =>
+        perfProduce(ctx, name, {
+          numRecords: options.numRecords,
+          recordSizeBytes: options.recordSize,
+          throughput: options.throughput,
+          acks: options.acks,
+          batchSizeBytes: options.batchSize,
+          lingerMs: options.lingerMs,
+          compression: options.compression,
+          json: options.json,
+          reportingIntervalMs: options.reportingIntervalMs,
+        }),
+      ),
+    );
+  perf
+    .command('consume')
+    .description('consume from the start of every partition until --messages records')
+    .argument('<topic>')
+    .requiredOption('--messages <n>', 'records to consume', intArg('--messages', { min: 1 }))
+    .option('--timeout-ms <ms>', 'give up when no record arrives for this long', intArg('--timeout-ms', { min: 1 }), 10_000)
+    .option('--json', 'print one JSON line', false)
+    .action(
+      action((ctx, name: string, options: { messages: number; timeoutMs: number; json: boolean }) =>
+        perfConsume(ctx, name, { messages: options.messages, json: options.json, timeoutMs: options.timeoutMs }),
+      ),
+    );
+
+  return program;
+}

@@ -1,0 +1,63 @@
+// Test helpers: run the CLI in-process with string stdin and captured stdout/stderr.
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { run, type RunDeps } from '../src/run.js';
+import type { Connect } from '../src/ports.js';
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface CliOptions {
+  readonly stdin?: string;
+  readonly env?: Record<string, string | undefined>;
+  readonly connect?: Connect;
+  readonly signal?: AbortSignal;
+  readonly deps?: RunDeps;
+  readonly nowMs?: () => number;
+}
+
+class Capture extends Writable {
+  private readonly chunks: string[] = [];
+  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
+    this.chunks.push(chunk.toString());
+    callback();
+  }
+  text(): string {
+    return this.chunks.join('');
+  }
+}
+
+export async function cli(argv: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const stdin = options.stdin === undefined ? emptyStdin() : Readable.from([options.stdin]);
+  const code = await run(
+    argv,
+    {
+      stdin,
+      stdout,
+      stderr,
+      env: options.env ?? {},
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.connect === undefined ? {} : { connect: options.connect }),
+      ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+    },
+    options.deps,
+  );
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+function emptyStdin(): Readable {
+  const stream = new PassThrough();
+  stream.end();
+  return stream;
+}
+
+export function jsonLines(text: string): unknown[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as unknown);
+}
