@@ -14,6 +14,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export const DEFAULT_RETRY_BACKOFF_MS = 100;
 export const DEFAULT_RETRY_BACKOFF_MAX_MS = 1_000;
 export const DEFAULT_METADATA_MAX_AGE_MS = 300_000;
+export const DEFAULT_API_TIMEOUT_MS = 60_000;
 
 export const DEFAULT_ACKS = -1; // 'all'
 export const DEFAULT_BATCH_SIZE_BYTES = 16_384;
@@ -84,7 +85,10 @@ export interface ConsumerOptions extends CommonOptions {
   'isolation.level'?: IsolationLevel;
 }
 
-export type AdminOptions = CommonOptions;
+export interface AdminOptions extends CommonOptions {
+  /** Overall time an admin call may take, retries included. */
+  'default.api.timeout.ms'?: number;
+}
 
 // ---- parsed, readonly configs (camelCase, units last) ------------------------------------------
 
@@ -123,7 +127,9 @@ export interface ConsumerConfig extends CommonConfig {
   readonly isolationLevel: IsolationLevel;
 }
 
-export type AdminConfig = CommonConfig;
+export interface AdminConfig extends CommonConfig {
+  readonly defaultApiTimeoutMs: number;
+}
 
 // ---- schema helpers ---------------------------------------------------------------------------
 
@@ -201,7 +207,10 @@ const consumerSchema = z.strictObject({
   }).default(DEFAULT_ISOLATION_LEVEL),
 });
 
-const adminSchema = z.strictObject({ ...commonShape });
+const adminSchema = z.strictObject({
+  ...commonShape,
+  'default.api.timeout.ms': int(1, INT32_MAX).default(DEFAULT_API_TIMEOUT_MS),
+});
 
 function issuesOf(error: z.ZodError): ConfigIssue[] {
   const out: ConfigIssue[] = [];
@@ -312,6 +321,9 @@ export function parseAdminConfig(options: AdminOptions = {}): AdminConfig {
   const common = commonConfig(p);
   const issues: ConfigIssue[] = [];
   commonRules(common, issues);
+  if (p['default.api.timeout.ms'] < p['request.timeout.ms']) {
+    issues.push({ field: 'default.api.timeout.ms', message: `must be >= request.timeout.ms (${p['request.timeout.ms']})` });
+  }
   if (issues.length > 0) throw new ConfigError('admin', issues);
-  return common;
+  return { ...common, defaultApiTimeoutMs: p['default.api.timeout.ms'] };
 }

@@ -222,3 +222,27 @@ export class RpcError extends TributaryClientError {
     this.grpcCode = grpcCode;
   }
 }
+
+/** The partition has no leader the client can reach right now. Retriable (after a metadata refresh). */
+export class LeaderNotAvailableError extends TributaryClientError {
+  constructor(topic: string, partition: number) {
+    super(`no leader known for ${topic}-${partition}`, { code: 'LEADER_NOT_AVAILABLE', retriable: true });
+  }
+}
+
+/** Several items of one admin call failed; `errors` has each item's typed error. */
+export class AdminBatchError extends TributaryClientError {
+  readonly errors: readonly { readonly name: string; readonly error: TributaryClientError }[];
+  constructor(operation: string, errors: readonly { readonly name: string; readonly error: TributaryClientError }[]) {
+    super(`${operation} failed for ${errors.length} items: ${errors.map((e) => `${e.name}: ${e.error.message}`).join('; ')}`,
+      { code: errors[0]?.error.code ?? 'UNKNOWN', retriable: errors.every((e) => e.error.retriable), cause: errors[0]?.error });
+    this.errors = errors;
+  }
+}
+
+/** A partition has no position and `auto.offset.reset=none`: seek before polling. */
+export class NoOffsetForPartitionError extends TributaryClientError {
+  constructor(topic: string, partition: number) {
+    super(`no position for ${topic}-${partition} and auto.offset.reset=none (call seek first)`, { code: 'NO_OFFSET_FOR_PARTITION' });
+  }
+}
