@@ -1,0 +1,343 @@
+// tributary.v1.Broker handlers: decode the wire request into domain input (rejecting malformed
+// requests with INVALID_ARGUMENT naming the field), run the domain code, encode the result.
+import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { decodeRecordBatches, readBatchHeader, tributary, type BrokerHandlers, type RecordInput } from '@tributary/protocol';
+import type { BrokerMetrics } from './broker-metrics.js';
+import { ChangeNotifier } from './change-notifier.js';
+import { ApiError, InvalidArgumentError, NO_ERROR, errorCodeOf, toWireError } from './errors.js';
+import { fetch, readPartitions, type FetchInput, type FetchPartitionResult } from './fetch.js';
+import { int64, requireName, toServiceError, unary } from './grpc-call.js';
+import { listOffset, type OffsetSpec } from './list-offsets.js';
+import type { MetadataCommands, MetadataView, TopicInfo } from './metadata-view.js';
+import type { NodeConfig } from './node-config.js';
+import { produce, type ProduceInput, type ProducePartitionInput, type ProduceResult } from './produce.js';
+import type { ReplicaManager } from './replica-manager.js';
+import { validateTopicName } from './topic-name.js';
+
+/** Subscribe streams never wait less than this per round, so an idle stream does not spin. */
+export const SUBSCRIBE_MIN_WAIT_MS = 100;
+export const SUBSCRIBE_DEFAULT_WAIT_MS = 500;
+/** A Fetch may name at most this many partitions (bounds the per-request work). */
+export const MAX_FETCH_PARTITIONS = 10_000;
+
+export interface BrokerServiceDeps {
+  readonly config: NodeConfig;
+  readonly metadata: MetadataView;
+  readonly commands: MetadataCommands;
+  readonly replicas: ReplicaManager;
+  readonly notifier: ChangeNotifier;
+  readonly metrics: BrokerMetrics;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+  /** Aborted when the node shuts down: parked requests answer at once. */
+  readonly shutdownSignal: AbortSignal;
+  /** Keeps acks=0 appends (answered before they run) visible to shutdown. */
+  readonly trackBackground: (work: Promise<unknown>) => void;
+}
+
+// ---- decoding ----
+
+function asBuffer(bytes: Uint8Array | null | undefined): Buffer | undefined {
+  if (bytes === null || bytes === undefined || bytes.length === 0) return undefined;
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+function decodeRecord(r: tributary.v1.IRecord): RecordInput {
+  const key = asBuffer(r.key);
+  const value = asBuffer(r.value);
+  const timestamp = int64(r.timestampMs);
+  return {
+    key: r.hasKey === true || key !== undefined ? key ?? Buffer.alloc(0) : null,
+    value: r.hasValue === true || value !== undefined ? value ?? Buffer.alloc(0) : null,
+    headers: (r.headers ?? []).map((h) => ({ key: h.key ?? '', value: asBuffer(h.value) ?? Buffer.alloc(0) })),
+    ...(timestamp > 0 ? { timestamp } : {}),
+  };
+}
+
+export function decodeProduceRequest(req: tributary.v1.ProduceRequest, config: NodeConfig): ProduceInput {
+  const topics = req.topics.map((t, i) => {
+    const topic = requireName(t.topic, `topics[${i}].topic`);
+    const seen = new Set<number>();
+    const partitions = (t.partitions ?? []).map((p, j): ProducePartitionInput => {
+      const partition = p.partition ?? 0;
+      if (seen.has(partition)) throw new InvalidArgumentError(`topics[${i}].partitions[${j}].partition`, `partition ${partition} appears twice`);
+      seen.add(partition);
+      const recordBatch = asBuffer(p.recordBatch);
+      const records = recordBatch === undefined ? (p.records ?? []).map(decodeRecord) : [];
+      if (recordBatch === undefined && records.length === 0) {
+        throw new InvalidArgumentError(`topics[${i}].partitions[${j}].record_batch`, 'record_batch or records is required');
+      }
+      return { partition, recordBatch, records, currentLeaderEpoch: p.currentLeaderEpoch ?? -1 };
+    });
+    if (partitions.length === 0) throw new InvalidArgumentError(`topics[${i}].partitions`, 'at least one partition is required');
+    return { topic, partitions };
+  });
+  if (topics.length === 0) throw new InvalidArgumentError('topics', 'at least one topic is required');
+  const timeoutMs = req.timeoutMs === 0 ? config.requestTimeoutMs : Math.min(req.timeoutMs, config.requestTimeoutMs);
+  return { acks: req.acks, timeoutMs, topics };
+}
+
+export function decodeFetchRequest(req: tributary.v1.FetchRequest, config: NodeConfig): FetchInput {
+  const partitions = req.topics.flatMap((t, i) => {
+    const topic = requireName(t.topic, `topics[${i}].topic`);
+    return (t.partitions ?? []).map((p, j) => {
+      const fetchOffset = int64(p.fetchOffset);
+      if (fetchOffset < 0) throw new InvalidArgumentError(`topics[${i}].partitions[${j}].fetch_offset`, `must be ≥ 0, got ${fetchOffset}`);
+      return {
+        topic, partition: p.partition ?? 0, fetchOffset, partitionMaxBytes: p.partitionMaxBytes ?? 0,
+        currentLeaderEpoch: p.currentLeaderEpoch ?? -1, lastFetchedEpoch: p.lastFetchedEpoch ?? -1,
+      };
+    });
+  });
+  if (partitions.length > MAX_FETCH_PARTITIONS) {
+    throw new InvalidArgumentError('topics', `${partitions.length} partitions, more than the maximum ${MAX_FETCH_PARTITIONS}`);
+  }
+  return {
+    maxWaitMs: Math.min(req.maxWaitMs, config.fetchMaxWaitMs),
+    minBytes: req.minBytes,
+    maxBytes: req.maxBytes === 0 ? config.fetchMaxBytes : Math.min(req.maxBytes, config.fetchMaxBytes),
+    isolation: req.isolationLevel === tributary.v1.IsolationLevel.READ_COMMITTED ? 'read_committed' : 'read_uncommitted',
+    partitions,
+  };
+}
+
+// ---- encoding ----
+
+function encodeProduceResult(result: ProduceResult): tributary.v1.IProduceResponse {
+  return {
+    topics: result.topics.map((t) => ({
+      topic: t.topic,
+      partitions: t.partitions.map((p) => ({
+        partition: p.partition,
+        error: p.error === undefined ? NO_ERROR : toWireError(p.error),
+        baseOffset: p.baseOffset, logAppendTimeMs: p.logAppendTimeMs, logStartOffset: p.logStartOffset,
+      })),
+    })),
+  };
+}
+
+function toWireRecords(bytes: Buffer, fromOffset: number): tributary.v1.IRecord[] {
+  if (bytes.length === 0) return [];
+  return decodeRecordBatches(bytes).flatMap((batch) => batch.records
+    .filter((r) => r.offset >= fromOffset)
+    .map((r) => ({
+      key: r.key ?? Buffer.alloc(0), hasKey: r.key !== null, value: r.value ?? Buffer.alloc(0), hasValue: r.value !== null,
+      headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? Buffer.alloc(0) })),
+      timestampMs: r.timestamp, offset: r.offset,
+    })));
+}
+
+export function encodeFetchResults(input: FetchInput, results: readonly FetchPartitionResult[], format: tributary.v1.RecordFormat): tributary.v1.IFetchResponse {
+  const byTopic = new Map<string, tributary.v1.IFetchPartitionResponse[]>();
+  results.forEach((r, i) => {
+    const asRecords = format === tributary.v1.RecordFormat.RECORDS;
+    const response: tributary.v1.IFetchPartitionResponse = {
+      partition: r.partition,
+      error: r.error === undefined ? NO_ERROR : toWireError(r.error),
+      highWatermark: r.highWatermark, lastStableOffset: r.lastStableOffset, logStartOffset: r.logStartOffset,
+      leaderEpoch: r.leaderEpoch,
+      ...(asRecords ? { records: toWireRecords(r.bytes, input.partitions[i]?.fetchOffset ?? 0) } : { recordBatch: r.bytes }),
+      ...(r.divergingEpoch !== undefined ? { divergingEpoch: { epoch: r.divergingEpoch.epoch, endOffset: r.divergingEpoch.endOffset } } : {}),
+      abortedTransactions: [],
+    };
+    let list = byTopic.get(r.topic);
+    if (list === undefined) byTopic.set(r.topic, (list = []));
+    list.push(response);
+  });
+  return { error: NO_ERROR, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
+}
+
+/** The offset after the last record in `bytes` (whole batches), or undefined when empty. */
+function nextOffsetAfter(bytes: Buffer): number | undefined {
+  let pos = 0;
+  let next: number | undefined;
+  while (pos < bytes.length) {
+    const header = readBatchHeader(bytes, pos);
+    next = header.lastOffset + 1;
+    pos += header.sizeBytes;
+  }
+  return next;
+}
+
+function encodeTopicMetadata(topic: TopicInfo): tributary.v1.ITopicMetadata {
+  return {
+    name: topic.name, error: NO_ERROR, internal: topic.internal, topicId: topic.topicId,
+    partitions: topic.partitions.map((p) => ({
+      partition: p.partition, error: NO_ERROR, leaderId: p.leader, leaderEpoch: p.leaderEpoch,
+      replicas: [...p.replicas], isr: [...p.isr], offlineReplicas: [],
+    })),
+  };
+}
+
+const OFFSET_SPECS: Record<number, OffsetSpec> = {
+  [tributary.v1.OffsetSpec.LATEST]: 'LATEST',
+  [tributary.v1.OffsetSpec.EARLIEST]: 'EARLIEST',
+  [tributary.v1.OffsetSpec.TIMESTAMP]: 'TIMESTAMP',
+  [tributary.v1.OffsetSpec.MAX_TIMESTAMP]: 'MAX_TIMESTAMP',
+};
+
+// ---- handlers ----
+
+export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
+  const { logger, metrics, config } = deps;
+  const fetchDeps = { replicas: deps.replicas, notifier: deps.notifier, nowMs: deps.nowMs };
+
+  /** Aborts when the call is cancelled or the node shuts down. */
+  const callSignal = (call: { once(event: "cancelled", listener: () => void): unknown }): { signal: AbortSignal; cancelled: () => boolean } => {
+    const controller = new AbortController();
+    let cancelled = false;
+    call.once('cancelled', () => {
+      cancelled = true;
+      controller.abort();
+    });
+    return { signal: AbortSignal.any([controller.signal, deps.shutdownSignal]), cancelled: () => cancelled };
+  };
+
+  const countResults = (api: string, errors: readonly unknown[]): void => {
+    for (const err of errors) metrics.requests.inc({ api, result: err === undefined ? 'ok' : errorCodeOf(err) });
+  };
+
+  const runProduce = async (input: ProduceInput, signal?: AbortSignal): Promise<ProduceResult> => {
+    const result = await produce(input, { replicas: deps.replicas, notifier: deps.notifier, nowMs: deps.nowMs }, signal);
+    for (const t of result.topics) {
+      countResults('produce', t.partitions.map((p) => p.error));
+      for (const p of t.partitions) {
+        if (p.appendedBytes > 0) metrics.bytesIn.inc({ topic: t.topic }, p.appendedBytes);
+        if (p.error !== undefined) logger.debug({ err: p.error, topic: t.topic, partition: p.partition }, 'produce failed');
+      }
+    }
+    return result;
+  };
+
+  const recordFetch = (results: readonly FetchPartitionResult[]): void => {
+    countResults('fetch', results.map((r) => r.error));
+    for (const r of results) if (r.bytes.length > 0) metrics.bytesOut.inc({ topic: r.topic }, r.bytes.length);
+  };
+
+  return {
+    produce: unary(logger, 'Produce', async (req: tributary.v1.ProduceRequest, call) => {
+      const end = metrics.requestLatencySeconds.startTimer({ api: 'produce' });
+      const input = decodeProduceRequest(req, config);
+      if (input.acks === 0) {
+        // acks=0: the producer wants no answer, but a unary gRPC call needs one: reply empty at once and
+        // append afterwards. Failures are only logged and counted, as with Kafka.
+        deps.trackBackground(runProduce(input).catch((err: unknown) => logger.error({ err }, 'acks=0 produce failed')));
+        end();
+        return { topics: [] };
+      }
+      const { signal } = callSignal(call);
+      const result = await runProduce(input, signal);
+      end();
+      return encodeProduceResult(result);
+    }),
+
+    fetch: unary(logger, 'Fetch', async (req: tributary.v1.FetchRequest, call) => {
+      const end = metrics.requestLatencySeconds.startTimer({ api: 'fetch' });
+      const input = decodeFetchRequest(req, config);
+      const { signal, cancelled } = callSignal(call);
+      const results = (await fetch(input, fetchDeps, signal)) ?? (cancelled() ? [] : (await readPartitions(input, fetchDeps)).results);
+      recordFetch(results);
+      end();
+      return encodeFetchResults(input, results, req.format);
+    }),
+
+    subscribe: (call: grpc.ServerWritableStream<tributary.v1.FetchRequest, tributary.v1.IFetchResponse>) => {
+      let input: FetchInput;
+      try {
+        const decoded = decodeFetchRequest(call.request, config);
+        const wait = decoded.maxWaitMs === 0 ? SUBSCRIBE_DEFAULT_WAIT_MS : Math.max(decoded.maxWaitMs, SUBSCRIBE_MIN_WAIT_MS);
+        input = { ...decoded, maxWaitMs: Math.min(wait, config.fetchMaxWaitMs), minBytes: Math.max(1, decoded.minBytes) };
+      } catch (err) {
+        call.destroy(Object.assign(new Error('subscribe'), toServiceError(logger, 'Subscribe', err)));
+        return;
+      }
+      const { signal } = callSignal(call);
+      const loop = async (): Promise<void> => {
+        while (!signal.aborted) {
+          const results = await fetch(input, fetchDeps, signal);
+          if (results === undefined) break;
+          if (results.every((r) => r.bytes.length === 0 && r.error === undefined && r.divergingEpoch === undefined)) continue;
+          recordFetch(results);
+          const failed = results.some((r) => r.error !== undefined || r.divergingEpoch !== undefined);
+          // Flow control: stop reading ahead while the client is not consuming (write() says the
+          // stream's buffer is full); resume on 'drain'.
+          if (!call.write(encodeFetchResults(input, results, call.request.format))) {
+            await Promise.race([once(call, 'drain'), once(signal, 'abort')]);
+          }
+          if (failed) break; // the stream ends on error, after delivering it
+          input = {
+            ...input,
+            partitions: input.partitions.map((p, i) => {
+              const bytes = results[i]?.bytes;
+              const next = bytes === undefined ? undefined : nextOffsetAfter(bytes);
+              return next === undefined ? p : { ...p, fetchOffset: Math.max(p.fetchOffset, next) };
+            }),
+          };
+        }
+        call.end();
+      };
+      loop().catch((err: unknown) => {
+        logger.error({ err }, 'subscribe failed');
+        call.destroy(err instanceof Error ? err : new Error(String(err)));
+      });
+    },
+
+    metadata: unary(logger, 'Metadata', async (req: tributary.v1.MetadataRequest) => {
+      const metadata = deps.metadata;
+      req.topics.forEach((name, i) => requireName(name, `topics[${i}]`));
+      const topics = req.topics.length === 0
+        ? metadata.topics().filter((t) => req.includeInternal || !t.internal).map(encodeTopicMetadata)
+        : req.topics.map((name) => {
+          const topic = metadata.topic(name);
+          if (topic !== undefined) return encodeTopicMetadata(topic);
+          try {
+            validateTopicName(name);
+            throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+          } catch (err) {
+            return { name, error: toWireError(err), partitions: [] };
+          }
+        });
+      return {
+        clusterId: metadata.clusterId,
+        controllerId: metadata.controller().leaderId,
+        brokers: metadata.brokers().filter((b) => !b.fenced).map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack ?? '' })),
+        topics,
+      };
+    }),
+
+    listOffsets: unary(logger, 'ListOffsets', async (req: tributary.v1.ListOffsetsRequest) => {
+      req.topics.forEach((t, i) => requireName(t.topic, `topics[${i}].topic`));
+      const topics: tributary.v1.IListOffsetsTopicResponse[] = [];
+      for (const t of req.topics) {
+        const partitions: tributary.v1.IListOffsetsPartitionResponse[] = [];
+        for (const p of t.partitions ?? []) {
+          const partition = p.partition ?? 0;
+          try {
+            const spec = OFFSET_SPECS[p.spec ?? 0];
+            if (spec === undefined) throw new ApiError('INVALID_REQUEST', `unknown offset spec ${p.spec}`);
+            const hosted = deps.replicas.getPartition(t.topic ?? '', partition);
+            hosted.checkLeader(p.currentLeaderEpoch ?? -1);
+            const found = await listOffset(hosted, spec, int64(p.timestampMs));
+            partitions.push({ partition, error: NO_ERROR, offset: found.offset, timestampMs: found.timestampMs, leaderEpoch: found.leaderEpoch });
+          } catch (err) {
+            partitions.push({ partition, error: toWireError(err), offset: -1, timestampMs: -1, leaderEpoch: -1 });
+          }
+        }
+        topics.push({ topic: t.topic, partitions });
+      }
+      return { topics };
+    }),
+
+    initProducerId: unary(logger, 'InitProducerId', async (req: tributary.v1.InitProducerIdRequest) => {
+      if (req.transactionalId !== '') {
+        return { error: { code: tributary.v1.ErrorCode.INVALID_REQUEST, message: 'transactions are not supported yet (transactional_id must be empty)' }, producerId: -1, producerEpoch: -1 };
+      }
+      // Without transactions a producer id is never re-used: a reconnecting producer gets a new one
+      // (the old id's sequence state simply ages out).
+      const producerId = await deps.commands.allocateProducerId();
+      return { error: NO_ERROR, producerId, producerEpoch: 0 };
+    }),
+  };
+}

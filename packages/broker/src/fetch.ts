@@ -1,0 +1,125 @@
+// Fetch: read whole batches up to the high watermark from each requested partition, long-polling
+// until min_bytes are available or max_wait_ms passes. Waiting is event-driven (ChangeNotifier
+// wakes us when a watched partition's high watermark moves); a cancelled call stops waiting.
+import { ChangeNotifier, partitionKey } from './change-notifier.js';
+import { ApiError } from './errors.js';
+import type { EpochEndOffset } from './partition-log.js';
+import type { ReplicaManager } from './replica-manager.js';
+
+export interface FetchPartitionInput {
+  readonly topic: string;
+  readonly partition: number;
+  readonly fetchOffset: number;
+  /** 0 = no per-partition limit beyond the request's maxBytes. */
+  readonly partitionMaxBytes: number;
+  readonly currentLeaderEpoch: number;
+  /** -1 = none; otherwise checked for divergence (KIP-320). */
+  readonly lastFetchedEpoch: number;
+}
+
+export interface FetchInput {
+  /** Already capped by fetch.max.wait.ms. */
+  readonly maxWaitMs: number;
+  readonly minBytes: number;
+  /** Already capped by fetch.max.bytes. */
+  readonly maxBytes: number;
+  /**
+   * read_committed reads up to the last stable offset; with no transactions yet that equals the
+   * high watermark, so both levels read the same data for now.
+   */
+  readonly isolation: 'read_uncommitted' | 'read_committed';
+  readonly partitions: readonly FetchPartitionInput[];
+}
+
+export interface FetchPartitionResult {
+  readonly topic: string;
+  readonly partition: number;
+  readonly error: unknown;
+  readonly highWatermark: number;
+  readonly lastStableOffset: number;
+  readonly logStartOffset: number;
+  readonly leaderEpoch: number;
+  /** Whole batches; the first may start before fetchOffset (the client skips those records). */
+  readonly bytes: Buffer;
+  readonly divergingEpoch: EpochEndOffset | undefined;
+}
+
+export interface FetchDeps {
+  readonly replicas: ReplicaManager;
+  readonly notifier: ChangeNotifier;
+  readonly nowMs: () => number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** One pass over every partition, no waiting. */
+export async function readPartitions(input: FetchInput, deps: FetchDeps): Promise<{ results: FetchPartitionResult[]; totalBytes: number; anyError: boolean }> {
+  const results: FetchPartitionResult[] = [];
+  let totalBytes = 0;
+  let anyError = false;
+  for (const p of input.partitions) {
+    const result = await readPartition(p, {
+      maxBytes: Math.max(0, input.maxBytes - totalBytes),
+      // Kafka semantics: the first batch found is returned even when larger than the limits, so a
+      // consumer can always make progress.
+      minOneBatch: totalBytes === 0,
+    }, deps);
+    totalBytes += result.bytes.length;
+    anyError ||= result.error !== undefined || result.divergingEpoch !== undefined;
+    results.push(result);
+  }
+  return { results, totalBytes, anyError };
+}
+
+async function readPartition(
+  input: FetchPartitionInput,
+  limits: { maxBytes: number; minOneBatch: boolean },
+  deps: FetchDeps,
+): Promise<FetchPartitionResult> {
+  const base = {
+    topic: input.topic, partition: input.partition, error: undefined, highWatermark: -1, lastStableOffset: -1,
+    logStartOffset: -1, leaderEpoch: -1, bytes: EMPTY, divergingEpoch: undefined,
+  };
+  try {
+    const partition = deps.replicas.getPartition(input.topic, input.partition);
+    partition.checkLeader(input.currentLeaderEpoch);
+    const highWatermark = partition.highWatermark;
+    const state = { ...base, highWatermark, lastStableOffset: highWatermark, logStartOffset: partition.logStartOffset, leaderEpoch: partition.leaderEpoch };
+    if (input.lastFetchedEpoch >= 0) {
+      const end = partition.log.endOffsetForEpoch(input.lastFetchedEpoch);
+      // The fetcher's log diverged when our log of its last epoch ends before its fetch offset, or we
+      // never had that epoch: it must truncate to `end` before fetching on (KIP-320).
+      if (end !== undefined && (end.epoch < input.lastFetchedEpoch || end.endOffset < input.fetchOffset)) {
+        return { ...state, divergingEpoch: end };
+      }
+    }
+    if (input.fetchOffset < partition.logStartOffset || input.fetchOffset > partition.logEndOffset) {
+      throw new ApiError('OFFSET_OUT_OF_RANGE', `fetch offset ${input.fetchOffset} of ${input.topic}-${input.partition} is outside [${partition.logStartOffset}, ${partition.logEndOffset}]`);
+    }
+    if (input.fetchOffset >= highWatermark) return state;
+    const maxBytes = input.partitionMaxBytes > 0 ? Math.min(input.partitionMaxBytes, limits.maxBytes) : limits.maxBytes;
+    if (maxBytes === 0 && !limits.minOneBatch) return state;
+    const read = await partition.log.read(input.fetchOffset, maxBytes, { maxOffset: highWatermark, minOneBatch: limits.minOneBatch });
+    return { ...state, bytes: read.bytes };
+  } catch (err) {
+    return { ...base, error: err };
+  }
+}
+
+/**
+ * Long-poll fetch. Answers at once when min_bytes are available, any partition has an error, or
+ * max_wait_ms is 0; otherwise re-reads on every change of a watched partition until the deadline.
+ * Returns undefined when `signal` aborts (the caller is gone).
+ */
+export async function fetch(input: FetchInput, deps: FetchDeps, signal?: AbortSignal): Promise<FetchPartitionResult[] | undefined> {
+  const deadline = deps.nowMs() + input.maxWaitMs;
+  const keys = [...new Set(input.partitions.map((p) => partitionKey(p.topic, p.partition)))];
+  for (;;) {
+    const { results, totalBytes, anyError } = await readPartitions(input, deps);
+    const remaining = deadline - deps.nowMs();
+    if (anyError || totalBytes >= input.minBytes || remaining <= 0) return results;
+    const outcome = await deps.notifier.wait(keys, remaining, signal);
+    if (outcome === 'aborted') return undefined;
+    if (outcome === 'timeout') return (await readPartitions(input, deps)).results;
+  }
+}

@@ -1,0 +1,38 @@
+// The thin edge between grpc-js and domain code: runs an async handler, maps a malformed request to
+// INVALID_ARGUMENT (naming the field) and anything unexpected to INTERNAL, logging it.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { InvalidArgumentError } from './errors.js';
+
+export function unary<Req, Res>(
+  logger: Logger,
+  method: string,
+  handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    handler(call.request, call).then(
+      (response) => callback(null, response),
+      (err: unknown) => callback(toServiceError(logger, method, err)),
+    );
+  };
+}
+
+export function toServiceError(logger: Logger, method: string, err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof InvalidArgumentError || (err as { name?: unknown }).name === 'InvalidArgumentError') {
+    return { code: grpc.status.INVALID_ARGUMENT, details: (err as Error).message };
+  }
+  logger.error({ err, method }, 'request failed unexpectedly');
+  return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+}
+
+/** Throws INVALID_ARGUMENT naming `field` unless `value` is a non-empty string. */
+export function requireName(value: string | null | undefined, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidArgumentError(field, 'is required');
+  return value;
+}
+
+/** Converts a protobuf int64 that protobufjs gave us as number (--force-number) or Long. */
+export function int64(value: number | { toNumber(): number } | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'number' ? value : value.toNumber();
+}

@@ -1,0 +1,56 @@
+// ListOffsets: EARLIEST = log start offset, LATEST = high watermark, TIMESTAMP = first offset whose
+// timestamp is ≥ T. Storage finds the batch (its max timestamp ≥ T); we decode that one batch to find
+// the record — acceptable because ListOffsets is not on the hot path.
+import { decodeRecordBatches } from '@tributary/protocol';
+import { ApiError } from './errors.js';
+import type { Partition } from './partition.js';
+
+export type OffsetSpec = 'EARLIEST' | 'LATEST' | 'TIMESTAMP' | 'MAX_TIMESTAMP';
+
+export interface OffsetAndTimestamp {
+  /** -1 when no record matches. */
+  readonly offset: number;
+  readonly timestampMs: number;
+  readonly leaderEpoch: number;
+}
+
+/** How many batches past the storage hint to scan before giving up (timestamps need not be monotonic). */
+export const MAX_TIMESTAMP_SCAN_BATCHES = 64;
+const SCAN_READ_BYTES = 1024 * 1024;
+
+export async function listOffset(partition: Partition, spec: OffsetSpec, timestampMs: number): Promise<OffsetAndTimestamp> {
+  const leaderEpoch = partition.leaderEpoch;
+  switch (spec) {
+    case 'EARLIEST':
+      return { offset: partition.logStartOffset, timestampMs: -1, leaderEpoch };
+    case 'LATEST':
+      return { offset: partition.highWatermark, timestampMs: -1, leaderEpoch };
+    case 'TIMESTAMP':
+      return { ...(await offsetForTimestamp(partition, timestampMs)), leaderEpoch };
+    case 'MAX_TIMESTAMP':
+      throw new ApiError('INVALID_REQUEST', 'MAX_TIMESTAMP is not supported yet');
+  }
+}
+
+async function offsetForTimestamp(partition: Partition, targetMs: number): Promise<{ offset: number; timestampMs: number }> {
+  const none = { offset: -1, timestampMs: -1 };
+  const hint = await partition.log.offsetForTimestamp(targetMs);
+  if (hint === undefined) return none;
+  const highWatermark = partition.highWatermark;
+  let position = Math.max(hint.batchBaseOffset, partition.logStartOffset);
+  for (let scanned = 0; scanned < MAX_TIMESTAMP_SCAN_BATCHES && position < highWatermark;) {
+    const { bytes } = await partition.log.read(position, SCAN_READ_BYTES, { maxOffset: highWatermark, minOneBatch: true });
+    if (bytes.length === 0) return none;
+    const batches = decodeRecordBatches(bytes);
+    for (const batch of batches) {
+      scanned += 1;
+      for (const record of batch.records) {
+        if (record.offset >= position && record.offset < highWatermark && record.timestamp >= targetMs) {
+          return { offset: record.offset, timestampMs: record.timestamp };
+        }
+      }
+      position = Math.max(position, batch.lastOffset + 1);
+    }
+  }
+  return none;
+}

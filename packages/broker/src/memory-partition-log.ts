@@ -1,0 +1,122 @@
+// An in-memory PartitionLogPort for tests and for running the broker without disk. Same contract as
+// the storage adapter: whole batches, offsets stamped from the log end offset, epochs recorded.
+import { readBatchHeader, setLogAppendTime, stampBatch } from '@tributary/protocol';
+import { ApiError, assert } from './errors.js';
+import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from './partition-log.js';
+import type { TopicConfig } from './topic-config.js';
+
+interface StoredBatch {
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly maxTimestamp: number;
+  readonly leaderEpoch: number;
+  readonly bytes: Buffer;
+}
+
+export class MemoryPartitionLog implements PartitionLogPort {
+  private readonly batches: StoredBatch[] = [];
+  private hw = 0;
+  private config: TopicConfig;
+
+  constructor(config: TopicConfig) {
+    this.config = config;
+  }
+
+  get logStartOffset(): number {
+    return this.batches[0]?.baseOffset ?? this.logEndOffset;
+  }
+
+  get logEndOffset(): number {
+    const last = this.batches[this.batches.length - 1];
+    return last === undefined ? 0 : last.lastOffset + 1;
+  }
+
+  get highWatermark(): number {
+    return this.hw;
+  }
+
+  async appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
+    const owned = Buffer.from(batches);
+    const baseOffset = this.logEndOffset;
+    let next = baseOffset;
+    let pos = 0;
+    while (pos < owned.length) {
+      const header = readBatchHeader(owned, pos);
+      stampBatch(owned, pos, { baseOffset: next, partitionLeaderEpoch: leaderEpoch });
+      if (options.logAppendTimeMs !== undefined) setLogAppendTime(owned, pos, options.logAppendTimeMs);
+      const bytes = owned.subarray(pos, pos + header.sizeBytes);
+      const lastOffset = next + header.lastOffsetDelta;
+      const maxTimestamp = options.logAppendTimeMs ?? header.maxTimestamp;
+      this.batches.push({ baseOffset: next, lastOffset, maxTimestamp, leaderEpoch, bytes });
+      next = lastOffset + 1;
+      pos += header.sizeBytes;
+    }
+    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
+  }
+
+  async read(fetchOffset: number, maxBytes: number, options: { readonly maxOffset: number; readonly minOneBatch: boolean }): Promise<LogReadResult> {
+    if (fetchOffset < this.logStartOffset || fetchOffset > this.logEndOffset) {
+      throw new ApiError('OFFSET_OUT_OF_RANGE', `offset ${fetchOffset} is outside [${this.logStartOffset}, ${this.logEndOffset}]`);
+    }
+    const out: Buffer[] = [];
+    let size = 0;
+    for (const batch of this.batches) {
+      if (batch.lastOffset < fetchOffset) continue;
+      if (batch.lastOffset >= options.maxOffset) break;
+      const fits = size + batch.bytes.length <= maxBytes || (options.minOneBatch && out.length === 0);
+      if (!fits) break;
+      out.push(batch.bytes);
+      size += batch.bytes.length;
+    }
+    return { bytes: Buffer.concat(out, size) };
+  }
+
+  async offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined> {
+    const batch = this.batches.find((b) => b.maxTimestamp >= timestampMs);
+    return batch === undefined ? undefined : { batchBaseOffset: batch.baseOffset };
+  }
+
+  endOffsetForEpoch(epoch: number): EpochEndOffset | undefined {
+    let found: EpochEndOffset | undefined;
+    for (const batch of this.batches) {
+      if (batch.leaderEpoch <= epoch) found = { epoch: batch.leaderEpoch, endOffset: batch.lastOffset + 1 };
+      else return found ?? { epoch: -1, endOffset: -1 };
+    }
+    return found ?? { epoch: -1, endOffset: -1 };
+  }
+
+  updateHighWatermark(highWatermark: number): void {
+    assert(highWatermark >= this.hw && highWatermark <= this.logEndOffset, `high watermark ${highWatermark} outside [${this.hw}, ${this.logEndOffset}]`);
+    this.hw = highWatermark;
+  }
+
+  updateConfig(config: TopicConfig): void {
+    this.config = config;
+  }
+
+  async applyRetention(_nowMs: number): Promise<void> {
+    // Whole-batch retention by bytes only: enough to exercise log start offset movement in tests.
+    if (this.config.retentionBytes < 0) return;
+    let total = this.batches.reduce((sum, b) => sum + b.bytes.length, 0);
+    while (total > this.config.retentionBytes && this.batches.length > 1 && (this.batches[0]?.lastOffset ?? Infinity) < this.hw) {
+      total -= this.batches.shift()?.bytes.length ?? 0;
+    }
+  }
+
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+  async delete(): Promise<void> {
+    this.batches.length = 0;
+    this.hw = 0;
+  }
+}
+
+/** A LogFactory keeping every log in memory (per factory: several nodes must not share logs). */
+export function memoryLogFactory(): LogFactory {
+  const logs = new Map<string, MemoryPartitionLog>();
+  return async ({ dir, config }) => {
+    let log = logs.get(dir);
+    if (log === undefined) logs.set(dir, (log = new MemoryPartitionLog(config)));
+    return log;
+  };
+}

@@ -1,0 +1,93 @@
+// The broker's read-only view of cluster metadata. On one node LocalMetadataStore implements it;
+// the controller's MetadataImage implements it once the quorum exists (issue 4). Brokers react to
+// MetadataChange events (create/delete logs, become leader) — one mechanism for both.
+import type { NodeRole } from './node-config.js';
+import type { TopicConfigOverrides } from './topic-config.js';
+
+export interface BrokerNode {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string | undefined;
+  readonly roles: readonly NodeRole[];
+  readonly fenced: boolean;
+}
+
+export interface PartitionInfo {
+  readonly topic: string;
+  readonly topicId: string;
+  readonly partition: number;
+  /** Node id of the leader; -1 = offline. */
+  readonly leader: number;
+  /** Bumped on every leader change; fences stale leaders and clients. */
+  readonly leaderEpoch: number;
+  /** Bumped on every change of this partition's state (compare-and-set for AlterPartition). */
+  readonly partitionEpoch: number;
+  readonly replicas: readonly number[];
+  readonly isr: readonly number[];
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  readonly topicId: string;
+  readonly internal: boolean;
+  /** Index i holds partition i. */
+  readonly partitions: readonly PartitionInfo[];
+  /** Overrides only; effective values come from resolveTopicConfig. */
+  readonly configs: TopicConfigOverrides;
+}
+
+export interface ControllerInfo {
+  /** -1 = no active controller known. */
+  readonly leaderId: number;
+  readonly term: number;
+}
+
+export interface MetadataView {
+  readonly clusterId: string;
+  controller(): ControllerInfo;
+  brokers(): readonly BrokerNode[];
+  /** Sorted by name. */
+  topics(): readonly TopicInfo[];
+  topic(name: string): TopicInfo | undefined;
+  partition(topic: string, partition: number): PartitionInfo | undefined;
+}
+
+/** What changed; applied by the broker after the change is durable in the metadata store. */
+export type MetadataChange =
+  | { readonly type: 'topicCreated'; readonly topic: TopicInfo }
+  | { readonly type: 'topicDeleted'; readonly topic: TopicInfo }
+  | { readonly type: 'partitionsAdded'; readonly topic: TopicInfo; readonly partitions: readonly PartitionInfo[] }
+  | { readonly type: 'configsChanged'; readonly topic: TopicInfo };
+
+export type MetadataListener = (change: MetadataChange) => Promise<void>;
+
+export interface CreateTopicCommand {
+  readonly name: string;
+  /** -1 = broker default (num.partitions). */
+  readonly numPartitions: number;
+  /** -1 = broker default (default.replication.factor). */
+  readonly replicationFactor: number;
+  readonly configs: TopicConfigOverrides;
+  readonly validateOnly: boolean;
+}
+
+export interface AlterConfigOp {
+  readonly name: string;
+  readonly value: string;
+  readonly op: 'SET' | 'DELETE';
+}
+
+/**
+ * Metadata changes requested through the Admin API. Each resolves once the change is durable and
+ * applied on this node, and rejects with an ApiError (TOPIC_ALREADY_EXISTS, INVALID_CONFIG, ...).
+ * Later implemented by forwarding to the active controller.
+ */
+export interface MetadataCommands {
+  createTopic(command: CreateTopicCommand): Promise<TopicInfo>;
+  deleteTopic(name: string): Promise<void>;
+  alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean): Promise<void>;
+  createPartitions(name: string, totalCount: number, validateOnly: boolean): Promise<void>;
+  /** A fresh producer id (idempotent producers). */
+  allocateProducerId(): Promise<number>;
+}

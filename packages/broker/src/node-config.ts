@@ -1,0 +1,276 @@
+// The node's configuration: one readonly object parsed once, from (lowest to highest precedence)
+// defaults → env vars `TRIBUTARY_<KEY>` → `--set key=value` pairs → explicit flags. Keys are Kafka's
+// names where Kafka has one. Every bad key and every broken cross-field rule is reported at once.
+import { z } from 'zod';
+import { formatHostPort, parseHostPort, type HostPort } from './host-port.js';
+
+export type NodeRole = 'broker' | 'controller';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+export type TimestampType = 'CreateTime' | 'LogAppendTime';
+export type CompressionType = 'producer' | 'none' | 'gzip' | 'lz4';
+
+export interface QuorumVoter {
+  readonly nodeId: number;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeConfig {
+  readonly nodeId: number;
+  readonly listen: HostPort;
+  /** What clients are told to connect to; defaults to `listen` (with the actual port when 0). */
+  readonly advertisedListen: HostPort | undefined;
+  readonly dataDir: string;
+  readonly processRoles: readonly NodeRole[];
+  /** Parsed and validated; used once the controller quorum exists (empty = this node runs alone). */
+  readonly controllerQuorumVoters: readonly QuorumVoter[];
+  readonly httpListen: HostPort | undefined;
+  /** When set, must equal the id stored in `<data.dir>/meta.properties` (or is stored there). */
+  readonly clusterId: string | undefined;
+  readonly numPartitions: number;
+  readonly defaultReplicationFactor: number;
+  readonly minInsyncReplicas: number;
+  readonly logSegmentBytes: number;
+  readonly logRollMs: number;
+  readonly logRetentionMs: number;
+  readonly logRetentionBytes: number;
+  readonly logRetentionCheckIntervalMs: number;
+  readonly logCleanupPolicy: CleanupPolicy;
+  readonly logMessageTimestampType: TimestampType;
+  readonly logFlushIntervalMessages: number;
+  readonly logFlushIntervalMs: number;
+  readonly compressionType: CompressionType;
+  readonly uncleanLeaderElectionEnable: boolean;
+  readonly messageMaxBytes: number;
+  readonly autoCreateTopicsEnable: boolean;
+  /** Largest gRPC request the server accepts; larger ones are refused with RESOURCE_EXHAUSTED. */
+  readonly socketRequestMaxBytes: number;
+  /** Largest Fetch response (sum over partitions), except that one batch is always returned. */
+  readonly fetchMaxBytes: number;
+  /** Longest a Fetch may long-poll; clients asking for more are capped. */
+  readonly fetchMaxWaitMs: number;
+  readonly requestTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Room for everything in a request that is not record bytes (framing, topic names, ...). */
+export const REQUEST_OVERHEAD_BYTES = 64 * 1024;
+export const DEFAULT_MESSAGE_MAX_BYTES = 1024 * 1024;
+/** Several partitions' batches fit in one request: four maximum-size batches plus framing. */
+export function defaultSocketRequestMaxBytes(messageMaxBytes: number): number {
+  return 4 * messageMaxBytes + REQUEST_OVERHEAD_BYTES;
+}
+/** Effectively "never" for the flush intervals (Kafka's default is Long.MAX_VALUE). */
+export const FLUSH_NEVER = Number.MAX_SAFE_INTEGER;
+
+/** A problem with one config key, or with a cross-field rule (then `key` lists the keys). */
+export interface ConfigIssue {
+  readonly key: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly issues: readonly ConfigIssue[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.key}: ${i.message}`).join('\n')}`);
+  }
+}
+
+// ---- value schemas (raw strings in, typed values out) ----
+
+const intString = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
+  z.string().trim().regex(/^-?\d+$/, 'expected an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const boolString = z.string().trim().toLowerCase()
+  .refine((s) => s === 'true' || s === 'false', 'expected true or false')
+  .transform((s) => s === 'true');
+const hostPortString = (allowPortZero: boolean) => z.string().transform((s, ctx) => {
+  const parsed = parseHostPort(s);
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  if (!allowPortZero && parsed.port === 0) {
+    ctx.addIssue({ code: 'custom', message: 'port 0 is not allowed here' });
+    return z.NEVER;
+  }
+  return parsed;
+});
+const rolesString = z.string().transform((s, ctx) => {
+  const roles = s.split(',').map((r) => r.trim()).filter((r) => r.length > 0);
+  const bad = roles.filter((r) => r !== 'broker' && r !== 'controller');
+  if (roles.length === 0 || bad.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a comma-separated subset of broker,controller, got ${JSON.stringify(s)}` });
+    return z.NEVER;
+  }
+  return [...new Set(roles)].sort() as NodeRole[];
+});
+const votersString = z.string().transform((s, ctx) => {
+  if (s.trim() === '') return [] as QuorumVoter[];
+  const voters: QuorumVoter[] = [];
+  for (const part of s.split(',')) {
+    const match = /^\s*(\d+)@(.+?)\s*$/.exec(part);
+    const address = match?.[2] === undefined ? 'no address' : parseHostPort(match[2]);
+    if (match === null || typeof address === 'string' || address.port === 0) {
+      ctx.addIssue({ code: 'custom', message: `expected id@host:port (port ≠ 0), got ${JSON.stringify(part)}` });
+      return z.NEVER;
+    }
+    voters.push({ nodeId: Number(match[1]), host: address.host, port: address.port });
+  }
+  const ids = voters.map((v) => v.nodeId);
+  if (new Set(ids).size !== ids.length) {
+    ctx.addIssue({ code: 'custom', message: `duplicate voter ids in ${JSON.stringify(s)}` });
+    return z.NEVER;
+  }
+  return voters;
+});
+const clusterIdString = z.string().trim().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1..64 characters of [A-Za-z0-9_-]');
+
+// ---- the key table ----
+
+interface KeySpec {
+  readonly field: keyof NodeConfig;
+  readonly schema: z.ZodType<unknown, string>;
+  /** Raw default, or undefined when the key is optional/required (see `required`). */
+  readonly default: string | undefined;
+  readonly required?: boolean;
+  readonly doc: string;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+
+/**
+ * Every node config key with its default and documentation (mirrored in docs/configuration.md).
+ * Topic-level keys (`retention.ms`, ...) take their defaults from the broker keys noted in their doc.
+ */
+export const NODE_CONFIG_KEYS = {
+  'node.id': { field: 'nodeId', schema: intString(0, 2 ** 31 - 1), default: undefined, required: true, doc: 'This node\'s id, unique in the cluster. Stored in meta.properties; a mismatch refuses to start.' },
+  'listen': { field: 'listen', schema: hostPortString(true), default: '127.0.0.1:9092', doc: 'host:port of the gRPC server (port 0 = any free port).' },
+  'advertised.listen': { field: 'advertisedListen', schema: hostPortString(false), default: undefined, doc: 'host:port given to clients in Metadata; defaults to the actual listen address.' },
+  'data.dir': { field: 'dataDir', schema: z.string().trim().min(1, 'must not be empty'), default: undefined, required: true, doc: 'Directory holding meta.properties, cluster metadata and partition logs.' },
+  'process.roles': { field: 'processRoles', schema: rolesString, default: 'broker,controller', doc: 'Comma-separated roles: broker, controller.' },
+  'controller.quorum.voters': { field: 'controllerQuorumVoters', schema: votersString, default: '', doc: 'Static controller voters `id@host:port,...`; empty = this node runs alone.' },
+  'http.listen': { field: 'httpListen', schema: hostPortString(true), default: undefined, doc: 'host:port of the HTTP server for /metrics, /healthz, /readyz; unset = no HTTP server.' },
+  'cluster.id': { field: 'clusterId', schema: clusterIdString, default: undefined, doc: 'Expected cluster id; generated on first start and stored in meta.properties when unset.' },
+  'num.partitions': { field: 'numPartitions', schema: intString(1, 100_000), default: '1', doc: 'Partitions of a new topic when the request says -1.' },
+  'default.replication.factor': { field: 'defaultReplicationFactor', schema: intString(1, 32), default: '1', doc: 'Replication factor of a new topic when the request says -1.' },
+  'min.insync.replicas': { field: 'minInsyncReplicas', schema: intString(1, 32), default: '1', doc: 'Default for the topic config min.insync.replicas (acks=all needs this many in-sync replicas).' },
+  'log.segment.bytes': { field: 'logSegmentBytes', schema: intString(14, 2 ** 31 - 1), default: String(1024 ** 3), doc: 'Default for segment.bytes, bytes.' },
+  'log.roll.ms': { field: 'logRollMs', schema: intString(1), default: String(7 * 24 * HOUR_MS), doc: 'Default for segment.ms, milliseconds.' },
+  'log.retention.ms': { field: 'logRetentionMs', schema: intString(-1), default: String(7 * 24 * HOUR_MS), doc: 'Default for retention.ms, milliseconds; -1 = keep forever.' },
+  'log.retention.bytes': { field: 'logRetentionBytes', schema: intString(-1), default: '-1', doc: 'Default for retention.bytes (per partition), bytes; -1 = unlimited.' },
+  'log.retention.check.interval.ms': { field: 'logRetentionCheckIntervalMs', schema: intString(100), default: String(5 * 60 * 1000), doc: 'How often retention runs, milliseconds.' },
+  'log.cleanup.policy': { field: 'logCleanupPolicy', schema: z.enum(['delete', 'compact', 'compact,delete']), default: 'delete', doc: 'Default for cleanup.policy.' },
+  'log.message.timestamp.type': { field: 'logMessageTimestampType', schema: z.enum(['CreateTime', 'LogAppendTime']), default: 'CreateTime', doc: 'Default for message.timestamp.type.' },
+  'log.flush.interval.messages': { field: 'logFlushIntervalMessages', schema: intString(1), default: String(FLUSH_NEVER), doc: 'Default for flush.messages: fsync after this many messages (default: never, rely on replication).' },
+  'log.flush.interval.ms': { field: 'logFlushIntervalMs', schema: intString(0), default: String(FLUSH_NEVER), doc: 'Default for flush.ms: fsync at least this often, milliseconds (default: never).' },
+  'compression.type': { field: 'compressionType', schema: z.enum(['producer', 'none', 'gzip', 'lz4']), default: 'producer', doc: 'Default for the topic config compression.type.' },
+  'unclean.leader.election.enable': { field: 'uncleanLeaderElectionEnable', schema: boolString, default: 'false', doc: 'Default for the topic config unclean.leader.election.enable.' },
+  'message.max.bytes': { field: 'messageMaxBytes', schema: intString(1024, 256 * 1024 * 1024), default: String(DEFAULT_MESSAGE_MAX_BYTES), doc: 'Default for max.message.bytes: largest record batch, bytes.' },
+  'auto.create.topics.enable': { field: 'autoCreateTopicsEnable', schema: boolString, default: 'false', doc: 'Create unknown topics on Metadata/Produce (not supported yet: must be false).' },
+  'socket.request.max.bytes': { field: 'socketRequestMaxBytes', schema: intString(REQUEST_OVERHEAD_BYTES), default: undefined, doc: 'Largest gRPC request, bytes; default 4 × message.max.bytes + 64 KiB.' },
+  'fetch.max.bytes': { field: 'fetchMaxBytes', schema: intString(1024, 1024 ** 3), default: String(50 * 1024 * 1024), doc: 'Largest Fetch response, bytes (one batch is always returned even when larger).' },
+  'fetch.max.wait.ms': { field: 'fetchMaxWaitMs', schema: intString(0, 10 * 60 * 1000), default: '30000', doc: 'Cap on a Fetch\'s max_wait_ms, milliseconds.' },
+  'request.timeout.ms': { field: 'requestTimeoutMs', schema: intString(1, 10 * 60 * 1000), default: '30000', doc: 'Longest an acks=all Produce waits when its timeout_ms is 0, and the cap on timeout_ms, milliseconds.' },
+  'log.level': { field: 'logLevel', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
+} as const satisfies Record<string, KeySpec>;
+
+export type NodeConfigKey = keyof typeof NODE_CONFIG_KEYS;
+const KEYS = Object.keys(NODE_CONFIG_KEYS) as NodeConfigKey[];
+
+/** `min.insync.replicas` → `TRIBUTARY_MIN_INSYNC_REPLICAS`. */
+export function envVarName(key: string): string {
+  return `TRIBUTARY_${key.toUpperCase().replaceAll('.', '_')}`;
+}
+
+export type RawConfigValue = string | number | boolean | readonly string[];
+
+export interface NodeConfigSources {
+  /** Explicit flags keyed by config key (`{'node.id': 1, listen: '...'}`); undefined = not given. */
+  readonly flags?: Readonly<Record<string, RawConfigValue | undefined>>;
+  /** Usually process.env; only `TRIBUTARY_<KEY>` variables naming known keys are read. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** `--set key=value` pairs, as strings or as a record. */
+  readonly set?: readonly string[] | Readonly<Record<string, RawConfigValue>>;
+}
+
+function rawString(value: RawConfigValue): string {
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+/** Parses and validates the node config; throws ConfigError naming every bad key and rule. */
+export function parseNodeConfig(sources: NodeConfigSources): NodeConfig {
+  const issues: ConfigIssue[] = [];
+  const raw = new Map<NodeConfigKey, string>();
+  const isKey = (key: string): key is NodeConfigKey => Object.hasOwn(NODE_CONFIG_KEYS, key);
+
+  for (const key of KEYS) {
+    const value = sources.env?.[envVarName(key)];
+    if (value !== undefined) raw.set(key, value);
+  }
+  const setPairs: [string, string][] = Array.isArray(sources.set)
+    ? (sources.set as readonly string[]).map((pair): [string, string] => {
+      const eq = pair.indexOf('=');
+      return eq < 0 ? [pair, '\u0000missing'] : [pair.slice(0, eq).trim(), pair.slice(eq + 1)];
+    })
+    : Object.entries((sources.set ?? {}) as Record<string, RawConfigValue>).map(([k, v]) => [k, rawString(v)]);
+  for (const [key, value] of setPairs) {
+    if (value === '\u0000missing') issues.push({ key, message: 'expected key=value' });
+    else if (!isKey(key)) issues.push({ key, message: 'unknown config key' });
+    else raw.set(key, value);
+  }
+  for (const [key, value] of Object.entries(sources.flags ?? {})) {
+    if (value === undefined) continue;
+    if (!isKey(key)) issues.push({ key, message: 'unknown config key' });
+    else raw.set(key, rawString(value));
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const key of KEYS) {
+    const spec: KeySpec = NODE_CONFIG_KEYS[key];
+    const value = raw.get(key) ?? spec.default;
+    if (value === undefined) {
+      if (spec.required === true) issues.push({ key, message: `required (flag, --set ${key}=..., or ${envVarName(key)})` });
+      out[spec.field] = undefined;
+      continue;
+    }
+    const result = spec.schema.safeParse(value);
+    if (result.success) out[spec.field] = result.data;
+    else issues.push({ key, message: `${result.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(value)})` });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const config = out as unknown as { -readonly [K in keyof NodeConfig]: NodeConfig[K] };
+  config.socketRequestMaxBytes ??= defaultSocketRequestMaxBytes(config.messageMaxBytes);
+  issues.push(...crossFieldIssues(config));
+  if (issues.length > 0) throw new ConfigError(issues);
+  return Object.freeze(config);
+}
+
+function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (config.socketRequestMaxBytes < config.messageMaxBytes + REQUEST_OVERHEAD_BYTES) {
+    issues.push({ key: 'socket.request.max.bytes, message.max.bytes', message: `socket.request.max.bytes (${config.socketRequestMaxBytes}) must be ≥ message.max.bytes + ${REQUEST_OVERHEAD_BYTES} (${config.messageMaxBytes + REQUEST_OVERHEAD_BYTES}) so a maximum-size batch fits in a request` });
+  }
+  if (config.fetchMaxBytes < config.messageMaxBytes) {
+    issues.push({ key: 'fetch.max.bytes, message.max.bytes', message: `fetch.max.bytes (${config.fetchMaxBytes}) must be ≥ message.max.bytes (${config.messageMaxBytes})` });
+  }
+  const voterIds = config.controllerQuorumVoters.map((v) => v.nodeId);
+  if (config.processRoles.includes('controller') && voterIds.length > 0 && !voterIds.includes(config.nodeId)) {
+    issues.push({ key: 'node.id, controller.quorum.voters, process.roles', message: `node ${config.nodeId} has the controller role but is not among the voters ${voterIds.join(',')}` });
+  }
+  if (config.httpListen !== undefined && config.httpListen.port !== 0
+    && formatHostPort(config.httpListen) === formatHostPort(config.listen)) {
+    issues.push({ key: 'http.listen, listen', message: `http.listen and listen are both ${formatHostPort(config.listen)}` });
+  }
+  if (config.autoCreateTopicsEnable) {
+    issues.push({ key: 'auto.create.topics.enable', message: 'automatic topic creation is not supported yet; create topics with the Admin API' });
+  }
+  if (config.minInsyncReplicas > config.defaultReplicationFactor) {
+    // Kafka allows it, but every acks=all produce to a default topic would then fail: refuse early.
+    issues.push({ key: 'min.insync.replicas, default.replication.factor', message: `min.insync.replicas (${config.minInsyncReplicas}) must be ≤ default.replication.factor (${config.defaultReplicationFactor})` });
+  }
+  return issues;
+}

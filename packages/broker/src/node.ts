@@ -1,0 +1,190 @@
+// startNode: the I/O shell that wires one Tributary node together — data dir identity, metadata,
+// partition logs, the gRPC server (Broker, Admin, health, reflection), HTTP metrics, timers.
+import { mkdir, readdir } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
+import { pino, type Logger } from 'pino';
+import { AdminService, BrokerService, PROTO_DIR } from '@tributary/protocol';
+import { createAdminHandlers } from './admin-service.js';
+import { createBrokerHandlers } from './broker-service.js';
+import { createBrokerMetrics, type BrokerMetrics } from './broker-metrics.js';
+import { ChangeNotifier } from './change-notifier.js';
+import { formatHostPort, type HostPort } from './host-port.js';
+import { startHttpServer, type HttpServerHandle } from './http-server.js';
+import { LocalMetadataStore } from './local-metadata-store.js';
+import { ensureMetaProperties } from './meta-properties.js';
+import type { MetadataView } from './metadata-view.js';
+import { REQUEST_OVERHEAD_BYTES, type NodeConfig } from './node-config.js';
+import type { LogFactory } from './partition-log.js';
+import { ReplicaManager } from './replica-manager.js';
+import { memoryLogFactory } from './memory-partition-log.js';
+
+/** How long close() lets in-flight calls finish before cutting them off. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
+
+export interface StartNodeOptions {
+  /** Defaults to a pino logger at config.logLevel with base {nodeId}. */
+  readonly logger?: Logger;
+  /** Defaults to packages/storage logs on disk. */
+  readonly openLog?: LogFactory;
+  readonly nowMs?: () => number;
+  readonly shutdownGraceMs?: number;
+}
+
+export interface TributaryNode {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  /** The gRPC address actually bound (`host:port`, the real port when configured with 0). */
+  readonly address: string;
+  /** The HTTP address (`host:port`), when http.listen is set. */
+  readonly httpAddress: string | undefined;
+  readonly config: NodeConfig;
+  readonly metadata: MetadataView;
+  readonly metrics: BrokerMetrics;
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), closes logs. Idempotent. */
+  close(): Promise<void>;
+}
+
+function defaultLogger(config: NodeConfig): Logger {
+  return pino({ level: config.logLevel, base: { nodeId: config.nodeId } });
+}
+
+async function listProtoFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.proto'))
+    .map((e) => relative(dir, join(e.parentPath, e.name)))
+    .sort();
+}
+
+async function bindGrpc(server: grpc.Server, listen: HostPort): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(formatHostPort(listen), grpc.ServerCredentials.createInsecure(), (err, port) => (err === null ? resolve(port) : reject(err)));
+  });
+}
+
+export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<TributaryNode> {
+  const rootLogger = options.logger ?? defaultLogger(config);
+  const logger = rootLogger.child({ component: 'node' });
+  const nowMs = options.nowMs ?? Date.now;
+  if (options.openLog === undefined) logger.warn('partition logs are in memory until packages/storage lands: data does not survive a restart');
+  const openLog = options.openLog ?? memoryLogFactory();
+
+  await mkdir(config.dataDir, { recursive: true });
+  const identity = await ensureMetaProperties({ dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId });
+  const store = await LocalMetadataStore.open({
+    dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: config.nodeId, roles: config.processRoles, config,
+  });
+  const notifier = new ChangeNotifier();
+  const replicas = new ReplicaManager({
+    nodeId: config.nodeId, config, metadata: store, openLog, notifier, logger: rootLogger.child({ component: 'replica-manager' }),
+  });
+  await replicas.startup();
+  const unsubscribe = store.subscribe((change) => replicas.applyChange(change));
+
+  const metrics = createBrokerMetrics({
+    nodeId: config.nodeId,
+    processMetrics: config.httpListen !== undefined && options.logger === undefined,
+    source: {
+      *partitions() {
+        for (const topic of store.topics()) {
+          for (const p of topic.partitions) {
+            const hosted = replicas.findPartition(p.topic, p.partition);
+            if (hosted !== undefined) {
+              yield { topic: p.topic, partition: p.partition, logStartOffset: hosted.logStartOffset, highWatermark: hosted.highWatermark, logEndOffset: hosted.logEndOffset };
+            }
+          }
+        }
+      },
+      waitingRequests: () => notifier.size,
+    },
+  });
+
+  const shutdown = new AbortController();
+  const background = new Set<Promise<unknown>>();
+  const server = new grpc.Server({
+    // Oversized requests are refused by grpc-js with RESOURCE_EXHAUSTED before we see them.
+    'grpc.max_receive_message_length': config.socketRequestMaxBytes,
+    'grpc.max_send_message_length': config.fetchMaxBytes + REQUEST_OVERHEAD_BYTES,
+  });
+  server.addService(BrokerService, createBrokerHandlers({
+    config, metadata: store, commands: store, replicas, notifier, metrics, nowMs,
+    logger: rootLogger.child({ component: 'broker-service' }),
+    shutdownSignal: shutdown.signal,
+    trackBackground: (work) => {
+      background.add(work);
+      void work.finally(() => background.delete(work));
+    },
+  }));
+  server.addService(AdminService, createAdminHandlers({
+    config, metadata: store, commands: store, replicas, logger: rootLogger.child({ component: 'admin-service' }),
+  }));
+  const health = new HealthImplementation({ '': 'NOT_SERVING', 'tributary.v1.Broker': 'NOT_SERVING', 'tributary.v1.Admin': 'NOT_SERVING' });
+  health.addToServer(server);
+  const protoFiles = await listProtoFiles(PROTO_DIR);
+  const reflectionDefinition = protoLoader.loadSync([...protoFiles, HEALTH_PROTO_PATH], {
+    includeDirs: [PROTO_DIR, dirname(dirname(dirname(HEALTH_PROTO_PATH)))],
+  });
+  new ReflectionService(reflectionDefinition).addToServer(server);
+
+  let port: number;
+  try {
+    port = await bindGrpc(server, config.listen);
+  } catch (err) {
+    unsubscribe();
+    await replicas.shutdown();
+    throw err;
+  }
+  const advertised = config.advertisedListen ?? { host: config.listen.host, port };
+  store.setAdvertisedAddress(advertised.host, advertised.port);
+
+  let ready = true;
+  let http: HttpServerHandle | undefined;
+  if (config.httpListen !== undefined) {
+    http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady: () => ready });
+  }
+  const retentionTimer = setInterval(() => {
+    void replicas.applyRetention(nowMs());
+  }, config.logRetentionCheckIntervalMs);
+  retentionTimer.unref();
+  for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'SERVING');
+  const address = formatHostPort({ host: config.listen.host, port });
+  logger.info({ address, httpAddress: http === undefined ? undefined : formatHostPort(http.address), clusterId: identity.clusterId, dataDir: config.dataDir, partitions: replicas.partitionCount }, 'node started');
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false;
+      logger.info('node stopping');
+      for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');
+      clearInterval(retentionTimer);
+      shutdown.abort();
+      notifier.notifyAll();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      await Promise.allSettled([...background]);
+      await http?.close();
+      unsubscribe();
+      await replicas.shutdown();
+      logger.info('node stopped');
+    })();
+    return closing;
+  };
+
+  return {
+    nodeId: config.nodeId, clusterId: identity.clusterId, address,
+    httpAddress: http === undefined ? undefined : formatHostPort(http.address),
+    config, metadata: store, metrics, close,
+  };
+}

@@ -1,0 +1,75 @@
+// The port the broker needs from a partition's log. packages/storage's PartitionLog is adapted to
+// it in adapters/storage-partition-log.ts; MemoryPartitionLog implements it for tests.
+import type { TopicConfig } from './topic-config.js';
+
+export interface LogAppendInfo {
+  readonly baseOffset: number;
+  /** Offset of the last record appended (closed range end). */
+  readonly lastOffset: number;
+  /** The broker time stamped into the batches, or -1 for CreateTime. */
+  readonly logAppendTimeMs: number;
+}
+
+export interface LogReadResult {
+  /** Whole batches, concatenated; empty when nothing is readable below maxOffset. */
+  readonly bytes: Buffer;
+}
+
+export interface TimestampLookup {
+  /** Base offset of the first batch whose max timestamp is ≥ the target. */
+  readonly batchBaseOffset: number;
+}
+
+export interface EpochEndOffset {
+  readonly epoch: number;
+  readonly endOffset: number;
+}
+
+export interface PartitionLogPort {
+  readonly logStartOffset: number;
+  /** Next offset to be assigned. */
+  readonly logEndOffset: number;
+  readonly highWatermark: number;
+
+  /**
+   * Appends already-validated batches (the caller ran validateBatches), stamping offsets from the
+   * log end offset and the leader epoch. With `logAppendTimeMs`, batches become LogAppendTime.
+   * Takes ownership of `batches`.
+   */
+  appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo>;
+
+  /**
+   * Whole batches from the one containing `fetchOffset`, up to `maxBytes` and not past `maxOffset`
+   * (exclusive). With `minOneBatch`, the first batch is returned even when larger than maxBytes.
+   * Throws an error with code OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset].
+   */
+  read(fetchOffset: number, maxBytes: number, options: { readonly maxOffset: number; readonly minOneBatch: boolean }): Promise<LogReadResult>;
+
+  /** Batch-granularity timestamp lookup; undefined when no batch has a timestamp ≥ target. */
+  offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined>;
+
+  /** Where the log of `epoch` ends (KIP-101/320): the start offset of the next larger epoch. */
+  endOffsetForEpoch(epoch: number): EpochEndOffset | undefined;
+
+  /** Caller guarantees logStartOffset ≤ hw ≤ logEndOffset and monotonicity. */
+  updateHighWatermark(highWatermark: number): void;
+
+  /** Applies changed topic configs (retention, segment size, flush) to the live log. */
+  updateConfig(config: TopicConfig): void;
+
+  applyRetention(nowMs: number): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Closes and removes the log's directory. */
+  delete(): Promise<void>;
+}
+
+export interface OpenLogOptions {
+  readonly dir: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly config: TopicConfig;
+}
+
+/** Opens (creating when missing) the log in `dir`; recovery runs here. */
+export type LogFactory = (options: OpenLogOptions) => Promise<PartitionLogPort>;

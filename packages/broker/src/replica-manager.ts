@@ -1,0 +1,150 @@
+// Hosts this node's partition replicas: opens their logs on start, creates/deletes them as metadata
+// changes, and wakes parked requests when a high watermark moves. Logs live in
+// `<data.dir>/<topic>-<partition>`.
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { ChangeNotifier, partitionKey } from './change-notifier.js';
+import { ApiError } from './errors.js';
+import type { MetadataChange, MetadataView, PartitionInfo } from './metadata-view.js';
+import type { NodeConfig } from './node-config.js';
+import { Partition } from './partition.js';
+import type { LogFactory } from './partition-log.js';
+import { resolveTopicConfig } from './topic-config.js';
+
+const PARTITION_DIR = /^(.+)-(\d+)$/;
+
+export interface ReplicaManagerOptions {
+  readonly nodeId: number;
+  readonly config: NodeConfig;
+  readonly metadata: MetadataView;
+  readonly openLog: LogFactory;
+  readonly notifier: ChangeNotifier;
+  readonly logger: Logger;
+}
+
+export class ReplicaManager {
+  private readonly partitions = new Map<string, Partition>();
+  private closed = false;
+
+  constructor(private readonly options: ReplicaManagerOptions) {}
+
+  get partitionCount(): number {
+    return this.partitions.size;
+  }
+
+  /** Opens a log for every partition this node hosts and removes directories of deleted topics. */
+  async startup(): Promise<void> {
+    const hosted = new Set<string>();
+    for (const topic of this.options.metadata.topics()) {
+      for (const info of topic.partitions) {
+        if (!info.replicas.includes(this.options.nodeId)) continue;
+        hosted.add(partitionKey(info.topic, info.partition));
+        await this.openPartition(info, { fresh: false });
+      }
+    }
+    // A crash between persisting a topic deletion and removing its logs leaves orphans behind.
+    for (const entry of await readdir(this.options.config.dataDir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !PARTITION_DIR.test(entry.name) || hosted.has(entry.name)) continue;
+      this.options.logger.warn({ dir: entry.name }, 'removing the log of a partition no longer in the metadata');
+      await rm(join(this.options.config.dataDir, entry.name), { recursive: true, force: true });
+    }
+  }
+
+  /** Applies a durable metadata change to the hosted logs. */
+  async applyChange(change: MetadataChange): Promise<void> {
+    switch (change.type) {
+      case 'topicCreated':
+        for (const info of change.topic.partitions) await this.openPartition(info, { fresh: true });
+        return;
+      case 'partitionsAdded':
+        for (const info of change.partitions) await this.openPartition(info, { fresh: true });
+        return;
+      case 'topicDeleted':
+        for (const info of change.topic.partitions) await this.deletePartition(info);
+        return;
+      case 'configsChanged': {
+        const config = resolveTopicConfig(change.topic.configs, this.options.config);
+        for (const info of change.topic.partitions) this.partitions.get(partitionKey(info.topic, info.partition))?.updateConfig(config);
+        return;
+      }
+    }
+  }
+
+  /** The hosted partition, or UNKNOWN_TOPIC_OR_PARTITION. */
+  getPartition(topic: string, partition: number): Partition {
+    const hosted = this.partitions.get(partitionKey(topic, partition));
+    if (hosted !== undefined) return hosted;
+    if (this.options.metadata.topic(topic) === undefined) {
+      throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} does not exist`);
+    }
+    if (this.options.metadata.partition(topic, partition) === undefined) {
+      throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} has no partition ${partition}`);
+    }
+    throw new ApiError('NOT_LEADER_OR_FOLLOWER', `node ${this.options.nodeId} does not host ${topic}-${partition}`);
+  }
+
+  findPartition(topic: string, partition: number): Partition | undefined {
+    return this.partitions.get(partitionKey(topic, partition));
+  }
+
+  async applyRetention(nowMs: number): Promise<void> {
+    for (const partition of this.partitions.values()) {
+      if (this.closed) return;
+      try {
+        await partition.log.applyRetention(nowMs);
+      } catch (err) {
+        this.options.logger.error({ err, topic: partition.topic, partition: partition.partition }, 'retention failed');
+      }
+    }
+  }
+
+  /** Closes every log (flushing it); parked requests are woken to answer. Idempotent. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.notifier.notifyAll();
+    const partitions = [...this.partitions.values()];
+    this.partitions.clear();
+    for (const partition of partitions) {
+      try {
+        await partition.log.close();
+      } catch (err) {
+        this.options.logger.error({ err, topic: partition.topic, partition: partition.partition }, 'closing a log failed');
+      }
+    }
+  }
+
+  private logDir(info: PartitionInfo): string {
+    return join(this.options.config.dataDir, partitionKey(info.topic, info.partition));
+  }
+
+  private async openPartition(info: PartitionInfo, { fresh }: { fresh: boolean }): Promise<void> {
+    const key = partitionKey(info.topic, info.partition);
+    if (!info.replicas.includes(this.options.nodeId) || this.partitions.has(key)) return;
+    const dir = this.logDir(info);
+    // A new partition must start empty: anything in its directory is left from a deleted namesake.
+    if (fresh) await rm(dir, { recursive: true, force: true });
+    const topic = this.options.metadata.topic(info.topic);
+    const config = resolveTopicConfig(topic?.configs ?? {}, this.options.config);
+    const logger = this.options.logger.child({ topic: info.topic, partition: info.partition });
+    const log = await this.options.openLog({ dir, topic: info.topic, partition: info.partition, config });
+    const partition = new Partition({
+      nodeId: this.options.nodeId, info, config, log, logger,
+      onHighWatermarkChange: () => this.options.notifier.notify(key),
+    });
+    this.partitions.set(key, partition);
+    // On one node this replays the HW up to the recovered LEO (a clean restart keeps it already).
+    partition.updateInfo(info);
+    logger.debug({ logStartOffset: partition.logStartOffset, logEndOffset: partition.logEndOffset, highWatermark: partition.highWatermark }, 'partition opened');
+  }
+
+  private async deletePartition(info: PartitionInfo): Promise<void> {
+    const key = partitionKey(info.topic, info.partition);
+    const partition = this.partitions.get(key);
+    this.partitions.delete(key);
+    this.options.notifier.notify(key); // parked fetches answer UNKNOWN_TOPIC_OR_PARTITION
+    if (partition !== undefined) await partition.log.delete();
+    else await rm(this.logDir(info), { recursive: true, force: true });
+  }
+}
