@@ -1,0 +1,267 @@
+// RaftTransport over gRPC: one long-lived client-streaming `Raft.Send` call per peer carries this
+// node's messages to it (answers come back on the peer's own stream to us, as in etcd-raft). A peer
+// that is down costs nothing but dropped messages: the link backs off, then reconnects on the next
+// send. Every envelope carries the cluster id; a server rejects streams from another cluster.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger, Message, NodeId } from '@tributary/nraft';
+import { RaftClient, RaftService, tributary, type RaftHandlers } from '@tributary/protocol';
+import { decodeRaftMessage, encodeRaftMessage } from './raft-message-codec.js';
+import type { RaftMessageHandler, RaftTransport } from './raft-transport.js';
+
+import pb = tributary.internal.v1;
+
+/** First reconnect delay after a stream to a peer fails; doubles per failure up to the max. */
+export const DEFAULT_RECONNECT_BACKOFF_MIN_MS = 50;
+export const DEFAULT_RECONNECT_BACKOFF_MAX_MS = 2_000;
+/** Messages buffered on one peer's stream (not yet taken by the socket); more are dropped. */
+export const DEFAULT_PEER_QUEUE_MESSAGES_MAX = 4_096;
+/** Largest gRPC message either side accepts (an append or snapshot message). */
+export const DEFAULT_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
+
+export interface GrpcRaftTransportOptions {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  /** Peer id → "host:port". May also be set later with setPeers (ports are often known only after bind). */
+  readonly peers?: ReadonlyMap<NodeId, string>;
+  readonly logger?: Logger;
+  readonly reconnectBackoffMinMs?: number;
+  readonly reconnectBackoffMaxMs?: number;
+  readonly peerQueueMessagesMax?: number;
+  readonly messageBytesMax?: number;
+  readonly credentials?: grpc.ChannelCredentials;
+}
+
+interface TransportConfig {
+  readonly reconnectBackoffMinMs: number;
+  readonly reconnectBackoffMaxMs: number;
+  readonly peerQueueMessagesMax: number;
+  readonly messageBytesMax: number;
+}
+
+function parseConfig(o: GrpcRaftTransportOptions): TransportConfig {
+  const config: TransportConfig = {
+    reconnectBackoffMinMs: o.reconnectBackoffMinMs ?? DEFAULT_RECONNECT_BACKOFF_MIN_MS,
+    reconnectBackoffMaxMs: o.reconnectBackoffMaxMs ?? DEFAULT_RECONNECT_BACKOFF_MAX_MS,
+    peerQueueMessagesMax: o.peerQueueMessagesMax ?? DEFAULT_PEER_QUEUE_MESSAGES_MAX,
+    messageBytesMax: o.messageBytesMax ?? DEFAULT_MESSAGE_BYTES_MAX,
+  };
+  const problems: string[] = [];
+  if (!Number.isSafeInteger(o.nodeId) || o.nodeId <= 0) problems.push(`nodeId must be a positive integer, got ${o.nodeId}`);
+  if (typeof o.clusterId !== 'string' || o.clusterId.length === 0) problems.push('clusterId must be a non-empty string');
+  for (const [field, v] of Object.entries(config)) {
+    if (!Number.isSafeInteger(v) || v <= 0) problems.push(`${field} must be a positive integer, got ${String(v)}`);
+  }
+  if (config.reconnectBackoffMinMs > config.reconnectBackoffMaxMs) problems.push('reconnectBackoffMinMs must be <= reconnectBackoffMaxMs');
+  if (problems.length > 0) throw new RangeError(`invalid GrpcRaftTransport options: ${problems.join('; ')}`);
+  return config;
+}
+
+const NOOP_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What the server side needs from the local node. */
+export interface RaftServiceHandler {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  readonly logger: Logger;
+  /** Called for every valid message addressed to this node. */
+  deliver(message: Message): void;
+}
+
+/**
+ * Registers the Raft service on a server the caller owns (and binds, starts and shuts down).
+ * One handler per server.
+ */
+export function addRaftService(server: grpc.Server, handler: RaftServiceHandler): void {
+  const impl: RaftHandlers = {
+    send(call, callback) {
+      let received = 0;
+      let rejected = false;
+      // Headers right away tell the sender the stream is up (it resets its backoff on them).
+      call.sendMetadata(new grpc.Metadata());
+      call.on('data', (env: pb.RaftEnvelope) => {
+        if (rejected) return;
+        if (env.clusterId !== handler.clusterId) {
+          rejected = true;
+          handler.logger.warn({ peer: call.getPeer(), clusterId: env.clusterId, expected: handler.clusterId }, 'raft stream from another cluster rejected');
+          callback({ code: grpc.status.FAILED_PRECONDITION, details: `cluster id ${env.clusterId} is not ${handler.clusterId}` });
+          return;
+        }
+        let message: Message;
+        try {
+          message = decodeRaftMessage(env.message ?? {});
+        } catch (err) {
+          handler.logger.warn({ err, peer: call.getPeer() }, 'invalid raft message dropped');
+          return;
+        }
+        if (message.to !== handler.nodeId) {
+          handler.logger.warn({ to: message.to, from: message.from }, 'raft message for another node dropped');
+          return;
+        }
+        received++;
+        handler.deliver(message);
+      });
+      call.on('end', () => {
+        if (!rejected) callback(null, { received });
+      });
+      call.on('error', (err) => handler.logger.debug({ err, peer: call.getPeer() }, 'raft inbound stream failed'));
+    },
+  };
+  server.addService(RaftService, impl);
+}
+
+type LinkState = 'idle' | 'streaming' | 'backoff' | 'closed';
+
+/** The outbound half towards one peer. */
+class PeerLink {
+  private state: LinkState = 'idle';
+  private call: grpc.ClientWritableStream<pb.IRaftEnvelope> | undefined;
+  private backoffMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly client: RaftClient;
+  dropped = 0;
+
+  constructor(
+    readonly peerId: NodeId,
+    readonly address: string,
+    private readonly config: TransportConfig,
+    credentials: grpc.ChannelCredentials,
+    private readonly logger: Logger,
+  ) {
+    this.backoffMs = config.reconnectBackoffMinMs;
+    this.client = new RaftClient(address, credentials, {
+      'grpc.initial_reconnect_backoff_ms': config.reconnectBackoffMinMs,
+      'grpc.max_reconnect_backoff_ms': config.reconnectBackoffMaxMs,
+      'grpc.max_send_message_length': config.messageBytesMax,
+      'grpc.max_receive_message_length': config.messageBytesMax,
+    });
+  }
+
+  send(env: pb.IRaftEnvelope): void {
+    if (this.state === 'closed' || this.state === 'backoff') {
+      this.dropped++;
+      return;
+    }
+    if (this.state === 'idle') this.open();
+    const call = this.call!;
+    if (call.writableLength >= this.config.peerQueueMessagesMax) {
+      this.dropped++;
+      return;
+    }
+    call.write(env);
+  }
+
+  close(): void {
+    if (this.state === 'closed') return;
+    this.transition('closed');
+    clearTimeout(this.timer);
+    this.call?.end();
+    this.call = undefined;
+    this.client.close();
+  }
+
+  private open(): void {
+    const call = this.client.send((err) => this.ended(call, err));
+    call.on('metadata', () => {
+      this.backoffMs = this.config.reconnectBackoffMinMs;
+    });
+    this.call = call;
+    this.transition('streaming');
+  }
+
+  private ended(call: grpc.ClientWritableStream<pb.IRaftEnvelope>, err: grpc.ServiceError | null): void {
+    if (call !== this.call || this.state === 'closed') return;
+    this.call = undefined;
+    if (err === null) {
+      this.transition('idle'); // the peer ended the stream cleanly; reopen on the next send
+      return;
+    }
+    this.logger.debug({ peer: this.peerId, code: err.code, details: err.details, backoffMs: this.backoffMs }, 'raft stream to peer failed');
+    this.transition('backoff');
+    this.timer = setTimeout(() => {
+      if (this.state === 'backoff') this.transition('idle');
+    }, this.backoffMs);
+    this.timer.unref();
+    this.backoffMs = Math.min(this.backoffMs * 2, this.config.reconnectBackoffMaxMs);
+  }
+
+  private transition(to: LinkState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    const level = to === 'backoff' || from === 'backoff' ? 'info' : 'debug';
+    this.logger[level]({ peer: this.peerId, address: this.address, from, to, dropped: this.dropped }, `raft peer link ${from} -> ${to}`);
+  }
+}
+
+export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly logger: Logger;
+  private readonly config: TransportConfig;
+  private readonly credentials: grpc.ChannelCredentials;
+  private readonly links = new Map<NodeId, PeerLink>();
+  private handler: RaftMessageHandler | undefined;
+  private closed = false;
+
+  constructor(options: GrpcRaftTransportOptions) {
+    this.config = parseConfig(options);
+    this.nodeId = options.nodeId;
+    this.clusterId = options.clusterId;
+    this.logger = options.logger ?? NOOP_LOGGER;
+    this.credentials = options.credentials ?? grpc.credentials.createInsecure();
+    if (options.peers !== undefined) this.setPeers(options.peers);
+  }
+
+  /** Replaces the peer set; links to removed or moved peers are closed. */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    if (this.closed) return;
+    for (const [id, link] of this.links) {
+      if (peers.get(id) !== link.address) {
+        link.close();
+        this.links.delete(id);
+      }
+    }
+    for (const [id, address] of peers) {
+      if (id === this.nodeId || this.links.has(id)) continue;
+      this.links.set(id, new PeerLink(id, address, this.config, this.credentials, this.logger));
+    }
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    for (const m of messages) {
+      if (m.to === this.nodeId) {
+        setImmediate(() => this.deliver(m));
+        continue;
+      }
+      const link = this.links.get(m.to);
+      if (link === undefined) {
+        this.logger.debug({ to: m.to, type: m.type }, 'raft message to unknown peer dropped');
+        continue;
+      }
+      link.send({ clusterId: this.clusterId, message: encodeRaftMessage(m) });
+    }
+  }
+
+  onMessage(handler: RaftMessageHandler): void {
+    this.handler = handler;
+  }
+
+  deliver(message: Message): void {
+    if (this.closed) return;
+    this.handler?.(message);
+  }
+
+  /** Messages dropped per peer since start (peer down, backing off or queue full). */
+  droppedMessages(): ReadonlyMap<NodeId, number> {
+    return new Map([...this.links].map(([id, link]) => [id, link.dropped]));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.handler = undefined;
+    for (const link of this.links.values()) link.close();
+    this.links.clear();
+  }
+}

@@ -1,0 +1,77 @@
+import type { Message } from '@tributary/nraft';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GrpcRaftTransport } from '../../src/raft/grpc-raft-transport.js';
+import { recordingLogger, startRaftServer, stopServer, waitFor } from './grpc-helpers.js';
+
+function heartbeat(from: number, to: number, term: number): Message {
+  return { type: 'heartbeat', from, to, term, logTerm: 0, index: 0, entries: [], commit: term, reject: false, rejectHint: 0, context: new Uint8Array() };
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function node(id: number, clusterId = 'c1', port = 0) {
+  const logger = recordingLogger();
+  const transport = new GrpcRaftTransport({ nodeId: id, clusterId, logger, reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 100 });
+  const received: Message[] = [];
+  transport.onMessage((m) => received.push(m));
+  const { server, address } = await startRaftServer(transport, port);
+  cleanups.push(() => transport.close(), () => stopServer(server));
+  return { transport, received, server, address, logger };
+}
+
+describe('GrpcRaftTransport', () => {
+  it('carries messages both ways over loopback, in order per peer', async () => {
+    const a = await node(1);
+    const b = await node(2);
+    a.transport.setPeers(new Map([[2, b.address]]));
+    b.transport.setPeers(new Map([[1, a.address]]));
+    a.transport.send([1, 2, 3].map((t) => heartbeat(1, 2, t)));
+    b.transport.send([heartbeat(2, 1, 9)]);
+    await waitFor(() => a.received.length === 1 && b.received.length === 3, 'delivery');
+    expect(b.received.map((m) => m.term)).toEqual([1, 2, 3]);
+    expect(a.received[0]).toEqual(heartbeat(2, 1, 9));
+  });
+
+  it('rejects and logs a stream from another cluster', async () => {
+    const a = await node(1, 'other-cluster');
+    const b = await node(2, 'c1');
+    a.transport.setPeers(new Map([[2, b.address]]));
+    a.transport.send([heartbeat(1, 2, 1)]);
+    await waitFor(() => b.logger.lines.some((l) => l.msg.includes('another cluster')), 'rejection log');
+    expect(b.received).toEqual([]);
+  });
+
+  it('drops messages while a peer is down and reconnects when it returns', async () => {
+    const a = await node(1);
+    let b = await node(2);
+    a.transport.setPeers(new Map([[2, b.address]]));
+    a.transport.send([heartbeat(1, 2, 1)]);
+    await waitFor(() => b.received.length === 1, 'first delivery');
+
+    stopServer(b.server);
+    await b.transport.close();
+    // Keep sending while the peer is down: nothing blocks, messages are dropped.
+    const port = Number(b.address.split(':')[1]);
+    for (let i = 0; i < 20; i++) {
+      a.transport.send([heartbeat(1, 2, 2)]);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor(() => (a.transport.droppedMessages().get(2) ?? 0) > 0, 'drops while down');
+
+    b = await node(2, 'c1', port);
+    await waitFor(() => {
+      a.transport.send([heartbeat(1, 2, 3)]);
+      return b.received.some((m) => m.term === 3);
+    }, 'delivery after the peer restarted');
+  });
+
+  it('delivers messages addressed to itself locally and drops ones for unknown peers', async () => {
+    const a = await node(1);
+    a.transport.send([heartbeat(1, 1, 5), heartbeat(1, 7, 5)]);
+    await waitFor(() => a.received.length === 1, 'local delivery');
+    expect(a.received[0]!.to).toBe(1);
+  });
+});
