@@ -1,1 +1,35 @@
-export {};
+// @tributary/storage: the segmented partition log. See docs/storage.md.
+export { PartitionLog } from './partition-log.js';
+export type {
+  AppendInfo,
+  IoStats,
+  LogState,
+  PartitionLogOptions,
+  ReadOptions,
+  ReadResult,
+  RetentionResult,
+  TimestampOffset,
+} from './partition-log.js';
+export {
+  DEFAULT_LOG_CONFIG,
+  LOG_CONFIG_KEYS,
+  fsyncAlways,
+  isFsyncAlways,
+  logConfigFromProperties,
+  parseLogConfig,
+} from './log-config.js';
+export type { LogConfig, LogConfigKey } from './log-config.js';
+export {
+  CorruptRecordError,
+  InvalidRecordError,
+  LogConfigError,
+  LogUnavailableError,
+  OffsetOutOfRangeError,
+  RecordTooLargeError,
+  StorageError,
+  UnexpectedAppendOffsetError,
+} from './errors.js';
+export type { ConfigIssue, StorageErrorCode } from './errors.js';
+export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js';
+export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
+export type { Clock, Logger } from './logger.js';

@@ -1,1 +1,15 @@
+// Internals for tests and benchmarks in this repo; not a stable API.
 export * from './index.js';
+export * from './batch-header.js';
+export { LeaderEpochCache } from './leader-epoch-cache.js';
+export { OffsetIndex, OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
+export { TimeIndex, TIME_INDEX_ENTRY_BYTES } from './time-index.js';
+export { LogSegment, segmentFileName, LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX } from './log-segment.js';
+export {
+  CLEAN_SHUTDOWN_FILE,
+  HIGH_WATERMARK_CHECKPOINT_FILE,
+  LEADER_EPOCH_CHECKPOINT_FILE,
+  LOG_START_OFFSET_CHECKPOINT_FILE,
+  RECOVERY_POINT_CHECKPOINT_FILE,
+} from './partition-log.js';
+export { NOOP_LOGGER } from './logger.js';

@@ -1,0 +1,49 @@
+// Small text files replaced atomically: write a temp file, fsync it, rename over the target, fsync the
+// directory. A reader sees the old or the new content, never a mix, even after power loss.
+import { open, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+
+export async function writeFileAtomic(file: string, content: string | Buffer): Promise<void> {
+  const temp = `${file}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await handle.writeFile(content);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+  await fsyncDir(path.dirname(file));
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The file's text, or null when it does not exist. */
+export async function readFileIfExists(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Checkpoint format for one offset: version line "0", then the offset. Null when absent or malformed. */
+export function parseOffsetCheckpoint(text: string | null): number | null {
+  if (text === null) return null;
+  const match = /^0\n(\d+)\n$/.exec(text);
+  if (match === null) return null;
+  const value = Number(match[1]);
+  return Number.isSafeInteger(value) ? value : null;
+}
+
+export function serializeOffsetCheckpoint(offset: number): string {
+  return `0\n${offset}\n`;
+}

@@ -1,0 +1,384 @@
+// One segment of a partition log: `<base>.log` plus its in-memory sparse indexes, persisted as
+// `<base>.index` and `<base>.timeindex`. A segment only changes through PartitionLog's serialized
+// writer; reads may run concurrently and see `sizeBytes`, which only covers completely written batches.
+import assert from 'node:assert/strict';
+import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, readInt64 } from './batch-header.js';
+import { writeFileAtomic } from './checkpoint-file.js';
+import { findExtent, preadFully, pwriteFully, validateLogFile } from './file-io.js';
+import type { LogConfig } from './log-config.js';
+import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
+import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
+import type { Logger } from './logger.js';
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+/** Largest offset distance inside one segment: relative offsets are u32, Kafka keeps them ≤ Int.MaxValue. */
+export const MAX_RELATIVE_OFFSET = 0x7fffffff;
+
+export function segmentFileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+/** A batch placed in a segment by the writer: where it lands and what the indexes need. */
+export interface PlacedBatch {
+  readonly position: number;
+  readonly sizeBytes: number;
+  readonly baseOffset: number;
+  readonly lastOffset: number;
+  readonly maxTimestamp: number;
+}
+
+export interface SegmentLoad {
+  readonly segment: LogSegment;
+  /** Set when recovery found a torn or corrupt batch and truncated the file there. */
+  readonly truncatedReason: string | null;
+}
+
+export class LogSegment {
+  /** Bytes of whole batches written; reads never go past it. */
+  sizeBytes: number;
+  /** The offset after the last batch written. */
+  nextOffset: number;
+  /** Largest batch maxTimestamp in the segment, -1 when empty. */
+  maxTimestamp = -1;
+  offsetOfMaxTimestamp = -1;
+  /** Clock time of the first append since the segment was created or opened (segment.ms); null while empty. */
+  rollStartMs: number | null = null;
+  /** Data written since the last fsync. */
+  dirty = false;
+  /** In-memory indexes differ from the index files. */
+  indexesDirty = false;
+  /** Background work after a roll (persist indexes, fsync); awaited before the segment is touched again. */
+  closingTask: Promise<void> | null = null;
+  private bytesSinceLastIndexEntry = 0;
+  private readers = 0;
+  private released = false;
+  private releaseWhenIdle: (() => Promise<void>) | null = null;
+
+  private constructor(
+    readonly dir: string,
+    readonly baseOffset: number,
+    private readonly handle: FileHandle,
+    readonly offsetIndex: OffsetIndex,
+    readonly timeIndex: TimeIndex,
+    sizeBytes: number,
+    nextOffset: number,
+  ) {
+    this.sizeBytes = sizeBytes;
+    this.nextOffset = nextOffset;
+  }
+
+  get logPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, LOG_SUFFIX));
+  }
+  get indexPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, INDEX_SUFFIX));
+  }
+  get timeIndexPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, TIME_INDEX_SUFFIX));
+  }
+
+  static async create(dir: string, baseOffset: number, config: LogConfig): Promise<LogSegment> {
+    const handle = await open(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'wx+');
+    const segment = new LogSegment(dir, baseOffset, handle, ...emptyIndexes(baseOffset, config), 0, baseOffset);
+    segment.indexesDirty = true;
+    return segment;
+  }
+
+  /**
+   * Opens an existing segment. With `recover`, validates every batch, truncates the file at the first
+   * torn or corrupt one and rebuilds the indexes; `onBatch` sees each valid batch (to rebuild the
+   * epoch cache). Without it, trusts the log and loads the index files, rebuilding them (by a
+   * validating walk) when missing or bad.
+   */
+  static async load(opts: {
+    readonly dir: string;
+    readonly baseOffset: number;
+    readonly config: LogConfig;
+    readonly recover: boolean;
+    readonly logger: Logger;
+    readonly onBatch: (extent: BatchExtent) => void;
+  }): Promise<SegmentLoad> {
+    const { dir, baseOffset, config } = opts;
+    const handle = await open(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'r+');
+    const fileBytes = (await handle.stat()).size;
+    if (!opts.recover) {
+      const trusted = await LogSegment.loadTrusted(dir, baseOffset, config, handle, fileBytes);
+      if (trusted !== null) return { segment: trusted, truncatedReason: null };
+      opts.logger.warn({ baseOffset }, 'index files missing or bad; rebuilding from the log');
+    }
+    const segment = new LogSegment(dir, baseOffset, handle, ...emptyIndexes(baseOffset, config), 0, baseOffset);
+    const walk = await validateLogFile(handle, fileBytes, baseOffset, (extent) => {
+      segment.indexBatch(extent, config);
+      segment.sizeBytes = extent.position + extent.sizeBytes;
+      segment.nextOffset = extent.lastOffset + 1;
+      opts.onBatch(extent);
+    });
+    if (walk.stopReason !== null) {
+      opts.logger.warn({ baseOffset, validBytes: walk.validBytes, fileBytes, reason: walk.stopReason }, 'truncating torn or corrupt log tail');
+      await handle.truncate(walk.validBytes);
+      segment.dirty = true;
+    }
+    segment.indexesDirty = true;
+    await segment.persistIndexes({ sync: false });
+    return { segment, truncatedReason: walk.stopReason };
+  }
+
+  private static async loadTrusted(dir: string, baseOffset: number, config: LogConfig, handle: FileHandle, fileBytes: number): Promise<LogSegment | null> {
+    const indexBytes = await readFileOrNull(path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX)));
+    const timeBytes = await readFileOrNull(path.join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX)));
+    if (indexBytes === null || timeBytes === null) return null;
+    const offsetIndex = OffsetIndex.load(baseOffset, maxEntries(config, OFFSET_INDEX_ENTRY_BYTES), indexBytes, fileBytes);
+    if (offsetIndex === null) return null;
+    // Walk the tail from the last indexed batch to find the next offset; the first extent must be the
+    // batch the entry names, or the index does not belong to this log.
+    const last = offsetIndex.lastEntry();
+    const from = last?.position ?? 0;
+    let nextOffset = baseOffset;
+    let tailMax = { timestamp: -1, offset: -1 };
+    let first = true;
+    try {
+      await findExtent(handle, from, fileBytes, (extent) => {
+        if (first && extent.baseOffset !== baseOffset + (last?.relOffset ?? 0)) throw new Error('index entry does not match the log');
+        first = false;
+        nextOffset = extent.lastOffset + 1;
+        if (extent.maxTimestamp > tailMax.timestamp) tailMax = { timestamp: extent.maxTimestamp, offset: extent.baseOffset };
+        return false;
+      });
+    } catch {
+      return null;
+    }
+    const timeIndex = TimeIndex.load(baseOffset, maxEntries(config, TIME_INDEX_ENTRY_BYTES), timeBytes, nextOffset);
+    if (timeIndex === null) return null;
+    const segment = new LogSegment(dir, baseOffset, handle, offsetIndex, timeIndex, fileBytes, nextOffset);
+    const lastTime = timeIndex.lastEntry();
+    if (lastTime !== null && lastTime.timestamp >= tailMax.timestamp) {
+      segment.maxTimestamp = lastTime.timestamp;
+      segment.offsetOfMaxTimestamp = lastTime.offset;
+    } else {
+      segment.maxTimestamp = tailMax.timestamp;
+      segment.offsetOfMaxTimestamp = tailMax.offset;
+    }
+    segment.bytesSinceLastIndexEntry = fileBytes - from;
+    return segment;
+  }
+
+  isEmpty(): boolean {
+    return this.sizeBytes === 0;
+  }
+
+  indexesFull(): boolean {
+    return this.offsetIndex.isFull() || this.timeIndex.isFull();
+  }
+
+  /** Applies index bookkeeping for one batch at the end of the segment (Kafka's rule: an entry once more than indexIntervalBytes accumulated). */
+  private indexBatch(batch: PlacedBatch, config: LogConfig): void {
+    if (batch.maxTimestamp > this.maxTimestamp) {
+      this.maxTimestamp = batch.maxTimestamp;
+      this.offsetOfMaxTimestamp = batch.baseOffset;
+    }
+    if (this.bytesSinceLastIndexEntry > config.indexIntervalBytes) {
+      this.offsetIndex.append(batch.baseOffset, batch.position);
+      this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += batch.sizeBytes;
+  }
+
+  /** Writes `buffers` (the batches `placed`, in order, starting at sizeBytes) and then publishes them to readers. */
+  async append(buffers: readonly Buffer[], placed: readonly PlacedBatch[], config: LogConfig, nowMs: number): Promise<void> {
+    assert.ok(!this.released, 'append to a released segment');
+    assert.ok(placed.length > 0 && placed[0]!.position === this.sizeBytes, 'batches must be placed at the end of the segment');
+    await pwriteFully(this.handle, buffers, this.sizeBytes);
+    for (const batch of placed) {
+      assert.equal(batch.baseOffset, this.nextOffset, 'segment offsets must be dense');
+      this.indexBatch(batch, config);
+      this.sizeBytes = batch.position + batch.sizeBytes;
+      this.nextOffset = batch.lastOffset + 1;
+    }
+    this.rollStartMs ??= nowMs;
+    this.dirty = true;
+    this.indexesDirty = true;
+  }
+
+  async fsync(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    await this.handle.datasync();
+  }
+
+  /** Writes the index files (atomically, fsynced when `sync`). Adds a final time index entry for the segment's max timestamp. */
+  async persistIndexes(opts: { readonly sync: boolean }): Promise<void> {
+    if (!this.indexesDirty || this.released) return;
+    this.indexesDirty = false;
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+    const offsetBytes = this.offsetIndex.toBuffer();
+    const timeBytes = this.timeIndex.toBuffer();
+    if (opts.sync) {
+      await writeFileAtomic(this.indexPath, offsetBytes);
+      await writeFileAtomic(this.timeIndexPath, timeBytes);
+    } else {
+      await writeFileAtomicNoSync(this.indexPath, offsetBytes);
+      await writeFileAtomicNoSync(this.timeIndexPath, timeBytes);
+    }
+  }
+
+  /** The first batch whose last offset is ≥ offset, or null when the segment ends before it. */
+  async findBatch(offset: number): Promise<BatchExtent | null> {
+    if (offset >= this.nextOffset) return null;
+    const from = this.offsetIndex.lookup(offset);
+    return findExtent(this.handle, from, this.sizeBytes, (e) => e.lastOffset >= offset);
+  }
+
+  /** The first batch at or after `fromOffset` whose maxTimestamp is ≥ timestamp (batch granularity). */
+  async findBatchByTimestamp(timestamp: number, fromOffset: number): Promise<BatchExtent | null> {
+    if (this.maxTimestamp < timestamp) return null;
+    const below = this.timeIndex.lastEntryBelow(timestamp);
+    const startOffset = Math.max(below?.offset ?? this.baseOffset, fromOffset);
+    const from = this.offsetIndex.lookup(startOffset);
+    return findExtent(this.handle, from, this.sizeBytes, (e) => e.lastOffset >= startOffset && e.maxTimestamp >= timestamp);
+  }
+
+  /**
+   * Reads whole batches from `position`: stops before a batch whose last offset is ≥ maxOffset or that
+   * would take the total past maxBytes, except that with `mustTakeOne` the first batch is returned
+   * whatever its size. `reachedEnd` says the read consumed the segment to its end.
+   */
+  async readBatches(position: number, opts: { maxBytes: number; maxOffset: number; mustTakeOne: boolean }): Promise<{ records: Buffer; reachedEnd: boolean }> {
+    const end = this.sizeBytes;
+    const available = end - position;
+    let buf: Buffer = await preadFully(this.handle, position, Math.min(available, Math.max(opts.maxBytes, EXTENT_HEADER_BYTES)));
+    let taken = 0;
+    let blocked = false;
+    while (taken < buf.length) {
+      if (buf.length - taken < LOG_OVERHEAD_BYTES) break;
+      const sizeBytes = LOG_OVERHEAD_BYTES + buf.readInt32BE(taken + BATCH_LENGTH_OFFSET);
+      const lastOffsetDelta = buf.length - taken >= EXTENT_HEADER_BYTES ? buf.readInt32BE(taken + LAST_OFFSET_DELTA_OFFSET) : null;
+      const baseOffset = readInt64(buf, taken);
+      if (lastOffsetDelta === null) {
+        if (taken === 0 && opts.mustTakeOne) {
+          buf = await preadFully(this.handle, position, Math.min(available, Math.max(sizeBytes, EXTENT_HEADER_BYTES)));
+          continue;
+        }
+        blocked = true;
+        break;
+      }
+      if (baseOffset + lastOffsetDelta >= opts.maxOffset) {
+        blocked = true;
+        break;
+      }
+      const fitsLimit = taken + sizeBytes <= opts.maxBytes || (taken === 0 && opts.mustTakeOne);
+      if (!fitsLimit) {
+        blocked = true;
+        break;
+      }
+      if (taken + sizeBytes > buf.length) {
+        // Only the first batch can outgrow the read (mustTakeOne); fetch it whole.
+        assert.ok(taken === 0, 'partial batch beyond maxBytes must have been excluded');
+        buf = await preadFully(this.handle, position, sizeBytes);
+        assert.equal(buf.length, sizeBytes, 'batch extends past the written segment');
+      }
+      taken += sizeBytes;
+    }
+    return { records: buf.subarray(0, taken), reachedEnd: !blocked && position + taken === end };
+  }
+
+  /**
+   * Drops every batch that contains an offset ≥ offset (the whole batch, when offset falls inside it).
+   * Returns the new next offset.
+   */
+  async truncateTo(offset: number): Promise<number> {
+    const first = await this.findBatch(offset);
+    if (first === null) return this.nextOffset;
+    await this.handle.truncate(first.position);
+    this.sizeBytes = first.position;
+    this.nextOffset = first.baseOffset;
+    this.offsetIndex.truncateToPosition(first.position);
+    this.timeIndex.truncateToOffset(this.nextOffset);
+    // Recompute the running max: nothing before the last time entry beats it, so walk from there.
+    const lastTime = this.timeIndex.lastEntry();
+    this.maxTimestamp = lastTime?.timestamp ?? -1;
+    this.offsetOfMaxTimestamp = lastTime?.offset ?? -1;
+    const from = this.offsetIndex.lookup(lastTime?.offset ?? this.baseOffset);
+    await findExtent(this.handle, from, this.sizeBytes, (e) => {
+      if (e.maxTimestamp > this.maxTimestamp) {
+        this.maxTimestamp = e.maxTimestamp;
+        this.offsetOfMaxTimestamp = e.baseOffset;
+      }
+      return false;
+    });
+    this.bytesSinceLastIndexEntry = this.sizeBytes - (this.offsetIndex.lastEntry()?.position ?? 0);
+    this.dirty = true;
+    this.indexesDirty = true;
+    // The index files on disk now describe bytes that are gone; remove them until the next persist.
+    await rm(this.indexPath, { force: true });
+    await rm(this.timeIndexPath, { force: true });
+    return this.nextOffset;
+  }
+
+  /** Marks a read in progress so the file handle stays open until it ends. */
+  acquire(): void {
+    this.readers += 1;
+  }
+
+  release(): void {
+    this.readers -= 1;
+    assert.ok(this.readers >= 0, 'segment reader count below zero');
+    if (this.readers === 0 && this.releaseWhenIdle !== null) void this.releaseWhenIdle();
+  }
+
+  /** Closes the file handle once no read uses it. */
+  async close(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    if (this.readers === 0) {
+      await this.handle.close();
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.releaseWhenIdle = () => this.handle.close().then(resolve, reject);
+    });
+  }
+
+  /** Removes the segment's files now; the handle closes when the last reader is done. */
+  async delete(): Promise<void> {
+    await this.closingTask?.catch(() => undefined);
+    const closing = this.close();
+    await rm(this.logPath, { force: true });
+    await rm(this.indexPath, { force: true });
+    await rm(this.timeIndexPath, { force: true });
+    await closing;
+  }
+}
+
+function maxEntries(config: LogConfig, entryBytes: number): number {
+  return Math.max(1, Math.floor(config.segmentIndexBytes / entryBytes));
+}
+
+function emptyIndexes(baseOffset: number, config: LogConfig): [OffsetIndex, TimeIndex] {
+  return [new OffsetIndex(baseOffset, maxEntries(config, OFFSET_INDEX_ENTRY_BYTES)), new TimeIndex(baseOffset, maxEntries(config, TIME_INDEX_ENTRY_BYTES))];
+}
+
+async function readFileOrNull(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Temp + rename without fsync: enough for index files of a segment that recovery would rebuild anyway. */
+async function writeFileAtomicNoSync(file: string, content: Buffer): Promise<void> {
+  const temp = `${file}.tmp`;
+  const handle = await open(temp, 'w');
+  try {
+    await pwriteFully(handle, [content], 0);
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, file);
+}

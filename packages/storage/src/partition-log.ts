@@ -1,0 +1,945 @@
+// The log of one partition replica: a directory of segments plus checkpoints. See docs/storage.md for
+// the on-disk layout. In short:
+//
+//   <dir>/00000000000000000000.log         batches, back to back, exactly as appended (stamped)
+//   <dir>/00000000000000000000.index       sparse (relOffset u32, position u32) every index.interval.bytes
+//   <dir>/00000000000000000000.timeindex   sparse (maxTimestamp i64, relOffset u32), only when the max grows
+//   <dir>/leader-epoch-checkpoint           "0\n<n>\n<epoch> <startOffset>\n..."
+//   <dir>/high-watermark-checkpoint         "0\n<hw>\n"
+//   <dir>/recovery-point-checkpoint         "0\n<offset>\n": everything below it is fsynced
+//   <dir>/log-start-offset-checkpoint       "0\n<offset>\n" (only meaningful after deleteRecordsBefore)
+//   <dir>/.clean-shutdown                   present only between a clean close() and the next open()
+//
+// Concurrency: every mutation (append, roll, truncate, retention, flush, close) runs on one serialized
+// queue ("the writer"). Appends assign offsets synchronously at call time, so offsets follow call order;
+// all appends queued in one event-loop turn are written with one writev. Reads run concurrently and only
+// see batches whose write has completed (logEndOffset and segment sizes move after the write).
+import assert from 'node:assert/strict';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type BatchExtent,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  stampLogAppendTime,
+  validateBatches,
+  writeInt64,
+} from './batch-header.js';
+import { fsyncDir, parseOffsetCheckpoint, readFileIfExists, serializeOffsetCheckpoint, writeFileAtomic } from './checkpoint-file.js';
+import { LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
+import { type EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
+import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js';
+import { LOG_SUFFIX, LogSegment, MAX_RELATIVE_OFFSET, type PlacedBatch } from './log-segment.js';
+import { type Clock, type Logger, NOOP_LOGGER } from './logger.js';
+
+export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
+export const HIGH_WATERMARK_CHECKPOINT_FILE = 'high-watermark-checkpoint';
+export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+
+/** Largest single append call (all its batches), bytes: one write must fit a u32 segment position. */
+export const APPEND_MAX_BYTES = 0x7fffffff;
+const FLUSH_TIMER_PERIOD_MS_MAX = 1000;
+const FLUSH_TIMER_PERIOD_MS_MIN = 10;
+
+export interface PartitionLogOptions {
+  /** The partition's directory; created if missing. The log owns it exclusively. */
+  readonly dir: string;
+  readonly config?: LogConfig;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  /**
+   * Offset below which the log is known to be fsynced (recovery scans only segments that may hold
+   * offsets ≥ it after an unclean stop). Defaults to the log's own recovery-point checkpoint, else 0.
+   */
+  readonly recoveryPoint?: number;
+}
+
+export interface AppendInfo {
+  readonly firstOffset: number;
+  /** Offset of the last record appended (closed). */
+  readonly lastOffset: number;
+  /** Largest batch maxTimestamp appended (the append time under LogAppendTime). */
+  readonly maxTimestamp: number;
+  /** Base offset of the batch holding maxTimestamp. */
+  readonly offsetOfMaxTimestamp: number;
+  /** The broker time stamped into the batches, or -1 for CreateTime. */
+  readonly logAppendTimeMs: number;
+  readonly validBytes: number;
+  readonly batchCount: number;
+}
+
+export interface ReadOptions {
+  /** Exclusive upper bound on offsets returned (e.g. the high watermark); defaults to the log end offset. */
+  readonly maxOffset?: number;
+  /** Return the first batch even if it is larger than maxBytes (Kafka's fetch semantics). Default true. */
+  readonly minOneBatch?: boolean;
+}
+
+export interface ReadResult {
+  /**
+   * Whole batches, starting with the batch that contains fetchOffset (its base offset may be lower).
+   * A fresh buffer the caller owns. Empty when nothing is readable below maxOffset.
+   */
+  readonly records: Buffer;
+  /** Base offset of the first batch in `records`; fetchOffset when empty. */
+  readonly firstOffset: number;
+  readonly highWatermark: number;
+  readonly logStartOffset: number;
+  readonly logEndOffset: number;
+}
+
+export interface TimestampOffset {
+  readonly offset: number;
+  readonly timestamp: number;
+}
+
+export interface RetentionResult {
+  readonly deletedSegments: number;
+  readonly logStartOffset: number;
+}
+
+export interface IoStats {
+  /** Positional writes of batches (one per segment per drained group of appends). */
+  readonly writes: number;
+  readonly fsyncs: number;
+  readonly segmentsRolled: number;
+}
+
+export type LogState = 'open' | 'closing' | 'closed' | 'failed';
+
+interface AppendOp {
+  readonly kind: 'append';
+  readonly buffer: Buffer;
+  readonly batches: readonly BatchExtent[];
+  readonly info: AppendInfo;
+  readonly resolve: (info: AppendInfo) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+interface TaskOp {
+  readonly kind: 'task';
+  readonly run: () => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+type WriterOp = AppendOp | TaskOp;
+
+export class PartitionLog {
+  private readonly segments: LogSegment[];
+  private readonly config: LogConfig;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly epochCache: LeaderEpochCache;
+  private state: LogState = 'open';
+  private logStartOffsetValue: number;
+  private logEndOffsetValue: number;
+  /** Next offset appendAsLeader will assign / appendAsFollower expects; ahead of LEO while writes are queued. */
+  private nextOffsetToAssign: number;
+  private highWatermarkValue: number;
+  private recoveryPointValue: number;
+  private lastFlushMs: number;
+  private epochCheckpointDirty = false;
+  private readonly queue: WriterOp[] = [];
+  private drainScheduled = false;
+  private draining = false;
+  private readonly backgroundTasks = new Set<Promise<void>>();
+  private readonly checkpointChains = new Map<string, Promise<void>>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushQueued = false;
+  private closePromise: Promise<void> | null = null;
+  private failure: unknown = null;
+  private stats = { writes: 0, fsyncs: 0, segmentsRolled: 0 };
+
+  private constructor(
+    readonly dir: string,
+    init: {
+      config: LogConfig;
+      clock: Clock;
+      logger: Logger;
+      segments: LogSegment[];
+      epochCache: LeaderEpochCache;
+      logStartOffset: number;
+      highWatermark: number;
+      recoveryPoint: number;
+    },
+  ) {
+    this.config = init.config;
+    this.clock = init.clock;
+    this.logger = init.logger;
+    this.segments = init.segments;
+    this.epochCache = init.epochCache;
+    this.logStartOffsetValue = init.logStartOffset;
+    this.logEndOffsetValue = this.activeSegment.nextOffset;
+    this.nextOffsetToAssign = this.logEndOffsetValue;
+    this.highWatermarkValue = init.highWatermark;
+    this.recoveryPointValue = init.recoveryPoint;
+    this.lastFlushMs = this.clock();
+    if (Number.isFinite(this.config.flushMs)) {
+      const periodMs = Math.min(Math.max(this.config.flushMs, FLUSH_TIMER_PERIOD_MS_MIN), FLUSH_TIMER_PERIOD_MS_MAX);
+      this.flushTimer = setInterval(() => this.onFlushTimer(), periodMs);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Opens (creating if needed) the log in `dir`, recovering its tail if the last stop was unclean. */
+  static async open(options: PartitionLogOptions): Promise<PartitionLog> {
+    const config = options.config ?? DEFAULT_LOG_CONFIG;
+    const logger = options.logger ?? NOOP_LOGGER;
+    const { dir } = options;
+    await mkdir(dir, { recursive: true });
+    const names = await readdir(dir);
+    for (const name of names.filter((n) => n.endsWith('.tmp'))) await rm(path.join(dir, name), { force: true });
+    const bases = names
+      .filter((n) => /^\d{20}\.log$/.test(n))
+      .map((n) => Number(n.slice(0, 20)))
+      .sort((a, b) => a - b);
+    const liveBases = new Set(bases);
+    for (const name of names) {
+      const match = /^(\d{20})\.(index|timeindex)$/.exec(name);
+      if (match !== null && !liveBases.has(Number(match[1]))) await rm(path.join(dir, name), { force: true });
+    }
+    const cleanShutdown = names.includes(CLEAN_SHUTDOWN_FILE);
+    const checkpointedRecoveryPoint = parseOffsetCheckpoint(await readFileIfExists(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE)));
+    const recoveryPoint = options.recoveryPoint ?? checkpointedRecoveryPoint ?? 0;
+    const checkpointedLogStart = parseOffsetCheckpoint(await readFileIfExists(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE)));
+    const checkpointedHighWatermark = parseOffsetCheckpoint(await readFileIfExists(path.join(dir, HIGH_WATERMARK_CHECKPOINT_FILE)));
+    const epochText = await readFileIfExists(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
+    let epochCache = epochText === null ? new LeaderEpochCache() : LeaderEpochCache.parse(epochText);
+    if (epochCache === null) {
+      logger.warn({ dir }, 'leader-epoch-checkpoint is malformed; starting with an empty epoch cache');
+      epochCache = new LeaderEpochCache();
+    }
+
+    const segments: LogSegment[] = [];
+    let recoveredAny = false;
+    for (let i = 0; i < bases.length; i++) {
+      const baseOffset = bases[i]!;
+      const nextBase = bases[i + 1];
+      const previous = segments.at(-1);
+      if (previous !== undefined && previous.nextOffset !== baseOffset) {
+        logger.warn({ dir, baseOffset, expected: previous.nextOffset }, 'segment does not continue the log; deleting it and every later segment');
+        await deleteSegmentFiles(dir, bases.slice(i));
+        break;
+      }
+      // A segment needs recovery when it may hold offsets at or above the recovery point.
+      const recover = !cleanShutdown && (nextBase === undefined || nextBase > recoveryPoint);
+      const epochs = epochCache;
+      // Epochs starting inside a recovered segment are rebuilt from its batches, so the cache agrees
+      // with what survived (the checkpoint may be ahead of or behind the log after a crash).
+      if (recover) epochs.truncateFromEnd(baseOffset);
+      const loaded = await LogSegment.load({
+        dir,
+        baseOffset,
+        config,
+        recover,
+        logger,
+        onBatch: (extent) => void epochs.assign(extent.partitionLeaderEpoch, extent.baseOffset),
+      });
+      recoveredAny ||= recover;
+      segments.push(loaded.segment);
+      if (loaded.truncatedReason !== null && i + 1 < bases.length) {
+        logger.warn({ dir, baseOffset }, 'deleting segments after a corrupt batch');
+        await deleteSegmentFiles(dir, bases.slice(i + 1));
+        break;
+      }
+    }
+    if (segments.length === 0) {
+      segments.push(await LogSegment.create(dir, checkpointedLogStart ?? 0, config));
+    }
+    const first = segments[0]!;
+    const last = segments.at(-1)!;
+    const logEndOffset = last.nextOffset;
+    const logStartOffset = Math.min(Math.max(first.baseOffset, checkpointedLogStart ?? 0), logEndOffset);
+    let epochChanged = epochCache.truncateFromEnd(logEndOffset);
+    epochChanged = epochCache.truncateFromStart(logStartOffset) || epochChanged;
+    if (recoveredAny) {
+      // Make the recovered state (including any truncation) durable before trusting it as flushed.
+      for (const segment of segments) await segment.fsync();
+      await fsyncDir(dir);
+    }
+    const log = new PartitionLog(dir, {
+      config,
+      clock: options.clock,
+      logger,
+      segments,
+      epochCache,
+      logStartOffset,
+      highWatermark: Math.min(Math.max(checkpointedHighWatermark ?? logStartOffset, logStartOffset), logEndOffset),
+      recoveryPoint: logEndOffset,
+    });
+    if (epochChanged || recoveredAny) await log.writeEpochCheckpoint();
+    await log.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
+    // From here on a crash is an unclean stop.
+    await rm(path.join(dir, CLEAN_SHUTDOWN_FILE), { force: true });
+    await fsyncDir(dir);
+    logger.info({ dir, logStartOffset, logEndOffset, segments: segments.length, cleanShutdown, recoveryPoint }, 'log opened');
+    return log;
+  }
+
+  // ---- state ----
+
+  get logStartOffset(): number {
+    return this.logStartOffsetValue;
+  }
+
+  /** One past the last offset whose batch is written and readable. */
+  get logEndOffset(): number {
+    return this.logEndOffsetValue;
+  }
+
+  get highWatermark(): number {
+    return this.highWatermarkValue;
+  }
+
+  /** Every offset below it is fsynced. */
+  get recoveryPoint(): number {
+    return this.recoveryPointValue;
+  }
+
+  /** The newest leader epoch in the epoch cache, -1 when none. */
+  get latestEpoch(): number {
+    return this.epochCache.latestEpoch;
+  }
+
+  get currentState(): LogState {
+    return this.state;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Sum of the segments' written bytes. */
+  get sizeBytes(): number {
+    return this.segments.reduce((n, s) => n + s.sizeBytes, 0);
+  }
+
+  get ioStats(): IoStats {
+    return { ...this.stats };
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  segmentBaseOffsets(): number[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  epochEntries(): readonly { epoch: number; startOffset: number }[] {
+    return this.epochCache.list();
+  }
+
+  private get activeSegment(): LogSegment {
+    return this.segments.at(-1)!;
+  }
+
+  /**
+   * Sets the high watermark. It must lie in [logStartOffset, logEndOffset] and never move back (only
+   * truncation lowers it); anything else is a broken replication invariant and throws AssertionError.
+   */
+  updateHighWatermark(highWatermark: number): void {
+    assert.ok(Number.isSafeInteger(highWatermark), `high watermark ${highWatermark} is not an integer`);
+    assert.ok(highWatermark >= this.logStartOffsetValue && highWatermark <= this.logEndOffsetValue, `high watermark ${highWatermark} outside [${this.logStartOffsetValue}, ${this.logEndOffsetValue}]`);
+    assert.ok(highWatermark >= this.highWatermarkValue, `high watermark moving back from ${this.highWatermarkValue} to ${highWatermark}`);
+    this.highWatermarkValue = highWatermark;
+  }
+
+  /** Persists the high watermark (atomic write). The owner calls it periodically; close() calls it too. */
+  async checkpointHighWatermark(): Promise<void> {
+    await this.writeCheckpoint(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.highWatermarkValue));
+  }
+
+  // ---- append ----
+
+  /**
+   * Appends batches (concatenated) as the leader: validates framing, magic, CRC and size
+   * (CorruptRecordError / RecordTooLargeError / InvalidRecordError, leaving the log unchanged), then
+   * stamps baseOffset = the next offset and partitionLeaderEpoch = leaderEpoch in place (the log takes
+   * ownership of `batches`). With `logAppendTimeMs` the batches become LogAppendTime (CRC recomputed).
+   * Resolves once written (and fsynced when the flush policy says so).
+   */
+  appendAsLeader(batches: Buffer, leaderEpoch: number, opts: { readonly logAppendTimeMs?: number } = {}): Promise<AppendInfo> {
+    try {
+      this.assertWritable();
+      assert.ok(Number.isInteger(leaderEpoch) && leaderEpoch >= 0, `leader epoch ${leaderEpoch} must be a non-negative integer`);
+      assert.ok(leaderEpoch >= this.epochCache.latestEpoch, `append at leader epoch ${leaderEpoch} below the log's latest epoch ${this.epochCache.latestEpoch}`);
+      assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
+      const validated = validateBatches(batches, { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true });
+      const firstOffset = this.nextOffsetToAssign;
+      let nextOffset = firstOffset;
+      const logAppendTimeMs = opts.logAppendTimeMs;
+      const stamped: BatchExtent[] = [];
+      for (const batch of validated) {
+        writeInt64(batches, batch.position, nextOffset);
+        batches.writeInt32BE(leaderEpoch, batch.position + PARTITION_LEADER_EPOCH_OFFSET);
+        if (logAppendTimeMs !== undefined) stampLogAppendTime(batches, batch.position, batch.sizeBytes, logAppendTimeMs);
+        stamped.push({
+          position: batch.position,
+          sizeBytes: batch.sizeBytes,
+          baseOffset: nextOffset,
+          lastOffset: nextOffset + batch.lastOffsetDelta,
+          partitionLeaderEpoch: leaderEpoch,
+          maxTimestamp: logAppendTimeMs ?? batch.maxTimestamp,
+        });
+        nextOffset += batch.lastOffsetDelta + 1;
+      }
+      if (this.epochCache.assign(leaderEpoch, firstOffset)) this.epochCheckpointDirty = true;
+      this.nextOffsetToAssign = nextOffset;
+      return this.enqueueAppend(batches, stamped, logAppendTimeMs ?? -1);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Appends batches replicated from the leader, keeping their offsets and epochs. The first batch must
+   * start at the log end offset and the batches must be contiguous (UnexpectedAppendOffsetError
+   * otherwise). max.message.bytes is not enforced: the leader already accepted these batches.
+   */
+  appendAsFollower(batches: Buffer): Promise<AppendInfo> {
+    try {
+      this.assertWritable();
+      assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
+      const validated = validateBatches(batches, { maxBatchBytes: APPEND_MAX_BYTES, requireDenseOffsets: false });
+      let expected = this.nextOffsetToAssign;
+      for (const batch of validated) {
+        if (batch.baseOffset !== expected) {
+          throw new UnexpectedAppendOffsetError(
+            `follower batch at byte ${batch.position} starts at offset ${batch.baseOffset}, expected ${expected}`,
+            expected,
+            batch.baseOffset,
+          );
+        }
+        expected = batch.lastOffset + 1;
+      }
+      for (const batch of validated) {
+        if (this.epochCache.assign(batch.partitionLeaderEpoch, batch.baseOffset)) this.epochCheckpointDirty = true;
+      }
+      this.nextOffsetToAssign = expected;
+      return this.enqueueAppend(batches, validated, -1);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private enqueueAppend(buffer: Buffer, batches: readonly BatchExtent[], logAppendTimeMs: number): Promise<AppendInfo> {
+    let maxTimestamp = -1;
+    let offsetOfMaxTimestamp = -1;
+    for (const batch of batches) {
+      if (batch.maxTimestamp > maxTimestamp) {
+        maxTimestamp = batch.maxTimestamp;
+        offsetOfMaxTimestamp = batch.baseOffset;
+      }
+    }
+    const info: AppendInfo = {
+      firstOffset: batches[0]!.baseOffset,
+      lastOffset: batches.at(-1)!.lastOffset,
+      maxTimestamp,
+      offsetOfMaxTimestamp,
+      logAppendTimeMs,
+      validBytes: buffer.length,
+      batchCount: batches.length,
+    };
+    return new Promise<AppendInfo>((resolve, reject) => {
+      this.queue.push({ kind: 'append', buffer, batches, info, resolve, reject });
+      this.scheduleDrain();
+    });
+  }
+
+  /** Runs `run` on the writer queue, after everything queued before it. */
+  private enqueueTask<T>(run: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ kind: 'task', run, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduleDrain();
+    });
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.draining) return;
+    this.drainScheduled = true;
+    // setImmediate, not a microtask: every append issued during this event-loop turn joins the write.
+    setImmediate(() => void this.drain());
+  }
+
+  private async drain(): Promise<void> {
+    this.drainScheduled = false;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const head = this.queue[0]!;
+        if (head.kind === 'append') {
+          const group: AppendOp[] = [];
+          while (this.queue[0]?.kind === 'append') group.push(this.queue.shift() as AppendOp);
+          await this.writeAppends(group);
+        } else {
+          this.queue.shift();
+          try {
+            head.resolve(await head.run());
+          } catch (err) {
+            head.reject(err);
+            if (this.state === 'failed') this.rejectQueued(err);
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async writeAppends(group: AppendOp[]): Promise<void> {
+    try {
+      if (this.state === 'failed') throw this.unavailable();
+      if (this.epochCheckpointDirty) await this.writeEpochCheckpoint();
+      const nowMs = this.clock();
+      let segment = this.activeSegment;
+      let buffers: Buffer[] = [];
+      let placed: PlacedBatch[] = [];
+      let plannedBytes = segment.sizeBytes;
+      let plannedNextOffset = segment.nextOffset;
+      const written: AppendOp[] = [];
+      for (const op of group) {
+        if (op.info.firstOffset !== plannedNextOffset) {
+          // Only possible when an append raced a truncation that landed below its offsets.
+          op.reject(new UnexpectedAppendOffsetError(`append at offset ${op.info.firstOffset} does not continue the log at ${plannedNextOffset}`, plannedNextOffset, op.info.firstOffset));
+          continue;
+        }
+        if (this.shouldRoll(segment, plannedBytes, op, nowMs)) {
+          if (placed.length > 0) await this.writeToSegment(segment, buffers, placed, nowMs);
+          segment = await this.roll(plannedNextOffset);
+          buffers = [];
+          placed = [];
+          plannedBytes = 0;
+        }
+        buffers.push(op.buffer);
+        for (const batch of op.batches) {
+          placed.push({ position: plannedBytes + batch.position, sizeBytes: batch.sizeBytes, baseOffset: batch.baseOffset, lastOffset: batch.lastOffset, maxTimestamp: batch.maxTimestamp });
+        }
+        plannedBytes += op.buffer.length;
+        plannedNextOffset = op.info.lastOffset + 1;
+        written.push(op);
+      }
+      if (placed.length > 0) await this.writeToSegment(segment, buffers, placed, nowMs);
+      if (this.logEndOffsetValue - this.recoveryPointValue >= this.config.flushMessages) await this.flushSegments();
+      for (const op of written) op.resolve(op.info);
+    } catch (err) {
+      this.fail(err);
+      for (const op of group) op.reject(this.unavailable());
+      this.rejectQueued(err);
+    }
+  }
+
+  private async writeToSegment(segment: LogSegment, buffers: Buffer[], placed: PlacedBatch[], nowMs: number): Promise<void> {
+    await segment.append(buffers, placed, this.config, nowMs);
+    this.stats.writes += 1;
+    this.logEndOffsetValue = segment.nextOffset;
+  }
+
+  /** Kafka's shouldRoll: a non-empty segment rolls for size, age, a full index or relative-offset overflow. */
+  private shouldRoll(segment: LogSegment, plannedBytes: number, op: AppendOp, nowMs: number): boolean {
+    if (plannedBytes === 0) return false;
+    const rollStartMs = segment.rollStartMs ?? nowMs;
+    return (
+      plannedBytes > this.config.segmentBytes - op.buffer.length ||
+      nowMs - rollStartMs >= this.config.segmentMs ||
+      segment.indexesFull() ||
+      op.info.lastOffset - segment.baseOffset > MAX_RELATIVE_OFFSET
+    );
+  }
+
+  /** Starts a new active segment at `baseOffset`; the old one is persisted and fsynced in the background. */
+  private async roll(baseOffset: number): Promise<LogSegment> {
+    const previous = this.activeSegment;
+    assert.equal(baseOffset, previous.nextOffset, 'a new segment must start at the log end offset');
+    const next = await LogSegment.create(this.dir, baseOffset, this.config);
+    this.segments.push(next);
+    this.stats.segmentsRolled += 1;
+    this.logger.info({ dir: this.dir, baseOffset, previousBaseOffset: previous.baseOffset, previousSizeBytes: previous.sizeBytes }, 'rolled segment');
+    const task = (async () => {
+      await previous.persistIndexes({ sync: true });
+      await previous.fsync();
+      await fsyncDir(this.dir);
+      if (this.state !== 'open') return;
+      if (baseOffset > this.recoveryPointValue) {
+        this.recoveryPointValue = baseOffset;
+        this.stats.fsyncs += 1;
+        await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(baseOffset));
+      }
+    })();
+    previous.closingTask = task;
+    this.trackBackground(task);
+    return next;
+  }
+
+  private trackBackground(task: Promise<void>): void {
+    const tracked = task.catch((err: unknown) => {
+      this.logger.error({ dir: this.dir, err }, 'background segment flush failed');
+      this.fail(err);
+    });
+    this.backgroundTasks.add(tracked);
+    void tracked.finally(() => this.backgroundTasks.delete(tracked));
+  }
+
+  // ---- flush ----
+
+  /** fsyncs every written batch; resolves when durable. */
+  flush(): Promise<void> {
+    try {
+      this.assertWritable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueueTask(() => this.flushSegments());
+  }
+
+  private async flushSegments(): Promise<void> {
+    const target = this.logEndOffsetValue;
+    for (const segment of this.segments) {
+      if (segment.dirty) {
+        await segment.fsync();
+        this.stats.fsyncs += 1;
+      }
+    }
+    this.recoveryPointValue = Math.max(this.recoveryPointValue, target);
+    this.lastFlushMs = this.clock();
+  }
+
+  private onFlushTimer(): void {
+    if (this.state !== 'open' || this.flushQueued) return;
+    if (this.logEndOffsetValue <= this.recoveryPointValue) return;
+    if (this.clock() - this.lastFlushMs < this.config.flushMs) return;
+    this.flushQueued = true;
+    this.enqueueTask(() => this.flushSegments())
+      .catch((err: unknown) => this.logger.error({ dir: this.dir, err }, 'timed flush failed'))
+      .finally(() => {
+        this.flushQueued = false;
+      });
+  }
+
+  // ---- read ----
+
+  /**
+   * Reads whole batches starting with the one containing fetchOffset, up to maxBytes (at least one
+   * batch with minOneBatch), stopping before any batch that reaches opts.maxOffset. Throws
+   * OffsetOutOfRangeError when fetchOffset is outside [logStartOffset, logEndOffset].
+   */
+  async read(fetchOffset: number, maxBytes: number, opts: ReadOptions = {}): Promise<ReadResult> {
+    this.assertReadable();
+    assert.ok(Number.isSafeInteger(fetchOffset), `fetch offset ${fetchOffset} is not an integer`);
+    assert.ok(maxBytes >= 0, `maxBytes ${maxBytes} must be ≥ 0`);
+    const logStartOffset = this.logStartOffsetValue;
+    const logEndOffset = this.logEndOffsetValue;
+    const highWatermark = this.highWatermarkValue;
+    if (fetchOffset < logStartOffset || fetchOffset > logEndOffset) {
+      throw new OffsetOutOfRangeError(`offset ${fetchOffset} is outside [${logStartOffset}, ${logEndOffset}]`, logStartOffset, logEndOffset);
+    }
+    const maxOffset = Math.min(opts.maxOffset ?? logEndOffset, logEndOffset);
+    const minOneBatch = opts.minOneBatch ?? true;
+    const empty: ReadResult = { records: Buffer.alloc(0), firstOffset: fetchOffset, highWatermark, logStartOffset, logEndOffset };
+    if (fetchOffset >= maxOffset) return empty;
+    const segments = [...this.segments];
+    const chunks: Buffer[] = [];
+    let totalBytes = 0;
+    let firstOffset = fetchOffset;
+    for (let i = this.segmentIndexFor(segments, fetchOffset); i < segments.length; i++) {
+      const segment = segments[i]!;
+      segment.acquire();
+      try {
+        const start = await segment.findBatch(fetchOffset);
+        if (start === null) continue;
+        if (chunks.length === 0) firstOffset = start.baseOffset;
+        const { records, reachedEnd } = await segment.readBatches(start.position, {
+          maxBytes: maxBytes - totalBytes,
+          maxOffset,
+          mustTakeOne: minOneBatch && chunks.length === 0,
+        });
+        if (records.length > 0) chunks.push(records);
+        totalBytes += records.length;
+        if (!reachedEnd) break;
+      } finally {
+        segment.release();
+      }
+    }
+    if (chunks.length === 0) return empty;
+    const records = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, totalBytes);
+    return { records, firstOffset, highWatermark, logStartOffset, logEndOffset };
+  }
+
+  /** Index of the last segment whose base offset is ≤ offset (0 when none). */
+  private segmentIndexFor(segments: readonly LogSegment[], offset: number): number {
+    let lo = 0;
+    let hi = segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The first batch (at or after logStartOffset) whose maxTimestamp is ≥ timestamp: returns its base
+   * offset (raised to logStartOffset) and maxTimestamp, or null when no batch qualifies. Batch
+   * granularity: records inside the batch may have smaller timestamps; a caller needing the exact record
+   * decodes the batch from the returned offset.
+   */
+  async offsetForTimestamp(timestamp: number): Promise<TimestampOffset | null> {
+    this.assertReadable();
+    const logStartOffset = this.logStartOffsetValue;
+    for (const segment of [...this.segments]) {
+      if (segment.nextOffset <= logStartOffset || segment.maxTimestamp < timestamp) continue;
+      segment.acquire();
+      try {
+        const found = await segment.findBatchByTimestamp(timestamp, logStartOffset);
+        if (found !== null) return { offset: Math.max(found.baseOffset, logStartOffset), timestamp: found.maxTimestamp };
+      } finally {
+        segment.release();
+      }
+    }
+    return null;
+  }
+
+  /** The largest batch maxTimestamp in the log and the base offset of its batch, or null when empty. */
+  maxTimestampAndOffset(): TimestampOffset | null {
+    let best: TimestampOffset | null = null;
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp >= 0 && (best === null || segment.maxTimestamp > best.timestamp)) {
+        best = { offset: segment.offsetOfMaxTimestamp, timestamp: segment.maxTimestamp };
+      }
+    }
+    return best;
+  }
+
+  /** Kafka's OffsetsForLeaderEpoch answer for this log (see LeaderEpochCache.endOffsetFor). */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochCache.endOffsetFor(epoch, this.logEndOffsetValue);
+  }
+
+  // ---- retention and truncation ----
+
+  /**
+   * Deletes whole closed segments: those wholly below logStartOffset, then oldest first while the log
+   * stays ≥ retention.bytes without them, then oldest first while their newest timestamp is older than
+   * nowMs - retention.ms. Never deletes the active segment or data at or above the high watermark.
+   */
+  applyRetention(nowMs: number): Promise<RetentionResult> {
+    return this.enqueueTask(async () => {
+      let deleted = 0;
+      const deletable = (): LogSegment | null => {
+        const first = this.segments[0]!;
+        return this.segments.length > 1 && first.nextOffset <= this.highWatermarkValue ? first : null;
+      };
+      while (deletable() !== null && this.segments[1]!.baseOffset <= this.logStartOffsetValue) {
+        await this.deleteOldestSegment('log start offset');
+        deleted++;
+      }
+      if (this.config.retentionBytes >= 0) {
+        let totalBytes = this.sizeBytes;
+        for (let first = deletable(); first !== null && totalBytes - first.sizeBytes >= this.config.retentionBytes; first = deletable()) {
+          totalBytes -= first.sizeBytes;
+          await this.deleteOldestSegment('retention.bytes');
+          deleted++;
+        }
+      }
+      if (this.config.retentionMs >= 0) {
+        for (let first = deletable(); first !== null && nowMs - first.maxTimestamp > this.config.retentionMs; first = deletable()) {
+          await this.deleteOldestSegment('retention.ms');
+          deleted++;
+        }
+      }
+      return { deletedSegments: deleted, logStartOffset: this.logStartOffsetValue };
+    });
+  }
+
+  private async deleteOldestSegment(reason: string): Promise<void> {
+    const segment = this.segments.shift()!;
+    const newStart = this.segments[0]!.baseOffset;
+    this.logger.info({ dir: this.dir, baseOffset: segment.baseOffset, sizeBytes: segment.sizeBytes, reason }, 'deleting segment');
+    if (newStart > this.logStartOffsetValue) this.logStartOffsetValue = newStart;
+    if (this.epochCache.truncateFromStart(this.logStartOffsetValue)) await this.writeEpochCheckpoint();
+    await segment.delete();
+  }
+
+  /**
+   * Advances the log start offset (Kafka's DeleteRecords) to `offset` ≤ high watermark and deletes the
+   * segments wholly below it. Returns the new log start offset. Lower offsets are a no-op.
+   */
+  deleteRecordsBefore(offset: number): Promise<number> {
+    if (offset > this.highWatermarkValue || offset < 0) {
+      return Promise.reject(new OffsetOutOfRangeError(`cannot delete records before ${offset}: high watermark is ${this.highWatermarkValue}`, this.logStartOffsetValue, this.logEndOffsetValue));
+    }
+    return this.enqueueTask(async () => {
+      if (offset > this.logStartOffsetValue) {
+        this.logStartOffsetValue = offset;
+        await this.writeCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
+        if (this.epochCache.truncateFromStart(offset)) await this.writeEpochCheckpoint();
+      }
+      while (this.segments.length > 1 && this.segments[1]!.baseOffset <= this.logStartOffsetValue) {
+        await this.deleteOldestSegment('log start offset');
+      }
+      return this.logStartOffsetValue;
+    });
+  }
+
+  /**
+   * Drops every batch containing an offset ≥ offset (followers truncating to the leader's log). When
+   * offset falls inside a batch the whole batch goes, so the log end offset becomes that batch's base
+   * offset. Lowers the high watermark and the epoch cache to match. Resolves with the new log end
+   * offset. Await it before appending again.
+   */
+  truncateTo(offset: number): Promise<number> {
+    try {
+      this.assertWritable();
+      assert.ok(Number.isSafeInteger(offset) && offset >= 0, `truncation offset ${offset} must be a non-negative integer`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (offset >= this.nextOffsetToAssign) return Promise.resolve(this.logEndOffsetValue);
+    if (offset < this.logStartOffsetValue || offset <= this.segments[0]!.baseOffset) return this.truncateFullyAndStartAt(offset);
+    this.nextOffsetToAssign = offset;
+    if (this.epochCache.truncateFromEnd(offset)) this.epochCheckpointDirty = true;
+    return this.enqueueTask(async () => {
+      while (this.activeSegment.baseOffset >= offset) {
+        const dropped = this.segments.pop()!;
+        this.logger.info({ dir: this.dir, baseOffset: dropped.baseOffset, offset }, 'deleting segment above truncation offset');
+        await dropped.delete();
+      }
+      const segment = this.activeSegment;
+      await segment.closingTask?.catch(() => undefined);
+      segment.closingTask = null;
+      const logEndOffset = await segment.truncateTo(offset);
+      this.logEndOffsetValue = logEndOffset;
+      this.nextOffsetToAssign = logEndOffset;
+      this.highWatermarkValue = Math.min(this.highWatermarkValue, logEndOffset);
+      this.epochCache.truncateFromEnd(logEndOffset);
+      await this.writeEpochCheckpoint();
+      if (this.recoveryPointValue > logEndOffset) {
+        this.recoveryPointValue = logEndOffset;
+        await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
+      }
+      this.logger.info({ dir: this.dir, offset, logEndOffset }, 'truncated log');
+      return logEndOffset;
+    });
+  }
+
+  /** Deletes every segment and restarts the log empty at `offset` (log start = LEO = HW = offset). */
+  truncateFullyAndStartAt(offset: number): Promise<number> {
+    try {
+      this.assertWritable();
+      assert.ok(Number.isSafeInteger(offset) && offset >= 0, `start offset ${offset} must be a non-negative integer`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.nextOffsetToAssign = offset;
+    this.epochCache.clear();
+    this.epochCheckpointDirty = true;
+    return this.enqueueTask(async () => {
+      const old = this.segments.splice(0, this.segments.length);
+      for (const segment of old) await segment.delete();
+      this.segments.push(await LogSegment.create(this.dir, offset, this.config));
+      this.logStartOffsetValue = offset;
+      this.logEndOffsetValue = offset;
+      this.nextOffsetToAssign = offset;
+      this.highWatermarkValue = offset;
+      this.recoveryPointValue = offset;
+      await this.writeEpochCheckpoint();
+      await this.writeCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
+      await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
+      await this.checkpointHighWatermark();
+      await fsyncDir(this.dir);
+      this.logger.info({ dir: this.dir, offset }, 'truncated fully');
+      return offset;
+    });
+  }
+
+  // ---- lifecycle ----
+
+  /**
+   * Writes everything queued, fsyncs, persists indexes and checkpoints, marks a clean shutdown and
+   * releases the files. Idempotent; later appends and reads fail with LogUnavailableError.
+   */
+  close(): Promise<void> {
+    if (this.closePromise !== null) return this.closePromise;
+    const wasFailed = this.state === 'failed';
+    if (!wasFailed) this.transition('closing');
+    if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    this.closePromise = (async () => {
+      if (!wasFailed) {
+        await this.enqueueTask(async () => {
+          await Promise.all([...this.backgroundTasks]);
+          await this.flushSegments();
+          for (const segment of this.segments) await segment.persistIndexes({ sync: true });
+          if (this.epochCheckpointDirty) await this.writeEpochCheckpoint();
+          await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.logEndOffsetValue));
+          await this.checkpointHighWatermark();
+          await writeFileAtomic(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '');
+        });
+      } else {
+        await Promise.all([...this.backgroundTasks]);
+      }
+      for (const segment of this.segments) await segment.close();
+      if (!wasFailed) this.transition('closed');
+    })();
+    return this.closePromise;
+  }
+
+  /** Closes the log and removes its directory. */
+  async delete(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private transition(to: LogState): void {
+    this.logger.info({ dir: this.dir, from: this.state, to }, 'log state');
+    this.state = to;
+  }
+
+  private fail(err: unknown): void {
+    if (this.state === 'failed') return;
+    this.failure = err;
+    this.logger.error({ dir: this.dir, err }, 'log failed on an I/O error; it must be reopened');
+    this.transition('failed');
+  }
+
+  private unavailable(): LogUnavailableError {
+    return new LogUnavailableError(`log ${this.dir} is ${this.state}`, { cause: this.failure ?? undefined });
+  }
+
+  private rejectQueued(err: unknown): void {
+    for (const op of this.queue.splice(0, this.queue.length)) op.reject(new LogUnavailableError(`log ${this.dir} failed`, { cause: err }));
+  }
+
+  private assertWritable(): void {
+    if (this.state !== 'open') throw this.unavailable();
+  }
+
+  private assertReadable(): void {
+    if (this.state === 'closed' || this.state === 'failed') throw this.unavailable();
+  }
+
+  private async writeEpochCheckpoint(): Promise<void> {
+    this.epochCheckpointDirty = false;
+    await this.writeCheckpoint(LEADER_EPOCH_CHECKPOINT_FILE, this.epochCache.serialize());
+  }
+
+  /** Atomic checkpoint write, serialized per file so two writers never share a temp file. */
+  private writeCheckpoint(name: string, content: string): Promise<void> {
+    const previous = this.checkpointChains.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => writeFileAtomic(path.join(this.dir, name), content));
+    this.checkpointChains.set(name, next);
+    return next;
+  }
+}
+
+async function deleteSegmentFiles(dir: string, bases: readonly number[]): Promise<void> {
+  for (const base of bases) {
+    for (const suffix of [LOG_SUFFIX, '.index', '.timeindex']) {
+      await rm(path.join(dir, String(base).padStart(20, '0') + suffix), { force: true });
+    }
+  }
+}
+
