@@ -1,0 +1,95 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, envVarName, parseNodeConfig, startNode } from '../src/index.js';
+import { ensureMetaProperties } from '../src/internal.js';
+import { silentLogger } from './helpers.js';
+
+const base = { 'node.id': 1, 'data.dir': '/tmp/x' };
+
+function issuesOf(fn: () => unknown): { key: string; message: string }[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.issues];
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseNodeConfig', () => {
+  it('applies defaults', () => {
+    const config = parseNodeConfig({ flags: base });
+    expect(config).toMatchObject({
+      nodeId: 1, listen: { host: '127.0.0.1', port: 9092 }, processRoles: ['broker', 'controller'], controllerQuorumVoters: [],
+      numPartitions: 1, defaultReplicationFactor: 1, minInsyncReplicas: 1, messageMaxBytes: 1048576,
+      socketRequestMaxBytes: 4 * 1048576 + 65536, autoCreateTopicsEnable: false, logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('takes defaults < env < --set < flags', () => {
+    const env = { TRIBUTARY_MIN_INSYNC_REPLICAS: '2', TRIBUTARY_DEFAULT_REPLICATION_FACTOR: '3', TRIBUTARY_NUM_PARTITIONS: '4', TRIBUTARY_LOG_LEVEL: 'debug', TRIBUTARY_BROKERS: 'ignored' };
+    const fromEnv = parseNodeConfig({ flags: base, env });
+    expect([fromEnv.minInsyncReplicas, fromEnv.numPartitions, fromEnv.logLevel]).toEqual([2, 4, 'debug']);
+    const fromSet = parseNodeConfig({ flags: base, env, set: ['num.partitions=6', 'log.level=warn'] });
+    expect([fromSet.minInsyncReplicas, fromSet.numPartitions, fromSet.logLevel]).toEqual([2, 6, 'warn']);
+    const fromFlags = parseNodeConfig({ flags: { ...base, 'num.partitions': 8 }, env, set: ['num.partitions=6'] });
+    expect(fromFlags.numPartitions).toBe(8);
+    expect(envVarName('min.insync.replicas')).toBe('TRIBUTARY_MIN_INSYNC_REPLICAS');
+  });
+
+  it('names every bad key at once', () => {
+    const issues = issuesOf(() => parseNodeConfig({
+      flags: { listen: 'nohost', 'process.roles': 'broker,janitor' },
+      env: { TRIBUTARY_NUM_PARTITIONS: 'many' },
+      set: ['no.such.key=1', 'message.max.bytes=12', 'missing-equals'],
+    }));
+    expect(issues.map((i) => i.key).sort()).toEqual(
+      ['data.dir', 'listen', 'message.max.bytes', 'missing-equals', 'no.such.key', 'node.id', 'num.partitions', 'process.roles'],
+    );
+    expect(issues.find((i) => i.key === 'num.partitions')?.message).toContain('"many"');
+  });
+
+  it('parses and validates controller.quorum.voters', () => {
+    const config = parseNodeConfig({ flags: { ...base, 'controller.quorum.voters': '1@a:9093,2@b:9093,3@[::1]:9093' } });
+    expect(config.controllerQuorumVoters).toEqual([{ nodeId: 1, host: 'a', port: 9093 }, { nodeId: 2, host: 'b', port: 9093 }, { nodeId: 3, host: '::1', port: 9093 }]);
+    expect(issuesOf(() => parseNodeConfig({ flags: { ...base, 'controller.quorum.voters': '1@a:9093,1@b:9093' } }))[0]?.key).toBe('controller.quorum.voters');
+    expect(issuesOf(() => parseNodeConfig({ flags: { ...base, 'controller.quorum.voters': '1-a:9093' } }))[0]?.key).toBe('controller.quorum.voters');
+  });
+
+  it('checks cross-field rules', () => {
+    const keys = (set: string[]) => issuesOf(() => parseNodeConfig({ flags: base, set })).map((i) => i.key);
+    expect(keys(['controller.quorum.voters=2@a:1,3@b:1'])).toEqual(['node.id, controller.quorum.voters, process.roles']);
+    expect(keys(['message.max.bytes=2000000', 'socket.request.max.bytes=2000000'])).toEqual(['socket.request.max.bytes, message.max.bytes']);
+    expect(keys(['min.insync.replicas=2'])).toEqual(['min.insync.replicas, default.replication.factor']);
+    expect(keys(['auto.create.topics.enable=true'])).toEqual(['auto.create.topics.enable']);
+    // socket.request.max.bytes follows message.max.bytes when not set.
+    expect(parseNodeConfig({ flags: base, set: ['message.max.bytes=2097152'] }).socketRequestMaxBytes).toBe(4 * 2097152 + 65536);
+  });
+});
+
+describe('meta.properties', () => {
+  it('stores node.id and cluster.id on first start and refuses a mismatch', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tributary-meta-'));
+    try {
+      const first = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined });
+      expect(first.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined })).toEqual(first);
+      const wrongNode = await ensureMetaProperties({ dataDir: dir, nodeId: 4, clusterId: undefined }).catch((e: unknown) => e);
+      expect(wrongNode).toBeInstanceOf(ConfigError);
+      expect((wrongNode as ConfigError).issues.map((i) => i.key)).toEqual(['node.id']);
+      const wrongCluster = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: 'other' }).catch((e: unknown) => e);
+      expect((wrongCluster as ConfigError).issues.map((i) => i.key)).toEqual(['cluster.id']);
+
+      // startNode refuses too.
+      const config = parseNodeConfig({ flags: { 'node.id': 9, listen: '127.0.0.1:0', 'data.dir': dir } });
+      await expect(startNode(config, { logger: silentLogger })).rejects.toThrow(/node\.id: is 9 but .* belongs to node 3/);
+      await writeFile(join(dir, 'meta.properties'), 'garbage\n');
+      await expect(ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined })).rejects.toBeInstanceOf(ConfigError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { computeHighWatermark, MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
+import { ChangeNotifier, Partition } from '../src/internal.js';
+import { batchOf, silentLogger } from './helpers.js';
+
+const broker = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/unused' } });
+
+function makePartition(leaderEpoch: number, isr: number[] = [1], configs: Record<string, string> = {}): { partition: Partition; hwChanges: () => number } {
+  let changes = 0;
+  const config = resolveTopicConfig(configs, broker);
+  const info = { topic: 't', topicId: 'id', partition: 0, leader: 1, leaderEpoch, partitionEpoch: 0, replicas: [1, 2, 3], isr };
+  const partition = new Partition({ nodeId: 1, info, config, log: new MemoryPartitionLog(config), logger: silentLogger, onHighWatermarkChange: () => { changes += 1; } });
+  return { partition, hwChanges: () => changes };
+}
+
+describe('computeHighWatermark', () => {
+  it('is the minimum LEO over the ISR, never below the current HW nor above the leader LEO', () => {
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 1000 }), fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 4 }), fc.integer({ min: 0, max: 1000 }),
+      (leaderLeo, followerLeos, hwSeed) => {
+        const currentHighWatermark = Math.min(hwSeed, leaderLeo);
+        const followers = new Map(followerLeos.map((leo, i) => [i + 2, leo]));
+        const isr = [1, ...followers.keys()];
+        const hw = computeHighWatermark({ leaderId: 1, leaderLogEndOffset: leaderLeo, followerLogEndOffsets: followers, isr, currentHighWatermark });
+        expect(hw).toBeGreaterThanOrEqual(currentHighWatermark);
+        expect(hw).toBeLessThanOrEqual(leaderLeo);
+        expect(hw).toBe(Math.max(currentHighWatermark, Math.min(leaderLeo, ...followerLeos)));
+      },
+    ));
+  });
+
+  it('holds at the current HW while an ISR member has not reported', () => {
+    expect(computeHighWatermark({ leaderId: 1, leaderLogEndOffset: 10, followerLogEndOffsets: new Map(), isr: [1, 2], currentHighWatermark: 4 })).toBe(4);
+    expect(computeHighWatermark({ leaderId: 1, leaderLogEndOffset: 10, followerLogEndOffsets: new Map(), isr: [1], currentHighWatermark: 4 })).toBe(10);
+  });
+});
+
+describe('Partition', () => {
+  it('fences clients with an older epoch and rejects a newer one', () => {
+    const { partition } = makePartition(5);
+    expect(() => partition.checkLeader(4)).toThrow(expect.objectContaining({ code: 'FENCED_LEADER_EPOCH' }));
+    expect(() => partition.checkLeader(6)).toThrow(expect.objectContaining({ code: 'UNKNOWN_LEADER_EPOCH' }));
+    expect(() => partition.checkLeader(5)).not.toThrow();
+    expect(() => partition.checkLeader(-1)).not.toThrow();
+  });
+
+  it('advances the HW only as far as the ISR has replicated', async () => {
+    const { partition, hwChanges } = makePartition(0, [1, 2]);
+    await partition.appendAsLeader(batchOf(['a', 'b', 'c']), { requiredAcks: 1, nowMs: 0 });
+    expect([partition.logEndOffset, partition.highWatermark, hwChanges()]).toEqual([3, 0, 0]);
+    partition.updateFollowerLogEndOffset(2, 2);
+    expect([partition.highWatermark, hwChanges()]).toEqual([2, 1]);
+    partition.updateFollowerLogEndOffset(3, 0); // not in the ISR: ignored
+    partition.updateFollowerLogEndOffset(2, 3);
+    expect(partition.highWatermark).toBe(3);
+  });
+
+  it('refuses acks=all with NOT_ENOUGH_REPLICAS when the ISR is below min.insync.replicas, before appending', async () => {
+    const { partition } = makePartition(0, [1], { 'min.insync.replicas': '2' });
+    await expect(partition.appendAsLeader(batchOf(['a']), { requiredAcks: -1, nowMs: 0 })).rejects.toMatchObject({ code: 'NOT_ENOUGH_REPLICAS' });
+    expect(partition.logEndOffset).toBe(0);
+    await partition.appendAsLeader(batchOf(['a']), { requiredAcks: 1, nowMs: 0 });
+    expect(partition.logEndOffset).toBe(1);
+  });
+});
+
+describe('ChangeNotifier', () => {
+  it('wakes waiters on notify, times out, aborts, and releases every waiter', async () => {
+    const notifier = new ChangeNotifier(2);
+    const woken = notifier.wait(['a', 'b'], 10_000);
+    expect(notifier.size).toBe(1);
+    notifier.notify('b');
+    expect(await woken).toBe('changed');
+    expect(notifier.size).toBe(0);
+    expect(await notifier.wait(['a'], 20)).toBe('timeout');
+    const controller = new AbortController();
+    const aborted = notifier.wait(['a'], 10_000, controller.signal);
+    controller.abort();
+    expect(await aborted).toBe('aborted');
+    // Limit: beyond maxWaiters a wait returns 'timeout' at once instead of parking.
+    const parked = [notifier.wait(['x'], 10_000), notifier.wait(['y'], 10_000)];
+    expect(await notifier.wait(['z'], 10_000)).toBe('timeout');
+    notifier.notifyAll();
+    expect(await Promise.all(parked)).toEqual(['changed', 'changed']);
+    expect(notifier.size).toBe(0);
+  });
+});
