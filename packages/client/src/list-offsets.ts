@@ -67,9 +67,14 @@ async function listOnce(cluster: Cluster, requests: readonly ListOffsetsRequest[
     }
     return out;
   }));
-  const found = new Map(results.flat().map((r) => [`${r.topic}\u0000${r.partition}`, r]));
+  // A partition may be asked about more than once (different specs): answers come in request order.
+  const found = new Map<string, ListedOffset[]>();
+  for (const r of results.flat()) {
+    const key = `${r.topic}\u0000${r.partition}`;
+    found.set(key, [...(found.get(key) ?? []), r]);
+  }
   return requests.map((r) => {
-    const f = found.get(`${r.topic}\u0000${r.partition}`);
+    const f = found.get(`${r.topic}\u0000${r.partition}`)?.shift();
     if (f === undefined) throw errorFromWire(tributary.v1.ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, 'no ListOffsets result', { topic: r.topic, partition: r.partition });
     return f;
   });
