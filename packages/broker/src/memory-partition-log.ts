@@ -76,13 +76,16 @@ export class MemoryPartitionLog implements PartitionLogPort {
     return batch === undefined ? undefined : { batchBaseOffset: batch.baseOffset };
   }
 
+  /** Kafka's semantics (as storage): latest epoch → LEO; older → start of the next epoch; newer → (-1, -1). */
   endOffsetForEpoch(epoch: number): EpochEndOffset | undefined {
-    let found: EpochEndOffset | undefined;
-    for (const batch of this.batches) {
-      if (batch.leaderEpoch <= epoch) found = { epoch: batch.leaderEpoch, endOffset: batch.lastOffset + 1 };
-      else return found ?? { epoch: -1, endOffset: -1 };
-    }
-    return found ?? { epoch: -1, endOffset: -1 };
+    const undefinedResult = { epoch: -1, endOffset: -1 };
+    const latest = this.batches[this.batches.length - 1]?.leaderEpoch ?? -1;
+    if (epoch === -1) return undefinedResult;
+    if (epoch === latest) return { epoch, endOffset: this.logEndOffset };
+    const higher = this.batches.findIndex((b) => b.leaderEpoch > epoch);
+    if (higher < 0) return undefinedResult;
+    const floor = this.batches[higher - 1];
+    return { epoch: floor?.leaderEpoch ?? epoch, endOffset: this.batches[higher]?.baseOffset ?? -1 };
   }
 
   updateHighWatermark(highWatermark: number): void {

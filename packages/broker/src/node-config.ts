@@ -157,7 +157,7 @@ export const NODE_CONFIG_KEYS = {
   'num.partitions': { field: 'numPartitions', schema: intString(1, 100_000), default: '1', doc: 'Partitions of a new topic when the request says -1.' },
   'default.replication.factor': { field: 'defaultReplicationFactor', schema: intString(1, 32), default: '1', doc: 'Replication factor of a new topic when the request says -1.' },
   'min.insync.replicas': { field: 'minInsyncReplicas', schema: intString(1, 32), default: '1', doc: 'Default for the topic config min.insync.replicas (acks=all needs this many in-sync replicas).' },
-  'log.segment.bytes': { field: 'logSegmentBytes', schema: intString(14, 2 ** 31 - 1), default: String(1024 ** 3), doc: 'Default for segment.bytes, bytes.' },
+  'log.segment.bytes': { field: 'logSegmentBytes', schema: intString(61, 2 ** 31 - 1), default: String(1024 ** 3), doc: 'Default for segment.bytes, bytes.' },
   'log.roll.ms': { field: 'logRollMs', schema: intString(1), default: String(7 * 24 * HOUR_MS), doc: 'Default for segment.ms, milliseconds.' },
   'log.retention.ms': { field: 'logRetentionMs', schema: intString(-1), default: String(7 * 24 * HOUR_MS), doc: 'Default for retention.ms, milliseconds; -1 = keep forever.' },
   'log.retention.bytes': { field: 'logRetentionBytes', schema: intString(-1), default: '-1', doc: 'Default for retention.bytes (per partition), bytes; -1 = unlimited.' },

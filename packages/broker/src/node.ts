@@ -20,7 +20,7 @@ import type { MetadataView } from './metadata-view.js';
 import { REQUEST_OVERHEAD_BYTES, type NodeConfig } from './node-config.js';
 import type { LogFactory } from './partition-log.js';
 import { ReplicaManager } from './replica-manager.js';
-import { memoryLogFactory } from './memory-partition-log.js';
+import { storageLogFactory } from './adapters/storage-partition-log.js';
 
 /** How long close() lets in-flight calls finish before cutting them off. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
@@ -70,8 +70,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const rootLogger = options.logger ?? defaultLogger(config);
   const logger = rootLogger.child({ component: 'node' });
   const nowMs = options.nowMs ?? Date.now;
-  if (options.openLog === undefined) logger.warn('partition logs are in memory until packages/storage lands: data does not survive a restart');
-  const openLog = options.openLog ?? memoryLogFactory();
+  const openLog = options.openLog ?? storageLogFactory({ logger: rootLogger.child({ component: 'storage' }), nowMs });
 
   await mkdir(config.dataDir, { recursive: true });
   const identity = await ensureMetaProperties({ dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId });

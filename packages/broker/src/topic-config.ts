@@ -27,6 +27,9 @@ export interface TopicConfig {
 /** Topic overrides as stored: Kafka key → string value. */
 export type TopicConfigOverrides = Readonly<Record<string, string>>;
 
+/** Storage cannot hold a segment or batch smaller than one batch header. */
+const LOG_BATCH_HEADER_BYTES = 61;
+
 const intString = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
   z.string().trim().regex(/^-?\d+$/, 'expected an integer').transform(Number).pipe(z.number().int().min(min).max(max));
 const boolString = z.string().trim().toLowerCase()
@@ -43,9 +46,9 @@ export const TOPIC_CONFIG_KEYS = {
   'cleanup.policy': { field: 'cleanupPolicy', schema: z.enum(['delete', 'compact', 'compact,delete']), brokerDefault: (b) => b.logCleanupPolicy, doc: 'delete, or compact (accepted and stored; the cleaner comes later). Default log.cleanup.policy.' },
   'retention.ms': { field: 'retentionMs', schema: intString(-1), brokerDefault: (b) => b.logRetentionMs, doc: 'Delete closed segments older than this, milliseconds; -1 = forever. Default log.retention.ms.' },
   'retention.bytes': { field: 'retentionBytes', schema: intString(-1), brokerDefault: (b) => b.logRetentionBytes, doc: 'Delete oldest closed segments while the partition is larger, bytes; -1 = unlimited. Default log.retention.bytes.' },
-  'segment.bytes': { field: 'segmentBytes', schema: intString(14, 2 ** 31 - 1), brokerDefault: (b) => b.logSegmentBytes, doc: 'Roll a segment at this size, bytes. Default log.segment.bytes.' },
+  'segment.bytes': { field: 'segmentBytes', schema: intString(LOG_BATCH_HEADER_BYTES, 2 ** 31 - 1), brokerDefault: (b) => b.logSegmentBytes, doc: 'Roll a segment at this size, bytes. Default log.segment.bytes.' },
   'segment.ms': { field: 'segmentMs', schema: intString(1), brokerDefault: (b) => b.logRollMs, doc: 'Roll a segment at this age, milliseconds. Default log.roll.ms.' },
-  'max.message.bytes': { field: 'maxMessageBytes', schema: intString(0, 256 * 1024 * 1024), brokerDefault: (b) => b.messageMaxBytes, doc: 'Largest record batch, bytes (MESSAGE_TOO_LARGE beyond). Default message.max.bytes.' },
+  'max.message.bytes': { field: 'maxMessageBytes', schema: intString(LOG_BATCH_HEADER_BYTES, 256 * 1024 * 1024), brokerDefault: (b) => b.messageMaxBytes, doc: 'Largest record batch, bytes (MESSAGE_TOO_LARGE beyond). Default message.max.bytes.' },
   'min.insync.replicas': { field: 'minInsyncReplicas', schema: intString(1, 32), brokerDefault: (b) => b.minInsyncReplicas, doc: 'acks=all needs at least this many in-sync replicas. Default min.insync.replicas.' },
   'message.timestamp.type': { field: 'messageTimestampType', schema: z.enum(['CreateTime', 'LogAppendTime']), brokerDefault: (b) => b.logMessageTimestampType, doc: 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s clock. Default log.message.timestamp.type.' },
   'flush.messages': { field: 'flushMessages', schema: intString(1), brokerDefault: (b) => b.logFlushIntervalMessages, doc: 'fsync after this many messages. Default log.flush.interval.messages.' },

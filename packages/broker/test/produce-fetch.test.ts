@@ -166,15 +166,21 @@ describe('Produce and Fetch on one node', () => {
     expect(values(fetched.recordBatch)).toEqual(['forget']);
   });
 
-  it('tells a fetcher whose last fetched epoch is unknown where its log diverged', async () => {
+  it('tells a fetcher whose log diverged from ours where to truncate (KIP-320)', async () => {
     await createTopic(t, 'diverge');
     await produceBatch(t, 'diverge', 0, batchOf(['a', 'b']));
-    const res = await call(t.broker, t.broker.fetch, { topics: [{ topic: 'diverge', partitions: [{ partition: 0, fetchOffset: 2, lastFetchedEpoch: 3, currentLeaderEpoch: -1 }] }] });
-    const p = res.topics[0]?.partitions?.[0];
-    expect([p?.divergingEpoch?.epoch, Number(p?.divergingEpoch?.endOffset)]).toEqual([0, 2]);
-    expect(p?.recordBatch?.length ?? 0).toBe(0);
-    const ok = await call(t.broker, t.broker.fetch, { topics: [{ topic: 'diverge', partitions: [{ partition: 0, fetchOffset: 2, lastFetchedEpoch: 0, currentLeaderEpoch: -1 }] }] });
-    expect(ok.topics[0]?.partitions?.[0]?.divergingEpoch ?? null).toBeNull();
+    const fetchAt = async (fetchOffset: number, lastFetchedEpoch: number) => {
+      const res = await call(t.broker, t.broker.fetch, { topics: [{ topic: 'diverge', partitions: [{ partition: 0, fetchOffset, lastFetchedEpoch, currentLeaderEpoch: -1 }] }] });
+      const p = res.topics[0]?.partitions?.[0];
+      return { diverging: p?.divergingEpoch == null ? null : [p.divergingEpoch.epoch, Number(p.divergingEpoch.endOffset)], bytes: p?.recordBatch?.length ?? 0, error: codeName(p?.error) };
+    };
+    // The fetcher has epoch-0 records up to offset 5, but our epoch 0 ends at 2: truncate to 2.
+    expect(await fetchAt(5, 0)).toEqual({ diverging: [0, 2], bytes: 0, error: 'NONE' });
+    // An epoch we never had: no common epoch known (-1, -1), as Kafka answers.
+    expect(await fetchAt(2, 3)).toEqual({ diverging: [-1, -1], bytes: 0, error: 'NONE' });
+    // Consistent: no divergence, normal read.
+    expect(await fetchAt(0, 0)).toMatchObject({ diverging: null, error: 'NONE' });
+    expect((await fetchAt(0, 0)).bytes).toBeGreaterThan(0);
   });
 
   it('streams new data to a Subscribe call and stops when cancelled', async () => {
