@@ -1,0 +1,208 @@
+import { AssertionError } from 'node:assert';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CorruptRecordError, InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, RecordTooLargeError, UnexpectedAppendOffsetError } from '../src/index.js';
+import { buildBatch, resealCrc, splitBatches } from './batch-builder.js';
+import { appendMany, LogHarness, readAll } from './harness.js';
+
+const h = new LogHarness();
+afterEach(() => h.dispose());
+
+const BATCH_BYTES = 161; // 61-byte header + 100 payload bytes
+
+describe('append and read', () => {
+  it('round-trips many batches across many tiny segments, and again after reopening', async () => {
+    const dir = await h.dir();
+    const log = await h.open(dir, { segmentBytes: 3 * BATCH_BYTES, indexIntervalBytes: 200 });
+    const infos = await appendMany(log, 100, { recordCount: 3 });
+    expect(infos.map((i) => i.firstOffset)).toEqual(infos.map((_, i) => i * 3));
+    expect(log.logEndOffset).toBe(300);
+    expect(log.segmentCount).toBe(34);
+    expect(log.segmentBaseOffsets().slice(0, 3)).toEqual([0, 9, 18]);
+    for (const maxBytes of [1, 500, 10_000]) {
+      const batches = await readAll(log, maxBytes);
+      expect(batches.map((b) => b.fill)).toEqual([...Array(100).keys()]);
+      expect(batches.map((b) => b.baseOffset)).toEqual(infos.map((i) => i.firstOffset));
+      expect(batches.every((b) => b.leaderEpoch === 0)).toBe(true);
+    }
+    await log.close();
+    const reopened = await h.open(dir, { segmentBytes: 3 * BATCH_BYTES, indexIntervalBytes: 200 });
+    expect(reopened.logEndOffset).toBe(300);
+    expect((await readAll(reopened)).map((b) => b.fill)).toEqual([...Array(100).keys()]);
+    expect((await reopened.appendAsLeader(buildBatch(), 0)).firstOffset).toBe(300);
+  });
+
+  it('a read from an offset inside a batch returns the whole containing batch', async () => {
+    const log = await h.open(await h.dir(), { indexIntervalBytes: 0 });
+    await appendMany(log, 10, { recordCount: 5 });
+    for (let offset = 0; offset < 50; offset++) {
+      const result = await log.read(offset, 1);
+      const [first] = splitBatches(result.records);
+      expect(first!.baseOffset).toBe(Math.floor(offset / 5) * 5);
+      expect(result.firstOffset).toBe(first!.baseOffset);
+      expect(first!.lastOffset).toBeGreaterThanOrEqual(offset);
+    }
+  });
+
+  it('maxBytes limits whole batches; minOneBatch returns an oversized first batch', async () => {
+    const log = await h.open(await h.dir());
+    await appendMany(log, 5);
+    expect(splitBatches((await log.read(0, 2 * BATCH_BYTES)).records)).toHaveLength(2);
+    expect(splitBatches((await log.read(0, 2 * BATCH_BYTES + 160)).records)).toHaveLength(2);
+    expect(splitBatches((await log.read(0, 10)).records)).toHaveLength(1);
+    expect((await log.read(0, 10, { minOneBatch: false })).records).toHaveLength(0);
+    expect(splitBatches((await log.read(0, 0)).records)).toHaveLength(1);
+  });
+
+  it('maxOffset (e.g. the high watermark) is an exclusive bound on whole batches', async () => {
+    const log = await h.open(await h.dir());
+    await appendMany(log, 4, { recordCount: 2 }); // batches [0,1] [2,3] [4,5] [6,7]
+    expect(splitBatches((await log.read(0, 1e6, { maxOffset: 4 })).records).map((b) => b.baseOffset)).toEqual([0, 2]);
+    expect(splitBatches((await log.read(0, 1e6, { maxOffset: 5 })).records).map((b) => b.baseOffset)).toEqual([0, 2]);
+    expect((await log.read(4, 1e6, { maxOffset: 4 })).records).toHaveLength(0);
+    const atEnd = await log.read(8, 1e6);
+    expect(atEnd.records).toHaveLength(0);
+    expect(atEnd.logEndOffset).toBe(8);
+  });
+
+  it('throws OffsetOutOfRangeError outside [logStartOffset, logEndOffset]', async () => {
+    const log = await h.open(await h.dir());
+    await appendMany(log, 3);
+    await expect(log.read(4, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+    await expect(log.read(-1, 100)).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', logEndOffset: 3 });
+    log.updateHighWatermark(3);
+    expect(await log.deleteRecordsBefore(2)).toBe(2);
+    expect(log.logStartOffset).toBe(2);
+    await expect(log.read(1, 100)).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE', logStartOffset: 2 });
+    expect(splitBatches((await log.read(2, 100)).records)[0]!.baseOffset).toBe(2);
+  });
+
+  it('appends issued in one event-loop turn are coalesced into one write, in call order', async () => {
+    const log = await h.open(await h.dir());
+    await appendMany(log, 1);
+    const before = log.ioStats.writes;
+    const pending = Array.from({ length: 20 }, (_, i) => log.appendAsLeader(buildBatch({ recordCount: 2, fill: i }), 0));
+    expect(log.logEndOffset).toBe(1); // nothing readable until the write lands
+    const infos = await Promise.all(pending);
+    expect(log.ioStats.writes - before).toBe(1);
+    expect(infos.map((i) => i.firstOffset)).toEqual(infos.map((_, i) => 1 + 2 * i));
+    expect((await readAll(log)).slice(1).map((b) => b.fill)).toEqual([...Array(20).keys()]);
+  });
+
+  it('fsync=always: an append resolves only after an fsync, and concurrent appends share one', async () => {
+    const log = await h.open(await h.dir(), { flushMessages: 1 });
+    const start = log.ioStats.fsyncs;
+    await appendMany(log, 3);
+    expect(log.ioStats.fsyncs - start).toBe(3);
+    expect(log.recoveryPoint).toBe(3);
+    await Promise.all(Array.from({ length: 10 }, () => log.appendAsLeader(buildBatch(), 0)));
+    expect(log.ioStats.fsyncs - start).toBe(4);
+    expect(log.recoveryPoint).toBe(13);
+  });
+
+  it('flush.messages fsyncs once enough offsets are unflushed; the default never does', async () => {
+    const counted = await h.open(await h.dir(), { flushMessages: 5 });
+    await appendMany(counted, 4);
+    expect(counted.ioStats.fsyncs).toBe(0);
+    await appendMany(counted, 1);
+    expect(counted.ioStats.fsyncs).toBe(1);
+    expect(counted.recoveryPoint).toBe(5);
+    const lazy = await h.open(await h.dir());
+    await appendMany(lazy, 50);
+    expect(lazy.ioStats.fsyncs).toBe(0);
+    await lazy.flush();
+    expect(lazy.recoveryPoint).toBe(50);
+  });
+
+  it('flush.ms flushes from the log-owned timer', async () => {
+    const log = await h.open(await h.dir(), { flushMs: 20 });
+    await appendMany(log, 2);
+    expect(log.recoveryPoint).toBe(0);
+    h.clock.advance(25);
+    const deadline = Date.now() + 2000;
+    while (log.recoveryPoint < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(log.recoveryPoint).toBe(2);
+  });
+
+  it('stamps LogAppendTime: attribute bit 3, maxTimestamp, valid CRC', async () => {
+    const log = await h.open(await h.dir());
+    const info = await log.appendAsLeader(buildBatch({ maxTimestamp: 5 }), 2, { logAppendTimeMs: 777 });
+    expect(info).toMatchObject({ logAppendTimeMs: 777, maxTimestamp: 777, batchCount: 1, validBytes: BATCH_BYTES });
+    const [batch] = splitBatches((await log.read(0, 1000)).records); // splitBatches checks the CRC
+    expect(batch!.attributes & 0x08).toBe(0x08);
+    expect(batch!.maxTimestamp).toBe(777);
+    expect(batch!.leaderEpoch).toBe(2);
+  });
+
+  it('bad input gets a typed error and leaves the log unchanged and usable', async () => {
+    const log = await h.open(await h.dir(), { maxMessageBytes: 1000 });
+    await appendMany(log, 2);
+    const badCrc = buildBatch();
+    badCrc[100] ^= 1;
+    const badMagic = resealCrc(buildBatch());
+    badMagic.writeInt8(1, 16);
+    const badCount = resealCrc(buildBatch({ recordCount: 3 }));
+    badCount.writeInt32BE(5, 57);
+    resealCrc(badCount);
+    const cases: [Buffer, string][] = [
+      [badCrc, 'CORRUPT_MESSAGE'],
+      [badMagic, 'CORRUPT_MESSAGE'],
+      [buildBatch().subarray(0, 150), 'CORRUPT_MESSAGE'],
+      [Buffer.concat([buildBatch(), buildBatch().subarray(0, 30)]), 'CORRUPT_MESSAGE'],
+      [Buffer.concat([buildBatch(), badCrc]), 'CORRUPT_MESSAGE'],
+      [buildBatch({ payloadBytes: 1000 }), 'MESSAGE_TOO_LARGE'],
+      [badCount, 'INVALID_RECORD'],
+      [Buffer.alloc(0), 'INVALID_RECORD'],
+    ];
+    for (const [input, code] of cases) {
+      const copy = Buffer.from(input);
+      await expect(log.appendAsLeader(input, 0)).rejects.toMatchObject({ code });
+      expect(input.equals(copy)).toBe(true); // nothing stamped
+      expect(log.logEndOffset).toBe(2);
+    }
+    await expect(log.appendAsLeader(buildBatch({ payloadBytes: 1000 }), 0)).rejects.toBeInstanceOf(RecordTooLargeError);
+    await expect(log.appendAsLeader(badCrc, 0)).rejects.toBeInstanceOf(CorruptRecordError);
+    await expect(log.appendAsLeader(badCount, 0)).rejects.toBeInstanceOf(InvalidRecordError);
+    expect((await log.appendAsLeader(buildBatch({ fill: 9 }), 0)).firstOffset).toBe(2);
+    expect((await readAll(log)).map((b) => b.fill)).toEqual([0, 1, 9]);
+  });
+
+  it('follower appends keep offsets and epochs and must continue the log', async () => {
+    const log = await h.open(await h.dir());
+    const info = await log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 0, recordCount: 2, leaderEpoch: 1 }), buildBatch({ baseOffset: 2, leaderEpoch: 3 })]));
+    expect(info).toMatchObject({ firstOffset: 0, lastOffset: 2, batchCount: 2 });
+    expect(log.epochEntries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 3, startOffset: 2 }]);
+    await expect(log.appendAsFollower(buildBatch({ baseOffset: 5, leaderEpoch: 3 }))).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
+    await expect(log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 3 }), buildBatch({ baseOffset: 5 })]))).rejects.toMatchObject({ code: 'UNEXPECTED_APPEND_OFFSET' });
+    expect(log.logEndOffset).toBe(3);
+    await log.appendAsFollower(buildBatch({ baseOffset: 3, leaderEpoch: 3 }));
+    expect((await readAll(log)).map((b) => [b.baseOffset, b.leaderEpoch])).toEqual([[0, 1], [2, 3], [3, 3]]);
+  });
+
+  it('asserts on broken invariants: stale leader epoch, high watermark beyond LEO or moving back', async () => {
+    const log = await h.open(await h.dir());
+    await log.appendAsLeader(buildBatch(), 4);
+    await expect(log.appendAsLeader(buildBatch(), 3)).rejects.toBeInstanceOf(AssertionError);
+    expect(() => log.updateHighWatermark(2)).toThrow(AssertionError);
+    log.updateHighWatermark(1);
+    expect(() => log.updateHighWatermark(0)).toThrow(AssertionError);
+  });
+
+  it('close is idempotent; a closed log refuses appends and reads', async () => {
+    const log = await h.open(await h.dir());
+    await appendMany(log, 1);
+    const pending = log.appendAsLeader(buildBatch(), 0);
+    await Promise.all([log.close(), log.close()]);
+    expect((await pending).firstOffset).toBe(1); // queued before close, so written
+    await expect(log.appendAsLeader(buildBatch(), 0)).rejects.toBeInstanceOf(LogUnavailableError);
+    await expect(log.read(0, 100)).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+  });
+
+  it('delete removes the directory', async () => {
+    const dir = await h.dir();
+    const log = await h.open(dir);
+    await appendMany(log, 2);
+    await log.delete();
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(dir)).toBe(false);
+  });
+});
