@@ -1,1 +1,1 @@
-export {};
+export * from './raft/index.js';
