@@ -128,6 +128,7 @@ export class Cluster {
   private readonly connections = new Map<string, Connection>();
   /** Topics this client cares about; metadata requests ask for exactly these. */
   private readonly interest = new Set<string>();
+  private readonly activeCalls = new Set<grpc.ClientUnaryCall>();
   private refreshing: Promise<void> | undefined;
   private refreshRequested = false;
   private closed = false;
@@ -168,12 +169,12 @@ export class Cluster {
   /** Calls a Broker-service RPC on `address` with `request.timeout.ms` (or `timeoutMs`). */
   callBroker<Req, Res>(address: string, name: keyof BrokerClient & string, request: Req, timeoutMs = this.config.requestTimeoutMs): Promise<Res> {
     const client = this.connection(address).broker;
-    return unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name });
+    return unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name, activeCalls: this.activeCalls });
   }
 
   callAdmin<Req, Res>(address: string, name: keyof AdminClient & string, request: Req, timeoutMs = this.config.requestTimeoutMs): Promise<Res> {
     const client = this.connection(address).admin;
-    return unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name });
+    return unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name, activeCalls: this.activeCalls });
   }
 
   /**
@@ -262,10 +263,12 @@ export class Cluster {
     }
   }
 
-  /** Closes every channel; idempotent. */
+  /** Cancels pending calls (they fail with ClientClosedError) and closes every channel; idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const call of [...this.activeCalls]) call.cancel();
+    this.activeCalls.clear();
     for (const c of this.connections.values()) {
       c.broker.close();
       c.admin.close();

@@ -15,14 +15,18 @@ export function unary<Req, Res>(args: {
   timeoutMs: number;
   address: string;
   name: string;
+  /** Tracks the call while it is pending (so a forced close can cancel it). */
+  activeCalls?: Set<grpc.ClientUnaryCall>;
 }): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     const deadline = new Date(Date.now() + args.timeoutMs);
-    args.method.call(args.client, args.request, { deadline }, (error, response) => {
+    const call = args.method.call(args.client, args.request, { deadline }, (error, response) => {
+      args.activeCalls?.delete(call);
       if (error !== null && error !== undefined) reject(mapGrpcError(error, args.address, args.name, args.timeoutMs));
       else if (response === undefined) reject(new RpcError(`${args.name} to ${args.address}: empty response`, grpc.status.INTERNAL, false));
       else resolve(response);
     });
+    args.activeCalls?.add(call);
   });
 }
 

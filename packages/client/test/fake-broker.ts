@@ -1,0 +1,73 @@
+// A scripted Broker gRPC service for failure paths a real broker does not produce on demand.
+import * as grpc from '@grpc/grpc-js';
+import { BrokerService, decodeRecordBatches, tributary, type RecordBatch } from '@tributary/protocol';
+
+export interface FakeBrokerScript {
+  /** Answer (or withhold, by returning undefined) a produce of one batch. */
+  produce?: (batch: RecordBatch, partition: number, attempt: number) => { code: number; baseOffset?: number } | undefined;
+  /** undefined = UNIMPLEMENTED (an old broker). */
+  initProducerId?: () => { producerId: number; producerEpoch: number };
+  leaderEpoch?: number;
+}
+
+export interface FakeBroker {
+  readonly address: string;
+  readonly produced: { partition: number; batch: RecordBatch }[];
+  metadataRequests: number;
+  close(): Promise<void>;
+}
+
+export async function startFakeBroker(topic: string, partitions: number, script: FakeBrokerScript): Promise<FakeBroker> {
+  const server = new grpc.Server();
+  let port = 0;
+  let produceAttempt = 0;
+  const fake: FakeBroker = {
+    address: '',
+    produced: [],
+    metadataRequests: 0,
+    close: async () => { server.forceShutdown(); },
+  };
+  const unimplemented = (_call: unknown, cb: grpc.sendUnaryData<never>): void => cb({ code: grpc.status.UNIMPLEMENTED, details: 'not in fake' } as grpc.ServiceError, null);
+  server.addService(BrokerService as unknown as grpc.ServiceDefinition, {
+    metadata: (_call: grpc.ServerUnaryCall<tributary.v1.MetadataRequest, unknown>, cb: grpc.sendUnaryData<tributary.v1.IMetadataResponse>) => {
+      fake.metadataRequests += 1;
+      cb(null, {
+        clusterId: 'fake', controllerId: 1,
+        brokers: [{ nodeId: 1, host: '127.0.0.1', port }],
+        topics: [{ name: topic, partitions: Array.from({ length: partitions }, (_, p) => ({ partition: p, leaderId: 1, leaderEpoch: script.leaderEpoch ?? 0, replicas: [1], isr: [1] })) }],
+      });
+    },
+    produce: (call: grpc.ServerUnaryCall<tributary.v1.ProduceRequest, unknown>, cb: grpc.sendUnaryData<tributary.v1.IProduceResponse>) => {
+      produceAttempt += 1;
+      const topics: tributary.v1.IProduceTopicResponse[] = [];
+      let withhold = false;
+      for (const t of call.request.topics) {
+        const parts: tributary.v1.IProducePartitionResponse[] = [];
+        for (const p of t.partitions) {
+          const [batch] = decodeRecordBatches(p.recordBatch);
+          fake.produced.push({ partition: p.partition, batch: batch! });
+          const answer = script.produce === undefined ? { code: 0, baseOffset: 0 } : script.produce(batch!, p.partition, produceAttempt);
+          if (answer === undefined) withhold = true;
+          else parts.push({ partition: p.partition, error: { code: answer.code, message: 'scripted' }, baseOffset: answer.baseOffset ?? -1, logAppendTimeMs: -1 });
+        }
+        topics.push({ topic: t.topic, partitions: parts });
+      }
+      if (!withhold) cb(null, { topics });
+    },
+    fetch: unimplemented,
+    listOffsets: unimplemented,
+    subscribe: (call: grpc.ServerWritableStream<unknown, unknown>) => call.destroy(new Error('not in fake')),
+    initProducerId: (_call: unknown, cb: grpc.sendUnaryData<tributary.v1.IInitProducerIdResponse>) => {
+      if (script.initProducerId === undefined) {
+        cb({ code: grpc.status.UNIMPLEMENTED, details: 'InitProducerId' } as grpc.ServiceError, null);
+        return;
+      }
+      cb(null, { ...script.initProducerId(), error: { code: 0 } });
+    },
+  });
+  port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  Object.assign(fake, { address: `127.0.0.1:${port}` });
+  return fake;
+}
