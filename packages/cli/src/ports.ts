@@ -42,7 +42,7 @@ export interface ConsumerPort {
   /** Records in offset order per partition; empty when nothing arrived within `timeoutMs`. */
   poll(timeoutMs: number): Promise<RecordView[]>;
   /** The next offset the consumer will read, when known (skips over gaps and control records). */
-  position(topic: string, partition: number): number | undefined;
+  position(topic: string, partition: number): Promise<number | undefined>;
   close(): Promise<void>;
 }
 

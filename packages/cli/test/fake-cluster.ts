@@ -185,7 +185,7 @@ export class FakeCluster {
         if (out.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
         return out;
       },
-      position: (_topic, partition) => positions.get(partition),
+      position: async (_topic, partition) => positions.get(partition),
       close: async () => undefined,
     };
   }

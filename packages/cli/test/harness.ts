@@ -16,12 +16,18 @@ export interface CliOptions {
   readonly signal?: AbortSignal;
   readonly deps?: RunDeps;
   readonly nowMs?: () => number;
+  /** Called with each stdout chunk as it is written (to react to output before the run ends). */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 class Capture extends Writable {
   private readonly chunks: string[] = [];
+  constructor(private readonly onChunk?: (chunk: string) => void) {
+    super();
+  }
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
     this.chunks.push(chunk.toString());
+    this.onChunk?.(chunk.toString());
     callback();
   }
   text(): string {
@@ -30,7 +36,7 @@ class Capture extends Writable {
 }
 
 export async function cli(argv: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  const stdout = new Capture();
+  const stdout = new Capture(options.onStdout);
   const stderr = new Capture();
   const stdin = options.stdin === undefined ? emptyStdin() : Readable.from([options.stdin]);
   const code = await run(

@@ -96,7 +96,7 @@ export async function consume(ctx: CommandContext, topic: string, options: Consu
       if (end !== undefined && record.offset + 1 >= end) pending.delete(record.partition);
     }
     for (const [partition, end] of pending) {
-      const position = consumer.position(topic, partition);
+      const position = await consumer.position(topic, partition);
       if (position !== undefined && position >= end) pending.delete(partition);
     }
     await ctx.out(chunk);

@@ -85,9 +85,11 @@ async function reportResults(
   });
   await ctx.out(renderTable(['topic', 'status'], rows));
   if (failed === 0) return EXIT_OK;
-  const first = results.find((r) => r.error !== undefined && toleratedStatus(r) === undefined);
-  throw new CliError(`${failed} of ${results.length} topic(s) failed`, {
-    code: first?.error === undefined ? undefined : errorCodeName(first.error),
+  const first = results.find((r) => r.error !== undefined && toleratedStatus(r) === undefined)?.error;
+  // One topic: its own typed error says it all. Several: a count, plus the first error.
+  if (results.length === 1 && first !== undefined) throw first;
+  throw new CliError(`${failed} of ${results.length} topics failed (first: ${first?.message ?? 'unknown'})`, {
+    code: first === undefined ? undefined : errorCodeName(first),
     exitCode: EXIT_FAILURE,
   });
 }
