@@ -13,7 +13,7 @@ import { Cluster } from './cluster.js';
 import { decodeFetchedBatches } from './codec.js';
 import { parseConsumerConfig, type AutoOffsetReset, type ConsumerConfig, type ConsumerOptions } from './config.js';
 import {
-  ClientClosedError, ConcurrentPollError, IllegalStateError, LogTruncationError, MessageTooLargeError,
+  ClientClosedError, ConcurrentPollError, CorruptRecordError, IllegalStateError, LogTruncationError, MessageTooLargeError,
   NoOffsetForPartitionError, OffsetOutOfRangeError, TributaryClientError, UnknownTopicOrPartitionError,
   errorFromWire, needsMetadataRefresh,
 } from './errors.js';
@@ -461,7 +461,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     try {
       batches = decodeFetchedBatches(bytes);
     } catch (error) {
-      this.pendingError = error instanceof Error ? error : new Error(String(error));
+      this.pendingError = new CorruptRecordError(s.topic, s.partition, item.fetchOffset, error);
+      s.nextFetchAtMs = Infinity; // until the user seeks past it
       return;
     }
     if (batches.length === 0) {

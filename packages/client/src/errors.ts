@@ -246,3 +246,17 @@ export class NoOffsetForPartitionError extends TributaryClientError {
     super(`no position for ${topic}-${partition} and auto.offset.reset=none (call seek first)`, { code: 'NO_OFFSET_FOR_PARTITION' });
   }
 }
+
+/** Fetched bytes failed the record-batch checks (CRC, framing); `cause` is the protocol's error. */
+export class CorruptRecordError extends TributaryClientError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly fetchOffset: number;
+  constructor(topic: string, partition: number, fetchOffset: number, cause: unknown) {
+    super(`corrupt record batch fetched from ${topic}-${partition} at offset ${fetchOffset}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { code: 'CORRUPT_MESSAGE', cause });
+    this.topic = topic;
+    this.partition = partition;
+    this.fetchOffset = fetchOffset;
+  }
+}

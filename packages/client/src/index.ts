@@ -29,5 +29,5 @@ export {
   TributaryClientError, ConfigError, type ConfigIssue, BrokerError, UnknownTopicOrPartitionError, MessageTooLargeError,
   DeliveryTimeoutError, MaxBlockTimeoutError, RequestTimeoutError, ConnectionError, ConcurrentPollError,
   OffsetOutOfRangeError, NoOffsetForPartitionError, LogTruncationError, ProducerFencedError, ClientClosedError,
-  IllegalStateError, UnsupportedOperationError, RpcError, LeaderNotAvailableError, AdminBatchError,
+  IllegalStateError, UnsupportedOperationError, RpcError, LeaderNotAvailableError, AdminBatchError, CorruptRecordError,
 } from './errors.js';

@@ -8,12 +8,15 @@ export interface FakeBrokerScript {
   /** undefined = UNIMPLEMENTED (an old broker). */
   initProducerId?: () => { producerId: number; producerEpoch: number };
   leaderEpoch?: number;
+  /** Answer one partition of a fetch; undefined = UNIMPLEMENTED. */
+  fetch?: (partition: tributary.v1.IFetchPartition, attempt: number) => tributary.v1.IFetchPartitionResponse;
 }
 
 export interface FakeBroker {
   readonly address: string;
   readonly produced: { partition: number; batch: RecordBatch }[];
   metadataRequests: number;
+  readonly fetches: tributary.v1.IFetchPartition[];
   close(): Promise<void>;
 }
 
@@ -21,10 +24,12 @@ export async function startFakeBroker(topic: string, partitions: number, script:
   const server = new grpc.Server();
   let port = 0;
   let produceAttempt = 0;
+  let fetchAttempt = 0;
   const fake: FakeBroker = {
     address: '',
     produced: [],
     metadataRequests: 0,
+    fetches: [],
     close: async () => { server.forceShutdown(); },
   };
   const unimplemented = (_call: unknown, cb: grpc.sendUnaryData<never>): void => cb({ code: grpc.status.UNIMPLEMENTED, details: 'not in fake' } as grpc.ServiceError, null);
@@ -54,7 +59,22 @@ export async function startFakeBroker(topic: string, partitions: number, script:
       }
       if (!withhold) cb(null, { topics });
     },
-    fetch: unimplemented,
+    fetch: (call: grpc.ServerUnaryCall<tributary.v1.FetchRequest, unknown>, cb: grpc.sendUnaryData<tributary.v1.IFetchResponse>) => {
+      if (script.fetch === undefined) {
+        unimplemented(call, cb as grpc.sendUnaryData<never>);
+        return;
+      }
+      fetchAttempt += 1;
+      const topics = call.request.topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((p) => {
+          fake.fetches.push(p);
+          return { partition: p.partition, ...script.fetch!(p, fetchAttempt) };
+        }),
+      }));
+      // Long-poll a little, as a broker with no new data does.
+      setTimeout(() => cb(null, { topics }), 5);
+    },
     listOffsets: unimplemented,
     subscribe: (call: grpc.ServerWritableStream<unknown, unknown>) => call.destroy(new Error('not in fake')),
     initProducerId: (_call: unknown, cb: grpc.sendUnaryData<tributary.v1.IInitProducerIdResponse>) => {
