@@ -116,6 +116,11 @@ export class Raft {
   private readonly readOnly = new ReadOnly();
   /** ReadIndex requests held until this leader commits an entry of its own term. */
   private pendingReadIndex: ReadRequest[] = [];
+  /**
+   * timeout-now arrived while we still had committed conf changes to apply (typically the removed
+   * leader's own removal, sent together with its commit): campaign as soon as they are applied.
+   */
+  private campaignAfterApply = false;
 
   constructor(
     readonly config: RaftConfig,
@@ -340,6 +345,10 @@ export class Raft {
     if (this.role === 'leader') {
       this.uncommittedBytes = Math.max(0, this.uncommittedBytes - entriesPayloadBytes(appliedEntries));
     }
+    if (this.campaignAfterApply && this.role === 'follower' && !this.hasUnappliedConfChanges()) {
+      this.campaignAfterApply = false;
+      this.hup(true);
+    }
   }
 
   hardState(): { term: number; vote: NodeId; commit: number } {
@@ -407,6 +416,7 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.readOnly.reset();
     this.pendingReadIndex = [];
+    this.campaignAfterApply = false;
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -614,7 +624,8 @@ export class Raft {
         return;
       case 'timeout-now':
         // The leader chose us: campaign at once, skipping pre-vote and voters' leases.
-        this.hup(true);
+        if (this.hasUnappliedConfChanges()) this.campaignAfterApply = true;
+        else this.hup(true);
         return;
       case 'read-index-resp':
         this.readStates.push({ index: m.index, requestCtx: m.context });

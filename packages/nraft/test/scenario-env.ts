@@ -157,9 +157,9 @@ export class ScenarioEnv {
         ...(kv.has('max-msg-bytes') ? { maxSizePerMsgBytes: Number(kv.get('max-msg-bytes')), maxInflightBytes: 0 } : {}),
         ...(kv.has('max-uncommitted-bytes') ? { maxUncommittedEntriesBytes: Number(kv.get('max-uncommitted-bytes')) } : {}),
       };
-      // Nodes outside the initial configuration (to be added later) start empty.
-      const member = voters.includes(id) || learners.includes(id);
-      const storage = new MemoryStorage({ confState: member ? { voters, learners } : { voters: [], learners: [] } });
+      // Every node boots with the cluster's bootstrap membership, including nodes that join later
+      // through conf changes: replaying the log from index 1 on top of it yields the right config.
+      const storage = new MemoryStorage({ confState: { voters, learners } });
       this.nodes.set(id, { id, node: new RawNode(config, storage), storage, config, applied: [], readStates: [] });
     }
   }
