@@ -78,4 +78,24 @@ describe('durability across restarts', () => {
       await t.close();
     }
   });
+
+  it('applies altered configs to the live log: max.message.bytes and segment.bytes', async () => {
+    const t = await startTestNode();
+    try {
+      await createTopic(t, 'live', 1, { 'max.message.bytes': '2000' });
+      const big = batchOf(['x'.repeat(3000)]);
+      expect(codeName((await produceBatch(t, 'live', 0, big)).error)).toBe('MESSAGE_TOO_LARGE');
+      const resource = { type: 0, name: 'live' };
+      const altered = await call(t.admin, t.admin.alterConfigs, { resources: [{ resource, configs: [{ name: 'max.message.bytes', value: '10000' }, { name: 'segment.bytes', value: '4000' }] }] });
+      expect(codeName(altered.results[0]?.error)).toBe('NONE');
+      expect(codeName((await produceBatch(t, 'live', 0, batchOf(['x'.repeat(3000)]))).error)).toBe('NONE');
+      for (let i = 0; i < 3; i++) expect(codeName((await produceBatch(t, 'live', 0, batchOf(['y'.repeat(3000)]))).error)).toBe('NONE');
+      // 4 batches of ~3 KB with 4000-byte segments: the log rolled.
+      const segments = (await readdir(join(t.dataDir, 'live-0'))).filter((f) => f.endsWith('.log'));
+      expect(segments.length).toBeGreaterThanOrEqual(3);
+      expect((await valuesAt(t, 'live', 0)).length).toBe(4);
+    } finally {
+      await t.close();
+    }
+  });
 });

@@ -23,10 +23,19 @@ interface Reconfigurable {
 }
 
 class StoragePartitionLog implements PartitionLogPort {
+  /** Set while the log is being reopened with a new config; log operations wait for it. */
+  private reopening: Promise<void> | undefined;
+
   constructor(
-    private readonly log: PartitionLog,
+    private log: PartitionLog,
+    private readonly reopen: (config: LogConfig) => Promise<PartitionLog>,
     private readonly logger: Logger,
   ) {}
+
+  private async ready(): Promise<PartitionLog> {
+    while (this.reopening !== undefined) await this.reopening;
+    return this.log;
+  }
 
   get logStartOffset(): number {
     return this.log.logStartOffset;
@@ -41,17 +50,17 @@ class StoragePartitionLog implements PartitionLogPort {
   }
 
   async appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
-    const info = await this.log.appendAsLeader(batches, leaderEpoch, options.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: options.logAppendTimeMs });
+    const info = await (await this.ready()).appendAsLeader(batches, leaderEpoch, options.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: options.logAppendTimeMs });
     return { baseOffset: info.firstOffset, lastOffset: info.lastOffset, logAppendTimeMs: info.logAppendTimeMs };
   }
 
   async read(fetchOffset: number, maxBytes: number, options: { readonly maxOffset: number; readonly minOneBatch: boolean }): Promise<LogReadResult> {
-    const result = await this.log.read(fetchOffset, maxBytes, options);
+    const result = await (await this.ready()).read(fetchOffset, maxBytes, options);
     return { bytes: result.records };
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined> {
-    const found = await this.log.offsetForTimestamp(timestampMs);
+    const found = await (await this.ready()).offsetForTimestamp(timestampMs);
     return found === null ? undefined : { batchBaseOffset: found.offset };
   }
 
@@ -63,30 +72,49 @@ class StoragePartitionLog implements PartitionLogPort {
     this.log.updateHighWatermark(highWatermark);
   }
 
+  /**
+   * Storage's PartitionLog takes its config at open, so a changed config is applied by closing and
+   * reopening the log (a clean close: no recovery scan). Appends and reads issued meanwhile wait.
+   */
   updateConfig(config: TopicConfig): void {
+    const logConfig = toLogConfig(config);
     const reconfigurable = this.log as unknown as Partial<Reconfigurable>;
     if (typeof reconfigurable.updateConfig === 'function') {
-      reconfigurable.updateConfig(toLogConfig(config));
-    } else {
-      this.logger.warn('this storage version cannot change a live log config: retention/segment/flush changes apply after a restart');
+      reconfigurable.updateConfig(logConfig);
+      return;
     }
+    const previous = this.reopening ?? Promise.resolve();
+    const reopening = previous.then(async () => {
+      const old = this.log;
+      await old.close();
+      const next = await this.reopen(logConfig);
+      // An append that completed while closing may have advanced the HW after its checkpoint.
+      if (old.highWatermark > next.highWatermark && old.highWatermark <= next.logEndOffset) next.updateHighWatermark(old.highWatermark);
+      this.log = next;
+      this.logger.info('log reopened with new config');
+    });
+    this.reopening = reopening;
+    void reopening.then(
+      () => { if (this.reopening === reopening) this.reopening = undefined; },
+      (err: unknown) => this.logger.error({ err }, 'reopening the log with a new config failed'),
+    );
   }
 
   async applyRetention(nowMs: number): Promise<void> {
-    const result = await this.log.applyRetention(nowMs);
+    const result = await (await this.ready()).applyRetention(nowMs);
     if (result.deletedSegments > 0) this.logger.info({ deletedSegments: result.deletedSegments, logStartOffset: result.logStartOffset }, 'retention deleted segments');
   }
 
-  flush(): Promise<void> {
-    return this.log.flush();
+  async flush(): Promise<void> {
+    await (await this.ready()).flush();
   }
 
-  close(): Promise<void> {
-    return this.log.close();
+  async close(): Promise<void> {
+    await (await this.ready()).close();
   }
 
-  delete(): Promise<void> {
-    return this.log.delete();
+  async delete(): Promise<void> {
+    await (await this.ready()).delete();
   }
 }
 
@@ -94,7 +122,7 @@ class StoragePartitionLog implements PartitionLogPort {
 export function storageLogFactory(args: { readonly logger: Logger; readonly nowMs: () => number }): LogFactory {
   return async ({ dir, topic, partition, config }) => {
     const logger = args.logger.child({ topic, partition });
-    const log = await PartitionLog.open({ dir, config: toLogConfig(config), clock: args.nowMs, logger });
-    return new StoragePartitionLog(log, logger);
+    const open = (logConfig: LogConfig): Promise<PartitionLog> => PartitionLog.open({ dir, config: logConfig, clock: args.nowMs, logger });
+    return new StoragePartitionLog(await open(toLogConfig(config)), open, logger);
   };
 }
