@@ -16,7 +16,19 @@ describe('durability across restarts', () => {
       await createTopic(t, 'durable', 2, { 'retention.ms': '123456' });
       for (let i = 0; i < 5; i++) await produceBatch(t, 'durable', i % 2, batchOf([`r${i}`]));
       const clusterId = t.node.clusterId;
+      const pid = async () => {
+        const res = await call(t.broker, t.broker.initProducerId, { producerId: -1, producerEpoch: -1 });
+        expect(codeName(res.error)).toBe('NONE');
+        expect(res.producerEpoch).toBe(0);
+        return Number(res.producerId);
+      };
+      const [p1, p2] = [await pid(), await pid()];
+      expect(p2).toBe(p1 + 1);
+      const txn = await call(t.broker, t.broker.initProducerId, { transactionalId: 'tx-1', producerId: -1, producerEpoch: -1 });
+      expect(codeName(txn.error)).toBe('INVALID_REQUEST');
       t = await t.restart();
+      // Producer ids are never handed out twice, even across restarts.
+      expect(await pid()).toBeGreaterThan(p2);
       expect(t.node.clusterId).toBe(clusterId);
       expect(await valuesAt(t, 'durable', 0)).toEqual(['r0', 'r2', 'r4']);
       expect(await valuesAt(t, 'durable', 1)).toEqual(['r1', 'r3']);
@@ -97,5 +109,27 @@ describe('durability across restarts', () => {
     } finally {
       await t.close();
     }
+  });
+
+  it('close() answers parked fetches promptly, releases cancelled ones, and is idempotent', async () => {
+    const t = await startTestNode();
+    await createTopic(t, 'idle');
+    const waiting = async (): Promise<string | undefined> => (await t.node.metrics.registry.getSingleMetricAsString('tributary_waiting_requests')).split('\n').find((l) => l.startsWith('tributary_waiting_requests{'));
+    // A client-cancelled long poll releases its waiter.
+    const cancelled = t.broker.fetch({ maxWaitMs: 20_000, minBytes: 1, topics: [{ topic: 'idle', partitions: [{ partition: 0, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }] }, () => undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await waiting()).toMatch(/ 1$/);
+    cancelled.cancel();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await waiting()).toMatch(/ 0$/);
+
+    const parked = fetchFrom(t, 'idle', 0, 0, { maxWaitMs: 20_000, minBytes: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await Promise.all([t.node.close(), t.node.close()]);
+    const answered = await parked.then((p) => codeName(p.error), (e: Error) => e.message);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(answered).toBe('NONE');
+    await t.close();
   });
 });
