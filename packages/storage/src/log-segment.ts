@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, readInt64 } from './batch-header.js';
-import { writeFileAtomic } from './checkpoint-file.js';
+import { fsyncDir } from './checkpoint-file.js';
 import { findExtent, preadFully, pwriteFully, validateLogFile } from './file-io.js';
 import type { LogConfig } from './log-config.js';
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
@@ -217,13 +217,11 @@ export class LogSegment {
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
     const offsetBytes = this.offsetIndex.toBuffer();
     const timeBytes = this.timeIndex.toBuffer();
-    if (opts.sync) {
-      await writeFileAtomic(this.indexPath, offsetBytes);
-      await writeFileAtomic(this.timeIndexPath, timeBytes);
-    } else {
-      await writeFileAtomicNoSync(this.indexPath, offsetBytes);
-      await writeFileAtomicNoSync(this.timeIndexPath, timeBytes);
-    }
+    await writeTemp(`${this.indexPath}.tmp`, offsetBytes, opts.sync);
+    await writeTemp(`${this.timeIndexPath}.tmp`, timeBytes, opts.sync);
+    await rename(`${this.indexPath}.tmp`, this.indexPath);
+    await rename(`${this.timeIndexPath}.tmp`, this.timeIndexPath);
+    if (opts.sync) await fsyncDir(this.dir);
   }
 
   /** The first batch whose last offset is ≥ offset, or null when the segment ends before it. */
@@ -371,14 +369,13 @@ async function readFileOrNull(file: string): Promise<Buffer | null> {
   }
 }
 
-/** Temp + rename without fsync: enough for index files of a segment that recovery would rebuild anyway. */
-async function writeFileAtomicNoSync(file: string, content: Buffer): Promise<void> {
-  const temp = `${file}.tmp`;
-  const handle = await open(temp, 'w');
+/** Writes a temp file for a later rename; fsynced when `sync` (unsynced index files are rebuilt by recovery if lost). */
+async function writeTemp(file: string, content: Buffer, sync: boolean): Promise<void> {
+  const handle = await open(file, 'w');
   try {
     await pwriteFully(handle, [content], 0);
+    if (sync) await handle.sync();
   } finally {
     await handle.close();
   }
-  await rename(temp, file);
 }

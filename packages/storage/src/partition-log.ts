@@ -146,6 +146,8 @@ export class PartitionLog {
   private draining = false;
   private readonly backgroundTasks = new Set<Promise<void>>();
   private readonly checkpointChains = new Map<string, Promise<void>>();
+  /** Last content written per checkpoint file, to skip rewriting an unchanged one. */
+  private readonly checkpointContents = new Map<string, string>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushQueued = false;
   private closePromise: Promise<void> | null = null;
@@ -269,11 +271,14 @@ export class PartitionLog {
       highWatermark: Math.min(Math.max(checkpointedHighWatermark ?? logStartOffset, logStartOffset), logEndOffset),
       recoveryPoint: logEndOffset,
     });
+    if (checkpointedRecoveryPoint !== null) log.checkpointContents.set(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointedRecoveryPoint));
     if (epochChanged || recoveredAny) await log.writeEpochCheckpoint();
     await log.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
-    // From here on a crash is an unclean stop.
-    await rm(path.join(dir, CLEAN_SHUTDOWN_FILE), { force: true });
-    await fsyncDir(dir);
+    if (cleanShutdown) {
+      // From here on a crash is an unclean stop.
+      await rm(path.join(dir, CLEAN_SHUTDOWN_FILE), { force: true });
+      await fsyncDir(dir);
+    }
     logger.info({ dir, logStartOffset, logEndOffset, segments: segments.length, cleanShutdown, recoveryPoint }, 'log opened');
     return log;
   }
@@ -577,6 +582,12 @@ export class PartitionLog {
     });
     this.backgroundTasks.add(tracked);
     void tracked.finally(() => this.backgroundTasks.delete(tracked));
+  }
+
+  /** Resolves when queued writes and background segment flushes (after rolls) are done. */
+  async settled(): Promise<void> {
+    if (this.queue.length > 0 || this.draining || this.drainScheduled) await this.enqueueTask(async () => undefined).catch(() => undefined);
+    await Promise.all([...this.backgroundTasks]);
   }
 
   // ---- flush ----
@@ -928,8 +939,11 @@ export class PartitionLog {
 
   /** Atomic checkpoint write, serialized per file so two writers never share a temp file. */
   private writeCheckpoint(name: string, content: string): Promise<void> {
+    if (this.checkpointContents.get(name) === content) return this.checkpointChains.get(name) ?? Promise.resolve();
+    this.checkpointContents.set(name, content);
     const previous = this.checkpointChains.get(name) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(() => writeFileAtomic(path.join(this.dir, name), content));
+    next.catch(() => this.checkpointContents.delete(name));
     this.checkpointChains.set(name, next);
     return next;
   }
