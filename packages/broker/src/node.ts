@@ -62,7 +62,12 @@ async function listProtoFiles(dir: string): Promise<string[]> {
 
 async function bindGrpc(server: grpc.Server, listen: HostPort): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(formatHostPort(listen), grpc.ServerCredentials.createInsecure(), (err, port) => (err === null ? resolve(port) : reject(err)));
+    const address = formatHostPort(listen);
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+      if (err === null) resolve(port);
+      // grpc-js says "No address added out of total 1 resolved"; the cause (EADDRINUSE, ...) is what matters.
+      else reject(new Error(`cannot listen on ${address} (listen): ${err.message}`, { cause: err }));
+    });
   });
 }
 
@@ -133,6 +138,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   try {
     port = await bindGrpc(server, config.listen);
   } catch (err) {
+    server.forceShutdown();
     unsubscribe();
     await replicas.shutdown();
     throw err;
