@@ -173,6 +173,26 @@ export class RecordAccumulator {
     return batch;
   }
 
+  /**
+   * Takes the head batch of a ready queue and, unless the partition is retrying, the batches behind it
+   * that are sendable too, while their total stays within `maxBytes` (the head always goes).
+   * Several batches of one partition travel in one request as concatenated batches.
+   */
+  takeSendable(q: PartitionQueue, nowMs: number, flushing: boolean, maxBytes: number): ProducerBatch[] {
+    const out = [this.takeHead(q)];
+    let bytes = out[0]!.sizeBytes;
+    while (!q.retrying) {
+      const next = q.batches[0];
+      if (next === undefined || next.retryAtMs > nowMs || bytes + next.sizeBytes > maxBytes) break;
+      const sendable = next.state === 'queued' || q.batches.length > 1 || flushing
+        || next.createdMs + this.config.lingerMs <= nowMs || next.sizeBytes >= this.config.batchSizeBytes;
+      if (!sendable) break;
+      out.push(this.takeHead(q));
+      bytes += next.sizeBytes;
+    }
+    return out;
+  }
+
   /** A send attempt of `batch` ended (success, failure or retry). */
   attemptEnded(batch: ProducerBatch): void {
     const q = this.queue(batch.topic, batch.partition);

@@ -286,11 +286,15 @@ export class Producer {
       const head = q.batches[0]!;
       const bytes = requestBytes.get(address) ?? 0;
       if (bytes > 0 && bytes + head.sizeBytes > this.config.maxRequestSizeBytes) continue;
-      const batch = this.accumulator.takeHead(q);
-      requestBytes.set(address, bytes + batch.sizeBytes);
+      const taken = this.accumulator.takeSendable(q, nowMs, this.flushing > 0 || this.closing, this.config.maxRequestSizeBytes - bytes);
       let list = requests.get(address);
       if (list === undefined) requests.set(address, (list = []));
-      list.push(batch);
+      let added = 0;
+      for (const b of taken) {
+        list.push(b);
+        added += b.sizeBytes;
+      }
+      requestBytes.set(address, bytes + added);
     }
     for (const [address, batches] of requests) this.sendProduce({ address, batches });
     if (needRefresh) this.refreshMetadataThenWake();
@@ -325,20 +329,29 @@ export class Producer {
     batch.encoded = undefined;
   }
 
+  /** Sends one Produce request; batches of one partition are consecutive and go concatenated, in order. */
   private sendProduce(request: InFlightRequest): void {
-    const byTopic = new Map<string, tributary.v1.IProducePartitionData[]>();
+    const byTopic = new Map<string, Map<number, ProducerBatch[]>>();
     for (const batch of request.batches) {
       this.stampIdempotence(batch);
       batch.encoded ??= encodeProducerBatch(batch, this.config.compressionType);
-      const leaderEpoch = this.cluster.metadata.partition(batch.topic, batch.partition)?.leaderEpoch ?? -1;
       let parts = byTopic.get(batch.topic);
-      if (parts === undefined) byTopic.set(batch.topic, (parts = []));
-      parts.push({ partition: batch.partition, recordBatch: batch.encoded, currentLeaderEpoch: leaderEpoch });
+      if (parts === undefined) byTopic.set(batch.topic, (parts = new Map()));
+      let list = parts.get(batch.partition);
+      if (list === undefined) parts.set(batch.partition, (list = []));
+      list.push(batch);
     }
     const produceRequest: tributary.v1.IProduceRequest = {
       acks: this.config.acks,
       timeoutMs: this.config.requestTimeoutMs,
-      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+      topics: [...byTopic].map(([topic, parts]) => ({
+        topic,
+        partitions: [...parts].map(([partition, batches]) => ({
+          partition,
+          recordBatch: batches.length === 1 ? batches[0]!.encoded! : Buffer.concat(batches.map((b) => b.encoded!)),
+          currentLeaderEpoch: this.cluster.metadata.partition(topic, partition)?.leaderEpoch ?? -1,
+        })),
+      })),
     };
     this.inFlightByAddress.set(request.address, (this.inFlightByAddress.get(request.address) ?? 0) + 1);
     const settle = (): void => {
@@ -361,8 +374,11 @@ export class Producer {
     for (const t of response.topics) {
       for (const p of t.partitions ?? []) results.set(`${t.topic}\u0000${p.partition ?? 0}`, p);
     }
+    // Offsets of a partition's later batches follow its first: the broker appends them as one unit.
+    const nextOffset = new Map<string, number>();
     for (const batch of request.batches) {
-      const r = results.get(this.sequenceKey(batch));
+      const key = this.sequenceKey(batch);
+      const r = results.get(key);
       if (r === undefined) {
         if (this.config.acks === 0) {
           this.finishBatch(batch, { baseOffset: -1, logAppendTimeMs: -1 });
@@ -375,10 +391,10 @@ export class Producer {
       const code = r.error?.code ?? 0;
       if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
         // DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch (a retry of a write that landed).
-        this.finishBatch(batch, {
-          baseOffset: this.config.acks === 0 ? -1 : Number(r.baseOffset ?? -1),
-          logAppendTimeMs: Number(r.logAppendTimeMs ?? -1),
-        });
+        const first = Number(r.baseOffset ?? -1);
+        const baseOffset = this.config.acks === 0 || first < 0 ? -1 : (nextOffset.get(key) ?? first);
+        if (baseOffset >= 0) nextOffset.set(key, baseOffset + batch.records.length);
+        this.finishBatch(batch, { baseOffset, logAppendTimeMs: Number(r.logAppendTimeMs ?? -1) });
       } else {
         this.handleBatchError(batch, errorFromWire(code, r.error?.message ?? '', {
           topic: batch.topic, partition: batch.partition, context: `produce to ${batch.topic}-${batch.partition}`,

@@ -85,6 +85,29 @@ describe('RecordAccumulator', () => {
     expect(acc.ready(500, false).ready).toHaveLength(1);
   });
 
+  it('takeSendable takes the closed batches behind the head within maxBytes, but not a lingering one', () => {
+    const acc = new RecordAccumulator(config);
+    for (let i = 0; i < 4; i++) acc.append('t', 0, record(100), 0); // four full batches
+    acc.append('t', 0, record(10), 0); // one open, lingering
+    const q = acc.queue('t', 0);
+    const taken = acc.takeSendable(q, 0, false, 3 * (BATCH_OVERHEAD_BYTES + 100));
+    expect(taken).toHaveLength(3);
+    expect(q.batches).toHaveLength(2);
+    const rest = acc.takeSendable(q, 0, false, 10_000);
+    expect(rest.map((b) => b.records.length)).toEqual([1]); // the lingering batch stays
+    expect(acc.takeSendable(q, 50, false, 10_000)).toHaveLength(1); // until linger.ms passed
+  });
+
+  it('takeSendable sends one batch at a time while the partition is retrying', () => {
+    const acc = new RecordAccumulator(config);
+    for (let i = 0; i < 3; i++) acc.append('t', 0, record(100), 0);
+    const q = acc.queue('t', 0);
+    const [first] = acc.takeSendable(q, 0, false, 100);
+    acc.attemptEnded(first!);
+    acc.reenqueue(first!, 0, new Error('retry'));
+    expect(acc.takeSendable(q, 0, false, 10_000)).toEqual([first]);
+  });
+
   it('expires queued batches after delivery.timeout.ms, not in-flight ones', () => {
     const acc = new RecordAccumulator(config);
     acc.append('t', 0, record(100), 0);
