@@ -54,6 +54,7 @@ export class LogSegment {
   /** Background work after a roll (persist indexes, fsync); awaited before the segment is touched again. */
   closingTask: Promise<void> | null = null;
   private bytesSinceLastIndexEntry = 0;
+  private syncing: Promise<void> | null = null;
   private readers = 0;
   private released = false;
   private releaseWhenIdle: (() => Promise<void>) | null = null;
@@ -204,10 +205,20 @@ export class LogSegment {
     this.indexesDirty = true;
   }
 
+  /** fsyncs written data; a caller arriving while another fsync runs waits for that one. */
   async fsync(): Promise<void> {
-    if (!this.dirty) return;
+    if (!this.dirty) {
+      await this.syncing;
+      return;
+    }
     this.dirty = false;
-    await this.handle.datasync();
+    const syncing = this.handle.datasync();
+    this.syncing = syncing;
+    try {
+      await syncing;
+    } finally {
+      if (this.syncing === syncing) this.syncing = null;
+    }
   }
 
   /** Writes the index files (atomically, fsynced when `sync`). Adds a final time index entry for the segment's max timestamp. */

@@ -39,6 +39,8 @@ export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 
 /** Largest single append call (all its batches), bytes: one write must fit a u32 segment position. */
 export const APPEND_MAX_BYTES = 0x7fffffff;
+/** Most bytes one read() returns (beyond one oversized first batch): bounds the buffer a fetch allocates. */
+export const READ_MAX_BYTES = 32 * 1024 * 1024;
 const FLUSH_TIMER_PERIOD_MS_MAX = 1000;
 const FLUSH_TIMER_PERIOD_MS_MIN = 10;
 
@@ -647,28 +649,29 @@ export class PartitionLog {
     const minOneBatch = opts.minOneBatch ?? true;
     const empty: ReadResult = { records: Buffer.alloc(0), firstOffset: fetchOffset, highWatermark, logStartOffset, logEndOffset };
     if (fetchOffset >= maxOffset) return empty;
-    const segments = [...this.segments];
+    // Pin the segments now, synchronously, so retention cannot close their files under this read.
+    const segments = this.segments.slice(this.segmentIndexFor(this.segments, fetchOffset));
+    for (const segment of segments) segment.acquire();
     const chunks: Buffer[] = [];
     let totalBytes = 0;
     let firstOffset = fetchOffset;
-    for (let i = this.segmentIndexFor(segments, fetchOffset); i < segments.length; i++) {
-      const segment = segments[i]!;
-      segment.acquire();
-      try {
+    const limitBytes = Math.min(maxBytes, READ_MAX_BYTES);
+    try {
+      for (const segment of segments) {
         const start = await segment.findBatch(fetchOffset);
         if (start === null) continue;
         if (chunks.length === 0) firstOffset = start.baseOffset;
         const { records, reachedEnd } = await segment.readBatches(start.position, {
-          maxBytes: maxBytes - totalBytes,
+          maxBytes: limitBytes - totalBytes,
           maxOffset,
           mustTakeOne: minOneBatch && chunks.length === 0,
         });
         if (records.length > 0) chunks.push(records);
         totalBytes += records.length;
-        if (!reachedEnd) break;
-      } finally {
-        segment.release();
+        if (!reachedEnd || totalBytes >= limitBytes) break;
       }
+    } finally {
+      for (const segment of segments) segment.release();
     }
     if (chunks.length === 0) return empty;
     const records = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, totalBytes);
@@ -701,17 +704,18 @@ export class PartitionLog {
   async offsetForTimestamp(timestamp: number): Promise<TimestampOffset | null> {
     this.assertReadable();
     const logStartOffset = this.logStartOffsetValue;
-    for (const segment of [...this.segments]) {
-      if (segment.nextOffset <= logStartOffset || segment.maxTimestamp < timestamp) continue;
-      segment.acquire();
-      try {
+    const segments = [...this.segments];
+    for (const segment of segments) segment.acquire();
+    try {
+      for (const segment of segments) {
+        if (segment.nextOffset <= logStartOffset || segment.maxTimestamp < timestamp) continue;
         const found = await segment.findBatchByTimestamp(timestamp, logStartOffset);
         if (found !== null) return { offset: Math.max(found.baseOffset, logStartOffset), timestamp: found.maxTimestamp };
-      } finally {
-        segment.release();
       }
+      return null;
+    } finally {
+      for (const segment of segments) segment.release();
     }
-    return null;
   }
 
   /** The largest batch maxTimestamp in the log and the base offset of its batch, or null when empty. */
