@@ -153,8 +153,8 @@ export class ScenarioEnv {
         preVote: kv.get('prevote') !== 'false',
         checkQuorum: kv.get('checkquorum') !== 'false',
         ...(kv.has('max-inflight') ? { maxInflightMsgs: Number(kv.get('max-inflight')) } : {}),
-        ...(kv.has('max-inflight-bytes') ? { maxInflightBytes: Number(kv.get('max-inflight-bytes')) } : {}),
         ...(kv.has('max-msg-bytes') ? { maxSizePerMsgBytes: Number(kv.get('max-msg-bytes')), maxInflightBytes: 0 } : {}),
+        ...(kv.has('max-inflight-bytes') ? { maxInflightBytes: Number(kv.get('max-inflight-bytes')) } : {}),
         ...(kv.has('max-uncommitted-bytes') ? { maxUncommittedEntriesBytes: Number(kv.get('max-uncommitted-bytes')) } : {}),
       };
       // Every node boots with the cluster's bootstrap membership, including nodes that join later
