@@ -297,7 +297,7 @@ export class Producer {
       requestBytes.set(address, bytes + added);
     }
     for (const [address, batches] of requests) this.sendProduce({ address, batches });
-    if (needRefresh) this.refreshMetadataThenWake();
+    if (needRefresh || this.cluster.metadata.ageMs(nowMs) >= this.config.metadataMaxAgeMs) this.refreshMetadataThenWake();
     this.scheduleAt(Math.min(nextCheckMs, this.accumulator.nextExpiryMs()));
   }
 
