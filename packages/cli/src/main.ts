@@ -17,6 +17,10 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+// The client's retry/backoff timers are unref'd (a library must not hold a process open), so while a
+// command waits out a backoff with no socket open the event loop could drain and Node would quit with
+// "unfinished top-level await" (exit 13). This ref'd timer keeps the CLI alive until run() settles.
+const keepAlive = setInterval(() => undefined, 60_000);
 const exitCode = await run(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
@@ -24,6 +28,7 @@ const exitCode = await run(process.argv.slice(2), {
   env: process.env,
   signal: controller.signal,
 });
+clearInterval(keepAlive);
 process.exitCode = exitCode;
 // Clients may hold sockets or timers a moment longer; the command is over, so leave now.
 setImmediate(() => process.exit(exitCode));
