@@ -130,7 +130,7 @@ type WriterOp = AppendOp | TaskOp;
 
 export class PartitionLog {
   private readonly segments: LogSegment[];
-  private readonly config: LogConfig;
+  private configValue: LogConfig;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly epochCache: LeaderEpochCache;
@@ -169,7 +169,7 @@ export class PartitionLog {
       recoveryPoint: number;
     },
   ) {
-    this.config = init.config;
+    this.configValue = init.config;
     this.clock = init.clock;
     this.logger = init.logger;
     this.segments = init.segments;
@@ -180,11 +180,38 @@ export class PartitionLog {
     this.highWatermarkValue = init.highWatermark;
     this.recoveryPointValue = init.recoveryPoint;
     this.lastFlushMs = this.clock();
-    if (Number.isFinite(this.config.flushMs)) {
-      const periodMs = Math.min(Math.max(this.config.flushMs, FLUSH_TIMER_PERIOD_MS_MIN), FLUSH_TIMER_PERIOD_MS_MAX);
-      this.flushTimer = setInterval(() => this.onFlushTimer(), periodMs);
-      this.flushTimer.unref();
-    }
+    this.startFlushTimer();
+  }
+
+  private get config(): LogConfig {
+    return this.configValue;
+  }
+
+  /** The flush.ms timer, unref'd so it never keeps the process alive; close() clears it. */
+  private startFlushTimer(): void {
+    if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    this.flushTimer = null;
+    if (!Number.isFinite(this.config.flushMs)) return;
+    const periodMs = Math.min(Math.max(this.config.flushMs, FLUSH_TIMER_PERIOD_MS_MIN), FLUSH_TIMER_PERIOD_MS_MAX);
+    this.flushTimer = setInterval(() => this.onFlushTimer(), periodMs);
+    this.flushTimer.unref();
+  }
+
+  /** The config in force. */
+  get logConfig(): LogConfig {
+    return this.configValue;
+  }
+
+  /**
+   * Applies a changed config to the live log: later appends, rolls, flushes and retention use it.
+   * segment.index.bytes applies to segments created from now on.
+   */
+  updateConfig(config: LogConfig): void {
+    this.assertWritable();
+    const previous = this.configValue;
+    this.configValue = config;
+    if (config.flushMs !== previous.flushMs) this.startFlushTimer();
+    this.logger.info({ dir: this.dir, config }, 'log config updated');
   }
 
   /** Opens (creating if needed) the log in `dir`, recovering its tail if the last stop was unclean. */

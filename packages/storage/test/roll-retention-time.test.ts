@@ -130,3 +130,16 @@ describe('offsetForTimestamp', () => {
     expect(await log.offsetForTimestamp(15)).toEqual({ offset: 1, timestamp: 20 });
   });
 });
+
+describe('updateConfig', () => {
+  it('applies a new segment.bytes and retention.bytes to the live log', async () => {
+    const log = await h.open(await h.dir());
+    await appendMany(log, 4);
+    expect(log.segmentCount).toBe(1);
+    log.updateConfig({ ...log.logConfig, segmentBytes: 2 * BATCH_BYTES, retentionBytes: 2 * BATCH_BYTES });
+    await appendMany(log, 4);
+    expect(log.segmentBaseOffsets()).toEqual([0, 4, 6]);
+    log.updateHighWatermark(8);
+    expect(await log.applyRetention(0)).toEqual({ deletedSegments: 2, logStartOffset: 6 });
+  });
+});
