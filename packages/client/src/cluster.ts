@@ -119,8 +119,6 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Size limits are the broker's (max.message.bytes) and the client's (max.request.size, fetch.max.bytes).
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
-  'grpc.keepalive_time_ms': 30_000,
-  'grpc.keepalive_timeout_ms': 10_000,
 };
 
 export class Cluster {

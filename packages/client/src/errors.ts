@@ -260,3 +260,10 @@ export class CorruptRecordError extends TributaryClientError {
     this.fetchOffset = fetchOffset;
   }
 }
+
+/** A record passed to `send` is malformed (missing topic, a key/value that is not a Buffer or string...). */
+export class InvalidRecordError extends TributaryClientError {
+  constructor(message: string) {
+    super(message, { code: 'INVALID_RECORD' });
+  }
+}

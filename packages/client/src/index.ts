@@ -29,5 +29,5 @@ export {
   TributaryClientError, ConfigError, type ConfigIssue, BrokerError, UnknownTopicOrPartitionError, MessageTooLargeError,
   DeliveryTimeoutError, MaxBlockTimeoutError, RequestTimeoutError, ConnectionError, ConcurrentPollError,
   OffsetOutOfRangeError, NoOffsetForPartitionError, LogTruncationError, ProducerFencedError, ClientClosedError,
-  IllegalStateError, UnsupportedOperationError, RpcError, LeaderNotAvailableError, AdminBatchError, CorruptRecordError,
+  IllegalStateError, UnsupportedOperationError, RpcError, LeaderNotAvailableError, AdminBatchError, CorruptRecordError, InvalidRecordError,
 } from './errors.js';

@@ -18,7 +18,7 @@ import { Cluster } from './cluster.js';
 import { encodeProducerBatch } from './codec.js';
 import { parseProducerConfig, type ProducerConfig, type ProducerOptions } from './config.js';
 import {
-  ClientClosedError, DeliveryTimeoutError, IllegalStateError, MessageTooLargeError, ProducerFencedError,
+  ClientClosedError, DeliveryTimeoutError, IllegalStateError, InvalidRecordError, MessageTooLargeError, ProducerFencedError,
   TributaryClientError, UnknownTopicOrPartitionError, UnsupportedOperationError, errorFromWire, needsMetadataRefresh,
 } from './errors.js';
 import { SILENT_LOGGER, type ClientRuntimeOptions, type Logger } from './logger.js';
@@ -53,14 +53,17 @@ const DUPLICATE_SEQUENCE_NUMBER = tributary.v1.ErrorCode.DUPLICATE_SEQUENCE_NUMB
 const OUT_OF_ORDER_SEQUENCE_NUMBER = tributary.v1.ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
 const INT32_MAX = 2_147_483_647;
 
-function toBuffer(v: Buffer | string): Buffer {
-  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+function bytesOf(v: unknown, field: string): Buffer {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (Buffer.isBuffer(v)) return v;
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  throw new InvalidRecordError(`send: record.${field} must be a Buffer, Uint8Array or string, got ${typeof v}`);
 }
 
 function normalizeHeaders(h: ProducerRecord['headers']): RecordHeader[] {
   if (h === undefined) return [];
-  if (Array.isArray(h)) return (h as readonly { key: string; value: HeaderValue }[]).map((x) => ({ key: x.key, value: toBuffer(x.value) }));
-  return Object.entries(h as Record<string, HeaderValue>).map(([key, value]) => ({ key, value: toBuffer(value) }));
+  if (Array.isArray(h)) return (h as readonly { key: string; value: HeaderValue }[]).map((x) => ({ key: String(x.key), value: bytesOf(x.value, `headers[${x.key}]`) }));
+  return Object.entries(h as Record<string, HeaderValue>).map(([key, value]) => ({ key, value: bytesOf(value, `headers[${key}]`) }));
 }
 
 interface InFlightRequest {
@@ -167,11 +170,14 @@ export class Producer {
     let value: Buffer | null;
     let headers: RecordHeader[];
     try {
-      if (typeof record?.topic !== 'string' || record.topic === '') throw new IllegalStateError('send: record.topic must be a non-empty string');
-      if (record.value === undefined) throw new IllegalStateError('send: record.value is required (null for a tombstone)');
-      key = record.key === undefined || record.key === null ? null : toBuffer(record.key);
-      value = record.value === null ? null : toBuffer(record.value);
+      if (typeof record?.topic !== 'string' || record.topic === '') throw new InvalidRecordError('send: record.topic must be a non-empty string');
+      if (record.value === undefined) throw new InvalidRecordError('send: record.value is required (null for a tombstone)');
+      key = record.key === undefined || record.key === null ? null : bytesOf(record.key, 'key');
+      value = record.value === null ? null : bytesOf(record.value, 'value');
       headers = normalizeHeaders(record.headers);
+      if (record.timestamp !== undefined && (!Number.isSafeInteger(record.timestamp) || record.timestamp < 0)) {
+        throw new InvalidRecordError(`send: record.timestamp must be a non-negative integer (ms since the epoch), got ${record.timestamp}`);
+      }
     } catch (error) {
       return Promise.reject(error);
     }

@@ -2,7 +2,7 @@
 // numbers, delivery timeout, non-retriable errors, buffer.memory blocking, idempotence degradation.
 import { ErrorCode } from '@tributary/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BrokerError, DeliveryTimeoutError, MaxBlockTimeoutError, Producer, type ProducerOptions } from '../src/index.js';
+import { BrokerError, DeliveryTimeoutError, InvalidRecordError, MaxBlockTimeoutError, Producer, type ProducerOptions } from '../src/index.js';
 import { startFakeBroker, type FakeBroker, type FakeBrokerScript } from './fake-broker.js';
 
 const TOPIC = 'fake';
@@ -105,6 +105,20 @@ describe('producer limits and degradation', () => {
     expect(md.offset).toBe(0);
     expect(producer.idempotence.state).toBe('unsupported');
     expect(fake.produced[0]!.batch).toMatchObject({ producerId: -1, baseSequence: -1 });
+  });
+
+  it('malformed records are refused before anything is sent', async () => {
+    const { fake, producer } = await setup({});
+    await expect(producer.send({ topic: TOPIC, value: 42 as never })).rejects.toBeInstanceOf(InvalidRecordError);
+    await expect(producer.send({ topic: '', value: 'v' })).rejects.toBeInstanceOf(InvalidRecordError);
+    await expect(producer.send({ topic: TOPIC } as never)).rejects.toMatchObject({ code: 'INVALID_RECORD' });
+    await expect(producer.send({ topic: TOPIC, value: 'v', timestamp: -5 })).rejects.toBeInstanceOf(InvalidRecordError);
+    await expect(producer.send({ topic: TOPIC, value: 'v', headers: { h: 7 as never } })).rejects.toBeInstanceOf(InvalidRecordError);
+    expect(fake.produced).toHaveLength(0);
+    // A user partitioner returning a partition out of range is an error too.
+    const bad = new Producer({ 'bootstrap.servers': fake.address, partitioner: () => 9 });
+    await expect(bad.send({ topic: TOPIC, value: 'v' })).rejects.toMatchObject({ code: 'ILLEGAL_STATE' });
+    await bad.close();
   });
 
   it('enable.idempotence=false sends no producer id', async () => {
