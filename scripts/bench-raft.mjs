@@ -113,9 +113,18 @@ async function run(fsync) {
     if (WARMUP > 0) await proposeAll(group, WARMUP);
     const latencies = [];
     const t0 = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     const retries = await proposeAll(group, ENTRIES, latencies);
     const elapsedS = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuS = (cpu.user + cpu.system) / 1e6;
     latencies.sort((a, b) => a - b);
+    for (const n of group.nodes) {
+      const st = n.driver.stats();
+      console.error(`  node ${n.id}${n.driver.isLeader() ? ' (leader)' : ''}: ${st.readies} readies, ` +
+        `${(st.entriesPersisted / Math.max(1, st.readies)).toFixed(1)} entries and ${(st.messagesSent / Math.max(1, st.readies)).toFixed(1)} messages per ready, ${(st.messagesReceived / Math.max(1, st.readies)).toFixed(1)} received per ready, ` +
+        `persist ${(st.persistMs / Math.max(1, st.readies)).toFixed(2)} ms/ready`);
+    }
     return {
       fsync: fsync ? 'on' : 'off',
       proposals: ENTRIES,
@@ -127,6 +136,9 @@ async function run(fsync) {
       maxMs: Number(latencies[latencies.length - 1].toFixed(2)),
       retries,
       elapsedS: Number(elapsedS.toFixed(2)),
+      // The whole 3-node group runs on one thread: CPU per proposal is the figure that does not depend
+      // on what else the machine is doing.
+      cpuUsPerProposal: Math.round((cpuS * 1e6) / ENTRIES),
     };
   } finally {
     for (const n of group.nodes) {

@@ -1,5 +1,7 @@
 // RaftTransport over gRPC: one long-lived client-streaming `Raft.Send` call per peer carries this
-// node's messages to it (answers come back on the peer's own stream to us, as in etcd-raft). A peer
+// node's messages to it (answers come back on the peer's own stream to us, as in etcd-raft). The
+// messages of one send() for the same peer travel in one envelope, so the peer steps them together
+// and answers them in one Ready instead of one Ready per message. A peer
 // that is down costs nothing but dropped messages: the link backs off, then reconnects on the next
 // send. Every envelope carries the cluster id; a server rejects streams from another cluster.
 import * as grpc from '@grpc/grpc-js';
@@ -13,8 +15,10 @@ import pb = tributary.internal.v1;
 /** First reconnect delay after a stream to a peer fails; doubles per failure up to the max. */
 export const DEFAULT_RECONNECT_BACKOFF_MIN_MS = 50;
 export const DEFAULT_RECONNECT_BACKOFF_MAX_MS = 2_000;
-/** Messages buffered on one peer's stream (not yet taken by the socket); more are dropped. */
-export const DEFAULT_PEER_QUEUE_MESSAGES_MAX = 4_096;
+/** Envelopes buffered on one peer's stream (not yet taken by the socket); more are dropped. */
+export const DEFAULT_PEER_QUEUE_ENVELOPES_MAX = 1_024;
+/** Raft messages in one envelope; a longer batch for one peer is split. */
+export const DEFAULT_ENVELOPE_MESSAGES_MAX = 256;
 /** Largest gRPC message either side accepts (an append or snapshot message). */
 export const DEFAULT_MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -26,7 +30,8 @@ export interface GrpcRaftTransportOptions {
   readonly logger?: Logger;
   readonly reconnectBackoffMinMs?: number;
   readonly reconnectBackoffMaxMs?: number;
-  readonly peerQueueMessagesMax?: number;
+  readonly peerQueueEnvelopesMax?: number;
+  readonly envelopeMessagesMax?: number;
   readonly messageBytesMax?: number;
   readonly credentials?: grpc.ChannelCredentials;
 }
@@ -34,7 +39,8 @@ export interface GrpcRaftTransportOptions {
 interface TransportConfig {
   readonly reconnectBackoffMinMs: number;
   readonly reconnectBackoffMaxMs: number;
-  readonly peerQueueMessagesMax: number;
+  readonly peerQueueEnvelopesMax: number;
+  readonly envelopeMessagesMax: number;
   readonly messageBytesMax: number;
 }
 
@@ -42,7 +48,8 @@ function parseConfig(o: GrpcRaftTransportOptions): TransportConfig {
   const config: TransportConfig = {
     reconnectBackoffMinMs: o.reconnectBackoffMinMs ?? DEFAULT_RECONNECT_BACKOFF_MIN_MS,
     reconnectBackoffMaxMs: o.reconnectBackoffMaxMs ?? DEFAULT_RECONNECT_BACKOFF_MAX_MS,
-    peerQueueMessagesMax: o.peerQueueMessagesMax ?? DEFAULT_PEER_QUEUE_MESSAGES_MAX,
+    peerQueueEnvelopesMax: o.peerQueueEnvelopesMax ?? DEFAULT_PEER_QUEUE_ENVELOPES_MAX,
+    envelopeMessagesMax: o.envelopeMessagesMax ?? DEFAULT_ENVELOPE_MESSAGES_MAX,
     messageBytesMax: o.messageBytesMax ?? DEFAULT_MESSAGE_BYTES_MAX,
   };
   const problems: string[] = [];
@@ -86,19 +93,22 @@ export function addRaftService(server: grpc.Server, handler: RaftServiceHandler)
           callback({ code: grpc.status.FAILED_PRECONDITION, details: `cluster id ${env.clusterId} is not ${handler.clusterId}` });
           return;
         }
-        let message: Message;
-        try {
-          message = decodeRaftMessage(env.message ?? {});
-        } catch (err) {
-          handler.logger.warn({ err, peer: call.getPeer() }, 'invalid raft message dropped');
-          return;
+        const wire = env.message === null || env.message === undefined ? env.messages : [env.message, ...env.messages];
+        for (const w of wire) {
+          let message: Message;
+          try {
+            message = decodeRaftMessage(w);
+          } catch (err) {
+            handler.logger.warn({ err, peer: call.getPeer() }, 'invalid raft message dropped');
+            continue;
+          }
+          if (message.to !== handler.nodeId) {
+            handler.logger.warn({ to: message.to, from: message.from }, 'raft message for another node dropped');
+            continue;
+          }
+          received++;
+          handler.deliver(message);
         }
-        if (message.to !== handler.nodeId) {
-          handler.logger.warn({ to: message.to, from: message.from }, 'raft message for another node dropped');
-          return;
-        }
-        received++;
-        handler.deliver(message);
       });
       call.on('end', () => {
         if (!rejected) callback(null, { received });
@@ -133,18 +143,21 @@ class PeerLink {
       'grpc.max_reconnect_backoff_ms': config.reconnectBackoffMaxMs,
       'grpc.max_send_message_length': config.messageBytesMax,
       'grpc.max_receive_message_length': config.messageBytesMax,
+      // Raft retries by itself (and a lost message is harmless): skip grpc-js's per-message retry buffering.
+      'grpc.enable_retries': 0,
     });
   }
 
-  send(env: pb.IRaftEnvelope): void {
+  /** Sends one envelope of `messageCount` raft messages, or drops it (peer down, queue full). */
+  send(env: pb.IRaftEnvelope, messageCount: number): void {
     if (this.state === 'closed' || this.state === 'backoff') {
-      this.dropped++;
+      this.dropped += messageCount;
       return;
     }
     if (this.state === 'idle') this.open();
     const call = this.call!;
-    if (call.writableLength >= this.config.peerQueueMessagesMax) {
-      this.dropped++;
+    if (call.writableLength >= this.config.peerQueueEnvelopesMax) {
+      this.dropped += messageCount;
       return;
     }
     call.write(env);
@@ -229,17 +242,26 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
 
   send(messages: readonly Message[]): void {
     if (this.closed) return;
+    const byPeer = new Map<NodeId, pb.RaftMessage.$Properties[]>();
     for (const m of messages) {
       if (m.to === this.nodeId) {
         setImmediate(() => this.deliver(m));
         continue;
       }
-      const link = this.links.get(m.to);
+      let batch = byPeer.get(m.to);
+      if (batch === undefined) byPeer.set(m.to, (batch = []));
+      batch.push(encodeRaftMessage(m));
+    }
+    for (const [to, batch] of byPeer) {
+      const link = this.links.get(to);
       if (link === undefined) {
-        this.logger.debug({ to: m.to, type: m.type }, 'raft message to unknown peer dropped');
+        this.logger.debug({ to, messages: batch.length }, 'raft messages to unknown peer dropped');
         continue;
       }
-      link.send({ clusterId: this.clusterId, message: encodeRaftMessage(m) });
+      for (let k = 0; k < batch.length; k += this.config.envelopeMessagesMax) {
+        const part = batch.slice(k, k + this.config.envelopeMessagesMax);
+        link.send({ clusterId: this.clusterId, messages: part }, part.length);
+      }
     }
   }
 

@@ -77,6 +77,17 @@ const NEXT_PHASE: Readonly<Record<Phase, Phase>> = {
 
 export type DriverState = 'running' | 'closing' | 'closed';
 
+/** Counters since start (for metrics and benchmarks). */
+export interface RaftDriverStats {
+  readonly readies: number;
+  readonly entriesPersisted: number;
+  readonly messagesSent: number;
+  readonly messagesReceived: number;
+  readonly entriesApplied: number;
+  /** Wall time spent awaiting storage.persist. */
+  readonly persistMs: number;
+}
+
 interface PendingProposal {
   readonly term: number;
   readonly resolve: (committed: { index: number; term: number }) => void;
@@ -112,6 +123,7 @@ export class RaftDriver {
   private closing: Promise<void> | undefined;
   private leader = false;
   private term = 0;
+  private counters = { readies: 0, entriesPersisted: 0, messagesSent: 0, messagesReceived: 0, entriesApplied: 0, persistMs: 0 };
 
   private constructor(private readonly options: RaftDriverOptions) {
     this.config = parseDriverConfig(options);
@@ -181,6 +193,10 @@ export class RaftDriver {
     return this.leader;
   }
 
+  stats(): RaftDriverStats {
+    return { ...this.counters };
+  }
+
   get driverState(): DriverState {
     return this.state;
   }
@@ -198,6 +214,7 @@ export class RaftDriver {
   }
 
   private receive(m: Message): void {
+    this.counters.messagesReceived++;
     this.guard(() => this.node.step(m));
   }
 
@@ -242,8 +259,14 @@ export class RaftDriver {
 
   private async handleReady(rd: Ready): Promise<void> {
     this.enter('persisting');
+    const persistStart = performance.now();
     await this.options.storage.persist(rd);
     this.persisted = rd;
+    this.counters.readies++;
+    this.counters.entriesPersisted += rd.entries.length;
+    this.counters.messagesSent += rd.messages.length;
+    this.counters.entriesApplied += rd.committedEntries.length;
+    this.counters.persistMs += performance.now() - persistStart;
 
     this.enter('sending');
     this.sendPersisted(rd);

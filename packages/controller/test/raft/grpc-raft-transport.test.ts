@@ -12,9 +12,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function node(id: number, clusterId = 'c1', port = 0) {
+async function node(id: number, clusterId = 'c1', port = 0, envelopeMessagesMax?: number) {
   const logger = recordingLogger();
-  const transport = new GrpcRaftTransport({ nodeId: id, clusterId, logger, reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 100 });
+  const transport = new GrpcRaftTransport({
+    nodeId: id, clusterId, logger, reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 100,
+    ...(envelopeMessagesMax === undefined ? {} : { envelopeMessagesMax }),
+  });
   const received: Message[] = [];
   transport.onMessage((m) => received.push(m));
   const { server, address } = await startRaftServer(transport, port);
@@ -33,6 +36,23 @@ describe('GrpcRaftTransport', () => {
     await waitFor(() => a.received.length === 1 && b.received.length === 3, 'delivery');
     expect(b.received.map((m) => m.term)).toEqual([1, 2, 3]);
     expect(a.received[0]).toEqual(heartbeat(2, 1, 9));
+  });
+
+  it('splits a long batch for one peer into envelopes of envelopeMessagesMax, keeping order', async () => {
+    const a = await node(1, 'c1', 0, 2);
+    const b = await node(2);
+    a.transport.setPeers(new Map([[2, b.address]]));
+    a.transport.send([1, 2, 3, 4, 5].map((t) => heartbeat(1, 2, t)));
+    await waitFor(() => b.received.length === 5, 'delivery of the split batch');
+    expect(b.received.map((m) => m.term)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('drops messages beyond peerQueueEnvelopesMax instead of buffering them', async () => {
+    const transport = new GrpcRaftTransport({ nodeId: 1, clusterId: 'c1', peerQueueEnvelopesMax: 1, peers: new Map([[2, '127.0.0.1:1']]) });
+    cleanups.push(() => transport.close());
+    for (let t = 1; t <= 5; t++) transport.send([heartbeat(1, 2, t)]);
+    // The stream cannot connect, so writes pile up: only the first envelope is queued.
+    expect(transport.droppedMessages().get(2)).toBe(4);
   });
 
   it('rejects and logs a stream from another cluster', async () => {

@@ -205,7 +205,10 @@ export class FileRaftStorage implements RaftStorage {
   private readonly dirtySegments = new Set<Segment>();
   /** Segments created or removed since the last sync: the log directory needs an fsync. */
   private logDirDirty = false;
+  /** raft-state must be rewritten at the next sync (term, vote, compaction point or snapshot changed). */
   private stateDirty = false;
+  /** Only the commit index changed since raft-state was written: rewritten lazily (see setHardState). */
+  private commitDirty = false;
   /** Compacted segments, deleted once the new compaction point is durable in raft-state. */
   private readonly compactedSegments: Segment[] = [];
   /** Serializes the asynchronous operations; `pending` counts those queued or running. */
@@ -363,13 +366,20 @@ export class FileRaftStorage implements RaftStorage {
     this.cache.push(todo);
   }
 
-  /** Records the hard state; durable after sync(). */
+  /**
+   * Records the hard state. A new term or vote is durable after sync() (raft's safety rests on them:
+   * Figure 2). A change of the commit index alone is written with the next raft-state rewrite (a term,
+   * vote, compaction or snapshot change, or close) rather than costing an atomic file replacement per
+   * Ready: the commit index is volatile state in Raft (§5.3, a restarted node relearns it from the
+   * leader), and a stale one is always <= the durable log's end, which is all recovery needs.
+   */
   setHardState(hs: HardState): void {
     this.assertWritable('setHardState');
     invariant(hs.term >= this.hardState.term, () => `hard state term goes back: ${this.hardState.term} -> ${hs.term}`);
     invariant(hs.commit <= this.lastIndex(), () => `hard state commit ${hs.commit} beyond lastIndex ${this.lastIndex()}`);
+    if (hs.term !== this.hardState.term || hs.vote !== this.hardState.vote) this.stateDirty = true;
+    else if (hs.commit !== this.hardState.commit) this.commitDirty = true;
     this.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
-    this.stateDirty = true;
   }
 
   /**
@@ -423,6 +433,8 @@ export class FileRaftStorage implements RaftStorage {
       this.cache.clear();
       this.logStart = { index, term };
       this.snap = snap;
+      // The snapshot is committed state: a restart must never see a commit index below it.
+      if (this.hardState.commit < index) this.hardState = { ...this.hardState, commit: index };
       this.stateDirty = true;
       await this.flush(); // the commit point: raft-state now names the new snapshot and log generation
       for (const s of oldSegments) closeSync(s.fd);
@@ -497,8 +509,9 @@ export class FileRaftStorage implements RaftStorage {
       if (fsync) await syncDirectory(this.logDir());
       this.logDirDirty = false;
     }
-    if (this.stateDirty) {
+    if (this.stateDirty || (this.commitDirty && this.closing !== undefined)) {
       this.stateDirty = false;
+      this.commitDirty = false;
       await writeFileAtomic({ dir: this.config.dir, name: STATE_FILE, bytes: encodeState(this.storeState()), fsync });
     }
     // Compacted segments go only now: before raft-state recorded the new compaction point, a crash

@@ -74,6 +74,27 @@ describe('FileRaftStorage', () => {
     expect(r.term(45)).toBe(3);
   });
 
+  it('makes term and vote durable at sync, and writes a commit-only change lazily', async () => {
+    const path = dir();
+    const s = await open(path);
+    s.append(entries(1, 10, 1));
+    s.setHardState({ term: 1, vote: 2, commit: 3 });
+    await s.sync();
+    s.setHardState({ term: 1, vote: 2, commit: 8 }); // commit only
+    await s.sync();
+    const crashed = dir();
+    cpSync(path, crashed, { recursive: true }); // what a crash right now would leave
+    s.setHardState({ term: 2, vote: 3, commit: 9 });
+    await s.sync();
+    const crashedLater = dir();
+    cpSync(path, crashedLater, { recursive: true });
+    await s.close();
+
+    expect((await open(crashed)).initialState().hardState).toEqual({ term: 1, vote: 2, commit: 3 });
+    expect((await open(crashedLater)).initialState().hardState).toEqual({ term: 2, vote: 3, commit: 9 });
+    expect((await open(path)).initialState().hardState).toEqual({ term: 2, vote: 3, commit: 9 });
+  });
+
   it('reads entries back from disk when they are out of the cache', async () => {
     const path = dir();
     const s = await FileRaftStorage.open({ dir: path, fsync: false, segmentBytes: 300, cacheBytesMax: 32 });
