@@ -254,6 +254,8 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
         return;
       }
       const { signal } = callSignal(call);
+      let unsentBytes = 0;
+      let wakeWriter: (() => void) | undefined;
       const loop = async (): Promise<void> => {
         while (!signal.aborted) {
           const results = await fetch(input, fetchDeps, signal);
@@ -261,10 +263,23 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
           if (results.every((r) => r.bytes.length === 0 && r.error === undefined && r.divergingEpoch === undefined)) continue;
           recordFetch(results);
           const failed = results.some((r) => r.error !== undefined || r.divergingEpoch !== undefined);
-          // Flow control: stop reading ahead while the client is not consuming (write() says the
-          // stream's buffer is full); resume on 'drain'.
-          if (!call.write(encodeFetchResults(input, results, call.request.format))) {
-            await Promise.race([once(call, 'drain'), once(signal, 'abort')]);
+          // Flow control: write() only says "full" after 16 queued messages (grpc-js's object-mode
+          // buffer), which can be hundreds of MiB of batches; so we also count bytes whose write callback
+          // (the HTTP/2 layer took them) has not fired and stop reading ahead beyond one response's worth.
+          // A slow reader thus costs this node at most ~2 responses of memory per stream.
+          const size = results.reduce((sum, r) => sum + r.bytes.length, 0);
+          unsentBytes += size;
+          const writable = call.write(encodeFetchResults(input, results, call.request.format), () => {
+            unsentBytes -= size;
+            wakeWriter?.();
+          });
+          if (!writable) await Promise.race([once(call, 'drain'), once(signal, 'abort')]);
+          while (unsentBytes > input.maxBytes && !signal.aborted) {
+            await new Promise<void>((resolve) => {
+              wakeWriter = resolve;
+              signal.addEventListener('abort', () => resolve(), { once: true });
+            });
+            wakeWriter = undefined;
           }
           if (failed) break; // the stream ends on error, after delivering it
           input = {
