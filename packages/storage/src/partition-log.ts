@@ -553,6 +553,11 @@ export class PartitionLog {
         written.push(op);
       }
       if (placed.length > 0) await this.writeToSegment(segment, buffers, placed, nowMs);
+      if (written.length < group.length) {
+        // Rejected appends had offsets (and maybe an epoch) assigned; take them back.
+        this.resyncNextOffset();
+        if (this.epochCache.truncateFromEnd(this.nextOffsetToAssign)) await this.writeEpochCheckpoint();
+      }
       if (this.logEndOffsetValue - this.recoveryPointValue >= this.config.flushMessages) await this.flushSegments();
       for (const op of written) op.resolve(op.info);
     } catch (err) {
@@ -560,6 +565,14 @@ export class PartitionLog {
       for (const op of group) op.reject(this.unavailable());
       this.rejectQueued(err);
     }
+  }
+
+  /**
+   * After a truncation or rejected appends, the next offset to assign is the log end offset again,
+   * unless appends issued since then are still queued (they were assigned offsets from the new end).
+   */
+  private resyncNextOffset(): void {
+    if (!this.queue.some((op) => op.kind === 'append')) this.nextOffsetToAssign = this.logEndOffsetValue;
   }
 
   private async writeToSegment(segment: LogSegment, buffers: Buffer[], placed: PlacedBatch[], nowMs: number): Promise<void> {
@@ -591,11 +604,11 @@ export class PartitionLog {
     const task = (async () => {
       await previous.persistIndexes({ sync: true });
       await previous.fsync();
+      this.stats.fsyncs += 1;
       await fsyncDir(this.dir);
       if (this.state !== 'open') return;
       if (baseOffset > this.recoveryPointValue) {
         this.recoveryPointValue = baseOffset;
-        this.stats.fsyncs += 1;
         await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(baseOffset));
       }
     })();
@@ -855,7 +868,7 @@ export class PartitionLog {
       segment.closingTask = null;
       const logEndOffset = await segment.truncateTo(offset);
       this.logEndOffsetValue = logEndOffset;
-      this.nextOffsetToAssign = logEndOffset;
+      this.resyncNextOffset();
       this.highWatermarkValue = Math.min(this.highWatermarkValue, logEndOffset);
       this.epochCache.truncateFromEnd(logEndOffset);
       await this.writeEpochCheckpoint();
@@ -885,7 +898,7 @@ export class PartitionLog {
       this.segments.push(await LogSegment.create(this.dir, offset, this.config));
       this.logStartOffsetValue = offset;
       this.logEndOffsetValue = offset;
-      this.nextOffsetToAssign = offset;
+      this.resyncNextOffset();
       this.highWatermarkValue = offset;
       this.recoveryPointValue = offset;
       await this.writeEpochCheckpoint();

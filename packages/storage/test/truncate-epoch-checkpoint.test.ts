@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HIGH_WATERMARK_CHECKPOINT_FILE, LEADER_EPOCH_CHECKPOINT_FILE } from '../src/internal.js';
+import { HIGH_WATERMARK_CHECKPOINT_FILE, LEADER_EPOCH_CHECKPOINT_FILE, UnexpectedAppendOffsetError } from '../src/internal.js';
 import { buildBatch } from './batch-builder.js';
 import { appendMany, LogHarness, readAll } from './harness.js';
 
@@ -59,6 +59,28 @@ describe('truncation', () => {
     const reopened = await h.open(dir, { segmentBytes: 3 * BATCH_BYTES });
     expect((await readAll(reopened)).map((b) => b.fill)).toEqual([0, 1, 2, 70, 71, 72, 73]);
     expect(reopened.epochEntries().map((e) => e.epoch)).toEqual([0, 2, 7]);
+  });
+
+  it('appends issued right after truncateTo, without awaiting it, continue from the truncation point', async () => {
+    const log = await epochLog(await h.dir());
+    const truncated = log.truncateTo(4);
+    const appended = log.appendAsFollower(buildBatch({ baseOffset: 4, leaderEpoch: 6, fill: 40 }));
+    const next = log.appendAsFollower(buildBatch({ baseOffset: 5, leaderEpoch: 6, fill: 50 }));
+    expect(await truncated).toBe(4);
+    expect((await appended).firstOffset).toBe(4);
+    expect((await next).firstOffset).toBe(5);
+    expect((await log.appendAsLeader(buildBatch({ fill: 60 }), 6)).firstOffset).toBe(6);
+    expect((await readAll(log)).map((b) => b.fill)).toEqual([0, 1, 40, 50, 60]);
+  });
+
+  it('an append racing a truncation into the middle of a batch is rejected, and the log recovers', async () => {
+    const log = await epochLog(await h.dir());
+    const truncated = log.truncateTo(5); // inside batch [4, 5]: the log ends at 4
+    const racing = log.appendAsFollower(buildBatch({ baseOffset: 5, leaderEpoch: 6 }));
+    expect(await truncated).toBe(4);
+    await expect(racing).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
+    expect(log.latestEpoch).toBe(0);
+    expect((await log.appendAsFollower(buildBatch({ baseOffset: 4, leaderEpoch: 6 }))).firstOffset).toBe(4);
   });
 
   it('truncateTo inside a batch removes that whole batch', async () => {
