@@ -6,7 +6,8 @@
 // conf-change entry and calls applyConfChange(), as in etcd-raft, not when the entry is appended. Why
 // this is safe:
 //  * A leader proposes a conf change only when every earlier one is applied on it
-//    (pendingConfIndex <= applied), and a new leader first treats its whole log as pending. So at any
+//    (pendingConfIndex <= applied), and a new leader first treats its whole log, up to and including
+//    its own no-op entry, as pending (so it has committed an entry of its term first). So at any
 //    time at most one change separates the configurations in use, and two configurations that differ
 //    by one voter have intersecting majorities: two nodes using either one cannot both win an
 //    election in the same term, nor commit conflicting entries.
@@ -450,10 +451,12 @@ export class Raft {
     invariant(self !== undefined, 'leader is not a member');
     self.becomeReplicate();
     self.recentActive = true;
-    // Entries from earlier terms may hold an unapplied conf change: treat the whole log as pending.
-    this.pendingConfIndex = this.log.lastIndex();
     // The no-op entry of this term lets earlier-term entries commit (Figure 8) and makes ReadIndex safe.
-    this.appendEntries([{ type: 'normal', data: EMPTY_BYTES }]);
+    const noopIndex = this.appendEntries([{ type: 'normal', data: EMPTY_BYTES }]);
+    // Entries from earlier terms may hold an unapplied conf change, so the whole log counts as pending;
+    // including the no-op means no conf change is proposed before this term has committed an entry
+    // (the fix to single-server changes across leader changes, Ongaro, raft-dev 2015).
+    this.pendingConfIndex = noopIndex;
     this.bcastAppend();
   }
 
