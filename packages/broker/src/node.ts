@@ -91,7 +91,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   const metrics = createBrokerMetrics({
     nodeId: config.nodeId,
-    processMetrics: config.httpListen !== undefined && options.logger === undefined,
+    processMetrics: config.httpListen !== undefined,
     source: {
       *partitions() {
         for (const topic of store.topics()) {
