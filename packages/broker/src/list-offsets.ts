@@ -2,7 +2,6 @@
 // timestamp is ≥ T. Storage finds the batch (its max timestamp ≥ T); we decode that one batch to find
 // the record — acceptable because ListOffsets is not on the hot path.
 import { decodeRecordBatches } from '@tributary/protocol';
-import { ApiError } from './errors.js';
 import type { Partition } from './partition.js';
 
 export type OffsetSpec = 'EARLIEST' | 'LATEST' | 'TIMESTAMP' | 'MAX_TIMESTAMP';
@@ -28,7 +27,7 @@ export async function listOffset(partition: Partition, spec: OffsetSpec, timesta
     case 'TIMESTAMP':
       return { ...(await offsetForTimestamp(partition, timestampMs)), leaderEpoch };
     case 'MAX_TIMESTAMP':
-      throw new ApiError('INVALID_REQUEST', 'MAX_TIMESTAMP is not supported yet');
+      return { ...(await offsetOfMaxTimestamp(partition)), leaderEpoch };
   }
 }
 
@@ -50,6 +49,22 @@ async function offsetForTimestamp(partition: Partition, targetMs: number): Promi
         }
       }
       position = Math.max(position, batch.lastOffset + 1);
+    }
+  }
+  return none;
+}
+
+/** KIP-734: the offset of the record with the largest timestamp (the first such record). */
+async function offsetOfMaxTimestamp(partition: Partition): Promise<{ offset: number; timestampMs: number }> {
+  const none = { offset: -1, timestampMs: -1 };
+  const hint = partition.log.maxTimestamp();
+  const highWatermark = partition.highWatermark;
+  if (hint === undefined || hint.batchBaseOffset >= highWatermark) return none;
+  const position = Math.max(hint.batchBaseOffset, partition.logStartOffset);
+  const { bytes } = await partition.log.read(position, 1, { maxOffset: highWatermark, minOneBatch: true });
+  for (const batch of decodeRecordBatches(bytes)) {
+    for (const record of batch.records) {
+      if (record.offset >= position && record.timestamp === hint.timestampMs) return { offset: record.offset, timestampMs: record.timestamp };
     }
   }
   return none;

@@ -76,6 +76,12 @@ export class MemoryPartitionLog implements PartitionLogPort {
     return batch === undefined ? undefined : { batchBaseOffset: batch.baseOffset };
   }
 
+  maxTimestamp(): (TimestampLookup & { readonly timestampMs: number }) | undefined {
+    let best: StoredBatch | undefined;
+    for (const batch of this.batches) if (best === undefined || batch.maxTimestamp > best.maxTimestamp) best = batch;
+    return best === undefined ? undefined : { batchBaseOffset: best.baseOffset, timestampMs: best.maxTimestamp };
+  }
+
   /** Kafka's semantics (as storage): latest epoch → LEO; older → start of the next epoch; newer → (-1, -1). */
   endOffsetForEpoch(epoch: number): EpochEndOffset | undefined {
     const undefinedResult = { epoch: -1, endOffset: -1 };

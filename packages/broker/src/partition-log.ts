@@ -48,6 +48,9 @@ export interface PartitionLogPort {
   /** Batch-granularity timestamp lookup; undefined when no batch has a timestamp ≥ target. */
   offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined>;
 
+  /** The batch holding the largest timestamp in the log (batch granularity); undefined when empty. */
+  maxTimestamp(): (TimestampLookup & { readonly timestampMs: number }) | undefined;
+
   /** Where the log of `epoch` ends (KIP-101/320): the start offset of the next larger epoch. */
   endOffsetForEpoch(epoch: number): EpochEndOffset | undefined;
 

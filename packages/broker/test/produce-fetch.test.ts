@@ -145,6 +145,7 @@ describe('Produce and Fetch on one node', () => {
     expect(await list(tributary.v1.OffsetSpec.TIMESTAMP, 500)).toEqual(['NONE', 0, 1000]);
     expect(await list(tributary.v1.OffsetSpec.TIMESTAMP, 1001)).toEqual(['NONE', 1, 2000]);
     expect(await list(tributary.v1.OffsetSpec.TIMESTAMP, 2001)).toEqual(['NONE', -1, -1]);
+    expect(await list(tributary.v1.OffsetSpec.MAX_TIMESTAMP)).toEqual(['NONE', 1, 2000]);
     const unknown = await call(t.broker, t.broker.listOffsets, { topics: [{ topic: 'nope', partitions: [{ partition: 0 }] }] });
     expect(codeName(unknown.topics[0]?.partitions?.[0]?.error)).toBe('UNKNOWN_TOPIC_OR_PARTITION');
   });

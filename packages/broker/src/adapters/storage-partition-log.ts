@@ -64,6 +64,11 @@ class StoragePartitionLog implements PartitionLogPort {
     return found === null ? undefined : { batchBaseOffset: found.offset };
   }
 
+  maxTimestamp(): (TimestampLookup & { readonly timestampMs: number }) | undefined {
+    const found = this.log.maxTimestampAndOffset();
+    return found === null ? undefined : { batchBaseOffset: found.offset, timestampMs: found.timestamp };
+  }
+
   endOffsetForEpoch(epoch: number): EpochEndOffset | undefined {
     return this.log.endOffsetForEpoch(epoch);
   }
