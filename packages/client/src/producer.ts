@@ -81,6 +81,9 @@ export class Producer {
   private readonly inFlightByAddress = new Map<string, number>();
   private readonly nextSequence = new Map<string, number>();
   private senderScheduled = false;
+  /** Sends waiting for metadata or buffer space; while any is, new sends queue behind them (order). */
+  private slowSends = 0;
+  private slowTail: Promise<void> = Promise.resolve();
   private senderTimer: NodeJS.Timeout | undefined;
   private senderTimerAtMs = Infinity;
   private flushing = 0;
@@ -195,20 +198,32 @@ export class Producer {
     const startMs = Date.now();
     const topicInfo = this.cluster.metadata.topic(record.topic);
     // Fast path, fully synchronous so that sends issued in order are appended in order.
+    // Only while no earlier send is still on the slow path, or a later send could overtake it.
     if (topicInfo !== undefined && topicInfo.errorCode === 0 && topicInfo.partitions.length > 0
-      && this.pool.waiting === 0 && this.pool.available >= sizeBytes) {
+      && this.slowSends === 0 && this.pool.waiting === 0 && this.pool.available >= sizeBytes) {
       void this.pool.reserve(sizeBytes);
       return this.appendReserved(record, key, value, headers, sizeBytes, topicInfo.partitions.length);
     }
+    // Slow sends run one after another, so records keep their send order even when they wait.
+    const previous = this.slowTail;
+    let done!: () => void;
+    this.slowTail = new Promise<void>((resolve) => { done = resolve; });
+    this.slowSends += 1;
     return (async () => {
-      const info = await this.cluster.topicInfo(record.topic, this.config.maxBlockMs);
-      const remainingMs = Math.max(0, this.config.maxBlockMs - (Date.now() - startMs));
-      await this.pool.reserve(sizeBytes, remainingMs);
-      if (this.closing) {
-        this.pool.release(sizeBytes);
-        throw new ClientClosedError('producer');
+      try {
+        await previous;
+        const info = await this.cluster.topicInfo(record.topic, Math.max(0, this.config.maxBlockMs - (Date.now() - startMs)));
+        const remainingMs = Math.max(0, this.config.maxBlockMs - (Date.now() - startMs));
+        await this.pool.reserve(sizeBytes, remainingMs);
+        if (this.closing) {
+          this.pool.release(sizeBytes);
+          throw new ClientClosedError('producer');
+        }
+        return this.appendReserved(record, key, value, headers, sizeBytes, info.partitions.length);
+      } finally {
+        this.slowSends -= 1;
+        done();
       }
-      return this.appendReserved(record, key, value, headers, sizeBytes, info.partitions.length);
     })();
   }
 

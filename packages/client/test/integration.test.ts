@@ -106,6 +106,17 @@ describe('producer', () => {
     await expect(producer.send({ topic, value: 'late' })).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
   });
 
+  it('keeps send order per partition while sends wait for buffer.memory', async () => {
+    const topic = await createTopic(1);
+    const producer = new Producer({ ...bootstrap, 'buffer.memory': 8_000, 'batch.size': 4_000, 'linger.ms': 1 });
+    await producer.send({ topic, partition: 0, value: 'first' }); // metadata cached: later sends may take the fast path
+    // Mixed sizes: a large record that must wait for space is followed by small ones that would fit.
+    const sizes = Array.from({ length: 300 }, (_, i) => 50 + ((i * 7919) % 2_500));
+    const mds = await Promise.all(sizes.map((size, i) => producer.send({ topic, partition: 0, value: Buffer.alloc(size, i % 256) })));
+    await producer.close();
+    expect(mds.map((m) => m.offset)).toEqual(sizes.map((_, i) => i + 1));
+  });
+
   it('acks=0, 1 and all', async () => {
     const topic = await createTopic(1);
     for (const acks of [0, 1, 'all'] as const) {
