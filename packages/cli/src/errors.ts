@@ -4,6 +4,8 @@
 export const EXIT_OK = 0;
 /** Any failure: bad input, a broker error, records not acknowledged. */
 export const EXIT_FAILURE = 1;
+/** `produce` stopped by SIGINT/SIGTERM before the end of its input (the shell's 128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130;
 /** Command-line usage errors detected by the parser (commander's own convention). */
 export const EXIT_USAGE = 1;
 

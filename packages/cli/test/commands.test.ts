@@ -1,5 +1,7 @@
 // The command layer against an in-memory cluster: flags, output shapes and exit codes.
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { run } from '../src/run.js';
 import { cli, jsonLines } from './harness.js';
 import { FakeCluster } from './fake-cluster.js';
 
@@ -220,5 +222,25 @@ describe('perf', () => {
     const consumed = await cli(['perf', 'consume', 'p', '--messages', '510', '--json'], { connect });
     expect(consumed.code).toBe(0);
     expect(JSON.parse(consumed.stdout)).toMatchObject({ records: 510, bytes: 50_100 });
+  });
+});
+
+describe('produce interrupted', () => {
+  it('stops waiting for stdin on the signal, flushes, and exits 130', async () => {
+    const cluster = new FakeCluster();
+    const { connect } = cluster;
+    await cli(['topic', 'create', 't'], { connect });
+    const stdin = new PassThrough();
+    stdin.write('a\nb\n'); // an interactive user typed two lines and then pressed Ctrl-C
+    const controller = new AbortController();
+    const sink = new PassThrough();
+    const errors: string[] = [];
+    const stderr = new PassThrough().on('data', (chunk: Buffer) => errors.push(chunk.toString()));
+    const pending = run(['produce', 't'], { stdin, stdout: sink, stderr, env: {}, connect, signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    expect(await pending).toBe(130);
+    expect(errors.join('')).toMatch(/interrupted after 2 lines/);
+    expect(cluster.topic('t').partitions.flat()).toHaveLength(2);
   });
 });

@@ -2,7 +2,7 @@
 // Exit 0 only when every record was acknowledged; otherwise non-zero with the number that failed.
 import { createInterface } from 'node:readline';
 import type { CommandContext } from '../context.js';
-import { CliError, EXIT_OK, errorCodeName, formatErrorLine, invalidArgument } from '../errors.js';
+import { CliError, EXIT_INTERRUPTED, EXIT_OK, errorCodeName, formatErrorLine, invalidArgument } from '../errors.js';
 import { InFlightLimit } from '../in-flight-limit.js';
 import { parseKeyValueList } from '../parse/key-value.js';
 import type { Acks, OutgoingRecord } from '../ports.js';
@@ -82,6 +82,9 @@ export async function produce(ctx: CommandContext, topic: string, options: Produ
   };
 
   const lines = createInterface({ input: ctx.io.stdin, crlfDelay: Infinity });
+  // Ctrl-C while waiting for the next (interactive) line: end the input now, then flush what was read.
+  const stopReading = (): void => lines.close();
+  ctx.signal.addEventListener('abort', stopReading, { once: true });
   try {
     for await (const line of lines) {
       lineNumber += 1;
@@ -108,6 +111,7 @@ export async function produce(ctx: CommandContext, topic: string, options: Produ
       );
     }
   } finally {
+    ctx.signal.removeEventListener('abort', stopReading);
     lines.close();
   }
   await producer.flush();
@@ -115,6 +119,8 @@ export async function produce(ctx: CommandContext, topic: string, options: Produ
   if (failed > 0) {
     throw new CliError(`${failed} of ${lineNumber} records failed`, { code: errorCodeName(firstError), cause: firstError });
   }
-  if (ctx.signal.aborted) throw new CliError(`interrupted after ${lineNumber} lines (all of them acknowledged)`);
+  if (ctx.signal.aborted) {
+    throw new CliError(`interrupted after ${lineNumber} lines (every one read was acknowledged)`, { exitCode: EXIT_INTERRUPTED });
+  }
   return EXIT_OK;
 }
