@@ -1,7 +1,7 @@
 // Producer failure paths against a scripted broker: retries with metadata refresh and stable sequence
 // numbers, delivery timeout, non-retriable errors, buffer.memory blocking, idempotence degradation.
 import { ErrorCode } from '@tributary/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BrokerError, DeliveryTimeoutError, InvalidRecordError, MaxBlockTimeoutError, Producer, type ProducerOptions } from '../src/index.js';
 import { startFakeBroker, type FakeBroker, type FakeBrokerScript } from './fake-broker.js';
 
@@ -38,6 +38,15 @@ describe('producer retries', () => {
     expect(fake.produced.map((p) => [p.batch.producerId, p.batch.producerEpoch, p.batch.baseSequence])).toEqual([[77, 3, 0], [77, 3, 0], [77, 3, 0]]);
     expect(fake.metadataRequests).toBeGreaterThanOrEqual(2); // bootstrap + refresh after the leadership error
     expect(producer.idempotence).toEqual({ state: 'ready', producerId: 77, producerEpoch: 3 });
+  });
+
+  it('refreshes metadata once it is older than metadata.max.age.ms', async () => {
+    const { fake, producer } = await setup({}, { 'metadata.max.age.ms': 100 });
+    await producer.send({ topic: TOPIC, value: 'a' });
+    const before = fake.metadataRequests;
+    await new Promise((r) => setTimeout(r, 250));
+    await producer.send({ topic: TOPIC, value: 'b' });
+    await vi.waitFor(() => expect(fake.metadataRequests).toBeGreaterThan(before), { timeout: 2_000 });
   });
 
   it('sequence numbers advance per partition by the record count of each batch', async () => {
