@@ -44,10 +44,13 @@ export class ReplicaManager {
       }
     }
     // A crash between persisting a topic deletion and removing its logs leaves orphans behind.
+    // Only directories that look like partition logs (named <topic>-<n>, holding segment files) go.
     for (const entry of await readdir(this.options.config.dataDir, { withFileTypes: true })) {
       if (!entry.isDirectory() || !PARTITION_DIR.test(entry.name) || hosted.has(entry.name)) continue;
+      const dir = join(this.options.config.dataDir, entry.name);
+      if (!(await readdir(dir)).some((f) => f.endsWith('.log'))) continue;
       this.options.logger.warn({ dir: entry.name }, 'removing the log of a partition no longer in the metadata');
-      await rm(join(this.options.config.dataDir, entry.name), { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true });
     }
   }
 

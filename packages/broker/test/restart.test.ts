@@ -1,4 +1,4 @@
-import { cp, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { cp, mkdir, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeRecordBatches } from '@tributary/protocol';
@@ -76,7 +76,7 @@ describe('durability across restarts', () => {
   });
 
   it('deletes a topic\'s logs, and a re-created namesake starts empty', async () => {
-    const t = await startTestNode();
+    let t = await startTestNode();
     try {
       await createTopic(t, 'gone', 2);
       await produceBatch(t, 'gone', 0, batchOf(['old']));
@@ -86,8 +86,19 @@ describe('durability across restarts', () => {
       expect(codeName((await produceBatch(t, 'gone', 0, batchOf(['x']))).error)).toBe('UNKNOWN_TOPIC_OR_PARTITION');
       await createTopic(t, 'gone', 1);
       expect(await valuesAt(t, 'gone', 0)).toEqual([]);
+
+      // A crash between persisting a deletion and removing the files leaves an orphan log: removed at
+      // start. Directories that are not partition logs are left alone.
+      await mkdir(join(t.dataDir, 'orphan-0'));
+      await writeFile(join(t.dataDir, 'orphan-0', '00000000000000000000.log'), '');
+      await mkdir(join(t.dataDir, 'backup-1'));
+      t = await t.restart();
+      const dirs = await readdir(t.dataDir);
+      expect(dirs).not.toContain('orphan-0');
+      expect(dirs).toEqual(expect.arrayContaining(['backup-1', 'gone-0']));
     } finally {
       await t.close();
+      await rm(t.dataDir, { recursive: true, force: true });
     }
   });
 
