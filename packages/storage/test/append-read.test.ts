@@ -1,7 +1,8 @@
 import { AssertionError } from 'node:assert';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CorruptRecordError, InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, RecordTooLargeError, UnexpectedAppendOffsetError } from '../src/index.js';
-import { buildBatch, resealCrc, splitBatches } from './batch-builder.js';
+import { CorruptRecordError, InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, parseLogConfig, RecordTooLargeError, UnexpectedAppendOffsetError } from '../src/index.js';
+import { LogSegment } from '../src/internal.js';
+import { buildBatch, flipBits, resealCrc, splitBatches } from './batch-builder.js';
 import { appendMany, LogHarness, readAll } from './harness.js';
 
 const h = new LogHarness();
@@ -137,7 +138,7 @@ describe('append and read', () => {
     const log = await h.open(await h.dir(), { maxMessageBytes: 1000 });
     await appendMany(log, 2);
     const badCrc = buildBatch();
-    badCrc[100] ^= 1;
+    flipBits(badCrc, 100, 1);
     const badMagic = resealCrc(buildBatch());
     badMagic.writeInt8(1, 16);
     const badCount = resealCrc(buildBatch({ recordCount: 3 }));
@@ -204,5 +205,38 @@ describe('append and read', () => {
     await log.delete();
     const { existsSync } = await import('node:fs');
     expect(existsSync(dir)).toBe(false);
+  });
+});
+
+describe('reads and retention together', () => {
+  it('a read in progress keeps a segment readable while retention deletes it', async () => {
+    const log = await h.open(await h.dir(), { segmentBytes: 1 * BATCH_BYTES, retentionBytes: 0 });
+    await appendMany(log, 40);
+    log.updateHighWatermark(40);
+    const readings = [0, 10, 20].map((offset) => log.read(offset, 100_000)); // each pins its segments synchronously
+    const retention = log.applyRetention(0);
+    const results = await Promise.all(readings);
+    expect(splitBatches(results[0]!.records).map((b) => b.fill)).toEqual([...Array(40).keys()]);
+    expect(splitBatches(results[2]!.records)).toHaveLength(20);
+    expect(await retention).toEqual({ deletedSegments: 39, logStartOffset: 39 });
+    await expect(log.read(0, 100)).rejects.toBeInstanceOf(OffsetOutOfRangeError);
+  });
+});
+
+describe('segment file handles', () => {
+  it('close() waits for pinned readers before closing the file', async () => {
+    const dir = await h.dir();
+    const segment = await LogSegment.create(dir, 0, parseLogConfig());
+    const batch = buildBatch();
+    await segment.append([batch], [{ position: 0, sizeBytes: batch.length, baseOffset: 0, lastOffset: 0, maxTimestamp: 1000 }], parseLogConfig(), 0);
+    segment.acquire();
+    let closed = false;
+    const closing = segment.delete().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(false);
+    expect((await segment.findBatch(0))?.baseOffset).toBe(0); // the handle still works for the pinned reader
+    segment.release();
+    await closing;
+    expect(closed).toBe(true);
   });
 });

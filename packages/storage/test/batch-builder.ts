@@ -95,3 +95,8 @@ export class ManualClock {
     this.nowMs += ms;
   }
 }
+
+/** XORs one byte in place (corruption injection). */
+export function flipBits(buf: Buffer, at: number, mask: number): void {
+  buf.writeUInt8(buf.readUInt8(at) ^ mask, at);
+}

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartitionLog } from '../src/index.js';
 import { CLEAN_SHUTDOWN_FILE, OffsetIndex, segmentFileName, TimeIndex } from '../src/internal.js';
-import { buildBatch, splitBatches } from './batch-builder.js';
+import { buildBatch, flipBits, splitBatches } from './batch-builder.js';
 import { LogHarness, readAll } from './harness.js';
 
 const h = new LogHarness();
@@ -103,7 +103,7 @@ describe('crash recovery', () => {
       const dir = await copyOfCrash();
       const file = path.join(dir, path.basename(tailFile));
       const bytes = await readFile(file);
-      bytes[at] ^= 0xff;
+      flipBits(bytes, at, 0xff);
       await writeFile(file, bytes);
       const log = await h.open(dir, CONFIG);
       await expectExactly(log, batches.slice(0, 15));
@@ -120,7 +120,7 @@ describe('crash recovery', () => {
     const firstInTail = batches.findIndex((b) => b.baseOffset === tailBase);
     const file = path.join(dir, path.basename(tailFile));
     const bytes = await readFile(file);
-    bytes[70] ^= 1; // payload byte of the tail segment's first batch
+    flipBits(bytes, 70, 1); // payload byte of the tail segment's first batch
     await writeFile(file, bytes);
     const log = await h.open(dir, CONFIG);
     await expectExactly(log, batches.slice(0, firstInTail));
@@ -130,7 +130,7 @@ describe('crash recovery', () => {
     const dir = await copyOfCrash();
     const first = path.join(dir, segmentFileName(0, '.log'));
     const bytes = await readFile(first);
-    bytes[70] ^= 1; // corrupt batch 0, in a segment below the recovery point
+    flipBits(bytes, 70, 1); // corrupt batch 0, in a segment below the recovery point
     await writeFile(first, bytes);
     const trusting = await h.open(await (async () => { const d = await h.dir(); await cp(dir, d, { recursive: true }); return d; })(), CONFIG);
     expect(trusting.logEndOffset).toBe(batches.at(-1)!.lastOffset + 1); // not scanned, not noticed
