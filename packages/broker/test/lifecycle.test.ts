@@ -9,7 +9,7 @@ const valuesAt = async (t: Parameters<typeof fetchFrom>[0], topic: string, parti
   return decodeRecordBatches(Buffer.from(res.recordBatch ?? [])).flatMap((b) => b.records.map((r) => r.value?.toString() ?? ''));
 };
 
-describe('durability across restarts', () => {
+describe('node lifecycle: restarts, recovery, deletion, live configs, shutdown, retention', () => {
   it('keeps topics, configs, records and the cluster id across a clean restart', async () => {
     let t = await startTestNode();
     try {
@@ -142,5 +142,25 @@ describe('durability across restarts', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(answered).toBe('NONE');
     await t.close();
+  });
+
+  it('runs retention on its timer: old segments go, the log start offset moves, old offsets are out of range', async () => {
+    const t = await startTestNode({ set: { 'log.retention.check.interval.ms': '100' } });
+    try {
+      await createTopic(t, 'short', 1, { 'segment.bytes': '4000', 'retention.bytes': '5000' });
+      for (let i = 0; i < 5; i++) await produceBatch(t, 'short', 0, batchOf([`${i}`.padEnd(3000, 'r')]));
+      let logStartOffset = 0;
+      for (let waited = 0; waited < 5000 && logStartOffset === 0; waited += 100) {
+        await new Promise((r) => setTimeout(r, 100));
+        const described = await call(t.admin, t.admin.describeTopics, { names: ['short'] });
+        logStartOffset = Number(described.topics[0]?.partitions?.[0]?.logStartOffset);
+      }
+      expect(logStartOffset).toBeGreaterThan(0);
+      expect(codeName((await fetchFrom(t, 'short', 0, 0)).error)).toBe('OFFSET_OUT_OF_RANGE');
+      const earliest = await call(t.broker, t.broker.listOffsets, { topics: [{ topic: 'short', partitions: [{ partition: 0, spec: 1 }] }] });
+      expect(Number(earliest.topics[0]?.partitions?.[0]?.offset)).toBe(logStartOffset);
+    } finally {
+      await t.close();
+    }
   });
 });
