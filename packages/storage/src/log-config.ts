@@ -6,7 +6,7 @@ import { type ConfigIssue, LogConfigError } from './errors.js';
 export interface LogConfig {
   /** Roll the active segment before it would grow past this many bytes. `segment.bytes`. */
   readonly segmentBytes: number;
-  /** Roll the active segment this long after its first append, milliseconds. `segment.ms`. */
+  /** Roll the active segment this long after its first append, milliseconds; Infinity = never by age. `segment.ms`. */
   readonly segmentMs: number;
   /** Bytes of batches between two sparse index entries. `index.interval.bytes`. */
   readonly indexIntervalBytes: number;
@@ -65,11 +65,11 @@ interface FieldRule {
 
 const RULES: Record<keyof LogConfig, FieldRule> = {
   segmentBytes: { min: BATCH_HEADER_BYTES, max: MAX_SEGMENT_BYTES, infinite: false },
-  segmentMs: { min: 1, max: Number.MAX_SAFE_INTEGER, infinite: false },
+  segmentMs: { min: 1, max: Infinity, infinite: true },
   indexIntervalBytes: { min: 0, max: MAX_SEGMENT_BYTES, infinite: false },
   segmentIndexBytes: { min: 12, max: MAX_SEGMENT_BYTES, infinite: false },
-  retentionBytes: { min: -1, max: Number.MAX_SAFE_INTEGER, infinite: false },
-  retentionMs: { min: -1, max: Number.MAX_SAFE_INTEGER, infinite: false },
+  retentionBytes: { min: -1, max: Infinity, infinite: true },
+  retentionMs: { min: -1, max: Infinity, infinite: true },
   flushMessages: { min: 1, max: Infinity, infinite: true },
   flushMs: { min: 0, max: Infinity, infinite: true },
   maxMessageBytes: { min: BATCH_HEADER_BYTES, max: MAX_SEGMENT_BYTES, infinite: false },

@@ -14,6 +14,7 @@ describe('log config', () => {
     expect(config.segmentBytes).toBe(2048);
     expect(config.retentionMs).toBe(-1);
     expect(config.flushMs).toBe(Infinity);
+    expect(logConfigFromProperties({ 'segment.ms': '9223372036854775807', 'retention.bytes': '9223372036854775807' })).toMatchObject({ segmentMs: Infinity, retentionBytes: Infinity });
     expect(Object.keys(LOG_CONFIG_KEYS)).toContain('segment.index.bytes');
   });
 
