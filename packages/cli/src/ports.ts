@@ -10,6 +10,8 @@ export interface ProducerSettings {
   readonly compression?: string | undefined;
   readonly batchSizeBytes?: number | undefined;
   readonly lingerMs?: number | undefined;
+  /** Any other client producer property by its Kafka name (`-X buffer.memory=67108864`); the client validates it. */
+  readonly properties?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface OutgoingRecord {

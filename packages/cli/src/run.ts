@@ -205,8 +205,9 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .option('-z, --compression <type>', 'compression.type: none, gzip, lz4')
     .option('--linger-ms <ms>', 'linger.ms', intArg('--linger-ms'))
     .option('--batch-size <bytes>', 'batch.size', intArg('--batch-size'))
+    .option('-X, --producer-property <key=value>', 'any producer property by its Kafka name (repeatable)', collect, [])
     .action(
-      action((ctx, name: string, options: { key?: string; keyDelimiter?: string; header: string[]; acks: string; partition?: number; compression?: string; lingerMs?: number; batchSize?: number }) =>
+      action((ctx, name: string, options: { key?: string; keyDelimiter?: string; header: string[]; acks: string; partition?: number; compression?: string; lingerMs?: number; batchSize?: number; producerProperty: string[] }) =>
         produce(ctx, name, {
           key: options.key,
           keyDelimiter: options.keyDelimiter,
@@ -216,6 +217,7 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
           compression: options.compression,
           lingerMs: options.lingerMs,
           batchSizeBytes: options.batchSize,
+          producerProperties: options.producerProperty,
         }),
       ),
     );
@@ -255,10 +257,11 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .option('--batch-size <bytes>', 'batch.size', intArg('--batch-size'))
     .option('--linger-ms <ms>', 'linger.ms', intArg('--linger-ms'))
     .option('-z, --compression <type>', 'compression.type: none, gzip, lz4')
+    .option('-X, --producer-property <key=value>', 'any producer property by its Kafka name (repeatable)', collect, [])
     .option('--reporting-interval-ms <ms>', 'how often to print a progress line', intArg('--reporting-interval-ms', { min: 1 }), 5000)
     .option('--json', 'end with one JSON line (progress lines go to stderr)', false)
     .action(
-      action((ctx, name: string, options: { numRecords: number; recordSize: number; throughput: number; acks: string; batchSize?: number; lingerMs?: number; compression?: string; reportingIntervalMs: number; json: boolean }) =>
+      action((ctx, name: string, options: { numRecords: number; recordSize: number; throughput: number; acks: string; batchSize?: number; lingerMs?: number; compression?: string; producerProperty: string[]; reportingIntervalMs: number; json: boolean }) =>
         perfProduce(ctx, name, {
           numRecords: options.numRecords,
           recordSizeBytes: options.recordSize,
@@ -267,6 +270,7 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
           batchSizeBytes: options.batchSize,
           lingerMs: options.lingerMs,
           compression: options.compression,
+          producerProperties: options.producerProperty,
           json: options.json,
           reportingIntervalMs: options.reportingIntervalMs,
         }),

@@ -138,7 +138,13 @@ describe('produce and consume', () => {
       stdin: 'k1:v1\nk2:v:2\n',
     });
     expect(produced).toMatchObject({ code: 0, stderr: '' });
-    expect(cluster.producerSettings[0]).toMatchObject({ acks: '1' });
+    expect(cluster.producerSettings[0]).toMatchObject({ acks: '1', properties: {} });
+    await cli(['produce', 't', '-X', 'buffer.memory=1048576', '-X', 'enable.idempotence=false', '--linger-ms', '7'], { connect, stdin: 'x\n' });
+    expect(cluster.producerSettings[1]).toMatchObject({
+      acks: 'all',
+      lingerMs: 7,
+      properties: { 'buffer.memory': '1048576', 'enable.idempotence': 'false' },
+    });
     const consumed = await cli(['consume', 't', '-p', '1', '-f', '%k=%v %h\\n', '--exit-at-end'], { connect });
     expect(consumed.stdout).toBe('k1=v1 a=1,b=x=y\nk2=v:2 a=1,b=x=y\n');
 

@@ -153,6 +153,9 @@ describe('against a real node', () => {
     const badTopicConfig = await cli(['topic', 'create', 'badcfg', '-c', 'no.such.config=1'], { env });
     expect(badTopicConfig.code).toBe(1);
     expect(badTopicConfig.stderr).toMatch(/no\.such\.config/);
+    const badProducerProperty = await cli(['produce', 'big', '-X', 'linger.ms=soon'], { env, stdin: 'x\n' });
+    expect(badProducerProperty.code).toBe(1);
+    expect(badProducerProperty.stderr).toMatch(/^error: INVALID_CONFIG: .*linger\.ms/);
     const badServer = await cli(['server', '--node-id', '9', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--set', 'min.insync.replicas=zero'], { env: {} });
     expect(badServer.code).toBe(1);
     expect(badServer.stderr).toMatch(/^error: INVALID_CONFIG: .*min\.insync\.replicas/s);

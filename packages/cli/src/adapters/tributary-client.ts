@@ -22,9 +22,10 @@ export const connectTributary: Connect = (brokers) => {
 };
 
 function producerOptions(settings: ProducerSettings): ProducerOptions {
-  const options: Record<string, unknown> = { acks: settings.acks };
+  // Explicit flags win over -X properties of the same name.
+  const options: Record<string, unknown> = { ...(settings.properties ?? {}), acks: settings.acks };
   // Kafka's rule: idempotence needs acks=all; with acks 0/1 it is switched off rather than refused.
-  if (settings.acks !== 'all') options['enable.idempotence'] = false;
+  if (settings.acks !== 'all' && options['enable.idempotence'] === undefined) options['enable.idempotence'] = false;
   if (settings.compression !== undefined) options['compression.type'] = settings.compression;
   if (settings.batchSizeBytes !== undefined) options['batch.size'] = settings.batchSizeBytes;
   if (settings.lingerMs !== undefined) options['linger.ms'] = settings.lingerMs;

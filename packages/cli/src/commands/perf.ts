@@ -12,6 +12,7 @@ import {
   producerSummaryJson,
   throttleDelayMs,
 } from '../perf/perf-stats.js';
+import { parseKeyValueMap } from '../parse/key-value.js';
 import { parseAcks } from './produce.js';
 import { planConsume, POLL_TIMEOUT_MS } from './consume.js';
 
@@ -30,6 +31,7 @@ export interface PerfProduceOptions {
   readonly acks: string;
   readonly batchSizeBytes: number | undefined;
   readonly lingerMs: number | undefined;
+  readonly producerProperties: readonly string[];
   readonly compression: string | undefined;
   readonly json: boolean;
   readonly reportingIntervalMs: number;
@@ -53,6 +55,7 @@ export async function perfProduce(ctx: CommandContext, topic: string, options: P
     acks: parseAcks(options.acks),
     compression: options.compression,
     lingerMs: options.lingerMs,
+    properties: parseKeyValueMap(options.producerProperties, '-X/--producer-property'),
     batchSizeBytes: options.batchSizeBytes,
   });
   const payload = perfPayload(options.recordSizeBytes);

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { CommandContext } from '../context.js';
 import { CliError, EXIT_INTERRUPTED, EXIT_OK, errorCodeName, formatErrorLine, invalidArgument } from '../errors.js';
 import { InFlightLimit } from '../in-flight-limit.js';
-import { parseKeyValueList } from '../parse/key-value.js';
+import { parseKeyValueList, parseKeyValueMap } from '../parse/key-value.js';
 import type { Acks, OutgoingRecord } from '../ports.js';
 
 /** Records outstanding at once; the client batches them, this only bounds our own memory. */
@@ -20,6 +20,7 @@ export interface ProduceOptions {
   readonly partition: number | undefined;
   readonly compression: string | undefined;
   readonly lingerMs: number | undefined;
+  readonly producerProperties: readonly string[];
   readonly batchSizeBytes: number | undefined;
 }
 
@@ -66,6 +67,7 @@ export async function produce(ctx: CommandContext, topic: string, options: Produ
     acks: parseAcks(options.acks),
     compression: options.compression,
     lingerMs: options.lingerMs,
+    properties: parseKeyValueMap(options.producerProperties, '-X/--producer-property'),
     batchSizeBytes: options.batchSizeBytes,
   });
 
