@@ -240,3 +240,21 @@ describe('segment file handles', () => {
     expect(closed).toBe(true);
   });
 });
+
+describe('I/O failure', () => {
+  it('a failed write fails the log: queued and later appends get KAFKA_STORAGE_ERROR, close still works', async () => {
+    const log = await h.open(await h.dir());
+    await appendMany(log, 2);
+    // Pull the file out from under the log, as a dying disk would.
+    const internals = log as unknown as { segments: { handle: { close(): Promise<void> } }[] };
+    await internals.segments[0]!.handle.close();
+    const first = log.appendAsLeader(buildBatch(), 0);
+    const second = log.appendAsLeader(buildBatch(), 0);
+    await expect(first).rejects.toBeInstanceOf(LogUnavailableError);
+    await expect(second).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR', retriable: true });
+    expect(log.currentState).toBe('failed');
+    expect(log.logEndOffset).toBe(2);
+    await expect(log.appendAsLeader(buildBatch(), 0)).rejects.toBeInstanceOf(LogUnavailableError);
+    await log.close().catch(() => undefined);
+  });
+});
