@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger, Message, NodeId } from '@tributary/nraft';
 import { RaftClient, RaftService, tributary, type RaftHandlers } from '@tributary/protocol';
 import { decodeRaftMessage, encodeRaftMessage } from './raft-message-codec.js';
-import type { RaftMessageHandler, RaftTransport } from './raft-transport.js';
+import type { RaftDropHandler, RaftMessageHandler, RaftTransport } from './raft-transport.js';
 
 import pb = tributary.internal.v1;
 
@@ -121,10 +121,15 @@ export function addRaftService(server: grpc.Server, handler: RaftServiceHandler)
 
 type LinkState = 'idle' | 'streaming' | 'backoff' | 'closed';
 
+/** Snapshot messages remembered per stream, to report them lost if the stream breaks. */
+const SNAPSHOTS_IN_FLIGHT_MAX = 8;
+
 /** The outbound half towards one peer. */
 class PeerLink {
   private state: LinkState = 'idle';
   private call: grpc.ClientWritableStream<pb.IRaftEnvelope> | undefined;
+  /** Snapshot messages written on the current stream: lost with it if it fails. */
+  private snapshotsInFlight: Message[] = [];
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
   private readonly client: RaftClient;
@@ -136,6 +141,7 @@ class PeerLink {
     private readonly config: TransportConfig,
     credentials: grpc.ChannelCredentials,
     private readonly logger: Logger,
+    private readonly reportDropped: (messages: readonly Message[]) => void,
   ) {
     this.backoffMs = config.reconnectBackoffMinMs;
     this.client = new RaftClient(address, credentials, {
@@ -148,19 +154,20 @@ class PeerLink {
     });
   }
 
-  /** Sends one envelope of `messageCount` raft messages, or drops it (peer down, queue full). */
-  send(env: pb.IRaftEnvelope, messageCount: number): void {
-    if (this.state === 'closed' || this.state === 'backoff') {
-      this.dropped += messageCount;
-      return;
-    }
+  /** Sends one envelope carrying `messages`, or drops it (peer down, queue full) and reports that. */
+  send(env: pb.IRaftEnvelope, messages: readonly Message[]): void {
+    if (this.state === 'closed') return;
     if (this.state === 'idle') this.open();
-    const call = this.call!;
-    if (call.writableLength >= this.config.peerQueueEnvelopesMax) {
-      this.dropped += messageCount;
+    const call = this.call;
+    if (this.state === 'backoff' || call === undefined || call.writableLength >= this.config.peerQueueEnvelopesMax) {
+      this.dropped += messages.length;
+      this.reportDropped(messages);
       return;
     }
     call.write(env);
+    for (const m of messages) {
+      if (m.type === 'snap') this.snapshotsInFlight = [...this.snapshotsInFlight.slice(1 - SNAPSHOTS_IN_FLIGHT_MAX), m];
+    }
   }
 
   close(): void {
@@ -178,12 +185,16 @@ class PeerLink {
       this.backoffMs = this.config.reconnectBackoffMinMs;
     });
     this.call = call;
+    this.snapshotsInFlight = [];
     this.transition('streaming');
   }
 
   private ended(call: grpc.ClientWritableStream<pb.IRaftEnvelope>, err: grpc.ServiceError | null): void {
     if (call !== this.call || this.state === 'closed') return;
     this.call = undefined;
+    // Whether they arrived is unknown; saying "lost" only makes the leader probe and resend.
+    if (this.snapshotsInFlight.length > 0) this.reportDropped(this.snapshotsInFlight);
+    this.snapshotsInFlight = [];
     if (err === null) {
       this.transition('idle'); // the peer ended the stream cleanly; reopen on the next send
       return;
@@ -214,6 +225,7 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
   private readonly credentials: grpc.ChannelCredentials;
   private readonly links = new Map<NodeId, PeerLink>();
   private handler: RaftMessageHandler | undefined;
+  private dropHandler: RaftDropHandler | undefined;
   private closed = false;
 
   constructor(options: GrpcRaftTransportOptions) {
@@ -236,13 +248,16 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
     }
     for (const [id, address] of peers) {
       if (id === this.nodeId || this.links.has(id)) continue;
-      this.links.set(id, new PeerLink(id, address, this.config, this.credentials, this.logger));
+      this.links.set(id, new PeerLink(id, address, this.config, this.credentials, this.logger, (dropped) => {
+        // Never re-enter the caller of send(): report on a later turn.
+        setImmediate(() => this.dropHandler?.(dropped));
+      }));
     }
   }
 
   send(messages: readonly Message[]): void {
     if (this.closed) return;
-    const byPeer = new Map<NodeId, pb.RaftMessage.$Properties[]>();
+    const byPeer = new Map<NodeId, Message[]>();
     for (const m of messages) {
       if (m.to === this.nodeId) {
         setImmediate(() => this.deliver(m));
@@ -250,23 +265,28 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
       }
       let batch = byPeer.get(m.to);
       if (batch === undefined) byPeer.set(m.to, (batch = []));
-      batch.push(encodeRaftMessage(m));
+      batch.push(m);
     }
     for (const [to, batch] of byPeer) {
       const link = this.links.get(to);
       if (link === undefined) {
         this.logger.debug({ to, messages: batch.length }, 'raft messages to unknown peer dropped');
+        setImmediate(() => this.dropHandler?.(batch));
         continue;
       }
       for (let k = 0; k < batch.length; k += this.config.envelopeMessagesMax) {
         const part = batch.slice(k, k + this.config.envelopeMessagesMax);
-        link.send({ clusterId: this.clusterId, messages: part }, part.length);
+        link.send({ clusterId: this.clusterId, messages: part.map(encodeRaftMessage) }, part);
       }
     }
   }
 
   onMessage(handler: RaftMessageHandler): void {
     this.handler = handler;
+  }
+
+  onDropped(handler: RaftDropHandler): void {
+    this.dropHandler = handler;
   }
 
   deliver(message: Message): void {
@@ -283,6 +303,7 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
     if (this.closed) return;
     this.closed = true;
     this.handler = undefined;
+    this.dropHandler = undefined;
     for (const link of this.links.values()) link.close();
     this.links.clear();
   }

@@ -24,3 +24,13 @@ export class RaftProposalError extends Error {
     this.outcomeUnknown = OUTCOME_UNKNOWN.has(reason);
   }
 }
+
+/** The driver closed (or failed) before a snapshot request ran. */
+export class RaftDriverClosedError extends Error {
+  override readonly name = 'RaftDriverClosedError';
+  readonly code = 'RAFT_DRIVER_CLOSED';
+  readonly retriable = false;
+  constructor(options?: { cause?: unknown }) {
+    super('raft driver is closed', options);
+  }
+}

@@ -9,11 +9,11 @@
 import { AssertionError } from 'node:assert';
 import {
   RawNode, decodeConfChange,
-  type Entry, type Logger, type Message, type NodeId, type RaftConfigInput, type RaftStatus, type RaftStorage,
-  type Ready, type Snapshot,
+  type ConfState, type Entry, type Logger, type Message, type NodeId, type RaftConfigInput, type RaftStatus,
+  type RaftStorage, type Ready, type Snapshot,
 } from '@tributary/nraft';
 import type { PersistableReady } from '@tributary/nraft/adapters';
-import { RaftProposalError } from './raft-driver-errors.js';
+import { RaftDriverClosedError, RaftProposalError } from './raft-driver-errors.js';
 import type { RaftTransport } from './raft-transport.js';
 
 /** Wall-clock length of one raft tick. */
@@ -22,11 +22,20 @@ export const DEFAULT_TICK_MS = 100;
 export const DEFAULT_PROPOSAL_TIMEOUT_MS = 10_000;
 /** Proposals waiting to commit; more are refused with 'pending-limit'. */
 export const DEFAULT_PENDING_PROPOSALS_MAX = 65_536;
+/** Entries kept below a new snapshot, so a follower slightly behind catches up without a snapshot. */
+export const DEFAULT_SNAPSHOT_KEEP_ENTRIES = 1_000;
 
-/** Storage the driver writes: the raft read port plus a durable `persist` and a lifecycle. */
+/**
+ * Storage the driver writes: the raft read port plus a durable `persist`, the application's
+ * snapshots and a lifecycle (FileRaftStorage; MemoryStorage with a small wrapper in tests).
+ */
 export interface RaftDriverStorage extends RaftStorage {
   /** Makes the snapshot, entries and hard state of a Ready durable; resolves only once they are. */
   persist(ready: PersistableReady): Promise<void>;
+  /** Stores a snapshot of the application at `index`; the log is untouched. */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Snapshot | Promise<Snapshot>;
+  /** Discards the log up to and including `index`. */
+  compact(index: number): void;
   close(): Promise<void>;
 }
 
@@ -123,6 +132,11 @@ export class RaftDriver {
   private closing: Promise<void> | undefined;
   private leader = false;
   private term = 0;
+  /** Last index applied to the application (entries or snapshot), and the membership as of it. */
+  private applied: number;
+  private confState: ConfState;
+  /** Work that must run between Readies (it writes storage): snapshots and compaction. */
+  private readonly maintenance: { run: () => Promise<void>; abandon: (err: Error) => void }[] = [];
   private counters = { readies: 0, entriesPersisted: 0, messagesSent: 0, messagesReceived: 0, entriesApplied: 0, persistMs: 0 };
 
   private constructor(private readonly options: RaftDriverOptions) {
@@ -138,7 +152,10 @@ export class RaftDriver {
       applied: options.storage.snapshot().metadata.index,
     }, options.storage);
     this.term = options.storage.initialState().hardState.term;
+    this.applied = options.storage.snapshot().metadata.index;
+    this.confState = options.storage.initialState().confState;
     options.transport.onMessage((m) => this.receive(m));
+    options.transport.onDropped((messages) => this.dropped(messages));
     this.tickTimer = setInterval(() => this.tick(), this.config.tickMs);
     this.tickTimer.unref();
   }
@@ -174,6 +191,33 @@ export class RaftDriver {
     });
     this.schedule();
     return promise;
+  }
+
+  /**
+   * Snapshots the application and compacts the log. `capture` runs between Readies, when everything
+   * through the applied index (which it is given) has been applied and nothing else is: it must
+   * return the application state as of exactly that index. Entries [index - keepEntries, index] stay.
+   */
+  snapshot(capture: (appliedIndex: number) => Uint8Array, options: { keepEntries?: number } = {}): Promise<Snapshot> {
+    if (this.state !== 'running') return Promise.reject(new RaftDriverClosedError());
+    const keepEntries = options.keepEntries ?? DEFAULT_SNAPSHOT_KEEP_ENTRIES;
+    return new Promise<Snapshot>((resolve, reject) => {
+      this.maintenance.push({ abandon: reject, run: async () => {
+        try {
+          const storage = this.options.storage;
+          const index = this.applied;
+          const snap = await storage.createSnapshot(index, this.confState, capture(index));
+          const compactTo = index - keepEntries;
+          if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
+          this.logger.info({ index, term: snap.metadata.term, firstIndex: storage.firstIndex() }, 'raft snapshot taken, log compacted');
+          resolve(snap);
+        } catch (err) {
+          reject(err);
+          throw err; // a storage failure here is as fatal as in persist
+        }
+      } });
+      this.schedule();
+    });
   }
 
   /** Starts an election now (tests, operator tooling). */
@@ -213,6 +257,14 @@ export class RaftDriver {
     this.guard(() => this.node.tick());
   }
 
+  /** The transport lost messages: let the leader probe that peer again (and resend a lost snapshot). */
+  private dropped(messages: readonly Message[]): void {
+    this.guard(() => {
+      for (const to of new Set(messages.map((m) => m.to))) this.node.reportUnreachable(to);
+      for (const m of messages) if (m.type === 'snap') this.node.reportSnapshot(m.to, false);
+    });
+  }
+
   private receive(m: Message): void {
     this.counters.messagesReceived++;
     this.guard(() => this.node.step(m));
@@ -239,14 +291,18 @@ export class RaftDriver {
       this.loop = this.runLoop().finally(() => {
         this.loop = undefined;
         // Inputs that arrived during the last await are picked up by another pass.
-        if (this.state === 'running' && this.node.hasReady()) this.schedule();
+        if (this.state === 'running' && (this.node.hasReady() || this.maintenance.length > 0)) this.schedule();
       });
     });
   }
 
   private async runLoop(): Promise<void> {
     try {
-      while (this.state === 'running' && this.node.hasReady()) await this.handleReady(this.node.ready());
+      while (this.state === 'running') {
+        if (this.node.hasReady()) await this.handleReady(this.node.ready());
+        else if (this.maintenance.length > 0) await this.maintenance.shift()!.run();
+        else break;
+      }
     } catch (err) {
       this.fail(err);
     }
@@ -276,6 +332,8 @@ export class RaftDriver {
     if (rd.hardState !== undefined) this.term = rd.hardState.term;
     if (rd.snapshot !== undefined && rd.snapshot.metadata.index > 0) {
       await this.options.restore?.(rd.snapshot);
+      this.applied = rd.snapshot.metadata.index;
+      this.confState = rd.snapshot.metadata.confState;
       this.logger.info({ index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term }, 'raft snapshot restored');
     }
     if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
@@ -297,10 +355,11 @@ export class RaftDriver {
   private async applyCommitted(entries: readonly Entry[]): Promise<void> {
     for (const e of entries) {
       if (e.type !== 'conf-change') continue;
-      const cs = this.node.applyConfChange(decodeConfChange(e.data));
-      this.logger.info({ index: e.index, voters: cs.voters, learners: cs.learners }, 'raft membership changed');
+      this.confState = this.node.applyConfChange(decodeConfChange(e.data));
+      this.logger.info({ index: e.index, voters: this.confState.voters, learners: this.confState.learners }, 'raft membership changed');
     }
     await this.options.apply(entries);
+    this.applied = entries[entries.length - 1]!.index;
     for (const e of entries) {
       const p = this.pending.get(e.index);
       if (p === undefined) continue;
@@ -342,6 +401,7 @@ export class RaftDriver {
     // Let the Ready in hand finish (a failed loop has already returned).
     if (this.loop !== undefined && cause === undefined) await this.loop;
     for (const index of [...this.pending.keys()]) this.failPending(index, 'closed', cause);
+    for (const task of this.maintenance.splice(0)) task.abandon(new RaftDriverClosedError(cause === undefined ? undefined : { cause }));
     await this.options.storage.close();
     this.state = 'closed';
     this.logger.info({ failed: cause !== undefined }, 'raft driver closed');

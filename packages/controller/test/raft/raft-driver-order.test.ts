@@ -1,34 +1,12 @@
 // The driver's Ready loop: nothing is sent while the Ready it belongs to is still being persisted,
 // and apply happens only after send. Runs on MemoryStorage with a deliberately slow persist and the
 // in-process LoopbackRaftNetwork, so the ordering is what is under test, not the disk.
-import { MemoryStorage, type Entry, type Message } from '@tributary/nraft';
-import type { PersistableReady } from '@tributary/nraft/adapters';
+import type { Entry, Message } from '@tributary/nraft';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RaftDriver, type RaftDriverStorage } from '../../src/raft/raft-driver.js';
+import { RaftDriver } from '../../src/raft/raft-driver.js';
 import { LoopbackRaftNetwork, type RaftTransport } from '../../src/raft/raft-transport.js';
 import { waitFor } from './grpc-helpers.js';
-
-const VOTERS = { voters: [1, 2, 3], learners: [] };
-
-/** What happened, in order, across all nodes. */
-type Event = { node: number; what: 'persist-start' | 'persist-end' | 'send' | 'apply'; entries?: number };
-
-class SlowMemoryStorage extends MemoryStorage implements RaftDriverStorage {
-  constructor(private readonly node: number, private readonly events: Event[]) {
-    super({ confState: VOTERS });
-  }
-
-  async persist(rd: PersistableReady): Promise<void> {
-    this.events.push({ node: this.node, what: 'persist-start', entries: rd.entries.length });
-    await new Promise((r) => setTimeout(r, 2)); // an fsync's worth of delay
-    if (rd.snapshot !== undefined && rd.snapshot.metadata.index > 0) this.applySnapshot(rd.snapshot);
-    this.append(rd.entries);
-    if (rd.hardState !== undefined) this.setHardState(rd.hardState);
-    this.events.push({ node: this.node, what: 'persist-end' });
-  }
-
-  async close(): Promise<void> {}
-}
+import { SlowMemoryStorage, type StorageEvent as Event } from './slow-memory-storage.js';
 
 function recording(node: number, inner: RaftTransport, events: Event[]): RaftTransport {
   return {
@@ -37,6 +15,7 @@ function recording(node: number, inner: RaftTransport, events: Event[]): RaftTra
       inner.send(messages);
     },
     onMessage: (h) => inner.onMessage(h),
+    onDropped: (h) => inner.onDropped(h),
     close: () => inner.close(),
   };
 }
@@ -111,5 +90,22 @@ describe('RaftDriver Ready loop', () => {
     const err = await leader.propose(new Uint8Array([1])).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'RAFT_PROPOSAL_FAILED', outcomeUnknown: true });
     expect(['leadership-lost', 'timeout']).toContain((err as { reason: string }).reason);
+  });
+
+  it('treats a storage failure as fatal: closes and fails pending proposals with the cause', async () => {
+    const storage = new SlowMemoryStorage(1, [], { voters: [1], learners: [] });
+    const driver = await RaftDriver.start({
+      nodeId: 1, storage, transport: new LoopbackRaftNetwork().transport(1), apply: () => undefined, tickMs: 5,
+      raft: { electionTicks: 10, heartbeatTicks: 2 },
+    });
+    drivers.push(driver);
+    driver.campaign();
+    await waitFor(() => driver.isLeader(), 'single-node leadership');
+    expect((await driver.propose(new Uint8Array([1]))).index).toBeGreaterThan(0);
+    storage.failNextPersist = true;
+    const err = await driver.propose(new Uint8Array([2])).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'closed', cause: { message: 'disk on fire' } });
+    await waitFor(() => driver.driverState === 'closed', 'driver closed');
+    await expect(driver.snapshot(() => new Uint8Array())).rejects.toMatchObject({ code: 'RAFT_DRIVER_CLOSED' });
   });
 });
