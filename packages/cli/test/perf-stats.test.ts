@@ -79,6 +79,9 @@ describe('producer perf stats', () => {
     expect(throttleDelayMs({ sent: 100, elapsedMs: 50, recordsPerSec: 1000 })).toBe(50);
     expect(throttleDelayMs({ sent: 100, elapsedMs: 150, recordsPerSec: 1000 })).toBe(0);
     expect(throttleDelayMs({ sent: 100, elapsedMs: 0, recordsPerSec: -1 })).toBe(0);
+    // Less than the minimum sleep ahead: keep sending (a 0.01 ms timer would really sleep >= 1 ms).
+    expect(throttleDelayMs({ sent: 101, elapsedMs: 1000, recordsPerSec: 100_000 })).toBe(0);
+    expect(throttleDelayMs({ sent: 300, elapsedMs: 1, recordsPerSec: 100_000 })).toBe(2);
   });
 });
 

@@ -179,13 +179,21 @@ export function consumerSummaryJson(s: ConsumerPerfSummary): string {
 }
 
 /**
+ * Shortest pause the throttler takes. Timers cannot sleep for microseconds (a setTimeout is >= 1 ms),
+ * so the sender runs ahead until it is this far ahead of schedule, then sleeps it off in one go, as
+ * Kafka's ThroughputThrottler does with its minimum sleep.
+ */
+export const THROTTLE_SLEEP_MS_MIN = 2;
+
+/**
  * Kafka's ThroughputThrottler as a pure function: how long to wait before sending the next record
  * so that `sent` records over `elapsedMs` stay at `recordsPerSec` (<= 0 means unlimited → 0).
+ * Returns 0 while less than THROTTLE_SLEEP_MS_MIN ahead of schedule.
  */
 export function throttleDelayMs({ sent, elapsedMs, recordsPerSec }: { sent: number; elapsedMs: number; recordsPerSec: number }): number {
   if (recordsPerSec <= 0) return 0;
-  const dueMs = (1000 * sent) / recordsPerSec;
-  return dueMs > elapsedMs ? dueMs - elapsedMs : 0;
+  const aheadMs = (1000 * sent) / recordsPerSec - elapsedMs;
+  return aheadMs >= THROTTLE_SLEEP_MS_MIN ? aheadMs : 0;
 }
 
 function round(value: number, digits: number): number {
