@@ -25,6 +25,7 @@ interface TestNode {
   /** Payloads of the normal, non-empty entries this node applied, in order. */
   applied: string[];
   appliedIndexes: number[];
+  restores: number;
 }
 
 class TestCluster {
@@ -39,6 +40,8 @@ class TestCluster {
     const { server, address } = await startRaftServer(transport, this.ports.get(id) ?? 0);
     const port = Number(address.split(':')[1]);
     this.ports.set(id, port);
+    // Assigned before the driver starts: restore() may run during start.
+    const node = { restores: 0 } as TestNode;
     const applied: string[] = [];
     const appliedIndexes: number[] = [];
     const driver = await RaftDriver.start({
@@ -51,10 +54,16 @@ class TestCluster {
           if (e.type === 'normal' && e.data.byteLength > 0) applied.push(untext.decode(e.data));
         }
       },
+      // The application state is the list of payloads; a snapshot carries it as JSON.
+      restore: (snap) => {
+        applied.splice(0, applied.length, ...(JSON.parse(untext.decode(snap.data)) as string[]));
+        appliedIndexes.splice(0, appliedIndexes.length);
+        node.restores++;
+      },
       tickMs: 20,
       raft: { electionTicks: 10, heartbeatTicks: 2 },
     });
-    const node: TestNode = { id, dir, port, driver, transport, server, applied, appliedIndexes };
+    Object.assign(node, { id, dir, port, driver, transport, server, applied, appliedIndexes });
     this.nodes.set(id, node);
     this.connect();
     return node;
@@ -138,6 +147,35 @@ describe('RaftDriver over gRPC with FileRaftStorage', () => {
     expect(back.appliedIndexes).toEqual(reference.appliedIndexes.slice(0, back.appliedIndexes.length));
     await cluster.propose('c0');
     await waitFor(() => [...cluster!.nodes.values()].every((n) => n.applied.at(-1) === 'c0'), 'all apply after the restart');
+  });
+
+  it('brings a follower back with a snapshot after the others compacted, and restores it on restart', async () => {
+    cluster = new TestCluster();
+    for (const id of IDS) await cluster.start(id);
+    for (let i = 0; i < 5; i++) await cluster.propose(`a${i}`);
+    const leader = await cluster.leader();
+    const lagging = [...cluster.nodes.values()].find((n) => n.id !== leader.id)!;
+    await cluster.stop(lagging.id);
+    for (let i = 0; i < 30; i++) await cluster.propose(`b${i}`);
+    await waitFor(() => [...cluster!.nodes.values()].every((n) => n.applied.length === 35), 'survivors apply 35');
+    for (const n of cluster.nodes.values()) {
+      await n.driver.snapshot(() => text.encode(JSON.stringify(n.applied)), { keepEntries: 0 });
+    }
+
+    const back = await cluster.start(lagging.id);
+    await waitFor(() => back.applied.length === 35, 'the lagging node catches up');
+    expect(back.restores).toBe(1);
+    await cluster.propose('c0');
+    await waitFor(() => back.applied.at(-1) === 'c0', 'the lagging node applies new entries');
+    const reference = [...cluster.nodes.values()].find((n) => n.id !== lagging.id)!;
+    expect(back.applied).toEqual(reference.applied);
+
+    // Restarting it again restores the snapshot it stored, then replays the entries after it.
+    await cluster.stop(lagging.id);
+    const again = await cluster.start(lagging.id);
+    expect(again.restores).toBe(1);
+    await waitFor(() => again.applied.length === reference.applied.length, 'replay after the snapshot');
+    expect(again.applied).toEqual(reference.applied);
   });
 
   it('fails proposals on a follower and after close', async () => {
