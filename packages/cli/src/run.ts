@@ -104,9 +104,9 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .option('--roles <roles>', 'process.roles: broker, controller or broker,controller')
     .option('--voters <id@host:port,...>', 'controller.quorum.voters (omit to run alone)')
     .option('--http <host:port>', 'HTTP address for /metrics, /healthz, /readyz (http.listen)')
-    .option('--set <key=value>', 'any node config key (repeatable); env TRIBUTARY_<KEY> works too', collect, [])
+    .option('--set <key=value>', 'any node config key (repeatable); env TRIBUTARY_<KEY> works too', collect)
     .action(
-      action((ctx, options: { nodeId?: string; listen?: string; dataDir?: string; roles?: string; voters?: string; http?: string; set: string[] }) =>
+      action((ctx, options: { nodeId?: string; listen?: string; dataDir?: string; roles?: string; voters?: string; http?: string; set?: string[] }) =>
         server(
           ctx,
           {
@@ -116,7 +116,7 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
             roles: options.roles,
             voters: options.voters,
             http: options.http,
-            set: options.set,
+            set: options.set ?? [],
           },
           deps.loadNodeRuntime ?? defaultLoadNodeRuntime,
         ),
@@ -134,10 +134,10 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .command('health')
     .description('offline and under-replicated partitions, fenced brokers')
     .addOption(formatOption())
-    .option('--exit-code', 'exit 1 when the cluster is unhealthy', false)
+    .option('--exit-code', 'exit 1 when the cluster is unhealthy')
     .action(
-      action((ctx, options: { format: string; exitCode: boolean }) =>
-        clusterHealth(ctx, { format: parseOutputFormat(options.format), exitCode: options.exitCode }),
+      action((ctx, options: { format: string; exitCode?: boolean }) =>
+        clusterHealth(ctx, { format: parseOutputFormat(options.format), exitCode: options.exitCode === true }),
       ),
     );
 
@@ -149,15 +149,15 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .argument('<name>')
     .option('-p, --partitions <n>', 'partition count (default: the broker\'s num.partitions)', intArg('--partitions', { min: 1 }))
     .option('-r, --replicas <n>', 'replication factor (default: the broker\'s default.replication.factor)', intArg('--replicas', { min: 1 }))
-    .option('-c, --config <key=value>', 'topic config (repeatable)', collect, [])
-    .option('--if-not-exists', 'succeed when the topic already exists', false)
+    .option('-c, --config <key=value>', 'topic config (repeatable)', collect)
+    .option('--if-not-exists', 'succeed when the topic already exists')
     .action(
-      action((ctx, name: string, options: { partitions?: number; replicas?: number; config: string[]; ifNotExists: boolean }) =>
+      action((ctx, name: string, options: { partitions?: number; replicas?: number; config?: string[]; ifNotExists?: boolean }) =>
         createTopic(ctx, name, {
           partitions: options.partitions,
           replicationFactor: options.replicas,
-          configs: options.config,
-          ifNotExists: options.ifNotExists,
+          configs: options.config ?? [],
+          ifNotExists: options.ifNotExists === true,
         }),
       ),
     );
@@ -182,9 +182,10 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .command('alter-config')
     .description('set or delete (reset to default) topic configs')
     .argument('<name>')
-    .option('--set <key=value>', 'set a config (repeatable)', collect, [])
-    .option('--delete <key>', 'reset a config to its default (repeatable)', collect, [])
-    .action(action((ctx, name: string, options: { set: string[]; delete: string[] }) => alterTopicConfig(ctx, name, options)));
+    .option('--set <key=value>', 'set a config (repeatable)', collect)
+    .option('--delete <key>', 'reset a config to its default (repeatable)', collect)
+    .action(action((ctx, name: string, options: { set?: string[]; delete?: string[] }) =>
+      alterTopicConfig(ctx, name, { set: options.set ?? [], delete: options.delete ?? [] })));
   topic
     .command('add-partitions')
     .description('grow a topic to a new total partition count')
@@ -199,25 +200,25 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .argument('<topic>')
     .option('-k, --key <key>', 'the same key for every record')
     .option('-K, --key-delimiter <delim>', 'split each line into key DELIM value')
-    .option('-H, --header <key=value>', 'header (repeatable)', collect, [])
+    .option('-H, --header <key=value>', 'header (repeatable)', collect)
     .option('--acks <acks>', '0, 1 or all', 'all')
     .option('-p, --partition <p>', 'produce to this partition (default: the partitioner)', partitionArg)
     .option('-z, --compression <type>', 'compression.type: none, gzip, lz4')
     .option('--linger-ms <ms>', 'linger.ms', intArg('--linger-ms'))
     .option('--batch-size <bytes>', 'batch.size', intArg('--batch-size'))
-    .option('-X, --producer-property <key=value>', 'any producer property by its Kafka name (repeatable)', collect, [])
+    .option('-X, --producer-property <key=value>', 'any producer property by its Kafka name (repeatable)', collect)
     .action(
-      action((ctx, name: string, options: { key?: string; keyDelimiter?: string; header: string[]; acks: string; partition?: number; compression?: string; lingerMs?: number; batchSize?: number; producerProperty: string[] }) =>
+      action((ctx, name: string, options: { key?: string; keyDelimiter?: string; header?: string[]; acks: string; partition?: number; compression?: string; lingerMs?: number; batchSize?: number; producerProperty?: string[] }) =>
         produce(ctx, name, {
           key: options.key,
           keyDelimiter: options.keyDelimiter,
-          headers: options.header,
+          headers: options.header ?? [],
           acks: options.acks,
           partition: options.partition,
           compression: options.compression,
           lingerMs: options.lingerMs,
           batchSizeBytes: options.batchSize,
-          producerProperties: options.producerProperty,
+          producerProperties: options.producerProperty ?? [],
         }),
       ),
     );
@@ -227,19 +228,19 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .argument('<topic>')
     .option('-o, --offset <spec>', 'start|end|N|+N|-N|@epoch-ms|@ISO-time|@-1h', 'start')
     .option('-n, --num <count>', 'stop after this many records', intArg('-n', { min: 1 }))
-    .option('-p, --partition <p,...>', 'partitions to read (repeatable or comma list; default all)', collect, [])
+    .option('-p, --partition <p,...>', 'partitions to read (repeatable or comma list; default all)', collect)
     .option('-f, --template <template>', 'record template: %t %p %o %k %v %h %T, \\n \\t')
     .addOption(new Option('--format <format>', 'json lines, or text (values only)').choices(['text', 'json']))
-    .option('--exit-at-end', 'stop when every partition reaches its high watermark as of the start', false)
+    .option('--exit-at-end', 'stop when every partition reaches its high watermark as of the start')
     .action(
-      action((ctx, name: string, options: { offset: string; num?: number; partition: string[]; template?: string; format?: string; exitAtEnd: boolean }) =>
+      action((ctx, name: string, options: { offset: string; num?: number; partition?: string[]; template?: string; format?: string; exitAtEnd?: boolean }) =>
         consume(ctx, name, {
           offset: options.offset,
           count: options.num,
-          partitions: options.partition,
+          partitions: options.partition ?? [],
           template: options.template,
           format: (options.format ?? (options.template === undefined ? 'json' : 'text')) as OutputFormat,
-          exitAtEnd: options.exitAtEnd,
+          exitAtEnd: options.exitAtEnd === true,
         }),
       ),
     );
@@ -257,11 +258,11 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .option('--batch-size <bytes>', 'batch.size', intArg('--batch-size'))
     .option('--linger-ms <ms>', 'linger.ms', intArg('--linger-ms'))
     .option('-z, --compression <type>', 'compression.type: none, gzip, lz4')
-    .option('-X, --producer-property <key=value>', 'any producer property by its Kafka name (repeatable)', collect, [])
+    .option('-X, --producer-property <key=value>', 'any producer property by its Kafka name (repeatable)', collect)
     .option('--reporting-interval-ms <ms>', 'how often to print a progress line', intArg('--reporting-interval-ms', { min: 1 }), 5000)
-    .option('--json', 'end with one JSON line (progress lines go to stderr)', false)
+    .option('--json', 'end with one JSON line (progress lines go to stderr)')
     .action(
-      action((ctx, name: string, options: { numRecords: number; recordSize: number; throughput: number; acks: string; batchSize?: number; lingerMs?: number; compression?: string; producerProperty: string[]; reportingIntervalMs: number; json: boolean }) =>
+      action((ctx, name: string, options: { numRecords: number; recordSize: number; throughput: number; acks: string; batchSize?: number; lingerMs?: number; compression?: string; producerProperty?: string[]; reportingIntervalMs: number; json?: boolean }) =>
         perfProduce(ctx, name, {
           numRecords: options.numRecords,
           recordSizeBytes: options.recordSize,
@@ -270,8 +271,8 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
           batchSizeBytes: options.batchSize,
           lingerMs: options.lingerMs,
           compression: options.compression,
-          producerProperties: options.producerProperty,
-          json: options.json,
+          producerProperties: options.producerProperty ?? [],
+          json: options.json === true,
           reportingIntervalMs: options.reportingIntervalMs,
         }),
       ),
@@ -282,10 +283,10 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .argument('<topic>')
     .requiredOption('--messages <n>', 'records to consume', intArg('--messages', { min: 1 }))
     .option('--timeout-ms <ms>', 'give up when no record arrives for this long', intArg('--timeout-ms', { min: 1 }), 10_000)
-    .option('--json', 'print one JSON line', false)
+    .option('--json', 'print one JSON line')
     .action(
-      action((ctx, name: string, options: { messages: number; timeoutMs: number; json: boolean }) =>
-        perfConsume(ctx, name, { messages: options.messages, json: options.json, timeoutMs: options.timeoutMs }),
+      action((ctx, name: string, options: { messages: number; timeoutMs: number; json?: boolean }) =>
+        perfConsume(ctx, name, { messages: options.messages, json: options.json === true, timeoutMs: options.timeoutMs }),
       ),
     );
 
