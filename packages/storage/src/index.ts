@@ -1,5 +1,5 @@
 // @tributary/storage: the segmented partition log. See docs/storage.md.
-export { PartitionLog } from './partition-log.js';
+export { DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS, PartitionLog, READ_MAX_BYTES } from './partition-log.js';
 export type {
   AppendInfo,
   IoStats,

@@ -55,7 +55,15 @@ export interface PartitionLogOptions {
    * offsets ≥ it after an unclean stop). Defaults to the log's own recovery-point checkpoint, else 0.
    */
   readonly recoveryPoint?: number;
+  /**
+   * How often the log persists a changed high watermark, milliseconds (Kafka's
+   * replica.high.watermark.checkpoint.interval.ms); Infinity = only on close() and
+   * checkpointHighWatermark(). Default 5000.
+   */
+  readonly highWatermarkCheckpointIntervalMs?: number;
 }
+
+export const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5000;
 
 export interface AppendInfo {
   readonly firstOffset: number;
@@ -151,6 +159,7 @@ export class PartitionLog {
   /** Last content written per checkpoint file, to skip rewriting an unchanged one. */
   private readonly checkpointContents = new Map<string, string>();
   private flushTimer: NodeJS.Timeout | null = null;
+  private highWatermarkTimer: NodeJS.Timeout | null = null;
   private flushQueued = false;
   private closePromise: Promise<void> | null = null;
   private failure: unknown = null;
@@ -167,6 +176,7 @@ export class PartitionLog {
       logStartOffset: number;
       highWatermark: number;
       recoveryPoint: number;
+      highWatermarkCheckpointIntervalMs: number;
     },
   ) {
     this.configValue = init.config;
@@ -181,6 +191,15 @@ export class PartitionLog {
     this.recoveryPointValue = init.recoveryPoint;
     this.lastFlushMs = this.clock();
     this.startFlushTimer();
+    const checkpointMs = init.highWatermarkCheckpointIntervalMs;
+    assert.ok(checkpointMs > 0, `highWatermarkCheckpointIntervalMs ${checkpointMs} must be > 0`);
+    if (Number.isFinite(checkpointMs)) {
+      this.highWatermarkTimer = setInterval(() => {
+        if (this.state !== 'open') return;
+        this.checkpointHighWatermark().catch((err: unknown) => this.logger.error({ dir: this.dir, err }, 'high watermark checkpoint failed'));
+      }, checkpointMs);
+      this.highWatermarkTimer.unref();
+    }
   }
 
   private get config(): LogConfig {
@@ -299,7 +318,9 @@ export class PartitionLog {
       logStartOffset,
       highWatermark: Math.min(Math.max(checkpointedHighWatermark ?? logStartOffset, logStartOffset), logEndOffset),
       recoveryPoint: logEndOffset,
+      highWatermarkCheckpointIntervalMs: options.highWatermarkCheckpointIntervalMs ?? DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS,
     });
+    if (checkpointedHighWatermark !== null) log.checkpointContents.set(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointedHighWatermark));
     if (checkpointedRecoveryPoint !== null) log.checkpointContents.set(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointedRecoveryPoint));
     if (epochChanged || recoveredAny) await log.writeEpochCheckpoint();
     await log.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
@@ -378,7 +399,7 @@ export class PartitionLog {
     this.highWatermarkValue = highWatermark;
   }
 
-  /** Persists the high watermark (atomic write). The owner calls it periodically; close() calls it too. */
+  /** Persists the high watermark if it changed (atomic write). Runs on a timer and in close(). */
   async checkpointHighWatermark(): Promise<void> {
     await this.writeCheckpoint(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.highWatermarkValue));
   }
@@ -922,6 +943,7 @@ export class PartitionLog {
     const wasFailed = this.state === 'failed';
     if (!wasFailed) this.transition('closing');
     if (this.flushTimer !== null) clearInterval(this.flushTimer);
+    if (this.highWatermarkTimer !== null) clearInterval(this.highWatermarkTimer);
     this.closePromise = (async () => {
       if (!wasFailed) {
         await this.enqueueTask(async () => {

@@ -14,9 +14,15 @@ export class LogHarness {
     return dir;
   }
 
-  async open(dir: string, overrides: Partial<LogConfig> = {}, recoveryPoint?: number): Promise<PartitionLog> {
+  async open(dir: string, overrides: Partial<LogConfig> = {}, recoveryPoint?: number, highWatermarkCheckpointIntervalMs?: number): Promise<PartitionLog> {
     const config = parseLogConfig(overrides);
-    const log = await PartitionLog.open({ dir, config, clock: this.clock.now, ...(recoveryPoint === undefined ? {} : { recoveryPoint }) });
+    const log = await PartitionLog.open({
+      dir,
+      config,
+      clock: this.clock.now,
+      ...(recoveryPoint === undefined ? {} : { recoveryPoint }),
+      ...(highWatermarkCheckpointIntervalMs === undefined ? {} : { highWatermarkCheckpointIntervalMs }),
+    });
     this.logs.push(log);
     return log;
   }

@@ -127,6 +127,18 @@ describe('high watermark checkpoint', () => {
     expect((await h.open(dir)).highWatermark).toBe(4);
   });
 
+  it('is checkpointed periodically by the log, so a crash keeps a recent one', async () => {
+    const dir = await h.dir();
+    const log = await h.open(dir, {}, undefined, 10);
+    await appendMany(log, 5);
+    log.updateHighWatermark(4);
+    const file = path.join(dir, HIGH_WATERMARK_CHECKPOINT_FILE);
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && (await readFile(file, 'utf8').catch(() => '')) !== '0\n4\n') await new Promise((r) => setTimeout(r, 10));
+    const crashed = await h.snapshot(dir);
+    expect((await h.open(crashed)).highWatermark).toBe(4);
+  });
+
   it('is clamped to the recovered LEO after a crash lost the tail', async () => {
     const dir = await h.dir();
     const log = await h.open(dir);
