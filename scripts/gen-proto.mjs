@@ -41,7 +41,10 @@ execFileSync(bin('pbjs'), ['-t', 'static-module', '-w', 'es6', '--force-number',
 // protobufjs/minimal is CommonJS without an exports map: Node's ESM loader needs the file name and
 // the default import (named imports are not detectable from its source).
 const js = readFileSync(join(outDir, 'proto.js'), 'utf8')
-  .replace(/import \* as \$protobuf from "protobufjs\/minimal";/, 'import $protobuf from "protobufjs/minimal.js";');
+  .replace(/import (?:\* as )?\$protobuf from "protobufjs\/minimal(?:\.js)?";/, 'import $protobuf from "protobufjs/minimal.js";\n' +
+    // --force-number only shapes the typings; the decoder still builds Long objects while protobufjs
+    // can see the long package. Without it, int64 fields decode to plain numbers, as the types say.
+    '$protobuf.util.Long = undefined;\n$protobuf.configure();');
 writeFileSync(join(outDir, 'proto.js'), js);
 execFileSync(bin('pbts'), ['-o', join(outDir, 'proto.d.ts'), join(outDir, 'proto.js')], { stdio: 'inherit' });
 
