@@ -103,8 +103,20 @@ export class LogSegment {
     readonly logger: Logger;
     readonly onBatch: (extent: BatchExtent) => void;
   }): Promise<SegmentLoad> {
+    const handle = await open(path.join(opts.dir, segmentFileName(opts.baseOffset, LOG_SUFFIX)), 'r+');
+    try {
+      return await LogSegment.loadFrom(handle, opts);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  private static async loadFrom(
+    handle: FileHandle,
+    opts: Parameters<typeof LogSegment.load>[0],
+  ): Promise<SegmentLoad> {
     const { dir, baseOffset, config } = opts;
-    const handle = await open(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'r+');
     const fileBytes = (await handle.stat()).size;
     if (!opts.recover) {
       const trusted = await LogSegment.loadTrusted(dir, baseOffset, config, handle, fileBytes);

@@ -263,6 +263,30 @@ export class PartitionLog {
     }
 
     const segments: LogSegment[] = [];
+    try {
+      return await PartitionLog.load({ options, config, logger, bases, cleanShutdown, recoveryPoint, checkpointedRecoveryPoint, checkpointedLogStart, checkpointedHighWatermark, epochCache, segments });
+    } catch (err) {
+      for (const segment of segments) await segment.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private static async load(args: {
+    options: PartitionLogOptions;
+    config: LogConfig;
+    logger: Logger;
+    bases: number[];
+    cleanShutdown: boolean;
+    recoveryPoint: number;
+    checkpointedRecoveryPoint: number | null;
+    checkpointedLogStart: number | null;
+    checkpointedHighWatermark: number | null;
+    epochCache: LeaderEpochCache;
+    /** Filled as segments open, so the caller can close them if loading fails. */
+    segments: LogSegment[];
+  }): Promise<PartitionLog> {
+    const { options, config, logger, bases, cleanShutdown, recoveryPoint, checkpointedRecoveryPoint, checkpointedLogStart, checkpointedHighWatermark, epochCache, segments } = args;
+    const { dir } = options;
     let recoveredAny = false;
     for (let i = 0; i < bases.length; i++) {
       const baseOffset = bases[i]!;
