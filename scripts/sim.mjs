@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run sim -- --seeds N [--from S] [--seed S] [--steps K] [--trace] [--fail-fast]`
+// `npm run sim -- --seeds N [--from S] [--seed S] [--steps K] [--trace] [--silent-loss] [--tight-flow] [--fail-fast]`
 // Runs the deterministic nraft simulator (packages/nraft/test/sim) over a range of seeds and prints
 // progress, seeds/sec, total time and every failing seed with its one-line replay command.
 // The simulator is compiled on the fly with its own tsconfig (a second or two, incremental), so this
@@ -17,12 +17,15 @@ const FAILURES_SHOWN_MAX = 20;
 
 function usage(message) {
   if (message) console.error(`sim: ${message}`);
-  console.error('usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--steps K] [--trace] [--fail-fast]');
+  console.error('usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--steps K] [--trace] [--silent-loss] [--tight-flow] [--fail-fast]');
   console.error('  --seeds N    how many seeds to run (default 1000)');
   console.error('  --from S     first seed of the range (default 1)');
   console.error('  --seed S     run exactly this one seed (replay)');
   console.error(`  --steps K    ticks of faults before the final heal (default ${DEFAULT_STEPS})`);
   console.error('  --trace      print every event of the run (use with --seed)');
+  console.error('  --silent-loss  lost appends are not reported to raft (reportUnreachable); raft must recover alone');
+  console.error('  --tight-flow   also draw in-flight windows of 1 and 4 appends per follower (default: 256)');
+  console.error('  --driver-fault F  break the driver on purpose (forget-vote | send-before-persist), to see it caught');
   console.error('  --fail-fast  stop at the first failing seed');
   process.exit(2);
 }
@@ -42,6 +45,9 @@ try {
       seed: { type: 'string' },
       steps: { type: 'string' },
       trace: { type: 'boolean', default: false },
+      'silent-loss': { type: 'boolean', default: false },
+      'tight-flow': { type: 'boolean', default: false },
+      'driver-fault': { type: 'string' },
       'fail-fast': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -55,12 +61,14 @@ if (args.seed !== undefined && (args.seeds !== undefined || args.from !== undefi
 const from = args.seed !== undefined ? positiveInt('seed', args.seed, 0) : positiveInt('from', args.from ?? '1', 0);
 const count = args.seed !== undefined ? 1 : positiveInt('seeds', args.seeds ?? '1000', 1);
 const chaosTicks = positiveInt('steps', args.steps ?? String(DEFAULT_STEPS), 1);
+const DRIVER_FAULTS = ['forget-vote', 'send-before-persist'];
+if (args['driver-fault'] !== undefined && !DRIVER_FAULTS.includes(args['driver-fault'])) usage(`--driver-fault must be one of ${DRIVER_FAULTS.join(', ')}`);
 
 execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(SIM_DIR, 'tsconfig.json')], {
   cwd: ROOT,
   stdio: ['ignore', 'inherit', 'inherit'],
 });
-const { runSimulation, SimulationFailure } = await import(pathToFileURL(join(SIM_DIR, 'dist/test/sim/simulator.js')).href);
+const { runSimulation, SimulationFailure, replayCommand } = await import(pathToFileURL(join(SIM_DIR, 'dist/test/sim/simulator.js')).href);
 
 const trace = args.trace ? (line) => console.log(line) : undefined;
 const failures = [];
@@ -71,7 +79,7 @@ let done = 0;
 console.error(`sim: seeds ${from}..${from + count - 1}, ${chaosTicks} ticks of faults each`);
 for (let seed = from; seed < from + count; seed++) {
   try {
-    const result = runSimulation({ seed, chaosTicks, trace });
+    const result = runSimulation({ seed, chaosTicks, trace, silentLoss: args['silent-loss'], tightFlowControl: args['tight-flow'], driverFault: args['driver-fault'] });
     events += result.events;
     if (count === 1) console.error(`sim: seed ${seed} ok: ${JSON.stringify(result)}`);
   } catch (err) {
@@ -92,6 +100,6 @@ const totalS = (performance.now() - startedMs) / 1000;
 console.log(`sim: ${done} seeds in ${totalS.toFixed(1)}s (${(done / totalS).toFixed(1)} seeds/s, ${events} events), ${failures.length} failed`);
 if (failures.length > 0) {
   console.log(`failing seeds: ${failures.slice(0, FAILURES_SHOWN_MAX).map((f) => f.seed).join(' ')}${failures.length > FAILURES_SHOWN_MAX ? ' ...' : ''}`);
-  console.log(`replay: npm run sim -- --seed ${failures[0].seed} --trace`);
+  console.log(`replay: ${replayCommand(failures[0].options)}`);
   process.exit(1);
 }

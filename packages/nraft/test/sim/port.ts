@@ -34,6 +34,8 @@ export interface SimRaftOptions {
   readonly random: Random;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
+  readonly maxSizePerMsgBytes: number;
+  readonly maxInflightMsgs: number;
   /** What the application has applied: the index of the snapshot it restored from its disk. */
   readonly applied: number;
 }
@@ -44,7 +46,8 @@ export function newStorage(): SimStorage {
 
 export function newRaft(opts: SimRaftOptions): SimRaft {
   const { storage, ...config } = opts;
-  return new RawNode({ ...config, preVote: true, checkQuorum: true }, storage);
+  // maxInflightBytes 0: only the message-count window applies (it must otherwise be >= maxSizePerMsgBytes).
+  return new RawNode({ ...config, maxInflightBytes: 0, preVote: true, checkQuorum: true }, storage);
 }
 
 export { decodeConfChange, encodeConfChange };

@@ -75,7 +75,7 @@ describe('the simulator has teeth: a driver that breaks the Ready contract is ca
     const failure = firstFailure(1_000, 'forget-vote');
     expect(failure).toBeInstanceOf(SimulationFailure);
     expect(failure?.message).toMatch(/election-safety|leader-completeness|state-machine-safety|log-matching/);
-    expect(failure?.message).toContain(`replay: npm run sim -- --seed ${failure?.seed} --trace`);
+    expect(failure?.message).toContain(`replay: npm run sim -- --seed ${failure?.seed} --steps ${SWEEP_CHAOS_TICKS} --driver-fault forget-vote --trace`);
   });
 
   it('sending before persisting loses acknowledged entries on a crash', () => {

@@ -23,6 +23,14 @@ export interface SimOptions {
    *  'forget-vote'          the vote is never made durable, so a restarted node can vote twice in a term.
    */
   readonly driverFault?: DriverFault;
+  /**
+   * When false (the default) the transport behaves like a connection-oriented one: every append it
+   * fails to deliver is reported through reportUnreachable. When true, appends vanish silently (a
+   * datagram network), so raft must recover from loss on its own.
+   */
+  readonly silentLoss?: boolean;
+  /** Also draw tiny in-flight windows (1 or 4 appends per follower), not just the default 256. */
+  readonly tightFlowControl?: boolean;
 }
 
 export type DriverFault = 'send-before-persist' | 'forget-vote';
@@ -43,15 +51,26 @@ export interface SimResult {
 
 /** A run that broke an invariant (or threw): carries the seed and the command that replays it. */
 export class SimulationFailure extends Error {
+  readonly seed: number;
   constructor(
-    readonly seed: number,
+    readonly options: SimOptions,
     readonly atMs: number,
     override readonly cause: unknown,
   ) {
     const what = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-    super(`seed ${seed} failed at ${atMs}ms: ${what}\n  replay: npm run sim -- --seed ${seed} --trace`);
+    super(`seed ${options.seed} failed at ${atMs}ms: ${what}\n  replay: ${replayCommand(options)}`);
     this.name = 'SimulationFailure';
+    this.seed = options.seed;
   }
+}
+
+/** The one-line command that replays a run exactly (with its trace). */
+export function replayCommand(o: SimOptions): string {
+  let cmd = `npm run sim -- --seed ${o.seed} --steps ${o.chaosTicks}`;
+  if (o.silentLoss === true) cmd += ' --silent-loss';
+  if (o.tightFlowControl === true) cmd += ' --tight-flow';
+  if (o.driverFault !== undefined) cmd += ` --driver-fault ${o.driverFault}`;
+  return `${cmd} --trace`;
 }
 
 export const TICK_MS = 10;
@@ -70,6 +89,9 @@ const PROBE_PREFIX = 'live-';
 /** Per-seed intensities: some seeds are calm, some are storms, most are in between. */
 interface Profile {
   readonly nodeCount: number;
+  /** Flow control: tiny messages and windows split appends, which is where counting bugs show. */
+  readonly maxSizePerMsgBytes: number;
+  readonly maxInflightMsgs: number;
   readonly faults: NetworkFaults;
   /** Probabilities per chaos round (one round per tick). */
   readonly proposeRate: number;
@@ -84,10 +106,12 @@ interface Profile {
   readonly diskStallRate: number;
 }
 
-function chooseProfile(rng: SimRandom): Profile {
+function chooseProfile(rng: SimRandom, tightFlowControl: boolean): Profile {
   const delayMaxMs = rng.pick([2, 5, 15, 40]);
   return {
     nodeCount: rng.chance(0.5) ? 3 : 5,
+    maxSizePerMsgBytes: rng.pick([1, 8, 1024 * 1024]),
+    maxInflightMsgs: tightFlowControl ? rng.pick([1, 4, 256]) : 256,
     faults: {
       lossRate: rng.pick([0, 0.01, 0.05, 0.2]),
       duplicateRate: rng.pick([0, 0.02, 0.1]),
@@ -161,7 +185,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   try {
     return sim.run();
   } catch (err) {
-    throw new SimulationFailure(opts.seed, sim.nowMs, err);
+    throw new SimulationFailure(opts, sim.nowMs, err);
   }
 }
 
@@ -193,7 +217,7 @@ class Simulation {
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new SimRandom(opts.seed);
-    this.profile = chooseProfile(this.rng);
+    this.profile = chooseProfile(this.rng, opts.tightFlowControl === true);
     this.network = new Network(this.rng.fork(), this.profile.faults);
     this.trace = opts.trace;
     this.chaosEndMs = opts.chaosTicks * TICK_MS;
@@ -405,8 +429,8 @@ class Simulation {
     if (!this.nodes.has(m.to)) return; // addressed to an id that never exists in this run
     let times = this.network.plan(this.nowMs);
     let lost = false;
-    if (times.length === 0 && m.type === 'snap') {
-      // A lost snapshot still ends in a (failed) delivery event: the transport learns of the failure.
+    if (times.length === 0 && (m.type === 'snap' || (m.type === 'app' && this.opts.silentLoss !== true))) {
+      // A lost message still ends in a (failed) delivery event when the transport learns of the failure.
       times = [this.nowMs + this.network.faults.delayMaxMs];
       lost = true;
     }
@@ -418,7 +442,7 @@ class Simulation {
    * leader needs to leave the snapshot state), and appends that could not reach a peer (reportUnreachable).
    */
   private reportDelivery(m: Message, senderIncarnation: number, delivered: boolean): void {
-    if (m.type !== 'snap' && (delivered || m.type !== 'app')) return;
+    if (m.type !== 'snap' && (delivered || m.type !== 'app' || this.opts.silentLoss === true)) return;
     const sender = this.node(m.from);
     if (sender.raw === undefined || sender.incarnation !== senderIncarnation) return;
     if (m.type === 'snap') sender.raw.reportSnapshot(m.to, delivered);
@@ -456,6 +480,8 @@ class Simulation {
       random: n.rng.fork(),
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: HEARTBEAT_TICKS,
+      maxSizePerMsgBytes: this.profile.maxSizePerMsgBytes,
+      maxInflightMsgs: this.profile.maxInflightMsgs,
       applied: app.index,
     });
     this.checker.restart(n.id, app.index, app.digest);
