@@ -18,14 +18,14 @@ interface ModelBatch {
 }
 
 type Op =
-  | { kind: 'leader'; recordCounts: number[]; epochBump: boolean }
+  | { kind: 'leader'; recordCounts: number[]; epochBump: boolean; burst: boolean }
   | { kind: 'follower'; recordCounts: number[] }
   | { kind: 'truncate'; fraction: number }
   | { kind: 'retention' }
   | { kind: 'reopen'; crash: boolean };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('leader' as const), recordCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), epochBump: fc.boolean() }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('leader' as const), recordCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 6 }), epochBump: fc.boolean(), burst: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('follower' as const), recordCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('retention' as const) }) },
@@ -56,11 +56,17 @@ describe('model-based', () => {
               added.push({ baseOffset: next, lastOffset: next + count - 1, epoch, fill });
               next += count;
             }
-            const info = op.kind === 'leader' ? await log.appendAsLeader(Buffer.concat(parts), epoch) : await log.appendAsFollower(Buffer.concat(parts));
-            expect(info.firstOffset).toBe(added[0]!.baseOffset);
+            if (op.kind === 'leader' && op.burst) {
+              // One call per batch in the same turn: coalesced into one write, possibly split by rolls.
+              const infos = await Promise.all(parts.map((part) => log.appendAsLeader(part, epoch)));
+              expect(infos.map((i) => i.firstOffset)).toEqual(added.map((b) => b.baseOffset));
+            } else {
+              const info = op.kind === 'leader' ? await log.appendAsLeader(Buffer.concat(parts), epoch) : await log.appendAsFollower(Buffer.concat(parts));
+              expect(info.firstOffset).toBe(added[0]!.baseOffset);
+            }
             model.push(...added);
           } else if (op.kind === 'truncate') {
-            const target = model.length === 0 ? log.logEndOffset : model[Math.floor(op.fraction * model.length)]!.baseOffset;
+            const target = model.length === 0 ? log.logEndOffset : model[Math.min(Math.floor(op.fraction * model.length), model.length - 1)]!.baseOffset;
             await log.truncateTo(target);
             model = model.filter((b) => b.lastOffset < target);
           } else if (op.kind === 'retention') {
