@@ -10,7 +10,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
 
 describe('raft scenarios', () => {
   it('finds scenario scripts', () => {
-    expect(files.length).toBeGreaterThanOrEqual(18);
+    expect(files.length).toBeGreaterThanOrEqual(19);
   });
   for (const file of files) {
     it(file.replace(/\.txt$/, ''), () => {
