@@ -11,5 +11,5 @@ export {
   LEADER_EPOCH_CHECKPOINT_FILE,
   LOG_START_OFFSET_CHECKPOINT_FILE,
   RECOVERY_POINT_CHECKPOINT_FILE,
-} from './partition-log.js';
+} from './log-loader.js';
 export { NOOP_LOGGER } from './logger.js';

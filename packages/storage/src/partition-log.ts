@@ -15,7 +15,7 @@
 // all appends queued in one event-loop turn are written with one writev. Reads run concurrently and only
 // see batches whose write has completed (logEndOffset and segment sizes move after the write).
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type BatchExtent,
@@ -24,18 +24,22 @@ import {
   validateBatches,
   writeInt64,
 } from './batch-header.js';
-import { fsyncDir, parseOffsetCheckpoint, readFileIfExists, serializeOffsetCheckpoint, writeFileAtomic } from './checkpoint-file.js';
+import { fsyncDir, serializeOffsetCheckpoint, writeFileAtomic } from './checkpoint-file.js';
 import { LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
-import { type EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
+import type { EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
 import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js';
-import { LOG_SUFFIX, LogSegment, MAX_RELATIVE_OFFSET, type PlacedBatch } from './log-segment.js';
+import {
+  CLEAN_SHUTDOWN_FILE,
+  HIGH_WATERMARK_CHECKPOINT_FILE,
+  LEADER_EPOCH_CHECKPOINT_FILE,
+  type LoadedLog,
+  loadLog,
+  LOG_START_OFFSET_CHECKPOINT_FILE,
+  RECOVERY_POINT_CHECKPOINT_FILE,
+} from './log-loader.js';
+import { LogSegment, MAX_RELATIVE_OFFSET, type PlacedBatch } from './log-segment.js';
 import { type Clock, type Logger, NOOP_LOGGER } from './logger.js';
 
-export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
-export const HIGH_WATERMARK_CHECKPOINT_FILE = 'high-watermark-checkpoint';
-export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-checkpoint';
-export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
-export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 
 /** Largest single append call (all its batches), bytes: one write must fit a u32 segment position. */
 export const APPEND_MAX_BYTES = 0x7fffffff;
@@ -238,123 +242,43 @@ export class PartitionLog {
     const config = options.config ?? DEFAULT_LOG_CONFIG;
     const logger = options.logger ?? NOOP_LOGGER;
     const { dir } = options;
-    await mkdir(dir, { recursive: true });
-    const names = await readdir(dir);
-    for (const name of names.filter((n) => n.endsWith('.tmp'))) await rm(path.join(dir, name), { force: true });
-    const bases = names
-      .filter((n) => /^\d{20}\.log$/.test(n))
-      .map((n) => Number(n.slice(0, 20)))
-      .sort((a, b) => a - b);
-    const liveBases = new Set(bases);
-    for (const name of names) {
-      const match = /^(\d{20})\.(index|timeindex)$/.exec(name);
-      if (match !== null && !liveBases.has(Number(match[1]))) await rm(path.join(dir, name), { force: true });
-    }
-    const cleanShutdown = names.includes(CLEAN_SHUTDOWN_FILE);
-    const checkpointedRecoveryPoint = parseOffsetCheckpoint(await readFileIfExists(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE)));
-    const recoveryPoint = options.recoveryPoint ?? checkpointedRecoveryPoint ?? 0;
-    const checkpointedLogStart = parseOffsetCheckpoint(await readFileIfExists(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE)));
-    const checkpointedHighWatermark = parseOffsetCheckpoint(await readFileIfExists(path.join(dir, HIGH_WATERMARK_CHECKPOINT_FILE)));
-    const epochText = await readFileIfExists(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
-    let epochCache = epochText === null ? new LeaderEpochCache() : LeaderEpochCache.parse(epochText);
-    if (epochCache === null) {
-      logger.warn({ dir }, 'leader-epoch-checkpoint is malformed; starting with an empty epoch cache');
-      epochCache = new LeaderEpochCache();
-    }
-
-    const segments: LogSegment[] = [];
+    const loaded = await loadLog({ dir, config, logger, ...(options.recoveryPoint === undefined ? {} : { recoveryPoint: options.recoveryPoint }) });
     try {
-      return await PartitionLog.load({ options, config, logger, bases, cleanShutdown, recoveryPoint, checkpointedRecoveryPoint, checkpointedLogStart, checkpointedHighWatermark, epochCache, segments });
+      const log = new PartitionLog(dir, {
+        config,
+        clock: options.clock,
+        logger,
+        segments: loaded.segments,
+        epochCache: loaded.epochCache,
+        logStartOffset: loaded.logStartOffset,
+        highWatermark: loaded.highWatermark,
+        recoveryPoint: loaded.segments.at(-1)!.nextOffset,
+        highWatermarkCheckpointIntervalMs: options.highWatermarkCheckpointIntervalMs ?? DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS,
+      });
+      await log.finishOpen(loaded);
+      return log;
     } catch (err) {
-      for (const segment of segments) await segment.close().catch(() => undefined);
+      for (const segment of loaded.segments) await segment.close().catch(() => undefined);
       throw err;
     }
   }
 
-  private static async load(args: {
-    options: PartitionLogOptions;
-    config: LogConfig;
-    logger: Logger;
-    bases: number[];
-    cleanShutdown: boolean;
-    recoveryPoint: number;
-    checkpointedRecoveryPoint: number | null;
-    checkpointedLogStart: number | null;
-    checkpointedHighWatermark: number | null;
-    epochCache: LeaderEpochCache;
-    /** Filled as segments open, so the caller can close them if loading fails. */
-    segments: LogSegment[];
-  }): Promise<PartitionLog> {
-    const { options, config, logger, bases, cleanShutdown, recoveryPoint, checkpointedRecoveryPoint, checkpointedLogStart, checkpointedHighWatermark, epochCache, segments } = args;
-    const { dir } = options;
-    let recoveredAny = false;
-    for (let i = 0; i < bases.length; i++) {
-      const baseOffset = bases[i]!;
-      const nextBase = bases[i + 1];
-      const previous = segments.at(-1);
-      if (previous !== undefined && previous.nextOffset !== baseOffset) {
-        logger.warn({ dir, baseOffset, expected: previous.nextOffset }, 'segment does not continue the log; deleting it and every later segment');
-        await deleteSegmentFiles(dir, bases.slice(i));
-        break;
-      }
-      // A segment needs recovery when it may hold offsets at or above the recovery point.
-      const recover = !cleanShutdown && (nextBase === undefined || nextBase > recoveryPoint);
-      const epochs = epochCache;
-      // Epochs starting inside a recovered segment are rebuilt from its batches, so the cache agrees
-      // with what survived (the checkpoint may be ahead of or behind the log after a crash).
-      if (recover) epochs.truncateFromEnd(baseOffset);
-      const loaded = await LogSegment.load({
-        dir,
-        baseOffset,
-        config,
-        recover,
-        logger,
-        onBatch: (extent) => void epochs.assign(extent.partitionLeaderEpoch, extent.baseOffset),
-      });
-      recoveredAny ||= recover;
-      segments.push(loaded.segment);
-      if (loaded.truncatedReason !== null && i + 1 < bases.length) {
-        logger.warn({ dir, baseOffset }, 'deleting segments after a corrupt batch');
-        await deleteSegmentFiles(dir, bases.slice(i + 1));
-        break;
-      }
-    }
-    if (segments.length === 0) {
-      segments.push(await LogSegment.create(dir, checkpointedLogStart ?? 0, config));
-    }
-    const first = segments[0]!;
-    const last = segments.at(-1)!;
-    const logEndOffset = last.nextOffset;
-    const logStartOffset = Math.min(Math.max(first.baseOffset, checkpointedLogStart ?? 0), logEndOffset);
-    let epochChanged = epochCache.truncateFromEnd(logEndOffset);
-    epochChanged = epochCache.truncateFromStart(logStartOffset) || epochChanged;
-    if (recoveredAny) {
-      // Make the recovered state (including any truncation) durable before trusting it as flushed.
-      for (const segment of segments) await segment.fsync();
-      await fsyncDir(dir);
-    }
-    const log = new PartitionLog(dir, {
-      config,
-      clock: options.clock,
-      logger,
-      segments,
-      epochCache,
-      logStartOffset,
-      highWatermark: Math.min(Math.max(checkpointedHighWatermark ?? logStartOffset, logStartOffset), logEndOffset),
-      recoveryPoint: logEndOffset,
-      highWatermarkCheckpointIntervalMs: options.highWatermarkCheckpointIntervalMs ?? DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS,
-    });
-    if (checkpointedHighWatermark !== null) log.checkpointContents.set(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointedHighWatermark));
-    if (checkpointedRecoveryPoint !== null) log.checkpointContents.set(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointedRecoveryPoint));
-    if (epochChanged || recoveredAny) await log.writeEpochCheckpoint();
-    await log.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
-    if (cleanShutdown) {
+  /** Persists what loading changed, then removes the clean-shutdown marker. */
+  private async finishOpen(loaded: LoadedLog): Promise<void> {
+    const { checkpointed } = loaded;
+    if (checkpointed.highWatermark !== null) this.checkpointContents.set(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointed.highWatermark));
+    if (checkpointed.recoveryPoint !== null) this.checkpointContents.set(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointed.recoveryPoint));
+    if (loaded.epochCacheChanged || loaded.recovered) await this.writeEpochCheckpoint();
+    await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.logEndOffsetValue));
+    if (loaded.cleanShutdown) {
       // From here on a crash is an unclean stop.
-      await rm(path.join(dir, CLEAN_SHUTDOWN_FILE), { force: true });
-      await fsyncDir(dir);
+      await rm(path.join(this.dir, CLEAN_SHUTDOWN_FILE), { force: true });
+      await fsyncDir(this.dir);
     }
-    logger.info({ dir, logStartOffset, logEndOffset, segments: segments.length, cleanShutdown, recoveryPoint }, 'log opened');
-    return log;
+    this.logger.info(
+      { dir: this.dir, logStartOffset: this.logStartOffsetValue, logEndOffset: this.logEndOffsetValue, segments: this.segments.length, cleanShutdown: loaded.cleanShutdown, recovered: loaded.recovered },
+      'log opened',
+    );
   }
 
   // ---- state ----
@@ -1038,12 +962,3 @@ export class PartitionLog {
     return next;
   }
 }
-
-async function deleteSegmentFiles(dir: string, bases: readonly number[]): Promise<void> {
-  for (const base of bases) {
-    for (const suffix of [LOG_SUFFIX, '.index', '.timeindex']) {
-      await rm(path.join(dir, String(base).padStart(20, '0') + suffix), { force: true });
-    }
-  }
-}
-

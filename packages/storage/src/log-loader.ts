@@ -1,0 +1,130 @@
+// Opening a partition directory (Kafka's LogLoader): clean up leftovers, read the checkpoints, load
+// segments, recover the ones an unclean stop may have damaged, and reconcile the epoch cache, log start
+// offset and high watermark with what survived. PartitionLog.open builds the live log from the result.
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDir, parseOffsetCheckpoint, readFileIfExists } from './checkpoint-file.js';
+import { LeaderEpochCache } from './leader-epoch-cache.js';
+import type { LogConfig } from './log-config.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, segmentFileName, TIME_INDEX_SUFFIX } from './log-segment.js';
+import type { Logger } from './logger.js';
+
+export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
+export const HIGH_WATERMARK_CHECKPOINT_FILE = 'high-watermark-checkpoint';
+export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
+export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
+
+export interface LoadedLog {
+  /** Open segments, oldest first; never empty. The caller owns their file handles. */
+  readonly segments: LogSegment[];
+  /** Agrees with the segments: no epoch starts at or beyond the log end offset. */
+  readonly epochCache: LeaderEpochCache;
+  readonly epochCacheChanged: boolean;
+  readonly logStartOffset: number;
+  /** The checkpointed high watermark clamped into [logStartOffset, logEndOffset]. */
+  readonly highWatermark: number;
+  readonly cleanShutdown: boolean;
+  /** Some segment was validated batch by batch (its data is fsynced now). */
+  readonly recovered: boolean;
+  /** Checkpoint values as found on disk (null when absent or malformed). */
+  readonly checkpointed: { readonly recoveryPoint: number | null; readonly highWatermark: number | null; readonly logStartOffset: number | null };
+}
+
+export async function loadLog(opts: {
+  readonly dir: string;
+  readonly config: LogConfig;
+  readonly logger: Logger;
+  /** Overrides the recovery-point checkpoint. */
+  readonly recoveryPoint?: number;
+}): Promise<LoadedLog> {
+  const { dir, config, logger } = opts;
+  await mkdir(dir, { recursive: true });
+  const names = await readdir(dir);
+  const bases = await removeLeftovers(dir, names);
+  const cleanShutdown = names.includes(CLEAN_SHUTDOWN_FILE);
+  const checkpointed = {
+    recoveryPoint: parseOffsetCheckpoint(await readFileIfExists(path.join(dir, RECOVERY_POINT_CHECKPOINT_FILE))),
+    highWatermark: parseOffsetCheckpoint(await readFileIfExists(path.join(dir, HIGH_WATERMARK_CHECKPOINT_FILE))),
+    logStartOffset: parseOffsetCheckpoint(await readFileIfExists(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE))),
+  };
+  const recoveryPoint = opts.recoveryPoint ?? checkpointed.recoveryPoint ?? 0;
+  const epochText = await readFileIfExists(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
+  let epochCache = epochText === null ? new LeaderEpochCache() : LeaderEpochCache.parse(epochText);
+  if (epochCache === null) {
+    logger.warn({ dir }, 'leader-epoch-checkpoint is malformed; starting with an empty epoch cache');
+    epochCache = new LeaderEpochCache();
+  }
+
+  const segments: LogSegment[] = [];
+  try {
+    let recovered = false;
+    for (let i = 0; i < bases.length; i++) {
+      const baseOffset = bases[i]!;
+      const nextBase = bases[i + 1];
+      const previous = segments.at(-1);
+      if (previous !== undefined && previous.nextOffset !== baseOffset) {
+        logger.warn({ dir, baseOffset, expected: previous.nextOffset }, 'segment does not continue the log; deleting it and every later segment');
+        await deleteSegmentFiles(dir, bases.slice(i));
+        break;
+      }
+      // A segment needs recovery when it may hold offsets at or above the recovery point.
+      const recover = !cleanShutdown && (nextBase === undefined || nextBase > recoveryPoint);
+      const epochs = epochCache;
+      // Epochs starting inside a recovered segment are rebuilt from its batches, so the cache agrees
+      // with what survived (the checkpoint may be ahead of or behind the log after a crash).
+      if (recover) epochs.truncateFromEnd(baseOffset);
+      const loaded = await LogSegment.load({
+        dir,
+        baseOffset,
+        config,
+        recover,
+        logger,
+        onBatch: (extent) => void epochs.assign(extent.partitionLeaderEpoch, extent.baseOffset),
+      });
+      recovered ||= recover;
+      segments.push(loaded.segment);
+      if (loaded.truncatedReason !== null && i + 1 < bases.length) {
+        logger.warn({ dir, baseOffset }, 'deleting segments after a corrupt batch');
+        await deleteSegmentFiles(dir, bases.slice(i + 1));
+        break;
+      }
+    }
+    if (segments.length === 0) segments.push(await LogSegment.create(dir, checkpointed.logStartOffset ?? 0, config));
+    const logEndOffset = segments.at(-1)!.nextOffset;
+    const logStartOffset = Math.min(Math.max(segments[0]!.baseOffset, checkpointed.logStartOffset ?? 0), logEndOffset);
+    let epochCacheChanged = epochCache.truncateFromEnd(logEndOffset);
+    epochCacheChanged = epochCache.truncateFromStart(logStartOffset) || epochCacheChanged;
+    if (recovered) {
+      // Make the recovered state (including any truncation) durable before trusting it as flushed.
+      for (const segment of segments) await segment.fsync();
+      await fsyncDir(dir);
+    }
+    const highWatermark = Math.min(Math.max(checkpointed.highWatermark ?? logStartOffset, logStartOffset), logEndOffset);
+    return { segments, epochCache, epochCacheChanged, logStartOffset, highWatermark, cleanShutdown, recovered, checkpointed };
+  } catch (err) {
+    for (const segment of segments) await segment.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Deletes temp files and index files without a log; returns the segments' base offsets, ascending. */
+async function removeLeftovers(dir: string, names: readonly string[]): Promise<number[]> {
+  for (const name of names.filter((n) => n.endsWith('.tmp'))) await rm(path.join(dir, name), { force: true });
+  const bases = names
+    .filter((n) => /^\d{20}\.log$/.test(n))
+    .map((n) => Number(n.slice(0, 20)))
+    .sort((a, b) => a - b);
+  const live = new Set(bases);
+  for (const name of names) {
+    const match = /^(\d{20})\.(index|timeindex)$/.exec(name);
+    if (match !== null && !live.has(Number(match[1]))) await rm(path.join(dir, name), { force: true });
+  }
+  return bases;
+}
+
+async function deleteSegmentFiles(dir: string, bases: readonly number[]): Promise<void> {
+  for (const base of bases) {
+    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await rm(path.join(dir, segmentFileName(base, suffix)), { force: true });
+  }
+}
