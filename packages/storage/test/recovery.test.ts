@@ -16,6 +16,7 @@ interface Expected {
   readonly baseOffset: number;
   readonly lastOffset: number;
   readonly epoch: number;
+  readonly maxTimestamp: number;
 }
 
 /**
@@ -34,8 +35,9 @@ beforeAll(async () => {
   batches = [];
   for (let i = 0; i < 16; i++) {
     const epoch = i === 15 ? 3 : i < 6 ? 1 : 2;
-    const info = await log.appendAsLeader(buildBatch({ payloadBytes: i === 15 ? 12 : 40 + ((i * 37) % 90), recordCount: 1 + (i % 3), maxTimestamp: 1000 + ((i * 7919) % 500), fill: i }), epoch);
-    batches.push({ fill: i, baseOffset: info.firstOffset, lastOffset: info.lastOffset, epoch });
+    const maxTimestamp = 1000 + ((i * 7919) % 500); // not monotonic
+    const info = await log.appendAsLeader(buildBatch({ payloadBytes: i === 15 ? 12 : 40 + ((i * 37) % 90), recordCount: 1 + (i % 3), maxTimestamp, fill: i }), epoch);
+    batches.push({ fill: i, baseOffset: info.firstOffset, lastOffset: info.lastOffset, epoch, maxTimestamp });
   }
   await log.settled();
   crashDir = await h.snapshot(dir);
@@ -64,6 +66,11 @@ async function expectExactly(log: PartitionLog, kept: readonly Expected[]): Prom
     const [first] = splitBatches((await log.read(batch.lastOffset, 1)).records);
     expect(first!.fill).toBe(batch.fill);
   }
+  for (const target of kept) {
+    // The time indexes (rebuilt or loaded) find the first kept batch reaching each timestamp.
+    const expected = kept.find((b) => b.maxTimestamp >= target.maxTimestamp)!;
+    expect(await log.offsetForTimestamp(target.maxTimestamp)).toEqual({ offset: expected.baseOffset, timestamp: expected.maxTimestamp });
+  }
   expect(log.latestEpoch).toBe(kept.at(-1)?.epoch ?? -1);
   if (kept.length > 0) expect(log.endOffsetForEpoch(log.latestEpoch)).toEqual({ epoch: log.latestEpoch, endOffset: logEndOffset });
   const appended = await log.appendAsLeader(buildBatch({ fill: 200 }), 4);
@@ -76,6 +83,7 @@ async function expectValidIndexes(dir: string, log: PartitionLog): Promise<void>
     const logBytes = (await stat(path.join(dir, segmentFileName(base, '.log')))).size;
     const index = OffsetIndex.load(base, 1e6, await readFile(path.join(dir, segmentFileName(base, '.index'))), logBytes);
     expect(index, `index of segment ${base}`).not.toBeNull();
+    if (logBytes > 2 * CONFIG.indexIntervalBytes + 200) expect(index!.entries, `entries in the index of segment ${base}`).toBeGreaterThan(0);
   }
 }
 
