@@ -88,6 +88,11 @@ describe('GrpcRaftTransport', () => {
     }, 'delivery after the peer restarted');
   });
 
+  it('validates its options once, naming every bad field', () => {
+    expect(() => new GrpcRaftTransport({ nodeId: -1, clusterId: '', reconnectBackoffMinMs: 500, reconnectBackoffMaxMs: 100, envelopeMessagesMax: 0 }))
+      .toThrow(/nodeId .*; clusterId .*; envelopeMessagesMax must be a positive integer, got 0; reconnectBackoffMinMs must be <= reconnectBackoffMaxMs/);
+  });
+
   it('delivers messages addressed to itself locally and drops ones for unknown peers', async () => {
     const a = await node(1);
     a.transport.send([heartbeat(1, 1, 5), heartbeat(1, 7, 5)]);

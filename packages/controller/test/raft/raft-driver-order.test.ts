@@ -92,6 +92,33 @@ describe('RaftDriver Ready loop', () => {
     expect(['leadership-lost', 'timeout']).toContain((err as { reason: string }).reason);
   });
 
+  it('bounds pending proposals and times them out (pendingProposalsMax, proposalTimeoutMs)', async () => {
+    const network = new LoopbackRaftNetwork();
+    for (const id of [1, 2, 3]) {
+      drivers.push(await RaftDriver.start({
+        nodeId: id, storage: new SlowMemoryStorage(id, []), transport: network.transport(id), apply: () => undefined,
+        tickMs: 5, proposalTimeoutMs: 100, pendingProposalsMax: 2,
+        // Without CheckQuorum a cut-off leader keeps leading: only the timeout can fail its proposals.
+        raft: { electionTicks: 10, heartbeatTicks: 2, checkQuorum: false, preVote: true },
+      }));
+    }
+    await waitFor(() => drivers.some((d) => d.isLeader()), 'a leader');
+    const leader = drivers.find((d) => d.isLeader())!;
+    network.isolate(leader.nodeId);
+    const first = leader.propose(new Uint8Array([1])).catch((e: unknown) => e);
+    const second = leader.propose(new Uint8Array([2])).catch((e: unknown) => e);
+    await expect(leader.propose(new Uint8Array([3]))).rejects.toMatchObject({ reason: 'pending-limit', retriable: true });
+    expect(await first).toMatchObject({ reason: 'timeout', outcomeUnknown: true });
+    expect(await second).toMatchObject({ reason: 'timeout' });
+  });
+
+  it('validates its options once, naming every bad field', async () => {
+    await expect(RaftDriver.start({
+      nodeId: 0, storage: new SlowMemoryStorage(1, []), transport: new LoopbackRaftNetwork().transport(1), apply: () => undefined,
+      tickMs: 0, proposalTimeoutMs: -5,
+    })).rejects.toThrow(/tickMs must be a positive integer, got 0; proposalTimeoutMs must be a positive integer, got -5; nodeId/);
+  });
+
   it('treats a storage failure as fatal: closes and fails pending proposals with the cause', async () => {
     const storage = new SlowMemoryStorage(1, [], { voters: [1], learners: [] });
     const driver = await RaftDriver.start({

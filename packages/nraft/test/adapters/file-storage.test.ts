@@ -1,7 +1,7 @@
 import { cpSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileRaftStorage, StorageCorruptionError } from '../../src/adapters/index.js';
+import { FileRaftStorage, StorageCorruptionError, parseFileRaftStorageOptions } from '../../src/adapters/index.js';
 import { SnapshotOutOfDateError } from '../../src/memory-storage.js';
 import { CompactedError, UnavailableError } from '../../src/types.js';
 import { entries, plain, tempDir } from './helpers.js';
@@ -183,6 +183,23 @@ describe('FileRaftStorage', () => {
     s.append(entries(4, 4, 1));
     await s.close();
     expect(() => s.term(1)).toThrow(/closed/);
+  });
+
+  it('validates its options once, naming every bad field', () => {
+    expect(() => parseFileRaftStorageOptions({ dir: '', segmentBytes: 0, cacheBytesMax: -1, recordBytesMax: 1.5 }))
+      .toThrow(/dir must be a non-empty path; segmentBytes must be a positive integer, got 0; cacheBytesMax .* got -1; recordBytesMax .* got 1.5/);
+  });
+
+  it('refuses an entry over recordBytesMax, and never recovers a record claiming more', async () => {
+    const path = dir();
+    const s = await FileRaftStorage.open({ dir: path, fsync: false, recordBytesMax: 100 });
+    s.append(entries(1, 2, 1, 50));
+    expect(() => s.append(entries(3, 3, 1, 80))).toThrow(/over recordBytesMax 100/);
+    await s.close();
+    // The same bytes opened with a smaller limit: the tail record is over it and is cut like a torn one.
+    const r = await FileRaftStorage.open({ dir: path, fsync: false, recordBytesMax: 8 + 17 + 40 });
+    expect(r.lastIndex()).toBe(0);
+    await r.close();
   });
 
   it('fsyncs when asked to (smoke test of the durable path)', async () => {
