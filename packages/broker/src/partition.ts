@@ -44,6 +44,15 @@ export class Partition {
     return this.info.leaderEpoch;
   }
 
+  get partitionEpoch(): number {
+    return this.info.partitionEpoch;
+  }
+
+  /** The partition state this replica acts on. */
+  get partitionInfo(): PartitionInfo {
+    return this.info;
+  }
+
   get inSyncReplicas(): readonly number[] {
     return this.info.isr;
   }

@@ -11,6 +11,7 @@ import type { NodeConfig } from './node-config.js';
 import { Partition } from './partition.js';
 import type { LogFactory } from './partition-log.js';
 import { resolveTopicConfig } from './topic-config.js';
+import type { ReplicationOptions } from './replication/replication-options.js';
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 
@@ -21,6 +22,14 @@ export interface ReplicaManagerOptions {
   readonly openLog: LogFactory;
   readonly notifier: ChangeNotifier;
   readonly logger: Logger;
+  /** Cluster mode: replicate with other brokers. Absent on a single node (ISR = [self]). */
+  readonly replication?: ReplicationOptions;
+}
+
+/** A partition that no longer exists (its topic was deleted). */
+export interface DeletedPartition {
+  readonly topic: string;
+  readonly partition: number;
 }
 
 export class ReplicaManager {
@@ -71,6 +80,32 @@ export class ReplicaManager {
         for (const info of change.topic.partitions) this.partitions.get(partitionKey(info.topic, info.partition))?.updateConfig(config);
         return;
       }
+    }
+  }
+
+  /**
+   * Cluster mode entry point (issue 4 calls it after applying committed metadata): `states` are the
+   * current states of partitions that changed (or all of them, e.g. after a snapshot); `deleted` are
+   * partitions of deleted topics. For each state: this node is not a replica → stop replicating and
+   * remove the log; leader === this node → become leader (a new leaderEpoch resets follower
+   * tracking; the same epoch with a new partitionEpoch only updates the ISR); otherwise → become a
+   * follower of `leader` (a new epoch re-checks divergence: leader-epoch truncation, then fetching).
+   * Stale states (leaderEpoch or partitionEpoch older than the hosted one) are ignored. Resolves once
+   * logs are open and fetchers are (re)assigned; calls must not overlap (await each).
+   */
+  async applyPartitionStates(states: readonly PartitionInfo[], deleted: readonly DeletedPartition[]): Promise<void> {
+    for (const gone of deleted) {
+      const info = this.partitions.get(partitionKey(gone.topic, gone.partition))?.partitionInfo;
+      if (info !== undefined) await this.deletePartition(info);
+    }
+    for (const info of states) {
+      const hosted = this.partitions.get(partitionKey(info.topic, info.partition));
+      if (!info.replicas.includes(this.options.nodeId)) {
+        if (hosted !== undefined) await this.deletePartition(info);
+        continue;
+      }
+      if (hosted === undefined) await this.openPartition(info, { fresh: false });
+      else if (info.leaderEpoch > hosted.leaderEpoch || (info.leaderEpoch === hosted.leaderEpoch && info.partitionEpoch > hosted.partitionEpoch)) hosted.updateInfo(info);
     }
   }
 

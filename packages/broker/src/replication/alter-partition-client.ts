@@ -1,0 +1,59 @@
+// The port through which a partition leader asks the active controller to change the ISR
+// (DESIGN.md §4 AlterPartition). Owned by replication; the cluster shell (issue 4) implements it
+// over the Quorum gRPC service. The controller commits the change with compare-and-set on
+// partitionEpoch: a request built from a stale PartitionInfo is rejected and the leader waits for
+// the newer metadata instead of retrying blindly.
+import type { PartitionInfo } from '../metadata-view.js';
+
+export interface AlterPartitionRequest {
+  readonly topic: string;
+  readonly topicId: string;
+  readonly partition: number;
+  /** The requesting leader; must equal the partition's current leader. */
+  readonly leaderId: number;
+  /** The requester's broker epoch (its registration); a stale one is rejected (STALE_BROKER_EPOCH). */
+  readonly leaderBrokerEpoch: number;
+  /** The leader epoch the leader acts under; must equal the controller's. */
+  readonly leaderEpoch: number;
+  /** The partitionEpoch the proposal was computed from (compare-and-set). */
+  readonly partitionEpoch: number;
+  /** The proposed ISR; always contains leaderId, every member is in replicas. */
+  readonly newIsr: readonly number[];
+}
+
+/**
+ * Why the controller refused (Kafka's names). Only the first two are expected in normal operation:
+ * - INVALID_UPDATE_VERSION: partitionEpoch is stale (someone else changed the partition first).
+ * - FENCED_LEADER_EPOCH: the leader was replaced; the requester must wait for metadata.
+ * - INELIGIBLE_REPLICA: a proposed member is fenced, shutting down or not a replica (KIP-841).
+ * - STALE_BROKER_EPOCH: the leader's registration is stale.
+ * - UNKNOWN_TOPIC_OR_PARTITION: the partition no longer exists.
+ * - NOT_CONTROLLER / REQUEST_TIMED_OUT / NETWORK_EXCEPTION: transport or quorum trouble; retriable.
+ */
+export type AlterPartitionErrorCode =
+  | 'INVALID_UPDATE_VERSION'
+  | 'FENCED_LEADER_EPOCH'
+  | 'INELIGIBLE_REPLICA'
+  | 'STALE_BROKER_EPOCH'
+  | 'UNKNOWN_TOPIC_OR_PARTITION'
+  | 'NOT_CONTROLLER'
+  | 'REQUEST_TIMED_OUT'
+  | 'NETWORK_EXCEPTION';
+
+export type AlterPartitionResult =
+  /** Committed: the partition's state after the change (new partitionEpoch, the same leaderEpoch). */
+  | { readonly ok: true; readonly partition: PartitionInfo }
+  | { readonly ok: false; readonly error: AlterPartitionErrorCode; readonly message: string };
+
+export interface AlterPartitionClient {
+  /**
+   * Sends one request to the active controller and resolves when the change is committed in the
+   * metadata log, or with the refusal. Never rejects: transport failures are error results.
+   */
+  alterPartition(request: AlterPartitionRequest): Promise<AlterPartitionResult>;
+}
+
+/** A client for single-node mode and tests that never changes anything. */
+export const REJECTING_ALTER_PARTITION_CLIENT: AlterPartitionClient = {
+  alterPartition: async () => ({ ok: false, error: 'NOT_CONTROLLER', message: 'no controller quorum in this mode' }),
+};
