@@ -1,6 +1,6 @@
 // The controller's Raft I/O shell: the driver loop around nraft's RawNode and its transports.
 export {
-  RaftDriver, DEFAULT_TICK_MS, DEFAULT_SNAPSHOT_KEEP_ENTRIES, DEFAULT_PROPOSAL_TIMEOUT_MS, DEFAULT_PENDING_PROPOSALS_MAX,
+  RaftDriver, DEFAULT_TICK_MS, DEFAULT_SNAPSHOT_KEEP_ENTRIES, DEFAULT_PROPOSAL_TIMEOUT_MS, DEFAULT_PENDING_PROPOSALS_MAX, DEFAULT_PENDING_READS_MAX,
   type RaftDriverOptions, type RaftDriverStorage, type RaftDriverStats, type DriverState,
 } from './raft-driver.js';
 export { RaftProposalError, RaftDriverClosedError, type RaftProposalFailure } from './raft-driver-errors.js';

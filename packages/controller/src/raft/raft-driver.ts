@@ -9,7 +9,7 @@
 import { AssertionError } from 'node:assert';
 import {
   RawNode, decodeConfChange,
-  type ConfState, type Entry, type Logger, type Message, type NodeId, type RaftConfigInput, type RaftStatus,
+  type ConfChange, type ConfState, type Entry, type Logger, type Message, type NodeId, type RaftConfigInput, type RaftStatus,
   type RaftStorage, type Ready, type Snapshot,
 } from '@tributary/nraft';
 import type { PersistableReady } from '@tributary/nraft/adapters';
@@ -22,6 +22,8 @@ export const DEFAULT_TICK_MS = 100;
 export const DEFAULT_PROPOSAL_TIMEOUT_MS = 10_000;
 /** Proposals waiting to commit; more are refused with 'pending-limit'. */
 export const DEFAULT_PENDING_PROPOSALS_MAX = 65_536;
+/** ReadIndex requests waiting for their index; more are refused with 'pending-limit'. */
+export const DEFAULT_PENDING_READS_MAX = 4_096;
 /** Entries kept below a new snapshot, so a follower slightly behind catches up without a snapshot. */
 export const DEFAULT_SNAPSHOT_KEEP_ENTRIES = 1_000;
 
@@ -55,6 +57,7 @@ export interface RaftDriverOptions {
   readonly tickMs?: number;
   readonly proposalTimeoutMs?: number;
   readonly pendingProposalsMax?: number;
+  readonly pendingReadsMax?: number;
   readonly logger?: Logger;
 }
 
@@ -62,6 +65,7 @@ interface DriverConfig {
   readonly tickMs: number;
   readonly proposalTimeoutMs: number;
   readonly pendingProposalsMax: number;
+  readonly pendingReadsMax: number;
 }
 
 function parseDriverConfig(o: RaftDriverOptions): DriverConfig {
@@ -69,6 +73,7 @@ function parseDriverConfig(o: RaftDriverOptions): DriverConfig {
     tickMs: o.tickMs ?? DEFAULT_TICK_MS,
     proposalTimeoutMs: o.proposalTimeoutMs ?? DEFAULT_PROPOSAL_TIMEOUT_MS,
     pendingProposalsMax: o.pendingProposalsMax ?? DEFAULT_PENDING_PROPOSALS_MAX,
+    pendingReadsMax: o.pendingReadsMax ?? DEFAULT_PENDING_READS_MAX,
   };
   const problems = Object.entries(config)
     .filter(([, v]) => !Number.isSafeInteger(v) || v <= 0)
@@ -104,6 +109,14 @@ interface PendingProposal {
   readonly timer: NodeJS.Timeout;
 }
 
+interface PendingRead {
+  /** Set once raft answered: the index this node must have applied before the read may be served. */
+  index: number | undefined;
+  readonly resolve: (index: number) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
 const NOOP_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Adds fixed fields to every log line (a pino child logger without needing pino). */
@@ -122,6 +135,9 @@ export class RaftDriver {
   private readonly config: DriverConfig;
   private readonly logger: Logger;
   private readonly pending = new Map<number, PendingProposal>();
+  /** ReadIndex requests by request id (the context raft echoes back). */
+  private readonly reads = new Map<string, PendingRead>();
+  private readSeq = 0;
   private readonly tickTimer: NodeJS.Timeout;
   private phase: Phase = 'idle';
   /** The Ready whose persistence completed: the only one whose messages may be sent. */
@@ -174,11 +190,50 @@ export class RaftDriver {
    * Rejects with ProposalDroppedError (not leader, limits) or RaftProposalError.
    */
   propose(data: Uint8Array): Promise<{ index: number; term: number }> {
+    return this.proposeWith(() => this.node.propose(data));
+  }
+
+  /**
+   * Proposes a membership change (one at a time); resolves once it is committed and applied here.
+   * Telling the transport where a new member listens is the caller's job.
+   */
+  proposeConfChange(cc: ConfChange): Promise<{ index: number; term: number }> {
+    return this.proposeWith(() => this.node.proposeConfChange(cc));
+  }
+
+  /**
+   * A linearizable read barrier (ReadIndex, Raft thesis §6.4): resolves with an index once this node
+   * has applied it and it is at least the commit index the leader had when it confirmed its
+   * leadership for this request. Serve the read from the application state after it resolves.
+   * Rejects with ProposalDroppedError (no leader known) or RaftProposalError ('pending-limit',
+   * 'timeout' after proposalTimeoutMs, 'closed').
+   */
+  readIndex(): Promise<number> {
+    if (this.state !== 'running') return Promise.reject(new RaftProposalError('closed', 0));
+    if (this.reads.size >= this.config.pendingReadsMax) return Promise.reject(new RaftProposalError('pending-limit', 0));
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, BigInt(++this.readSeq));
+    const key = Buffer.from(ctx).toString('hex');
+    try {
+      this.node.readIndex(ctx);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const promise = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => this.failRead(key, 'timeout'), this.config.proposalTimeoutMs);
+      timer.unref();
+      this.reads.set(key, { index: undefined, resolve, reject, timer });
+    });
+    this.schedule();
+    return promise;
+  }
+
+  private proposeWith(submit: () => number): Promise<{ index: number; term: number }> {
     if (this.state !== 'running') return Promise.reject(new RaftProposalError('closed', 0));
     if (this.pending.size >= this.config.pendingProposalsMax) return Promise.reject(new RaftProposalError('pending-limit', 0));
     let index: number;
     try {
-      index = this.node.propose(data);
+      index = submit();
     } catch (err) {
       return Promise.reject(err);
     }
@@ -337,6 +392,7 @@ export class RaftDriver {
       this.logger.info({ index: rd.snapshot.metadata.index, term: rd.snapshot.metadata.term }, 'raft snapshot restored');
     }
     if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
+    this.serveReads(rd);
 
     this.enter('advancing');
     this.node.advance(rd);
@@ -370,6 +426,28 @@ export class RaftDriver {
     }
   }
 
+  /** Records raft's answers to ReadIndex requests and releases those whose index is applied. */
+  private serveReads(rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const read = this.reads.get(Buffer.from(rs.requestCtx).toString('hex'));
+      if (read !== undefined && read.index === undefined) read.index = rs.index;
+    }
+    for (const [key, read] of this.reads) {
+      if (read.index === undefined || read.index > this.applied) continue;
+      this.reads.delete(key);
+      clearTimeout(read.timer);
+      read.resolve(read.index);
+    }
+  }
+
+  private failRead(key: string, reason: 'timeout' | 'closed', cause?: unknown): void {
+    const read = this.reads.get(key);
+    if (read === undefined) return;
+    this.reads.delete(key);
+    clearTimeout(read.timer);
+    read.reject(new RaftProposalError(reason, 0, cause === undefined ? undefined : { cause }));
+  }
+
   private onSoftState(leader: boolean, leaderId: NodeId): void {
     if (leader !== this.leader) {
       this.logger.info({ from: this.leader ? 'leader' : 'not-leader', to: leader ? 'leader' : 'not-leader', leaderId, term: this.node.status().term }, 'raft leadership changed');
@@ -401,6 +479,7 @@ export class RaftDriver {
     // Let the Ready in hand finish (a failed loop has already returned).
     if (this.loop !== undefined && cause === undefined) await this.loop;
     for (const index of [...this.pending.keys()]) this.failPending(index, 'closed', cause);
+    for (const key of [...this.reads.keys()]) this.failRead(key, 'closed', cause);
     for (const task of this.maintenance.splice(0)) task.abandon(new RaftDriverClosedError(cause === undefined ? undefined : { cause }));
     await this.options.storage.close();
     this.state = 'closed';

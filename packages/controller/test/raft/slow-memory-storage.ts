@@ -1,10 +1,10 @@
 // MemoryStorage as a RaftDriverStorage, with an fsync's worth of delay in persist (so Readies overlap
 // with network input), an event log, and an injectable disk failure.
-import { MemoryStorage } from '@tributary/nraft';
+import { MemoryStorage, type ConfState } from '@tributary/nraft';
 import type { PersistableReady } from '@tributary/nraft/adapters';
 import type { RaftDriverStorage } from '../../src/raft/raft-driver.js';
 
-const VOTERS = { voters: [1, 2, 3], learners: [] };
+const VOTERS: ConfState = { voters: [1, 2, 3], learners: [] };
 
 /** What happened, in order, across all nodes. */
 export type StorageEvent = { node: number; what: 'persist-start' | 'persist-end' | 'send' | 'apply'; entries?: number };
@@ -13,7 +13,7 @@ export class SlowMemoryStorage extends MemoryStorage implements RaftDriverStorag
   /** Set to make the next persist fail (a dead disk). */
   failNextPersist = false;
 
-  constructor(private readonly node: number, private readonly events: StorageEvent[], confState = VOTERS) {
+  constructor(private readonly node: number, private readonly events: StorageEvent[], confState: ConfState = VOTERS) {
     super({ confState });
   }
 
