@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run sim -- --seeds N [--from S] [--seed S] [--steps K] [--trace] [--silent-loss] [--tight-flow] [--fail-fast]`
+// `npm run sim -- --seeds N [--from S] [--seed S] [--steps K] [--trace] [--reported-loss] [--loose-flow] [--fail-fast]`
 // Runs the deterministic nraft simulator (packages/nraft/test/sim) over a range of seeds and prints
 // progress, seeds/sec, total time and every failing seed with its one-line replay command.
 // The simulator is compiled on the fly with its own tsconfig (a second or two, incremental), so this
@@ -17,14 +17,14 @@ const FAILURES_SHOWN_MAX = 20;
 
 function usage(message) {
   if (message) console.error(`sim: ${message}`);
-  console.error('usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--steps K] [--trace] [--silent-loss] [--tight-flow] [--fail-fast]');
+  console.error('usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--steps K] [--trace] [--reported-loss] [--loose-flow] [--fail-fast]');
   console.error('  --seeds N    how many seeds to run (default 1000)');
   console.error('  --from S     first seed of the range (default 1)');
   console.error('  --seed S     run exactly this one seed (replay)');
   console.error(`  --steps K    ticks of faults before the final heal (default ${DEFAULT_STEPS})`);
   console.error('  --trace      print every event of the run (use with --seed)');
-  console.error('  --silent-loss  lost appends are not reported to raft (reportUnreachable); raft must recover alone');
-  console.error('  --tight-flow   also draw in-flight windows of 1 and 4 appends per follower (default: 256)');
+  console.error('  --reported-loss  lost appends are reported to raft (reportUnreachable); default: silent, raft recovers alone');
+  console.error('  --loose-flow     in-flight window always 256 (default: drawn from 1, 4 and 256 appends per follower)');
   console.error('  --driver-fault F  break the driver on purpose (forget-vote | send-before-persist), to see it caught');
   console.error('  --fail-fast  stop at the first failing seed');
   process.exit(2);
@@ -45,8 +45,8 @@ try {
       seed: { type: 'string' },
       steps: { type: 'string' },
       trace: { type: 'boolean', default: false },
-      'silent-loss': { type: 'boolean', default: false },
-      'tight-flow': { type: 'boolean', default: false },
+      'reported-loss': { type: 'boolean', default: false },
+      'loose-flow': { type: 'boolean', default: false },
       'driver-fault': { type: 'string' },
       'fail-fast': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -79,7 +79,7 @@ let done = 0;
 console.error(`sim: seeds ${from}..${from + count - 1}, ${chaosTicks} ticks of faults each`);
 for (let seed = from; seed < from + count; seed++) {
   try {
-    const result = runSimulation({ seed, chaosTicks, trace, silentLoss: args['silent-loss'], tightFlowControl: args['tight-flow'], driverFault: args['driver-fault'] });
+    const result = runSimulation({ seed, chaosTicks, trace, silentLoss: !args['reported-loss'], tightFlowControl: !args['loose-flow'], driverFault: args['driver-fault'] });
     events += result.events;
     if (count === 1) console.error(`sim: seed ${seed} ok: ${JSON.stringify(result)}`);
   } catch (err) {

@@ -42,6 +42,18 @@ export class Inflights {
     if (n > 0) this.queue = this.queue.slice(n);
   }
 
+  /**
+   * Frees the oldest message in flight. Used when a heartbeat response proves the follower is alive
+   * while the window is full: the appends (or their acks) were lost, and without this the leader
+   * would wait forever for acks that will never come (a liveness bug the simulator found).
+   */
+  freeFirstOne(): void {
+    const first = this.queue[0];
+    if (first === undefined) return;
+    this.bytesTotal -= first.bytes;
+    this.queue = this.queue.slice(1);
+  }
+
   full(): boolean {
     return this.queue.length >= this.maxCount || (this.maxBytes > 0 && this.bytesTotal >= this.maxBytes);
   }

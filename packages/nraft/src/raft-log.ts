@@ -20,8 +20,11 @@ export class RaftLog {
     const first = storage.firstIndex();
     const last = storage.lastIndex();
     this.unstable = new Unstable(last + 1);
-    this.committed = first - 1;
-    this.applied = first - 1;
+    // Everything up to the snapshot is committed and (restored by the driver) applied, even when
+    // the storage kept entries at or below the snapshot index (compacted short of it).
+    const floor = Math.max(first - 1, storage.snapshot().metadata.index);
+    this.committed = floor;
+    this.applied = floor;
   }
 
   firstIndex(): number {

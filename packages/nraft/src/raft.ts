@@ -800,6 +800,9 @@ export class Raft {
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.probeSent = false;
+    // A full window and a live follower means appends or their acks were lost: free one slot so the
+    // append below goes out (a lost append is then repaired by the follower's rejection).
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
     if (m.context.byteLength === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);

@@ -67,8 +67,8 @@ export class SimulationFailure extends Error {
 /** The one-line command that replays a run exactly (with its trace). */
 export function replayCommand(o: SimOptions): string {
   let cmd = `npm run sim -- --seed ${o.seed} --steps ${o.chaosTicks}`;
-  if (o.silentLoss === true) cmd += ' --silent-loss';
-  if (o.tightFlowControl === true) cmd += ' --tight-flow';
+  if (o.silentLoss === false) cmd += ' --reported-loss';
+  if (o.tightFlowControl === false) cmd += ' --loose-flow';
   if (o.driverFault !== undefined) cmd += ` --driver-fault ${o.driverFault}`;
   return `${cmd} --trace`;
 }
@@ -217,7 +217,7 @@ class Simulation {
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new SimRandom(opts.seed);
-    this.profile = chooseProfile(this.rng, opts.tightFlowControl === true);
+    this.profile = chooseProfile(this.rng, opts.tightFlowControl !== false);
     this.network = new Network(this.rng.fork(), this.profile.faults);
     this.trace = opts.trace;
     this.chaosEndMs = opts.chaosTicks * TICK_MS;
@@ -429,7 +429,7 @@ class Simulation {
     if (!this.nodes.has(m.to)) return; // addressed to an id that never exists in this run
     let times = this.network.plan(this.nowMs);
     let lost = false;
-    if (times.length === 0 && (m.type === 'snap' || (m.type === 'app' && this.opts.silentLoss !== true))) {
+    if (times.length === 0 && (m.type === 'snap' || (m.type === 'app' && this.opts.silentLoss === false))) {
       // A lost message still ends in a (failed) delivery event when the transport learns of the failure.
       times = [this.nowMs + this.network.faults.delayMaxMs];
       lost = true;
@@ -442,7 +442,7 @@ class Simulation {
    * leader needs to leave the snapshot state), and appends that could not reach a peer (reportUnreachable).
    */
   private reportDelivery(m: Message, senderIncarnation: number, delivered: boolean): void {
-    if (m.type !== 'snap' && (delivered || m.type !== 'app' || this.opts.silentLoss === true)) return;
+    if (m.type !== 'snap' && (delivered || m.type !== 'app' || this.opts.silentLoss !== false)) return;
     const sender = this.node(m.from);
     if (sender.raw === undefined || sender.incarnation !== senderIncarnation) return;
     if (m.type === 'snap') sender.raw.reportSnapshot(m.to, delivered);
