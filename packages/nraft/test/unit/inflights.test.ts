@@ -42,6 +42,21 @@ describe('Inflights', () => {
     expect(() => f.add(3, 1)).toThrow(AssertionError);
   });
 
+  it('freeFirstOne frees the oldest message and its bytes, opening a full window', () => {
+    const inflights = new Inflights(2, 100);
+    inflights.add(5, 60);
+    inflights.add(9, 40);
+    expect(inflights.full()).toBe(true);
+    inflights.freeFirstOne();
+    expect(inflights.full()).toBe(false);
+    expect(inflights.count()).toBe(1);
+    expect(inflights.bytes()).toBe(40);
+    inflights.freeFirstOne();
+    inflights.freeFirstOne(); // empty: no-op
+    expect(inflights.count()).toBe(0);
+    expect(inflights.bytes()).toBe(0);
+  });
+
   it('reset empties it', () => {
     const f = new Inflights(1, 0);
     f.add(1, 1);
