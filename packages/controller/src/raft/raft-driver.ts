@@ -258,10 +258,22 @@ export class RaftDriver {
     const keepEntries = options.keepEntries ?? DEFAULT_SNAPSHOT_KEEP_ENTRIES;
     return new Promise<Snapshot>((resolve, reject) => {
       this.maintenance.push({ abandon: reject, run: async () => {
+        const storage = this.options.storage;
+        const index = this.applied;
+        const current = storage.snapshot();
+        if (index <= current.metadata.index) {
+          resolve(current); // nothing applied since the last snapshot
+          return;
+        }
+        let data: Uint8Array;
         try {
-          const storage = this.options.storage;
-          const index = this.applied;
-          const snap = await storage.createSnapshot(index, this.confState, capture(index));
+          data = capture(index);
+        } catch (err) {
+          reject(err); // the application's failure, not the node's
+          return;
+        }
+        try {
+          const snap = await storage.createSnapshot(index, this.confState, data);
           const compactTo = index - keepEntries;
           if (compactTo >= storage.firstIndex()) storage.compact(compactTo);
           this.logger.info({ index, term: snap.metadata.term, firstIndex: storage.firstIndex() }, 'raft snapshot taken, log compacted');
@@ -280,8 +292,11 @@ export class RaftDriver {
     this.guard(() => this.node.campaign());
   }
 
+  /** Asks the leader to hand over to `to`. Throws ProposalDroppedError when no leader is known. */
   transferLeadership(to: NodeId): void {
-    this.guard(() => this.node.transferLeadership(to));
+    if (this.state !== 'running') throw new RaftDriverClosedError();
+    this.node.transferLeadership(to); // expected failures go to the caller, not to fail()
+    this.schedule();
   }
 
   status(): RaftStatus {

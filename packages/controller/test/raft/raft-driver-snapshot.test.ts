@@ -13,7 +13,7 @@ afterEach(async () => {
   for (const d of drivers.splice(0)) await d.close();
 });
 
-describe('RaftDriver snapshots', () => {
+describe('RaftDriver snapshots and leadership transfer', () => {
   it('catches a lagging follower up with a snapshot after the others compacted', async () => {
     const network = new LoopbackRaftNetwork();
     const state = new Map<number, number[]>(); // the application: the payload bytes applied, in order
@@ -55,5 +55,40 @@ describe('RaftDriver snapshots', () => {
     await waitFor(() => state.get(lagging.nodeId)!.length === 41, 'the lagging follower catches up');
     expect(restores.get(lagging.nodeId)).toBeGreaterThanOrEqual(1);
     expect(state.get(lagging.nodeId)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+  });
+
+  it('keeps running when the application fails to capture a snapshot, and skips a snapshot with nothing new', async () => {
+    const network = new LoopbackRaftNetwork();
+    for (const id of [1, 2, 3]) {
+      drivers.push(await RaftDriver.start({
+        nodeId: id, storage: new SlowMemoryStorage(id, []), transport: network.transport(id), apply: () => undefined,
+        tickMs: 5, raft: { electionTicks: 10, heartbeatTicks: 2 },
+      }));
+    }
+    await waitFor(() => drivers.some((d) => d.isLeader()), 'a leader');
+    const leader = drivers.find((d) => d.isLeader())!;
+    await leader.propose(new Uint8Array([1]));
+    await expect(leader.snapshot(() => { throw new Error('cannot serialize'); })).rejects.toThrow('cannot serialize');
+    const first = await leader.snapshot(() => new Uint8Array([1]));
+    const second = await leader.snapshot(() => new Uint8Array([2]));
+    expect(second).toBe(first);
+    expect((await leader.propose(new Uint8Array([2]))).index).toBeGreaterThan(first.metadata.index);
+    expect(leader.driverState).toBe('running');
+  });
+
+  it('transfers leadership on request', async () => {
+    const network = new LoopbackRaftNetwork();
+    for (const id of [1, 2, 3]) {
+      drivers.push(await RaftDriver.start({
+        nodeId: id, storage: new SlowMemoryStorage(id, []), transport: network.transport(id), apply: () => undefined,
+        tickMs: 5, raft: { electionTicks: 10, heartbeatTicks: 2 },
+      }));
+    }
+    await waitFor(() => drivers.some((d) => d.isLeader()), 'a leader');
+    const leader = drivers.find((d) => d.isLeader())!;
+    await leader.propose(new Uint8Array([1]));
+    const target = drivers.find((d) => d !== leader)!;
+    leader.transferLeadership(target.nodeId);
+    await waitFor(() => target.isLeader() && !leader.isLeader(), 'the target leads');
   });
 });
