@@ -13,6 +13,14 @@
 //   }
 // tick(), step(), propose() and friends may be called between ready() and advance(); ready() may
 // not be called again before advance(), and hasReady() reports false in that window.
+//
+// The transport must also report what only it can know (as etcd-raft's does):
+//   - reportUnreachable(id) when a message to `id` could not be sent (the leader falls back from
+//     pipelining to probing that follower);
+//   - reportSnapshot(id, ok) once a 'snap' message was delivered (ok) or failed (!ok). Without it a
+//     follower whose snapshot ack was lost stays in the snapshot state, paused, forever.
+// Lost appends and acks need no report: a heartbeat response from a follower whose in-flight window
+// is full frees a slot, and the follower's rejection repairs the gap.
 import { parseRaftConfig, type RaftConfigInput } from './config.js';
 import { invariant } from './errors.js';
 import { Raft, type RaftStatus } from './raft.js';
