@@ -1,0 +1,16 @@
+// The controller quorum's I/O shell: the voter (Raft + active-controller duties) and its gRPC service.
+export {
+  QuorumController, parseQuorumControllerConfig, RAFT_DIR,
+  DEFAULT_QUORUM_CONTROLLER_CONFIG, DEFAULT_BROKER_SESSION_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_RECORDS,
+  DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS, DEFAULT_COMMAND_QUEUE_MAX, DEFAULT_WATCH_TAIL_ENTRIES, DEFAULT_WATCHERS_MAX,
+  type QuorumControllerConfig, type QuorumControllerOptions, type ControllerPolicies, type CommandDecision,
+  type CommandResult, type ControllerStatus, type MetadataWatcher,
+} from './quorum-controller.js';
+export type { MetadataMachine } from './metadata-machine.js';
+export { QuorumError, NotControllerError, type QuorumErrorCode } from './quorum-errors.js';
+export {
+  isRefusal,
+  type ControllerCommands, type CommandRefusal, type CommandContext, type BrokerRegistration, type BrokerHeartbeat,
+  type HeartbeatAnswer, type AlterPartitionCommand, type PartitionStateAnswer, type ProducerIdsAnswer,
+} from './controller-commands.js';
+export { addQuorumService, createQuorumHandlers, DEFAULT_WATCH_STREAM_QUEUE_EVENTS_MAX, type QuorumServiceOptions } from './quorum-service.js';

@@ -1,0 +1,540 @@
+// QuorumController: the I/O shell of one controller voter. It runs a RaftDriver over FileRaftStorage
+// (`<data.dir>/__cluster_metadata_raft`) and the gRPC Raft transport, applies every committed
+// MetadataBatch to the image through the pure MetadataMachine, and — while its voter leads — is the
+// *active controller*:
+//
+// - Commands run one at a time (a FIFO queue): decide against the image, propose the records, answer
+//   once they are committed and applied. With a single command in flight the applied image always
+//   includes every earlier command, so no "uncommitted image" is needed (Kafka keeps one to pipeline;
+//   metadata commands are rare enough that we do not).
+// - A voter becomes active only once it has applied an entry of its own term (its leader no-op):
+//   everything an earlier leader committed is then in the image it decides against.
+// - Losing leadership fails queued and in-flight commands with NOT_CONTROLLER.
+// - Broker liveness: the last heartbeat per broker, on the active controller only; a new active
+//   controller gives every registered broker a fresh session before it fences anyone.
+// - Every `snapshotIntervalRecords` records the image becomes the Raft snapshot and the log is compacted.
+// - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
+//   the log, or a snapshot of the image when they are further behind than that tail.
+import { join } from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import type { Entry, Logger as RaftLogger, Snapshot } from '@tributary/nraft';
+import { FileRaftStorage } from '@tributary/nraft/adapters';
+import { tributary } from '@tributary/protocol';
+import type { Logger } from 'pino';
+import { GrpcRaftTransport, addRaftService } from '../raft/grpc-raft-transport.js';
+import { RaftDriver } from '../raft/raft-driver.js';
+import { RaftProposalError } from '../raft/raft-driver-errors.js';
+import type { MetadataMachine } from './metadata-machine.js';
+import { NotControllerError, QuorumError } from './quorum-errors.js';
+
+import pb = tributary.internal.v1;
+
+export const RAFT_DIR = '__cluster_metadata_raft';
+
+export const DEFAULT_BROKER_SESSION_TIMEOUT_MS = 9_000;
+export const DEFAULT_SNAPSHOT_INTERVAL_RECORDS = 10_000;
+export const DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS = 300_000;
+/** Commands waiting behind the one in flight; more are refused (REQUEST_TIMED_OUT, retriable). */
+export const DEFAULT_COMMAND_QUEUE_MAX = 1_000;
+/** Committed batches kept in memory for watchers; one further behind gets a snapshot. */
+export const DEFAULT_WATCH_TAIL_ENTRIES = 10_000;
+/** Watch streams served at once. */
+export const DEFAULT_WATCHERS_MAX = 1_000;
+
+export interface QuorumControllerConfig {
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** false skips fsync of the metadata log (tests only). */
+  readonly fsync: boolean;
+  readonly brokerSessionTimeoutMs: number;
+  readonly snapshotIntervalRecords: number;
+  readonly autoLeaderRebalanceEnable: boolean;
+  readonly leaderImbalanceCheckIntervalMs: number;
+  readonly proposalTimeoutMs: number;
+  readonly commandQueueMax: number;
+  readonly watchTailEntries: number;
+  readonly watchersMax: number;
+}
+
+export const DEFAULT_QUORUM_CONTROLLER_CONFIG: QuorumControllerConfig = {
+  tickMs: 100,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  fsync: true,
+  brokerSessionTimeoutMs: DEFAULT_BROKER_SESSION_TIMEOUT_MS,
+  snapshotIntervalRecords: DEFAULT_SNAPSHOT_INTERVAL_RECORDS,
+  autoLeaderRebalanceEnable: true,
+  leaderImbalanceCheckIntervalMs: DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS,
+  proposalTimeoutMs: 10_000,
+  commandQueueMax: DEFAULT_COMMAND_QUEUE_MAX,
+  watchTailEntries: DEFAULT_WATCH_TAIL_ENTRIES,
+  watchersMax: DEFAULT_WATCHERS_MAX,
+};
+
+/** Validates a partial config over the defaults; names every bad field. */
+export function parseQuorumControllerConfig(input: Partial<QuorumControllerConfig> = {}): QuorumControllerConfig {
+  const config = { ...DEFAULT_QUORUM_CONTROLLER_CONFIG, ...input };
+  const problems: string[] = [];
+  for (const [field, v] of Object.entries(config)) {
+    if (typeof v === 'boolean') continue;
+    if (!Number.isSafeInteger(v) || (v as number) <= 0) problems.push(`${field} must be a positive integer, got ${String(v)}`);
+  }
+  if (config.heartbeatTicks >= config.electionTicks) problems.push(`heartbeatTicks (${config.heartbeatTicks}) must be < electionTicks (${config.electionTicks})`);
+  if (problems.length > 0) throw new RangeError(`invalid quorum controller config: ${problems.join('; ')}`);
+  return Object.freeze(config);
+}
+
+/** The decisions the shell triggers by itself (timers), answered by the pure core. */
+export interface ControllerPolicies<Image> {
+  /** Every broker registered in the image (each gets a fresh session when this voter becomes active). */
+  registeredBrokers(image: Image): readonly number[];
+  /** Records fencing the `expired` brokers (ignoring ones already fenced); undefined = nothing to write. */
+  fenceStaleBrokers(image: Image, expired: readonly number[]): Uint8Array | undefined;
+  /** Preferred-leader election where the preferred replica is live and in the ISR; undefined = balanced. */
+  rebalanceLeaders(image: Image): Uint8Array | undefined;
+}
+
+/** What one command decides: the records to commit (undefined/empty = none) and the answer. */
+export interface CommandDecision<T> {
+  readonly batch: Uint8Array | undefined;
+  readonly response: T;
+}
+
+export interface CommandResult<T> {
+  readonly response: T;
+  /** The metadata offset at which the records committed (the applied offset when there were none). */
+  readonly offset: number;
+}
+
+export interface ControllerStatus {
+  readonly nodeId: number;
+  /** -1 = unknown. */
+  readonly leaderId: number;
+  readonly term: number;
+  readonly active: boolean;
+  readonly appliedOffset: number;
+  readonly commandsQueued: number;
+  readonly watchers: number;
+}
+
+/** A WatchMetadata stream: `send` returns false when the stream cannot keep up (it is then dropped). */
+export interface MetadataWatcher {
+  send(event: pb.IMetadataEvent): boolean;
+  /** Ends the stream (the voter stopped or the watcher fell too far behind). */
+  end(reason: string): void;
+}
+
+export interface QuorumControllerOptions<Image> {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly dataDir: string;
+  /** Voter id → "host:port" (this node included). */
+  readonly voters: ReadonlyMap<number, string>;
+  readonly machine: MetadataMachine<Image>;
+  readonly policies: ControllerPolicies<Image>;
+  readonly config?: Partial<QuorumControllerConfig>;
+  readonly logger: Logger;
+  readonly nowMs?: () => number;
+}
+
+interface TailEntry {
+  readonly offset: number;
+  readonly term: number;
+  readonly batch: Uint8Array;
+}
+
+interface WatchState {
+  readonly watcher: MetadataWatcher;
+  /** The next offset this watcher needs. */
+  nextOffset: number;
+}
+
+function raftLogger(logger: Logger): RaftLogger {
+  return {
+    debug: (obj, msg) => logger.debug(obj, msg),
+    info: (obj, msg) => logger.info(obj, msg),
+    warn: (obj, msg) => logger.warn(obj, msg),
+    error: (obj, msg) => logger.error(obj, msg),
+  };
+}
+
+export class QuorumController<Image> {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly config: QuorumControllerConfig;
+  private readonly logger: Logger;
+  private readonly nowMs: () => number;
+  private driver!: RaftDriver;
+  private transport!: GrpcRaftTransport;
+  private imageValue: Image;
+  private appliedOffset = 0;
+  private appliedTerm = 0;
+  private recordsSinceSnapshot = 0;
+  private snapshotting = false;
+  /** Committed batches (offset ascending) covering (tailBase, appliedOffset]. */
+  private tail: TailEntry[] = [];
+  private tailBase = 0;
+  private readonly watchers = new Set<WatchState>();
+  /** The term this voter is the active controller in; -1 = not active. */
+  private activeTerm = -1;
+  private readonly lastHeartbeatMs = new Map<number, number>();
+  private commandChain: Promise<unknown> = Promise.resolve();
+  private commandsQueued = 0;
+  private lastHint = { leaderId: -1, term: 0 };
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing: Promise<void> | undefined;
+  private readonly activeListeners = new Set<(active: boolean) => void>();
+
+  private constructor(private readonly options: QuorumControllerOptions<Image>) {
+    this.nodeId = options.nodeId;
+    this.clusterId = options.clusterId;
+    this.config = parseQuorumControllerConfig(options.config);
+    this.logger = options.logger.child({ component: 'quorum-controller' });
+    this.nowMs = options.nowMs ?? Date.now;
+    this.imageValue = options.machine.empty();
+  }
+
+  /**
+   * Opens the metadata log, restores the image from its snapshot and replays nothing yet (raft hands
+   * committed entries back through apply), registers the Raft service on `server` (which the caller
+   * binds) and starts the driver.
+   */
+  static async start<Image>(options: QuorumControllerOptions<Image>, server: grpc.Server): Promise<QuorumController<Image>> {
+    if (!options.voters.has(options.nodeId)) throw new RangeError(`node ${options.nodeId} is not among the voters ${[...options.voters.keys()].join(',')}`);
+    const controller = new QuorumController(options);
+    await controller.open(server);
+    return controller;
+  }
+
+  private async open(server: grpc.Server): Promise<void> {
+    const o = this.options;
+    const rlog = raftLogger(o.logger.child({ component: 'raft' }));
+    const storage = await FileRaftStorage.open({
+      dir: join(o.dataDir, RAFT_DIR), fsync: this.config.fsync, logger: rlog,
+      confState: { voters: [...o.voters.keys()].sort((a, b) => a - b), learners: [] },
+    });
+    this.transport = new GrpcRaftTransport({
+      nodeId: o.nodeId, clusterId: o.clusterId, logger: rlog,
+      peers: new Map([...o.voters].filter(([id]) => id !== o.nodeId)),
+      reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 500,
+    });
+    addRaftService(server, this.transport);
+    this.driver = await RaftDriver.start({
+      nodeId: o.nodeId, storage, transport: this.transport, logger: rlog,
+      apply: (entries) => this.apply(entries),
+      restore: (snap) => this.restore(snap),
+      tickMs: this.config.tickMs, proposalTimeoutMs: this.config.proposalTimeoutMs,
+      raft: { electionTicks: this.config.electionTicks, heartbeatTicks: this.config.heartbeatTicks, preVote: true, checkQuorum: true },
+    });
+    this.every(this.config.tickMs, () => this.watchLeadership());
+    this.every(Math.max(50, Math.floor(this.config.brokerSessionTimeoutMs / 4)), () => this.checkSessions());
+    if (this.config.autoLeaderRebalanceEnable) this.every(this.config.leaderImbalanceCheckIntervalMs, () => this.checkLeaderBalance());
+    this.logger.info({ nodeId: o.nodeId, voters: [...o.voters].map(([id, a]) => `${id}@${a}`), appliedOffset: this.appliedOffset }, 'quorum controller started');
+  }
+
+  // ---- reading ----
+
+  get image(): Image {
+    return this.imageValue;
+  }
+
+  get metadataOffset(): number {
+    return this.appliedOffset;
+  }
+
+  isActive(): boolean {
+    return this.activeTerm >= 0;
+  }
+
+  status(): ControllerStatus {
+    const raft = this.driver.status();
+    return {
+      nodeId: this.nodeId, leaderId: raft.lead > 0 ? raft.lead : -1, term: raft.term, active: this.isActive(),
+      appliedOffset: this.appliedOffset, commandsQueued: this.commandsQueued, watchers: this.watchers.size,
+    };
+  }
+
+  /** The leader hint sent with NOT_CONTROLLER answers and watch events. */
+  hint(): pb.IControllerHint {
+    const s = this.driver.status();
+    return { leaderId: s.lead > 0 ? s.lead : -1, term: s.term };
+  }
+
+  /** Told when this voter becomes (true) or stops being (false) the active controller. */
+  onActiveChange(listener: (active: boolean) => void): () => void {
+    this.activeListeners.add(listener);
+    return () => this.activeListeners.delete(listener);
+  }
+
+  /** Moves leadership to another voter (tests, rolling restarts). */
+  transferLeadership(to: number): void {
+    this.driver.transferLeadership(to);
+  }
+
+  // ---- commands (active controller only) ----
+
+  /** Throws NotControllerError unless this voter is the active controller. */
+  requireActive(): void {
+    if (!this.isActive()) {
+      const h = this.hint();
+      throw new NotControllerError(h.leaderId ?? -1, Number(h.term ?? 0));
+    }
+  }
+
+  /**
+   * Runs one command: `decide` sees the image with every earlier command applied; its records are
+   * proposed and the response resolves once they are committed and applied here. Rejects with
+   * NotControllerError (not active, or leadership lost before commit: the records may still commit),
+   * QuorumError REQUEST_TIMED_OUT (queue full, or not committed in time), or what `decide` throws.
+   */
+  runCommand<T>(name: string, decide: (image: Image) => CommandDecision<T>): Promise<CommandResult<T>> {
+    try {
+      this.requireActive();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.commandsQueued >= this.config.commandQueueMax) {
+      return Promise.reject(new QuorumError('REQUEST_TIMED_OUT', `controller command queue is full (${this.config.commandQueueMax})`));
+    }
+    this.commandsQueued++;
+    const run = async (): Promise<CommandResult<T>> => {
+      this.requireActive();
+      const term = this.activeTerm;
+      const decision = decide(this.imageValue);
+      if (decision.batch === undefined || decision.batch.byteLength === 0) return { response: decision.response, offset: this.appliedOffset };
+      try {
+        const committed = await this.driver.propose(decision.batch);
+        return { response: decision.response, offset: committed.index };
+      } catch (err) {
+        throw this.proposalFailure(name, term, err);
+      }
+    };
+    const result = this.commandChain.then(run, run).finally(() => {
+      this.commandsQueued--;
+    });
+    this.commandChain = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Records a heartbeat (the active controller's liveness view). */
+  noteHeartbeat(brokerId: number): void {
+    if (this.isActive()) this.lastHeartbeatMs.set(brokerId, this.nowMs());
+  }
+
+  /** Ends a broker's session at once (controlled shutdown finished, or it re-registered). */
+  forgetSession(brokerId: number): void {
+    this.lastHeartbeatMs.delete(brokerId);
+  }
+
+  private proposalFailure(name: string, term: number, err: unknown): Error {
+    const h = this.hint();
+    if (err instanceof RaftProposalError) {
+      if (err.reason === 'timeout') return new QuorumError('REQUEST_TIMED_OUT', `${name}: not committed within ${this.config.proposalTimeoutMs} ms`, { cause: err });
+      return new NotControllerError(h.leaderId ?? -1, Number(h.term ?? 0), { cause: err, detail: `${name} in term ${term}: ${err.reason}` });
+    }
+    if ((err as { code?: unknown }).code === 'PROPOSAL_DROPPED') {
+      return new NotControllerError(h.leaderId ?? -1, Number(h.term ?? 0), { cause: err, detail: `${name}: ${(err as Error).message}` });
+    }
+    return err as Error;
+  }
+
+  // ---- watching the committed log ----
+
+  /**
+   * Streams the committed log from `fromOffset` to `watcher`: a snapshot first when that offset is
+   * no longer in the in-memory tail, then every batch as it commits. Returns the unsubscribe.
+   */
+  watch(fromOffset: number, watcher: MetadataWatcher): () => void {
+    if (this.watchers.size >= this.config.watchersMax) {
+      watcher.end(`too many watchers (${this.config.watchersMax})`);
+      return () => {};
+    }
+    const state: WatchState = { watcher, nextOffset: Math.max(1, fromOffset) };
+    this.watchers.add(state);
+    if (state.nextOffset <= this.tailBase && this.appliedOffset > 0) this.sendSnapshot(state);
+    this.catchUp(state);
+    return () => this.watchers.delete(state);
+  }
+
+  private sendSnapshot(state: WatchState): void {
+    const data = this.options.machine.snapshot(this.imageValue, { clusterId: this.clusterId, lastOffset: this.appliedOffset, lastTerm: this.appliedTerm });
+    const ok = state.watcher.send({
+      controller: this.hint(), committedOffset: this.appliedOffset, snapshot: pb.MetadataSnapshot.decode(data),
+    });
+    state.nextOffset = this.appliedOffset + 1;
+    if (!ok) this.dropWatcher(state, 'watcher cannot keep up');
+  }
+
+  /** Sends `state` every tail entry it lacks, then the committed offset. */
+  private catchUp(state: WatchState): void {
+    if (!this.watchers.has(state)) return;
+    if (state.nextOffset <= this.tailBase && state.nextOffset <= this.appliedOffset) {
+      this.sendSnapshot(state);
+      if (!this.watchers.has(state)) return;
+    }
+    const hint = this.hint();
+    let ok = true;
+    for (let i = this.firstTailIndex(state.nextOffset); i < this.tail.length && ok; i++) {
+      const e = this.tail[i]!;
+      ok = state.watcher.send({
+        controller: hint, committedOffset: this.appliedOffset,
+        entry: { offset: e.offset, term: e.term, batch: pb.MetadataBatch.decode(e.batch) },
+      });
+      state.nextOffset = e.offset + 1;
+    }
+    if (ok) {
+      state.nextOffset = Math.max(state.nextOffset, this.appliedOffset + 1);
+      ok = state.watcher.send({ controller: hint, committedOffset: this.appliedOffset, progress: true });
+    }
+    if (!ok) this.dropWatcher(state, 'watcher cannot keep up');
+  }
+
+  private firstTailIndex(offset: number): number {
+    let lo = 0;
+    let hi = this.tail.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.tail[mid]!.offset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private dropWatcher(state: WatchState, reason: string): void {
+    if (!this.watchers.delete(state)) return;
+    this.logger.info({ reason }, 'metadata watcher dropped');
+    state.watcher.end(reason);
+  }
+
+  // ---- raft callbacks ----
+
+  private apply(entries: readonly Entry[]): void {
+    const machine = this.options.machine;
+    for (const e of entries) {
+      if (e.type === 'normal' && e.data.byteLength > 0) {
+        this.imageValue = machine.apply(this.imageValue, e.data, e.index);
+        this.recordsSinceSnapshot += 1;
+        this.tail.push({ offset: e.index, term: e.term, batch: e.data });
+        if (this.tail.length > this.config.watchTailEntries) this.tailBase = this.tail.shift()!.offset;
+      }
+      this.appliedOffset = e.index;
+      this.appliedTerm = e.term;
+    }
+    // Our own term's first entry is applied: every earlier leader's entries are in the image.
+    const last = entries[entries.length - 1];
+    if (last !== undefined && this.activeTerm < 0 && this.driver !== undefined && this.driver.isLeader() && last.term === this.driver.status().term) {
+      this.becomeActive(last.term);
+    }
+    for (const state of [...this.watchers]) this.catchUp(state);
+    if (this.recordsSinceSnapshot >= this.config.snapshotIntervalRecords) this.takeSnapshot();
+  }
+
+  private restore(snap: Snapshot): void {
+    this.imageValue = this.options.machine.restore(snap.data);
+    this.appliedOffset = snap.metadata.index;
+    this.appliedTerm = snap.metadata.term;
+    this.tail = [];
+    this.tailBase = snap.metadata.index;
+    this.recordsSinceSnapshot = 0;
+    this.logger.info({ offset: snap.metadata.index, term: snap.metadata.term }, 'metadata image restored from snapshot');
+    for (const state of [...this.watchers]) this.catchUp(state);
+  }
+
+  private takeSnapshot(): void {
+    if (this.snapshotting || this.driver === undefined) return;
+    this.snapshotting = true;
+    this.recordsSinceSnapshot = 0;
+    const capture = (index: number): Uint8Array => {
+      if (index !== this.appliedOffset) throw new Error(`snapshot at ${index} but the image is at ${this.appliedOffset}`);
+      return this.options.machine.snapshot(this.imageValue, { clusterId: this.clusterId, lastOffset: index, lastTerm: this.appliedTerm });
+    };
+    this.driver.snapshot(capture).then(
+      (snap) => this.logger.info({ offset: snap.metadata.index }, 'metadata snapshot written'),
+      (err: unknown) => this.logger.warn({ err }, 'metadata snapshot failed'),
+    ).finally(() => {
+      this.snapshotting = false;
+    });
+  }
+
+  // ---- leadership and timers ----
+
+  private watchLeadership(): void {
+    if (this.driver.driverState !== 'running') return;
+    const s = this.driver.status();
+    const leaderId = s.lead > 0 ? s.lead : -1;
+    if (this.activeTerm >= 0 && (!this.driver.isLeader() || s.term !== this.activeTerm)) this.resign();
+    if (leaderId !== this.lastHint.leaderId || s.term !== this.lastHint.term) {
+      this.lastHint = { leaderId, term: s.term };
+      for (const state of [...this.watchers]) {
+        if (!state.watcher.send({ controller: { leaderId, term: s.term }, committedOffset: this.appliedOffset, progress: true })) this.dropWatcher(state, 'watcher cannot keep up');
+      }
+    }
+  }
+
+  private becomeActive(term: number): void {
+    this.activeTerm = term;
+    // A fresh session for everyone: the previous controller's view of liveness is gone with it.
+    const now = this.nowMs();
+    this.lastHeartbeatMs.clear();
+    for (const id of this.options.policies.registeredBrokers(this.imageValue)) this.lastHeartbeatMs.set(id, now);
+    this.logger.info({ term, appliedOffset: this.appliedOffset, brokers: this.lastHeartbeatMs.size }, 'became the active controller');
+    for (const l of this.activeListeners) l(true);
+  }
+
+  private resign(): void {
+    const term = this.activeTerm;
+    this.activeTerm = -1;
+    this.lastHeartbeatMs.clear();
+    this.logger.info({ term, leaderId: this.hint().leaderId }, 'no longer the active controller');
+    for (const l of this.activeListeners) l(false);
+  }
+
+  private checkSessions(): void {
+    if (!this.isActive()) return;
+    const now = this.nowMs();
+    const expired: number[] = [];
+    for (const id of this.options.policies.registeredBrokers(this.imageValue)) {
+      const last = this.lastHeartbeatMs.get(id);
+      if (last === undefined) this.lastHeartbeatMs.set(id, now); // registered by an entry we just applied
+      else if (now - last > this.config.brokerSessionTimeoutMs) expired.push(id);
+    }
+    if (expired.length === 0) return;
+    void this.runCommand('fenceStaleBrokers', (image) => ({ batch: this.options.policies.fenceStaleBrokers(image, expired), response: undefined })).then(
+      ({ offset }) => this.logger.debug({ expired, offset }, 'stale broker sessions handled'),
+      (err: unknown) => this.logger.warn({ err, expired }, 'fencing stale brokers failed'),
+    );
+  }
+
+  private checkLeaderBalance(): void {
+    if (!this.isActive()) return;
+    void this.runCommand('rebalanceLeaders', (image) => ({ batch: this.options.policies.rebalanceLeaders(image), response: undefined })).then(
+      ({ offset }) => this.logger.debug({ offset }, 'preferred leader check done'),
+      (err: unknown) => this.logger.warn({ err }, 'preferred leader election failed'),
+    );
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(() => {
+      try {
+        fn();
+      } catch (err) {
+        this.logger.error({ err }, 'quorum controller timer failed');
+      }
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  /** Stops the timers, ends watch streams, closes the driver (transport and storage). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      if (this.activeTerm >= 0) this.resign();
+      for (const state of [...this.watchers]) this.dropWatcher(state, 'controller stopping');
+      await this.driver.close();
+      this.logger.info('quorum controller stopped');
+    })();
+    return this.closing;
+  }
+}
