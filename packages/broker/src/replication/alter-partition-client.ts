@@ -19,6 +19,12 @@ export interface AlterPartitionRequest {
   readonly partitionEpoch: number;
   /** The proposed ISR; always contains leaderId, every member is in replicas. */
   readonly newIsr: readonly number[];
+  /**
+   * The broker epoch each newIsr member's last fetch carried (KIP-903): the controller refuses
+   * (INELIGIBLE_REPLICA) to add a member whose registration is newer — it restarted and may have
+   * lost data. Optional: without it the controller checks only fencing.
+   */
+  readonly newIsrBrokerEpochs?: readonly { readonly brokerId: number; readonly brokerEpoch: number }[];
 }
 
 /**
