@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger, Message, NodeId } from '@tributary/nraft';
 import { RaftClient, RaftService, tributary, type RaftHandlers } from '@tributary/protocol';
 import { decodeRaftMessage, encodeRaftMessage } from './raft-message-codec.js';
-import type { RaftDropHandler, RaftMessageHandler, RaftTransport } from './raft-transport.js';
+import type { RaftDropHandler, RaftMessageHandler, RaftSnapshotSentHandler, RaftTransport } from './raft-transport.js';
 
 import pb = tributary.internal.v1;
 
@@ -142,6 +142,7 @@ class PeerLink {
     credentials: grpc.ChannelCredentials,
     private readonly logger: Logger,
     private readonly reportDropped: (messages: readonly Message[]) => void,
+    private readonly reportSnapshotSent: () => void,
   ) {
     this.backoffMs = config.reconnectBackoffMinMs;
     this.client = new RaftClient(address, credentials, {
@@ -164,10 +165,17 @@ class PeerLink {
       this.reportDropped(messages);
       return;
     }
-    call.write(env);
-    for (const m of messages) {
-      if (m.type === 'snap') this.snapshotsInFlight = [...this.snapshotsInFlight.slice(1 - SNAPSHOTS_IN_FLIGHT_MAX), m];
+    const snapshots = messages.filter((m) => m.type === 'snap');
+    if (snapshots.length === 0) {
+      call.write(env);
+      return;
     }
+    this.snapshotsInFlight = [...this.snapshotsInFlight, ...snapshots].slice(-SNAPSHOTS_IN_FLIGHT_MAX);
+    // The callback fires once the envelope is handed to the connection: as close to "delivered" as a
+    // one-way stream gets (a loss after that is reported when the stream breaks).
+    call.write(env, () => {
+      if (call === this.call) this.reportSnapshotSent();
+    });
   }
 
   close(): void {
@@ -226,6 +234,7 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
   private readonly links = new Map<NodeId, PeerLink>();
   private handler: RaftMessageHandler | undefined;
   private dropHandler: RaftDropHandler | undefined;
+  private snapshotSentHandler: RaftSnapshotSentHandler | undefined;
   private closed = false;
 
   constructor(options: GrpcRaftTransportOptions) {
@@ -251,6 +260,8 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
       this.links.set(id, new PeerLink(id, address, this.config, this.credentials, this.logger, (dropped) => {
         // Never re-enter the caller of send(): report on a later turn.
         setImmediate(() => this.dropHandler?.(dropped));
+      }, () => {
+        setImmediate(() => this.snapshotSentHandler?.(id));
       }));
     }
   }
@@ -289,6 +300,10 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
     this.dropHandler = handler;
   }
 
+  onSnapshotSent(handler: RaftSnapshotSentHandler): void {
+    this.snapshotSentHandler = handler;
+  }
+
   deliver(message: Message): void {
     if (this.closed) return;
     this.handler?.(message);
@@ -304,6 +319,7 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
     this.closed = true;
     this.handler = undefined;
     this.dropHandler = undefined;
+    this.snapshotSentHandler = undefined;
     for (const link of this.links.values()) link.close();
     this.links.clear();
   }

@@ -4,7 +4,7 @@ export {
   type RaftDriverOptions, type RaftDriverStorage, type RaftDriverStats, type DriverState,
 } from './raft-driver.js';
 export { RaftProposalError, RaftDriverClosedError, type RaftProposalFailure } from './raft-driver-errors.js';
-export { LoopbackRaftNetwork, type RaftTransport, type RaftMessageHandler, type RaftDropHandler } from './raft-transport.js';
+export { LoopbackRaftNetwork, type RaftTransport, type RaftMessageHandler, type RaftDropHandler, type RaftSnapshotSentHandler } from './raft-transport.js';
 export {
   GrpcRaftTransport, addRaftService,
   DEFAULT_RECONNECT_BACKOFF_MIN_MS, DEFAULT_RECONNECT_BACKOFF_MAX_MS, DEFAULT_PEER_QUEUE_ENVELOPES_MAX, DEFAULT_ENVELOPE_MESSAGES_MAX, DEFAULT_MESSAGE_BYTES_MAX,

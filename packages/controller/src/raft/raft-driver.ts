@@ -172,6 +172,7 @@ export class RaftDriver {
     this.confState = options.storage.initialState().confState;
     options.transport.onMessage((m) => this.receive(m));
     options.transport.onDropped((messages) => this.dropped(messages));
+    options.transport.onSnapshotSent((to) => this.guard(() => this.node.reportSnapshot(to, true)));
     this.tickTimer = setInterval(() => this.tick(), this.config.tickMs);
     this.tickTimer.unref();
   }

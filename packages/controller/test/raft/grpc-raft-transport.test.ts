@@ -88,6 +88,30 @@ describe('GrpcRaftTransport', () => {
     }, 'delivery after the peer restarted');
   });
 
+  it('reports snapshots handed to a peer, and messages dropped while a peer is unreachable', async () => {
+    const a = await node(1);
+    const b = await node(2);
+    a.transport.setPeers(new Map([[2, b.address], [3, '127.0.0.1:1']]));
+    const sent: number[] = [];
+    const dropped: Message[] = [];
+    a.transport.onSnapshotSent((to) => sent.push(to));
+    a.transport.onDropped((ms) => dropped.push(...ms));
+    const snap: Message = {
+      ...heartbeat(1, 2, 4), type: 'snap',
+      snapshot: { metadata: { index: 10, term: 4, confState: { voters: [1, 2], learners: [] } }, data: new Uint8Array([1, 2, 3]) },
+    };
+    a.transport.send([snap]);
+    await waitFor(() => sent.length === 1 && b.received.length === 1, 'snapshot delivered and reported');
+    expect(sent).toEqual([2]);
+    expect(b.received[0]).toEqual(snap);
+    // Node 3 listens nowhere: its stream fails, then sends during backoff are dropped and reported.
+    await waitFor(() => {
+      a.transport.send([heartbeat(1, 3, 5)]);
+      return dropped.length > 0;
+    }, 'a drop report');
+    expect(dropped.every((m) => m.to === 3)).toBe(true);
+  });
+
   it('validates its options once, naming every bad field', () => {
     expect(() => new GrpcRaftTransport({ nodeId: -1, clusterId: '', reconnectBackoffMinMs: 500, reconnectBackoffMaxMs: 100, envelopeMessagesMax: 0 }))
       .toThrow(/nodeId .*; clusterId .*; envelopeMessagesMax must be a positive integer, got 0; reconnectBackoffMinMs must be <= reconnectBackoffMaxMs/);

@@ -16,6 +16,7 @@ function recording(node: number, inner: RaftTransport, events: Event[]): RaftTra
     },
     onMessage: (h) => inner.onMessage(h),
     onDropped: (h) => inner.onDropped(h),
+    onSnapshotSent: (h) => inner.onSnapshotSent(h),
     close: () => inner.close(),
   };
 }
