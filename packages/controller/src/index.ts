@@ -1,1 +1,2 @@
 export * from './raft/index.js';
+export * from './quorum/index.js';

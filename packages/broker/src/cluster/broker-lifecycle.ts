@@ -127,7 +127,7 @@ export class BrokerLifecycle {
     }, { timeoutMs: this.heartbeatIntervalMs * 4 });
     if (this.stateValue === 'stopped') return;
     if (res.error !== null && res.error !== undefined && res.error.code !== tributary.v1.ErrorCode.NONE) {
-      this.logger.warn({ code: tributary.v1.ErrorCode[res.error.code], message: res.error.message }, 'broker registration refused');
+      this.logger.warn({ code: tributary.v1.ErrorCode[res.error.code ?? 0], message: res.error.message }, 'broker registration refused');
       return;
     }
     this.epoch = Number(res.brokerEpoch);
@@ -147,7 +147,7 @@ export class BrokerLifecycle {
     const code = res.error?.code ?? tributary.v1.ErrorCode.NONE;
     if (code !== tributary.v1.ErrorCode.NONE) {
       // The controller no longer knows this registration (a stale epoch): register again.
-      this.logger.warn({ code: tributary.v1.ErrorCode[code], message: res.error?.message, brokerEpoch: this.epoch }, 'heartbeat refused; registering again');
+      this.logger.warn({ code: tributary.v1.ErrorCode[code as tributary.v1.ErrorCode], message: res.error?.message, brokerEpoch: this.epoch }, 'heartbeat refused; registering again');
       if (!this.shutdownRequested) {
         this.epoch = -1;
         this.transition('starting');

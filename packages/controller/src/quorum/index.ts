@@ -14,3 +14,8 @@ export {
   type HeartbeatAnswer, type AlterPartitionCommand, type PartitionStateAnswer, type ProducerIdsAnswer,
 } from './controller-commands.js';
 export { addQuorumService, createQuorumHandlers, DEFAULT_WATCH_STREAM_QUEUE_EVENTS_MAX, type QuorumServiceOptions } from './quorum-service.js';
+export {
+  applyMetadataRecords, imageToRecords, imageHash, encodeBatch, basicMetadataMachine, basicControllerCommands,
+  basicControllerPolicies, EMPTY_IMAGE, PRODUCER_IDS_BLOCK_SIZE,
+  type BasicImage, type BrokerState, type PartitionState, type TopicState, type BasicCommandDefaults,
+} from './basic-metadata.js';

@@ -1,0 +1,162 @@
+// ClusterMetadata: the broker's MetadataView read from the image its MetadataFollower keeps, and its
+// MetadataCommands forwarded to the active controller (Quorum.Forward). Requests are validated here
+// first (names, config keys and values: the broker owns those rules), and a command resolves only
+// once this broker has applied the offset the change committed at, so a client that created a topic
+// through this broker sees it in this broker's Metadata right away.
+import type { BasicImage } from '@tributary/controller';
+import { tributary } from '@tributary/protocol';
+import { ApiError, type ErrorCodeName } from '../errors.js';
+import type {
+  AlterConfigOp, BrokerNode, ControllerInfo, CreateTopicCommand, MetadataCommands, MetadataView, PartitionInfo, TopicInfo,
+} from '../metadata-view.js';
+import type { NodeConfig } from '../node-config.js';
+import { planAlterConfigs, placePartitions } from '../topic-commands.js';
+import { validateTopicConfigOverrides } from '../topic-config.js';
+import { INTERNAL_TOPICS, validateTopicName } from '../topic-name.js';
+import type { ControllerChannel } from './controller-channel.js';
+import { toBrokerNodes, toTopicInfo } from './metadata-delta.js';
+import type { MetadataFollower } from './metadata-follower.js';
+
+import v1 = tributary.v1;
+import pb = tributary.internal.v1;
+
+export interface ClusterMetadataOptions {
+  readonly clusterId: string;
+  readonly config: NodeConfig;
+  readonly channel: ControllerChannel;
+  readonly follower: MetadataFollower;
+  /** This broker's registration epoch (-1 before registering). */
+  readonly brokerEpoch: () => number;
+}
+
+interface ViewCache {
+  readonly image: BasicImage;
+  readonly topics: readonly TopicInfo[];
+  readonly byName: ReadonlyMap<string, TopicInfo>;
+  readonly brokers: readonly BrokerNode[];
+}
+
+function throwIfError(error: v1.IError | null | undefined): void {
+  const code = error?.code ?? v1.ErrorCode.NONE;
+  if (code === v1.ErrorCode.NONE) return;
+  throw new ApiError(v1.ErrorCode[code] as Exclude<ErrorCodeName, 'NONE'>, error?.message ?? '');
+}
+
+export class ClusterMetadata implements MetadataView, MetadataCommands {
+  readonly clusterId: string;
+  private cache: ViewCache | undefined;
+  private producerIds = { next: 0, end: 0 };
+  private producerIdsInFlight: Promise<void> | undefined;
+
+  constructor(private readonly options: ClusterMetadataOptions) {
+    this.clusterId = options.clusterId;
+  }
+
+  // ---- MetadataView ----
+
+  private view(): ViewCache {
+    const image = this.options.follower.image;
+    if (this.cache !== undefined && this.cache.image === image) return this.cache;
+    const topics = [...image.topics.values()].map(toTopicInfo).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.cache = { image, topics, byName: new Map(topics.map((t) => [t.name, t])), brokers: toBrokerNodes(image) };
+    return this.cache;
+  }
+
+  controller(): ControllerInfo {
+    return this.options.follower.controller;
+  }
+
+  brokers(): readonly BrokerNode[] {
+    return this.view().brokers;
+  }
+
+  topics(): readonly TopicInfo[] {
+    return this.view().topics;
+  }
+
+  topic(name: string): TopicInfo | undefined {
+    return this.view().byName.get(name);
+  }
+
+  partition(topic: string, partition: number): PartitionInfo | undefined {
+    return this.topic(topic)?.partitions[partition];
+  }
+
+  // ---- MetadataCommands ----
+
+  async createTopic(command: CreateTopicCommand): Promise<TopicInfo> {
+    validateTopicName(command.name);
+    const configs = validateTopicConfigOverrides(command.configs);
+    const res = await this.forward({ createTopics: {
+      topics: [{ name: command.name, numPartitions: command.numPartitions, replicationFactor: command.replicationFactor, configs: { ...configs } }],
+      validateOnly: command.validateOnly,
+    } });
+    const result = res.createTopics?.topics?.[0];
+    throwIfError(result?.error);
+    if (command.validateOnly) {
+      const live = this.brokers().filter((b) => !b.fenced).map((b) => b.nodeId);
+      const partitions = placePartitions({
+        topic: command.name, topicId: '', firstPartition: 0, count: result?.numPartitions ?? 0,
+        replicationFactor: result?.replicationFactor ?? 0, liveBrokerIds: live,
+      });
+      return { name: command.name, topicId: '', internal: INTERNAL_TOPICS.has(command.name), partitions, configs };
+    }
+    const topic = this.topic(command.name);
+    if (topic === undefined) throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${command.name} was created but deleted again before this broker saw it`);
+    return topic;
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const res = await this.forward({ deleteTopics: { names: [name] } });
+    throwIfError(res.deleteTopics?.topics?.[0]?.error);
+  }
+
+  async alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean): Promise<void> {
+    const topic = this.topic(name);
+    if (topic === undefined) throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
+    planAlterConfigs(topic, ops); // validates keys and values (throws INVALID_CONFIG)
+    const res = await this.forward({ alterConfigs: {
+      resources: [{
+        resource: { type: v1.ConfigResourceType.TOPIC, name },
+        configs: ops.map((o) => ({ name: o.name, value: o.value, op: o.op === 'DELETE' ? v1.AlterConfigOp.DELETE : v1.AlterConfigOp.SET })),
+      }],
+      validateOnly,
+    } });
+    throwIfError(res.alterConfigs?.results?.[0]?.error);
+  }
+
+  async createPartitions(name: string, totalCount: number, validateOnly: boolean): Promise<void> {
+    const res = await this.forward({ createPartitions: { topics: [{ name, count: totalCount }], validateOnly } });
+    throwIfError(res.createPartitions?.results?.[0]?.error);
+  }
+
+  /** Producer ids come from blocks the controller allocates; one block request at a time. */
+  async allocateProducerId(): Promise<number> {
+    while (this.producerIds.next >= this.producerIds.end) {
+      this.producerIdsInFlight ??= this.fetchProducerIds().finally(() => {
+        this.producerIdsInFlight = undefined;
+      });
+      await this.producerIdsInFlight;
+    }
+    return this.producerIds.next++;
+  }
+
+  private async fetchProducerIds(): Promise<void> {
+    const { channel } = this.options;
+    const res = await channel.call('allocateProducerIds', { clusterId: channel.clusterId, brokerId: this.options.config.nodeId, brokerEpoch: this.options.brokerEpoch() });
+    throwIfError(res.error);
+    const first = Number(res.firstProducerId);
+    this.producerIds = { next: first, end: first + res.size };
+  }
+
+  /** Sends an admin request to the active controller and waits until this broker has applied it. */
+  private async forward(request: Omit<pb.IForwardRequest, 'clusterId' | 'brokerId'>): Promise<pb.ForwardResponse> {
+    const { channel, config } = this.options;
+    const started = Date.now();
+    const res = await channel.call('forward', { ...request, clusterId: channel.clusterId, brokerId: config.nodeId });
+    throwIfError(res.error);
+    const remainingMs = Math.max(1, config.requestTimeoutMs - (Date.now() - started));
+    await this.options.follower.waitForOffset(Number(res.metadataOffset), remainingMs);
+    return res;
+  }
+}
