@@ -52,6 +52,15 @@ export interface NodeConfig {
   readonly fetchMaxWaitMs: number;
   readonly requestTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Cluster mode (controller.quorum.voters set): see the key table for each. */
+  readonly brokerRack: string | undefined;
+  readonly brokerSessionTimeoutMs: number;
+  readonly brokerHeartbeatIntervalMs: number;
+  readonly controllerQuorumElectionTimeoutMs: number;
+  readonly controlledShutdownTimeoutMs: number;
+  readonly autoLeaderRebalanceEnable: boolean;
+  readonly leaderImbalanceCheckIntervalSeconds: number;
+  readonly metadataSnapshotIntervalRecords: number;
 }
 
 /** Room for everything in a request that is not record bytes (framing, topic names, ...). */
@@ -174,6 +183,14 @@ export const NODE_CONFIG_KEYS = {
   'fetch.max.bytes': { field: 'fetchMaxBytes', schema: intString(1024, 1024 ** 3), default: String(50 * 1024 * 1024), doc: 'Largest Fetch response, bytes (one batch is always returned even when larger).' },
   'fetch.max.wait.ms': { field: 'fetchMaxWaitMs', schema: intString(0, 10 * 60 * 1000), default: '30000', doc: 'Cap on a Fetch\'s max_wait_ms, milliseconds.' },
   'request.timeout.ms': { field: 'requestTimeoutMs', schema: intString(1, 10 * 60 * 1000), default: '30000', doc: 'Longest an acks=all Produce waits when its timeout_ms is 0, and the cap on timeout_ms, milliseconds.' },
+  'broker.rack': { field: 'brokerRack', schema: z.string().trim().min(1, 'must not be empty'), default: undefined, doc: 'Rack of this broker; replicas of a partition are spread over racks.' },
+  'broker.session.timeout.ms': { field: 'brokerSessionTimeoutMs', schema: intString(100, 10 * 60 * 1000), default: '9000', doc: 'A broker without a heartbeat for this long is fenced by the active controller, milliseconds.' },
+  'broker.heartbeat.interval.ms': { field: 'brokerHeartbeatIntervalMs', schema: intString(10, 60 * 1000), default: '500', doc: 'How often a broker heartbeats to the active controller, milliseconds.' },
+  'controller.quorum.election.timeout.ms': { field: 'controllerQuorumElectionTimeoutMs', schema: intString(50, 60 * 1000), default: '1000', doc: 'Raft election timeout of the controller quorum (a follower campaigns after 1-2 × this without a leader), milliseconds.' },
+  'controlled.shutdown.timeout.ms': { field: 'controlledShutdownTimeoutMs', schema: intString(0, 10 * 60 * 1000), default: '10000', doc: 'How long a stopping broker waits for the controller to move its leadership away, milliseconds.' },
+  'auto.leader.rebalance.enable': { field: 'autoLeaderRebalanceEnable', schema: boolString, default: 'true', doc: 'The active controller periodically moves leadership back to preferred replicas.' },
+  'leader.imbalance.check.interval.seconds': { field: 'leaderImbalanceCheckIntervalSeconds', schema: intString(1, 24 * 3600), default: '300', doc: 'How often the preferred-leader check runs, seconds.' },
+  'metadata.snapshot.interval.records': { field: 'metadataSnapshotIntervalRecords', schema: intString(1), default: '10000', doc: 'Metadata log batches between snapshots of the metadata image (the log is compacted behind them).' },
   'log.level': { field: 'logLevel', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
 } as const satisfies Record<string, KeySpec>;
 
@@ -260,6 +277,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   const voterIds = config.controllerQuorumVoters.map((v) => v.nodeId);
   if (config.processRoles.includes('controller') && voterIds.length > 0 && !voterIds.includes(config.nodeId)) {
     issues.push({ key: 'node.id, controller.quorum.voters, process.roles', message: `node ${config.nodeId} has the controller role but is not among the voters ${voterIds.join(',')}` });
+  }
+  if (config.brokerHeartbeatIntervalMs * 2 > config.brokerSessionTimeoutMs) {
+    issues.push({ key: 'broker.heartbeat.interval.ms, broker.session.timeout.ms', message: `broker.heartbeat.interval.ms (${config.brokerHeartbeatIntervalMs}) must be at most half of broker.session.timeout.ms (${config.brokerSessionTimeoutMs})` });
   }
   if (config.httpListen !== undefined && config.httpListen.port !== 0
     && formatHostPort(config.httpListen) === formatHostPort(config.listen)) {

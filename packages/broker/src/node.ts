@@ -14,9 +14,10 @@ import { createBrokerMetrics, type BrokerMetrics } from './broker-metrics.js';
 import { ChangeNotifier } from './change-notifier.js';
 import { formatHostPort, type HostPort } from './host-port.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
+import { ClusterRuntime } from './cluster/cluster-runtime.js';
 import { LocalMetadataStore } from './local-metadata-store.js';
 import { ensureMetaProperties } from './meta-properties.js';
-import type { MetadataView } from './metadata-view.js';
+import type { MetadataCommands, MetadataView } from './metadata-view.js';
 import { REQUEST_OVERHEAD_BYTES, type NodeConfig } from './node-config.js';
 import type { LogFactory } from './partition-log.js';
 import { ReplicaManager } from './replica-manager.js';
@@ -44,8 +45,14 @@ export interface TributaryNode {
   readonly config: NodeConfig;
   readonly metadata: MetadataView;
   readonly metrics: BrokerMetrics;
-  /** Stops accepting, lets in-flight requests finish (up to the grace period), closes logs. Idempotent. */
-  close(): Promise<void>;
+  /** Cluster mode only (controller.quorum.voters set): the controller voter and broker membership. */
+  readonly cluster: ClusterRuntime | undefined;
+  /**
+   * Stops accepting, lets in-flight requests finish (up to the grace period), closes logs. Idempotent.
+   * In cluster mode it first does a controlled shutdown (leadership moves away) unless
+   * `controlledShutdown` is false (then the controller fences this broker after its session timeout).
+   */
+  close(options?: { readonly controlledShutdown?: boolean }): Promise<void>;
 }
 
 function defaultLogger(config: NodeConfig): Logger {
@@ -79,22 +86,33 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   await mkdir(config.dataDir, { recursive: true });
   const identity = await ensureMetaProperties({ dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId });
-  const store = await LocalMetadataStore.open({
-    dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: config.nodeId, roles: config.processRoles, config,
+  const server = new grpc.Server({
+    // Oversized requests are refused by grpc-js with RESOURCE_EXHAUSTED before we see them.
+    'grpc.max_receive_message_length': config.socketRequestMaxBytes,
+    'grpc.max_send_message_length': config.fetchMaxBytes + REQUEST_OVERHEAD_BYTES,
   });
+  // Cluster mode: metadata comes from the controller quorum; alone: from the local store.
+  const cluster = config.controllerQuorumVoters.length > 0
+    ? await ClusterRuntime.create({ config, clusterId: identity.clusterId, server, logger: rootLogger, nowMs })
+    : undefined;
+  const store = cluster === undefined
+    ? await LocalMetadataStore.open({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: config.nodeId, roles: config.processRoles, config })
+    : undefined;
+  const metadata: MetadataView & MetadataCommands = cluster?.metadata ?? store!;
   const notifier = new ChangeNotifier();
   const replicas = new ReplicaManager({
-    nodeId: config.nodeId, config, metadata: store, openLog, notifier, logger: rootLogger.child({ component: 'replica-manager' }),
+    nodeId: config.nodeId, config, metadata, openLog, notifier, logger: rootLogger.child({ component: 'replica-manager' }),
+    ...(cluster === undefined ? {} : { replication: cluster.replicationOptions() }),
   });
-  await replicas.startup();
-  const unsubscribe = store.subscribe((change) => replicas.applyChange(change));
+  if (store !== undefined) await replicas.startup();
+  const unsubscribe = store?.subscribe((change) => replicas.applyChange(change)) ?? (() => {});
 
   const metrics = createBrokerMetrics({
     nodeId: config.nodeId,
     processMetrics: config.httpListen !== undefined,
     source: {
       *partitions() {
-        for (const topic of store.topics()) {
+        for (const topic of metadata.topics()) {
           for (const p of topic.partitions) {
             const hosted = replicas.findPartition(p.topic, p.partition);
             if (hosted !== undefined) {
@@ -109,13 +127,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   const shutdown = new AbortController();
   const background = new Set<Promise<unknown>>();
-  const server = new grpc.Server({
-    // Oversized requests are refused by grpc-js with RESOURCE_EXHAUSTED before we see them.
-    'grpc.max_receive_message_length': config.socketRequestMaxBytes,
-    'grpc.max_send_message_length': config.fetchMaxBytes + REQUEST_OVERHEAD_BYTES,
-  });
   server.addService(BrokerService, createBrokerHandlers({
-    config, metadata: store, commands: store, replicas, notifier, metrics, nowMs,
+    config, metadata, commands: metadata, replicas, notifier, metrics, nowMs,
     logger: rootLogger.child({ component: 'broker-service' }),
     shutdownSignal: shutdown.signal,
     trackBackground: (work) => {
@@ -124,7 +137,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     },
   }));
   server.addService(AdminService, createAdminHandlers({
-    config, metadata: store, commands: store, replicas, logger: rootLogger.child({ component: 'admin-service' }),
+    config, metadata, commands: metadata, replicas, logger: rootLogger.child({ component: 'admin-service' }),
   }));
   const health = new HealthImplementation({ '': 'NOT_SERVING', 'tributary.v1.Broker': 'NOT_SERVING', 'tributary.v1.Admin': 'NOT_SERVING' });
   health.addToServer(server);
@@ -140,11 +153,22 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   } catch (err) {
     server.forceShutdown();
     unsubscribe();
+    await cluster?.close();
     await replicas.shutdown();
     throw err;
   }
   const advertised = config.advertisedListen ?? { host: config.listen.host, port };
-  store.setAdvertisedAddress(advertised.host, advertised.port);
+  store?.setAdvertisedAddress(advertised.host, advertised.port);
+  if (cluster !== undefined) {
+    try {
+      await cluster.start({ replicas, advertised });
+    } catch (err) {
+      server.forceShutdown();
+      await cluster.close();
+      await replicas.shutdown();
+      throw err;
+    }
+  }
 
   let ready = true;
   let http: HttpServerHandle | undefined;
@@ -160,10 +184,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   logger.info({ address, httpAddress: http === undefined ? undefined : formatHostPort(http.address), clusterId: identity.clusterId, dataDir: config.dataDir, partitions: replicas.partitionCount }, 'node started');
 
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
+  const close = (closeOptions: { readonly controlledShutdown?: boolean } = {}): Promise<void> => {
     closing ??= (async () => {
       ready = false;
       logger.info('node stopping');
+      await cluster?.leave(closeOptions.controlledShutdown ?? true);
       for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');
       clearInterval(retentionTimer);
       shutdown.abort();
@@ -181,6 +206,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       await Promise.allSettled([...background]);
       await http?.close();
       unsubscribe();
+      await cluster?.close();
       await replicas.shutdown();
       logger.info('node stopped');
     })();
@@ -190,6 +216,6 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   return {
     nodeId: config.nodeId, clusterId: identity.clusterId, address,
     httpAddress: http === undefined ? undefined : formatHostPort(http.address),
-    config, metadata: store, metrics, close,
+    config, metadata, metrics, cluster, close,
   };
 }

@@ -1,0 +1,163 @@
+// Cluster mode wiring for startNode (controller.quorum.voters set): the controller voter (when this
+// node has the controller role: Raft + Quorum services on the node's gRPC server) and the broker's
+// cluster membership (controller channel, metadata follower, ClusterMetadata, lifecycle).
+//
+// Order: create() before the server binds (services must be registered first); start() after it is
+// bound (peers can reach us) — it follows the metadata log until caught up, then lets the replica
+// manager open its logs, then registers and heartbeats; close() does a controlled shutdown first.
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  QuorumController, addQuorumService, basicControllerCommands, basicControllerPolicies, basicMetadataMachine,
+  type BasicImage,
+} from '@tributary/controller';
+import { formatHostPort } from '../host-port.js';
+import type { NodeConfig } from '../node-config.js';
+import type { ReplicaManager } from '../replica-manager.js';
+import type { ReplicationOptions } from '../replication/replication-options.js';
+import { BrokerLifecycle } from './broker-lifecycle.js';
+import { ClusterMetadata } from './cluster-metadata.js';
+import { ControllerChannel } from './controller-channel.js';
+import { GrpcAlterPartitionClient } from './grpc-alter-partition-client.js';
+import { diffImages } from './metadata-delta.js';
+import { MetadataFollower } from './metadata-follower.js';
+
+export interface ClusterRuntimeOptions {
+  readonly config: NodeConfig;
+  readonly clusterId: string;
+  readonly server: grpc.Server;
+  readonly logger: Logger;
+  readonly nowMs?: () => number;
+}
+
+export class ClusterRuntime {
+  readonly controller: QuorumController<BasicImage> | undefined;
+  readonly channel: ControllerChannel;
+  readonly follower: MetadataFollower;
+  readonly metadata: ClusterMetadata;
+  private lifecycle: BrokerLifecycle | undefined;
+  private replicas: ReplicaManager | undefined;
+  /** Set once the replica manager may receive deltas (it read the whole image at startup). */
+  private replicasStarted: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly options: ClusterRuntimeOptions, controller: QuorumController<BasicImage> | undefined) {
+    const { config, logger } = options;
+    this.controller = controller;
+    this.channel = new ControllerChannel({
+      clusterId: options.clusterId, brokerId: config.nodeId, voters: config.controllerQuorumVoters,
+      requestTimeoutMs: config.requestTimeoutMs, logger: logger.child({ component: 'controller-channel' }),
+    });
+    this.follower = new MetadataFollower({
+      brokerId: config.nodeId, channel: this.channel, logger: logger.child({ component: 'metadata-follower' }),
+      onChange: (before, after) => this.reconcile(before, after),
+    });
+    this.metadata = new ClusterMetadata({
+      clusterId: options.clusterId, config, channel: this.channel, follower: this.follower,
+      brokerEpoch: () => this.lifecycle?.brokerEpoch ?? -1,
+    });
+  }
+
+  /** Registers the controller services (controller role) on the not yet bound server. */
+  static async create(options: ClusterRuntimeOptions): Promise<ClusterRuntime> {
+    const { config } = options;
+    let controller: QuorumController<BasicImage> | undefined;
+    if (config.processRoles.includes('controller')) {
+      const tickMs = Math.max(5, Math.floor(config.controllerQuorumElectionTimeoutMs / 10));
+      controller = await QuorumController.start({
+        nodeId: config.nodeId, clusterId: options.clusterId, dataDir: config.dataDir,
+        voters: new Map(config.controllerQuorumVoters.map((v) => [v.nodeId, formatHostPort(v)])),
+        machine: basicMetadataMachine, policies: basicControllerPolicies, logger: options.logger,
+        ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+        config: {
+          tickMs, electionTicks: 10, heartbeatTicks: 1,
+          brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,
+          snapshotIntervalRecords: config.metadataSnapshotIntervalRecords,
+          autoLeaderRebalanceEnable: config.autoLeaderRebalanceEnable,
+          leaderImbalanceCheckIntervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
+        },
+      }, options.server);
+      addQuorumService(options.server, {
+        controller, logger: options.logger,
+        commands: basicControllerCommands({ numPartitions: config.numPartitions, defaultReplicationFactor: config.defaultReplicationFactor }),
+        ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+      });
+    }
+    return new ClusterRuntime(options, controller);
+  }
+
+  /** What the replica manager needs to replicate (issue 5's contract). */
+  replicationOptions(): ReplicationOptions {
+    return {
+      alterPartition: new GrpcAlterPartitionClient({
+        channel: this.channel,
+        awaitMetadataOffset: (offset) => this.follower.waitForOffset(offset, this.options.config.requestTimeoutMs),
+      }),
+      brokerEpoch: () => this.lifecycle?.brokerEpoch ?? -1,
+    };
+  }
+
+  get brokerEpoch(): number {
+    return this.lifecycle?.brokerEpoch ?? -1;
+  }
+
+  get lifecycleState(): string {
+    return this.lifecycle?.state ?? 'stopped';
+  }
+
+  /**
+   * After the server is bound: catch up on the metadata log (bounded by request.timeout.ms), start the
+   * replica manager on that image, then register and heartbeat.
+   */
+  async start(args: { replicas: ReplicaManager; advertised: { host: string; port: number } }): Promise<void> {
+    const { config, logger } = this.options;
+    this.replicas = args.replicas;
+    this.follower.start();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.follower.whenCaughtUp(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no controller quorum answered within ${config.requestTimeoutMs} ms (voters ${config.controllerQuorumVoters.map((v) => `${v.nodeId}@${formatHostPort(v)}`).join(',')})`)), config.requestTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    this.replicasStarted = args.replicas.startup();
+    await this.replicasStarted;
+    if (!config.processRoles.includes('broker')) return; // a dedicated controller hosts no replicas
+    this.lifecycle = new BrokerLifecycle({
+      brokerId: config.nodeId, channel: this.channel, endpoint: args.advertised, rack: config.brokerRack,
+      roles: config.processRoles, metadataOffset: () => this.follower.appliedOffset,
+      heartbeatIntervalMs: config.brokerHeartbeatIntervalMs, controlledShutdownTimeoutMs: config.controlledShutdownTimeoutMs,
+      logger: logger.child({ component: 'broker-lifecycle' }),
+    });
+    this.lifecycle.start();
+    logger.info({ metadataOffset: this.follower.appliedOffset, topics: this.metadata.topics().length }, 'cluster member started');
+  }
+
+  /** The broker's part of stopping: a controlled shutdown (unless `controlled` is false). */
+  async leave(controlled: boolean): Promise<void> {
+    if (this.lifecycle === undefined) return;
+    if (controlled) await this.lifecycle.shutdown();
+    else this.lifecycle.stop();
+  }
+
+  /** Stops following and the controller voter. Call after the server stopped. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.lifecycle?.stop();
+      this.follower.close();
+      this.channel.close();
+      await this.controller?.close();
+    })();
+    return this.closing;
+  }
+
+  /** Applies one metadata change to the hosted replicas (partition states, deletions, configs). */
+  private async reconcile(before: BasicImage, after: BasicImage): Promise<void> {
+    const replicas = this.replicas;
+    if (this.replicasStarted === undefined || replicas === undefined) return; // startup reads the whole image
+    await this.replicasStarted;
+    const delta = diffImages(before, after);
+    if (delta.partitionStates.length > 0 || delta.deleted.length > 0) await replicas.applyPartitionStates(delta.partitionStates, delta.deleted);
+    for (const topic of delta.configsChanged) await replicas.applyChange({ type: 'configsChanged', topic });
+  }
+}
