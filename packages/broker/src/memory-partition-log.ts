@@ -16,6 +16,8 @@ interface StoredBatch {
 export class MemoryPartitionLog implements PartitionLogPort {
   private readonly batches: StoredBatch[] = [];
   private hw = 0;
+  /** Log start = LEO of an empty log (after truncateFullyAndStartAt). */
+  private emptyStartOffset = 0;
   private config: TopicConfig;
 
   constructor(config: TopicConfig) {
@@ -28,7 +30,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
 
   get logEndOffset(): number {
     const last = this.batches[this.batches.length - 1];
-    return last === undefined ? 0 : last.lastOffset + 1;
+    return last === undefined ? this.emptyStartOffset : last.lastOffset + 1;
   }
 
   get highWatermark(): number {
@@ -36,7 +38,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
   }
 
   async appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
-    const owned = Buffer.from(batches);
+    const owned = batches;
     const baseOffset = this.logEndOffset;
     let next = baseOffset;
     let pos = 0;
@@ -52,6 +54,37 @@ export class MemoryPartitionLog implements PartitionLogPort {
       pos += header.sizeBytes;
     }
     return { baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
+  }
+
+  get latestEpoch(): number {
+    return this.batches[this.batches.length - 1]?.leaderEpoch ?? -1;
+  }
+
+  async appendAsFollower(batches: Buffer): Promise<LogAppendInfo> {
+    let pos = 0;
+    const baseOffset = this.logEndOffset;
+    let expected = baseOffset;
+    while (pos < batches.length) {
+      const header = readBatchHeader(batches, pos);
+      if (header.baseOffset !== expected) throw new ApiError('OFFSET_OUT_OF_RANGE', `follower batch starts at ${header.baseOffset}, expected ${expected}`);
+      const bytes = Buffer.from(batches.subarray(pos, pos + header.sizeBytes));
+      this.batches.push({ baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp, leaderEpoch: header.partitionLeaderEpoch, bytes });
+      expected = header.lastOffset + 1;
+      pos += header.sizeBytes;
+    }
+    return { baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
+  }
+
+  async truncateTo(offset: number): Promise<void> {
+    // Whole batches: a batch straddling `offset` cannot happen (truncation points are batch boundaries).
+    while ((this.batches[this.batches.length - 1]?.baseOffset ?? -1) >= offset) this.batches.pop();
+    this.hw = Math.min(this.hw, this.logEndOffset);
+  }
+
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    this.batches.length = 0;
+    this.emptyStartOffset = offset;
+    this.hw = offset;
   }
 
   async read(fetchOffset: number, maxBytes: number, options: { readonly maxOffset: number; readonly minOneBatch: boolean }): Promise<LogReadResult> {

@@ -11,6 +11,8 @@ export interface BrokerNode {
   readonly rack: string | undefined;
   readonly roles: readonly NodeRole[];
   readonly fenced: boolean;
+  /** The current registration's epoch (cluster mode); replication admits to the ISR only followers fetching with it. */
+  readonly brokerEpoch?: number;
 }
 
 export interface PartitionInfo {

@@ -34,7 +34,8 @@ export interface PartitionLogPort {
   /**
    * Appends already-validated batches (the caller ran validateBatches), stamping offsets from the
    * log end offset and the leader epoch. With `logAppendTimeMs`, batches become LogAppendTime.
-   * Takes ownership of `batches`.
+   * Takes ownership of `batches` and stamps the offsets into it before returning (so the caller can
+   * read the assigned offsets from the headers synchronously).
    */
   appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo>;
 
@@ -53,6 +54,21 @@ export interface PartitionLogPort {
 
   /** Where the log of `epoch` ends (KIP-101/320): the start offset of the next larger epoch. */
   endOffsetForEpoch(epoch: number): EpochEndOffset | undefined;
+
+  /** Epoch of the last batch (-1 when the log has none). */
+  readonly latestEpoch: number;
+
+  /**
+   * Appends batches fetched from the leader, keeping their offsets and epochs (replication). The first
+   * must start at the log end offset. Takes ownership of `batches`.
+   */
+  appendAsFollower(batches: Buffer): Promise<LogAppendInfo>;
+
+  /** Removes every record at ≥ offset (no-op when offset ≥ LEO); the HW is capped to the new LEO. */
+  truncateTo(offset: number): Promise<void>;
+
+  /** Drops everything and restarts the log empty at `offset`. */
+  truncateFullyAndStartAt(offset: number): Promise<void>;
 
   /** Caller guarantees logStartOffset ≤ hw ≤ logEndOffset and monotonicity. */
   updateHighWatermark(highWatermark: number): void;

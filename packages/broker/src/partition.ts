@@ -2,11 +2,34 @@
 // node the ISR is [self] and HW = LEO after each append; computeHighWatermark already takes the
 // followers' LEOs so replication (issue 5) only has to feed them in.
 import type { Logger } from 'pino';
+import { readBatchHeader } from '@tributary/protocol';
 import { ApiError, assert } from './errors.js';
 import { computeHighWatermark } from './high-watermark.js';
 import type { PartitionInfo } from './metadata-view.js';
-import type { LogAppendInfo, PartitionLogPort } from './partition-log.js';
+import type { EpochEndOffset, LogAppendInfo, PartitionLogPort } from './partition-log.js';
 import type { TopicConfig } from './topic-config.js';
+import type { AlterPartitionClient, AlterPartitionResult } from './replication/alter-partition-client.js';
+import { followerHighWatermark, followerTruncation } from './replication/follower-replication.js';
+import {
+  applyAlterPartitionResult, becomeLeader, computeLeaderHighWatermark, handleFollowerFetch, isrBrokerEpochs, isrChangeToRetry,
+  markIsrChangeSent, proposeIsrChange, updateLeaderMetadata, type FollowerFetch, type FollowerFetchOutcome, type LeaderState,
+} from './replication/leader-replication.js';
+import { checkSequence, recordBatch, truncateProducerState, type ProducerEntry } from './replication/producer-state.js';
+import type { ReplicationConfig } from './replication/replication-config.js';
+
+/** What a replicated partition needs from the broker (cluster mode). */
+export interface PartitionReplication {
+  readonly alterPartition: AlterPartitionClient;
+  readonly brokerEpoch: () => number;
+  readonly config: ReplicationConfig;
+  /** KIP-841/903: `replicaId` is registered with exactly `fetchBrokerEpoch`, unfenced. */
+  readonly isEligible: (replicaId: number, fetchBrokerEpoch: number) => boolean;
+  readonly nowMs: () => number;
+}
+
+/** Records scanned from the log tail to rebuild producer state (bounded: see docs/replication.md). */
+export const PRODUCER_STATE_SCAN_MAX_RECORDS = 1_000_000;
+const PRODUCER_SCAN_READ_BYTES = 1024 * 1024;
 
 /** The client did not say which epoch it believes current. */
 export const NO_LEADER_EPOCH = -1;
@@ -14,8 +37,14 @@ export const NO_LEADER_EPOCH = -1;
 export class Partition {
   private info: PartitionInfo;
   private config: TopicConfig;
-  /** Follower replica id → last known log end offset (filled by follower fetches later). */
+  /** Single-node mode only: follower replica id → last known log end offset. */
   private readonly followerLogEndOffsets = new Map<number, number>();
+  /** Set while this replica leads in cluster mode. */
+  private leaderState: LeaderState | undefined;
+  /** Idempotent producers' last batches (kept on followers too, so a new leader has it at once). */
+  private readonly producers = new Map<number, ProducerEntry>();
+  /** Bumped on every role/epoch change: fetch results from before it are dropped. */
+  private roleGeneration = 0;
 
   constructor(
     private readonly args: {
@@ -26,6 +55,9 @@ export class Partition {
       readonly logger: Logger;
       /** Called whenever the high watermark moves, so parked fetches and produces re-check. */
       readonly onHighWatermarkChange: () => void;
+      /** Called when the leader's log grows, so parked follower fetches re-check. */
+      readonly onLogEndOffsetChange?: () => void;
+      readonly replication?: PartitionReplication;
     },
   ) {
     this.info = args.info;
@@ -81,10 +113,42 @@ export class Partition {
     return this.args.log.highWatermark;
   }
 
+  get generation(): number {
+    return this.roleGeneration;
+  }
+
+  /** The ISR acks=all counts: the committed one (as Kafka's min.insync.replicas check). */
+  get isrSize(): number {
+    return this.leaderState?.isr.length ?? this.info.isr.length;
+  }
+
   /** New leader/ISR/epoch from metadata. Epochs never go back. */
   updateInfo(info: PartitionInfo): void {
     assert(info.leaderEpoch >= this.info.leaderEpoch, `${this.topic}-${this.partition}: leader epoch went back from ${this.info.leaderEpoch} to ${info.leaderEpoch}`);
+    const previous = this.info;
+    const wasLeader = this.leaderState !== undefined;
     this.info = info;
+    const replication = this.args.replication;
+    if (replication !== undefined) {
+      const nowMs = replication.nowMs();
+      if (info.leader === this.args.nodeId) {
+        if (wasLeader && previous.leaderEpoch === info.leaderEpoch && this.leaderState !== undefined) {
+          this.leaderState = updateLeaderMetadata(this.leaderState, info, nowMs);
+        } else {
+          this.roleGeneration++;
+          this.leaderState = becomeLeader({ leaderId: this.args.nodeId, info, leaderLogEndOffset: this.logEndOffset, nowMs });
+          this.args.logger.info({ leaderEpoch: info.leaderEpoch, isr: info.isr, logEndOffset: this.logEndOffset, highWatermark: this.highWatermark }, 'became leader');
+        }
+      } else {
+        if (wasLeader || previous.leaderEpoch !== info.leaderEpoch || previous.leader !== info.leader) {
+          this.roleGeneration++;
+          this.args.logger.info({ leader: info.leader, leaderEpoch: info.leaderEpoch }, 'became follower');
+        }
+        this.leaderState = undefined;
+      }
+      // Parked produces and fetches re-check leadership.
+      this.args.onHighWatermarkChange();
+    }
     this.maybeAdvanceHighWatermark();
   }
 
@@ -116,15 +180,172 @@ export class Partition {
    * the append (after it, the producer waits for the high watermark instead).
    */
   async appendAsLeader(batches: Buffer, options: { readonly requiredAcks: number; readonly nowMs: number }): Promise<LogAppendInfo> {
-    if (options.requiredAcks === -1 && this.info.isr.length < this.config.minInsyncReplicas) {
-      throw new ApiError('NOT_ENOUGH_REPLICAS', `${this.topic}-${this.partition}: ${this.info.isr.length} in-sync replica(s), min.insync.replicas is ${this.config.minInsyncReplicas}`);
+    if (options.requiredAcks === -1 && this.isrSize < this.config.minInsyncReplicas) {
+      throw new ApiError('NOT_ENOUGH_REPLICAS', `${this.topic}-${this.partition}: ${this.isrSize} in-sync replica(s), min.insync.replicas is ${this.config.minInsyncReplicas}`);
+    }
+    // Idempotence: decided and recorded synchronously (before any await), so pipelined requests of
+    // one producer are checked in arrival order, which is also the order offsets are assigned in.
+    const headers = batchIdentities(batches);
+    const firstBatch = headers[0];
+    if (firstBatch !== undefined && firstBatch.producerId >= 0) {
+      const check = checkSequence(this.producers, firstBatch);
+      if (check.kind === 'error') throw new ApiError(check.code, `${this.topic}-${this.partition}: ${check.message}`);
+      if (check.kind === 'duplicate') {
+        if (headers.length > 1) throw new ApiError('DUPLICATE_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: a retried batch arrived with others`);
+        return { baseOffset: check.batch.firstOffset, lastOffset: check.batch.lastOffset, logAppendTimeMs: -1 };
+      }
+      for (const h of headers.slice(1)) {
+        if (h.producerId < 0) continue;
+        const next = checkSequence(this.producers, h);
+        if (next.kind !== 'append') throw new ApiError('OUT_OF_ORDER_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: batches of one request must be consecutive`);
+      }
     }
     const logAppendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? options.nowMs : undefined;
     const leoBefore = this.logEndOffset;
-    const result = await this.args.log.appendAsLeader(batches, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
+    const appending = this.args.log.appendAsLeader(batches, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
+    // The log stamped the offsets in place synchronously (PartitionLogPort contract).
+    for (const h of batchIdentities(batches)) recordBatch(this.producers, h);
+    const result = await appending;
     assert(result.baseOffset >= leoBefore && result.lastOffset >= result.baseOffset, `${this.topic}-${this.partition}: append returned offsets [${result.baseOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
+    this.args.onLogEndOffsetChange?.();
     this.maybeAdvanceHighWatermark();
     return result;
+  }
+
+  /** Rebuilds idempotent producer state from batch headers of the log tail (open / recovery). */
+  async loadProducerState(): Promise<void> {
+    this.producers.clear();
+    let offset = Math.max(this.logStartOffset, this.logEndOffset - PRODUCER_STATE_SCAN_MAX_RECORDS);
+    while (offset < this.logEndOffset) {
+      const { bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
+      if (bytes.length === 0) break;
+      const ids = batchIdentities(bytes);
+      for (const h of ids) recordBatch(this.producers, h);
+      const last = ids[ids.length - 1];
+      if (last === undefined) break;
+      offset = last.baseOffset + last.lastOffsetDelta + 1;
+    }
+  }
+
+  // ---- replication: leader side ----
+
+  /**
+   * A follower's fetch of this partition (we must lead it): fencing, divergence, progress, then the
+   * bytes from fetchOffset (up to our LEO, not the HW). Advances the HW and may propose an ISR change.
+   */
+  async handleReplicaFetch(fetch: Omit<FollowerFetch, 'nowMs'>, limits: { readonly maxBytes: number; readonly minOneBatch: boolean }): Promise<{ outcome: FollowerFetchOutcome; records: Buffer }> {
+    const replication = this.args.replication;
+    const state = this.leaderState;
+    if (replication === undefined || state === undefined) {
+      return { outcome: { kind: 'error', code: 'NOT_LEADER_OR_FOLLOWER', message: `node ${this.args.nodeId} does not lead ${this.topic}-${this.partition}` }, records: EMPTY };
+    }
+    const nowMs = replication.nowMs();
+    const handled = handleFollowerFetch(state, { ...fetch, nowMs }, this.leaderLogView());
+    this.leaderState = handled.state;
+    if (handled.outcome.kind !== 'read') return { outcome: handled.outcome, records: EMPTY };
+    this.maybeAdvanceHighWatermark();
+    this.maybeChangeIsr(nowMs);
+    const offset = handled.outcome.fetchOffset;
+    if (offset >= this.logEndOffset || (limits.maxBytes === 0 && !limits.minOneBatch)) return { outcome: handled.outcome, records: EMPTY };
+    const read = await this.args.log.read(offset, limits.maxBytes, { maxOffset: this.logEndOffset, minOneBatch: limits.minOneBatch });
+    return { outcome: handled.outcome, records: read.bytes };
+  }
+
+  /** Timer-driven: shrink the ISR of lagging followers, retry an unanswered AlterPartition. */
+  maybeChangeIsr(nowMs: number): void {
+    const replication = this.args.replication;
+    let state = this.leaderState;
+    if (replication === undefined || state === undefined) return;
+    const retry = isrChangeToRetry(state, nowMs);
+    const proposal = retry?.proposedIsr ?? proposeIsrChange(state, {
+      nowMs, leaderLogEndOffset: this.logEndOffset, highWatermark: this.highWatermark,
+      replicaLagTimeMaxMs: replication.config.replicaLagTimeMaxMs, isEligible: replication.isEligible,
+    });
+    if (proposal === undefined) return;
+    state = markIsrChangeSent(state, proposal, nowMs, replication.config.alterPartitionTimeoutMs);
+    this.leaderState = state;
+    const fromPartitionEpoch = state.partitionEpoch;
+    const generation = this.roleGeneration;
+    this.args.logger.info({ from: state.isr, to: proposal, partitionEpoch: fromPartitionEpoch }, 'proposing ISR change');
+    const request = {
+      topic: this.topic, topicId: this.info.topicId, partition: this.partition, leaderId: this.args.nodeId,
+      leaderBrokerEpoch: replication.brokerEpoch(), leaderEpoch: state.leaderEpoch, partitionEpoch: fromPartitionEpoch, newIsr: proposal,
+      newIsrBrokerEpochs: isrBrokerEpochs(state, proposal, replication.brokerEpoch()),
+    };
+    const timeout = new Promise<AlterPartitionResult>((resolve) => {
+      setTimeout(() => resolve({ ok: false, error: 'REQUEST_TIMED_OUT', message: 'AlterPartition timed out' }), replication.config.alterPartitionTimeoutMs).unref();
+    });
+    void Promise.race([replication.alterPartition.alterPartition(request), timeout]).then((result) => {
+      if (this.roleGeneration !== generation || this.leaderState === undefined) return;
+      this.leaderState = applyAlterPartitionResult(this.leaderState, { fromPartitionEpoch, result, nowMs: replication.nowMs(), backoffMs: replication.config.alterPartitionBackoffMs });
+      if (result.ok) {
+        this.args.logger.info({ isr: result.partition.isr, partitionEpoch: result.partition.partitionEpoch }, 'ISR changed');
+        if (result.partition.leaderEpoch === this.info.leaderEpoch && result.partition.partitionEpoch > this.info.partitionEpoch) this.info = result.partition;
+      } else {
+        this.args.logger.warn({ error: result.error, message: result.message }, 'ISR change not committed');
+      }
+      this.maybeAdvanceHighWatermark();
+      this.args.onHighWatermarkChange();
+    });
+  }
+
+  private leaderLogView(): { logStartOffset: number; logEndOffset: number; latestEpoch: number; endOffsetForEpoch(epoch: number): EpochEndOffset | undefined } {
+    const log = this.args.log;
+    return { logStartOffset: log.logStartOffset, logEndOffset: log.logEndOffset, latestEpoch: log.latestEpoch, endOffsetForEpoch: (e) => log.endOffsetForEpoch(e) };
+  }
+
+  // ---- replication: follower side ----
+
+  /** What a follower fetch of this partition carries; undefined when we lead it. */
+  followerFetchState(): { fetchOffset: number; lastFetchedEpoch: number; currentLeaderEpoch: number; logStartOffset: number; generation: number } | undefined {
+    if (this.leaderState !== undefined || this.isLeader) return undefined;
+    return { fetchOffset: this.logEndOffset, lastFetchedEpoch: this.args.log.latestEpoch, currentLeaderEpoch: this.leaderEpoch, logStartOffset: this.logStartOffset, generation: this.roleGeneration };
+  }
+
+  /** Appends batches fetched from the leader (from fetchOffset = our LEO) and takes its HW. */
+  async appendFetched(generation: number, records: Buffer, leaderHighWatermark: number): Promise<void> {
+    if (generation !== this.roleGeneration) return;
+    if (records.length > 0) {
+      // Skip batches we already hold (the leader returns whole batches from the one holding fetchOffset).
+      let pos = 0;
+      while (pos < records.length && readBatchHeader(records, pos).lastOffset < this.logEndOffset) pos += readBatchHeader(records, pos).sizeBytes;
+      const fresh = records.subarray(pos);
+      if (fresh.length > 0) {
+        const ids = batchIdentities(fresh);
+        await this.args.log.appendAsFollower(fresh);
+        for (const h of ids) recordBatch(this.producers, h);
+      }
+    }
+    if (generation !== this.roleGeneration) return;
+    const next = followerHighWatermark({ leaderHighWatermark, logEndOffset: this.logEndOffset, currentHighWatermark: this.highWatermark });
+    if (next > this.highWatermark) {
+      this.args.log.updateHighWatermark(next);
+      this.args.onHighWatermarkChange();
+    }
+  }
+
+  /** The leader said our log diverged: leader-epoch truncation (KIP-279), never to the HW. */
+  async truncateToDivergence(generation: number, diverging: EpochEndOffset, leaderLogStartOffset: number): Promise<void> {
+    if (generation !== this.roleGeneration) return;
+    const decision = followerTruncation({
+      diverging, localLogStartOffset: this.logStartOffset, localLogEndOffset: this.logEndOffset,
+      localEndOffsetForEpoch: (e) => this.args.log.endOffsetForEpoch(e), leaderLogStartOffset,
+    });
+    this.args.logger.info({ diverging, decision, logEndOffset: this.logEndOffset, highWatermark: this.highWatermark }, 'truncating diverged log');
+    if (decision.kind === 'truncate') {
+      await this.args.log.truncateTo(decision.offset);
+      truncateProducerState(this.producers, decision.offset);
+    } else {
+      await this.args.log.truncateFullyAndStartAt(decision.startOffset);
+      this.producers.clear();
+    }
+  }
+
+  /** Our fetch offset is outside the leader's log: start over at the leader's log start. */
+  async resetToLeaderStart(generation: number, leaderLogStartOffset: number): Promise<void> {
+    if (generation !== this.roleGeneration || this.logEndOffset >= leaderLogStartOffset) return;
+    await this.args.log.truncateFullyAndStartAt(leaderLogStartOffset);
+    this.producers.clear();
   }
 
   /** Follower progress (replication, later): record its LEO and re-evaluate the HW. */
@@ -136,7 +357,9 @@ export class Partition {
   private maybeAdvanceHighWatermark(): void {
     if (!this.isLeader) return;
     const current = this.highWatermark;
-    const next = computeHighWatermark({
+    const next = this.leaderState !== undefined
+      ? computeLeaderHighWatermark(this.leaderState, { leaderLogEndOffset: this.logEndOffset, currentHighWatermark: current })
+      : computeHighWatermark({
       leaderId: this.args.nodeId,
       leaderLogEndOffset: this.logEndOffset,
       followerLogEndOffsets: this.followerLogEndOffsets,
@@ -148,4 +371,18 @@ export class Partition {
     this.args.log.updateHighWatermark(next);
     this.args.onHighWatermarkChange();
   }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The idempotence fields of every batch header in `batches` (no record decoding). */
+function batchIdentities(batches: Buffer): { producerId: number; producerEpoch: number; baseSequence: number; lastOffsetDelta: number; baseOffset: number }[] {
+  const out: { producerId: number; producerEpoch: number; baseSequence: number; lastOffsetDelta: number; baseOffset: number }[] = [];
+  let pos = 0;
+  while (pos < batches.length) {
+    const h = readBatchHeader(batches, pos);
+    out.push({ producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta, baseOffset: h.baseOffset });
+    pos += h.sizeBytes;
+  }
+  return out;
 }

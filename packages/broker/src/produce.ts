@@ -112,7 +112,14 @@ async function awaitHighWatermark(args: {
   const key = partitionKey(args.topic, args.partition);
   for (;;) {
     const partition = args.deps.replicas.getPartition(args.topic, args.partition);
-    if (partition.highWatermark >= args.offset) return;
+    if (partition.highWatermark >= args.offset) {
+      // Kafka semantics: covered by the HW, but the ISR shrank below min.insync.replicas meanwhile,
+      // so the record is on fewer replicas than the producer asked for.
+      if (partition.isrSize < partition.topicConfig.minInsyncReplicas) {
+        throw new ApiError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${key}: the ISR shrank to ${partition.isrSize} (min.insync.replicas ${partition.topicConfig.minInsyncReplicas}) while waiting`);
+      }
+      return;
+    }
     if (!partition.isLeader) {
       throw new ApiError('NOT_LEADER_OR_FOLLOWER', `lost leadership of ${key} before the high watermark reached ${args.offset}`);
     }

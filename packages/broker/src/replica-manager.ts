@@ -12,6 +12,11 @@ import { Partition } from './partition.js';
 import type { LogFactory } from './partition-log.js';
 import { resolveTopicConfig } from './topic-config.js';
 import type { ReplicationOptions } from './replication/replication-options.js';
+import { parseReplicationConfig, type ReplicationConfig } from './replication/replication-config.js';
+import { ReplicaFetcherManager } from './replication/replica-fetcher.js';
+import { logEndOffsetKey } from './replication/replica-service.js';
+import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transport.js';
+import type { PartitionReplication } from './partition.js';
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 
@@ -35,8 +40,51 @@ export interface DeletedPartition {
 export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
   private closed = false;
+  private readonly replicationConfig: ReplicationConfig | undefined;
+  private readonly fetchers: ReplicaFetcherManager | undefined;
+  private readonly isrTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: ReplicaManagerOptions) {}
+  constructor(private readonly options: ReplicaManagerOptions) {
+    const replication = options.replication;
+    if (replication !== undefined) {
+      const config = parseReplicationConfig(replication.config);
+      this.replicationConfig = config;
+      this.fetchers = new ReplicaFetcherManager({
+        nodeId: options.nodeId, clusterId: () => options.metadata.clusterId, brokerEpoch: replication.brokerEpoch,
+        transport: replication.fetchTransport ?? grpcReplicaFetchTransport({ maxReceiveBytes: config.replicaFetchResponseMaxBytes + 1024 * 1024 }),
+        config, nowMs: this.nowMs, logger: options.logger.child({ component: 'replica-fetcher' }),
+      });
+      // Followers that stop fetching must still leave the ISR: shrink is checked on a timer too.
+      this.isrTimer = setInterval(() => {
+        for (const partition of this.partitions.values()) partition.maybeChangeIsr(this.nowMs());
+      }, Math.max(1, Math.floor(config.replicaLagTimeMaxMs / 2)));
+      this.isrTimer.unref();
+    }
+  }
+
+  private readonly nowMs = (): number => Date.now();
+
+  private partitionReplication(): PartitionReplication | undefined {
+    const replication = this.options.replication;
+    const config = this.replicationConfig;
+    if (replication === undefined || config === undefined) return undefined;
+    return {
+      alterPartition: replication.alterPartition, brokerEpoch: replication.brokerEpoch, config, nowMs: this.nowMs,
+      isEligible: (replicaId, fetchBrokerEpoch) => {
+        const broker = this.options.metadata.brokers().find((b) => b.nodeId === replicaId);
+        return broker !== undefined && !broker.fenced && (broker.brokerEpoch === undefined || broker.brokerEpoch === fetchBrokerEpoch);
+      },
+    };
+  }
+
+  /** Starts or stops fetching for `partition` after its state changed. */
+  private async reconcileFetcher(partition: Partition): Promise<void> {
+    if (this.fetchers === undefined) return;
+    const info = partition.partitionInfo;
+    const leader = info.leader === this.options.nodeId || info.leader < 0 ? undefined : this.options.metadata.brokers().find((b) => b.nodeId === info.leader);
+    if (leader === undefined) await this.fetchers.remove(partition);
+    else await this.fetchers.assign(partition, { nodeId: leader.nodeId, host: leader.host, port: leader.port });
+  }
 
   get partitionCount(): number {
     return this.partitions.size;
@@ -104,8 +152,15 @@ export class ReplicaManager {
         if (hosted !== undefined) await this.deletePartition(info);
         continue;
       }
-      if (hosted === undefined) await this.openPartition(info, { fresh: false });
-      else if (info.leaderEpoch > hosted.leaderEpoch || (info.leaderEpoch === hosted.leaderEpoch && info.partitionEpoch > hosted.partitionEpoch)) hosted.updateInfo(info);
+      if (hosted === undefined) {
+        await this.openPartition(info, { fresh: false });
+      } else if (info.leaderEpoch > hosted.leaderEpoch || (info.leaderEpoch === hosted.leaderEpoch && info.partitionEpoch > hosted.partitionEpoch)) {
+        // Stop applying fetched data before the role changes (a new leader's epoch starts at a settled LEO).
+        if (info.leader === this.options.nodeId && this.fetchers !== undefined) await this.fetchers.remove(hosted);
+        hosted.updateInfo(info);
+      } else continue;
+      const partition = this.partitions.get(partitionKey(info.topic, info.partition));
+      if (partition !== undefined) await this.reconcileFetcher(partition);
     }
   }
 
@@ -141,6 +196,8 @@ export class ReplicaManager {
   async shutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.isrTimer !== undefined) clearInterval(this.isrTimer);
+    await this.fetchers?.close();
     this.options.notifier.notifyAll();
     const partitions = [...this.partitions.values()];
     this.partitions.clear();
@@ -170,7 +227,10 @@ export class ReplicaManager {
     const partition = new Partition({
       nodeId: this.options.nodeId, info, config, log, logger,
       onHighWatermarkChange: () => this.options.notifier.notify(key),
+      onLogEndOffsetChange: () => this.options.notifier.notify(logEndOffsetKey(info.topic, info.partition)),
+      ...(this.partitionReplication() === undefined ? {} : { replication: this.partitionReplication()! }),
     });
+    await partition.loadProducerState();
     this.partitions.set(key, partition);
     // On one node this replays the HW up to the recovered LEO (a clean restart keeps it already).
     partition.updateInfo(info);
@@ -180,6 +240,7 @@ export class ReplicaManager {
   private async deletePartition(info: PartitionInfo): Promise<void> {
     const key = partitionKey(info.topic, info.partition);
     const partition = this.partitions.get(key);
+    if (partition !== undefined) await this.fetchers?.remove(partition);
     this.partitions.delete(key);
     this.options.notifier.notify(key); // parked fetches answer UNKNOWN_TOPIC_OR_PARTITION
     if (partition !== undefined) await partition.log.delete();

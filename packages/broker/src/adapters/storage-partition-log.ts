@@ -54,6 +54,23 @@ class StoragePartitionLog implements PartitionLogPort {
     return { baseOffset: info.firstOffset, lastOffset: info.lastOffset, logAppendTimeMs: info.logAppendTimeMs };
   }
 
+  get latestEpoch(): number {
+    return this.log.latestEpoch;
+  }
+
+  async appendAsFollower(batches: Buffer): Promise<LogAppendInfo> {
+    const info = await (await this.ready()).appendAsFollower(batches);
+    return { baseOffset: info.firstOffset, lastOffset: info.lastOffset, logAppendTimeMs: info.logAppendTimeMs };
+  }
+
+  async truncateTo(offset: number): Promise<void> {
+    await (await this.ready()).truncateTo(offset);
+  }
+
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    await (await this.ready()).truncateFullyAndStartAt(offset);
+  }
+
   async read(fetchOffset: number, maxBytes: number, options: { readonly maxOffset: number; readonly minOneBatch: boolean }): Promise<LogReadResult> {
     const result = await (await this.ready()).read(fetchOffset, maxBytes, options);
     return { bytes: result.records };

@@ -44,7 +44,7 @@ describe('replication simulation', () => {
     expect(leaderChanges).toBeGreaterThan(seedCount);
     expect(isrChanges).toBeGreaterThan(seedCount);
     expect(uncleanRestarts).toBeGreaterThan(seedCount / 2);
-  });
+  }, Math.max(30_000, seedCount * 25));
 
   it('finds acknowledged-record loss when an uncleanly restarted replica may stay in the ISR (KIP-966)', () => {
     let found: SimResult | undefined;

@@ -1,0 +1,51 @@
+// ReplicaFetchTransport over gRPC (tributary.internal.v1.Replica), one channel per leader address.
+import * as grpc from '@grpc/grpc-js';
+import { ReplicaClient, tributary } from '@tributary/protocol';
+import type { ErrorCodeName } from '../errors.js';
+import { int64 } from '../grpc-call.js';
+import type { LeaderEndpoint, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchTransport } from '../replication/replica-fetch-transport.js';
+
+const EMPTY = new Uint8Array(0);
+
+function errorOf(e: tributary.v1.IError | null | undefined): { code: ErrorCodeName; message: string } | undefined {
+  const code = e?.code ?? 0;
+  if (code === tributary.v1.ErrorCode.NONE) return undefined;
+  return { code: (tributary.v1.ErrorCode[code] ?? 'UNKNOWN_SERVER_ERROR') as ErrorCodeName, message: e?.message ?? '' };
+}
+
+export function grpcReplicaFetchTransport(options: { readonly maxReceiveBytes: number }): ReplicaFetchTransport {
+  const clients = new Map<string, ReplicaClient>();
+  const clientFor = (leader: LeaderEndpoint): ReplicaClient => {
+    const address = `${leader.host}:${leader.port}`;
+    let client = clients.get(address);
+    if (client === undefined) {
+      client = new ReplicaClient(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': options.maxReceiveBytes });
+      clients.set(address, client);
+    }
+    return client;
+  };
+  return {
+    fetch(leader, request: ReplicaFetchRequest, signal): Promise<ReplicaFetchResponse> {
+      return new Promise((resolve, reject) => {
+        const call = clientFor(leader).replicaFetch({ ...request, partitions: [...request.partitions] }, { deadline: Date.now() + request.maxWaitMs + 30_000 }, (err, res) => {
+          signal.removeEventListener('abort', cancel);
+          if (err !== null || res === undefined) return reject(err ?? new Error('empty ReplicaFetch response'));
+          resolve({
+            error: errorOf(res.error),
+            partitions: res.partitions.map((p) => ({
+              topic: p.topic ?? '', partition: p.partition ?? 0, error: errorOf(p.error), highWatermark: int64(p.highWatermark), logStartOffset: int64(p.logStartOffset),
+              leaderEpoch: p.leaderEpoch ?? -1, records: Buffer.from(p.records ?? EMPTY),
+              divergingEpoch: p.hasDivergingEpoch ? { epoch: p.divergingEpoch?.epoch ?? -1, endOffset: int64(p.divergingEpoch?.endOffset) } : undefined,
+            })),
+          });
+        });
+        const cancel = (): void => call.cancel();
+        signal.addEventListener('abort', cancel, { once: true });
+      });
+    },
+    close(): void {
+      for (const client of clients.values()) client.close();
+      clients.clear();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// The leader side of replication as a gRPC service (tributary.internal.v1.Replica): decode →
+// serveReplicaFetch (domain) → encode. Records are served as stored bytes, never decoded.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { ReplicaService, tributary } from '@tributary/protocol';
+import { ChangeNotifier } from '../change-notifier.js';
+import { errorCodeOf, InvalidArgumentError, NO_ERROR } from '../errors.js';
+import { int64, requireName, unary } from '../grpc-call.js';
+import type { ReplicaManager } from '../replica-manager.js';
+import type { ReplicaFetchPartitionResponse, ReplicaFetchRequest, ReplicaFetchResponse } from './replica-fetch-transport.js';
+
+/** Key a follower fetch waits on: the leader's log grew (distinct from the HW key consumers use). */
+export function logEndOffsetKey(topic: string, partition: number): string {
+  return `${topic}-${partition}/leo`;
+}
+
+/** Caps what a follower may ask for in one call. */
+export const REPLICA_FETCH_WAIT_MAX_MS = 30_000;
+export const REPLICA_FETCH_PARTITIONS_MAX = 10_000;
+
+export interface ReplicaServiceDeps {
+  readonly clusterId: string;
+  readonly replicas: ReplicaManager;
+  readonly notifier: ChangeNotifier;
+  readonly nowMs: () => number;
+  readonly logger: Logger;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+async function readOnce(req: ReplicaFetchRequest, deps: ReplicaServiceDeps): Promise<{ partitions: ReplicaFetchPartitionResponse[]; totalBytes: number; answerNow: boolean }> {
+  const partitions: ReplicaFetchPartitionResponse[] = [];
+  let totalBytes = 0;
+  let answerNow = false;
+  for (const p of req.partitions) {
+    const base = { topic: p.topic, partition: p.partition, highWatermark: -1, logStartOffset: -1, leaderEpoch: -1, records: EMPTY, divergingEpoch: undefined };
+    try {
+      const partition = deps.replicas.getPartition(p.topic, p.partition);
+      const remaining = Math.max(0, req.maxBytes - totalBytes);
+      const { outcome, records } = await partition.handleReplicaFetch(
+        { replicaId: req.replicaId, brokerEpoch: req.brokerEpoch, fetchOffset: p.fetchOffset, lastFetchedEpoch: p.lastFetchedEpoch, currentLeaderEpoch: p.currentLeaderEpoch },
+        { maxBytes: req.partitionMaxBytes > 0 ? Math.min(req.partitionMaxBytes, remaining) : remaining, minOneBatch: totalBytes === 0 },
+      );
+      const state = { ...base, highWatermark: partition.highWatermark, logStartOffset: partition.logStartOffset, leaderEpoch: partition.leaderEpoch };
+      if (outcome.kind === 'error') {
+        answerNow = true;
+        partitions.push({ ...state, error: { code: outcome.code, message: outcome.message } });
+      } else if (outcome.kind === 'diverging') {
+        answerNow = true;
+        partitions.push({ ...state, error: undefined, divergingEpoch: outcome.divergingEpoch });
+      } else {
+        totalBytes += records.length;
+        partitions.push({ ...state, error: undefined, records });
+      }
+    } catch (err) {
+      answerNow = true;
+      partitions.push({ ...base, error: { code: errorCodeOf(err), message: err instanceof Error ? err.message : String(err) } });
+    }
+  }
+  return { partitions, totalBytes, answerNow };
+}
+
+/** Long-poll: answers once minBytes are readable, any partition needs attention, or maxWaitMs passed. */
+export async function serveReplicaFetch(req: ReplicaFetchRequest, deps: ReplicaServiceDeps, signal?: AbortSignal): Promise<ReplicaFetchResponse> {
+  if (req.clusterId !== deps.clusterId) {
+    return { error: { code: 'INCONSISTENT_CLUSTER_ID', message: `cluster ${req.clusterId} is not ${deps.clusterId}` }, partitions: [] };
+  }
+  const deadline = deps.nowMs() + Math.min(req.maxWaitMs, REPLICA_FETCH_WAIT_MAX_MS);
+  const keys = req.partitions.map((p) => logEndOffsetKey(p.topic, p.partition));
+  for (;;) {
+    const once = await readOnce(req, deps);
+    const remaining = deadline - deps.nowMs();
+    if (once.answerNow || once.totalBytes >= req.minBytes || remaining <= 0) return { error: undefined, partitions: once.partitions };
+    const outcome = await deps.notifier.wait(keys, remaining, signal);
+    if (outcome === 'aborted') return { error: undefined, partitions: once.partitions };
+  }
+}
+
+function decode(req: tributary.internal.v1.ReplicaFetchRequest): ReplicaFetchRequest {
+  if (req.partitions.length > REPLICA_FETCH_PARTITIONS_MAX) throw new InvalidArgumentError('partitions', `at most ${REPLICA_FETCH_PARTITIONS_MAX}`);
+  return {
+    replicaId: req.replicaId, brokerEpoch: int64(req.brokerEpoch), clusterId: req.clusterId, maxWaitMs: Math.max(0, req.maxWaitMs),
+    minBytes: Math.max(0, req.minBytes), maxBytes: Math.max(0, req.maxBytes), partitionMaxBytes: Math.max(0, req.partitionMaxBytes),
+    partitions: req.partitions.map((p, i) => ({
+      topic: requireName(p.topic, `partitions[${i}].topic`), partition: p.partition ?? 0, fetchOffset: int64(p.fetchOffset),
+      lastFetchedEpoch: p.lastFetchedEpoch ?? -1, currentLeaderEpoch: p.currentLeaderEpoch ?? -1, logStartOffset: int64(p.logStartOffset),
+    })),
+  };
+}
+
+function wireError(error: { code: string; message: string } | undefined): tributary.v1.IError {
+  if (error === undefined) return NO_ERROR;
+  const code = (tributary.v1.ErrorCode as unknown as Record<string, number>)[error.code] ?? tributary.v1.ErrorCode.UNKNOWN_SERVER_ERROR;
+  return { code, message: error.message };
+}
+
+export function encodeReplicaFetchResponse(res: ReplicaFetchResponse): tributary.internal.v1.IReplicaFetchResponse {
+  return {
+    error: wireError(res.error),
+    partitions: res.partitions.map((p) => ({
+      topic: p.topic, partition: p.partition, error: wireError(p.error), highWatermark: p.highWatermark, logStartOffset: p.logStartOffset,
+      leaderEpoch: p.leaderEpoch, records: p.records, hasDivergingEpoch: p.divergingEpoch !== undefined,
+      divergingEpoch: p.divergingEpoch === undefined ? null : { epoch: p.divergingEpoch.epoch, endOffset: p.divergingEpoch.endOffset },
+    })),
+  };
+}
+
+/** Adds tributary.internal.v1.Replica to a broker's gRPC server. */
+export function registerReplicaService(server: grpc.Server, deps: ReplicaServiceDeps & { readonly shutdownSignal?: AbortSignal }): void {
+  server.addService(ReplicaService, {
+    replicaFetch: unary(deps.logger, 'ReplicaFetch', async (req: tributary.internal.v1.ReplicaFetchRequest, call) => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      deps.shutdownSignal?.addEventListener('abort', () => abort.abort(), { once: true });
+      return encodeReplicaFetchResponse(await serveReplicaFetch(decode(req), deps, abort.signal));
+    }),
+  });
+}
+
+
