@@ -59,10 +59,11 @@ export class ReplicaFetcherManager {
       session = undefined;
     }
     if (session === undefined) {
-      session = { leader, partitions: new Map(), abort: new AbortController(), backoffUntilMs: new Map(), done: Promise.resolve() };
+      session = { leader, partitions: new Map([[key(partition), partition]]), abort: new AbortController(), backoffUntilMs: new Map(), done: Promise.resolve() };
       this.sessions.set(leader.nodeId, session);
-      const started = session;
-      started.done = this.run(started);
+      // The loop runs while the session has partitions, so it starts with this one in it.
+      session.done = this.run(session);
+      return;
     }
     if (session.partitions.size >= this.options.config.fetchSessionPartitionsMax) {
       this.options.logger.error({ leader: leader.nodeId }, 'fetch session full; partition not replicated');
