@@ -1,0 +1,166 @@
+// Broker registration, heartbeats, fencing and controlled shutdown, as pure commands.
+//
+// Broker epoch: the offset of the broker's RegisterBroker record. A pure command cannot know the Raft
+// index its records will commit at, so it writes brokerEpoch 0 and applyRecords stamps the batch's
+// offset (the same on every node); the shell answers the broker with the committed offset
+// (response.kind === 'registered'). Re-registering with the same incarnation id is an idempotent
+// retry: no records, the current epoch. A new incarnation (a restart) gets a new epoch and starts
+// fenced, and — because a restarted broker may have lost an unflushed tail — leaves every ISR and
+// leadership in the same batch, like a fence (the last-ISR rule aside).
+import type { BrokerImage, MetadataImage } from '../metadata/metadata-image.js';
+import type { BrokerEndpoint, MetadataRecord } from '../metadata/metadata-records.js';
+import type { ControllerContext } from './controller-config.js';
+import { type ControllerError, type ControllerResult, controllerError } from './controller-result.js';
+import { changesForJoining, changesForLeaving } from './cluster-elections.js';
+
+export interface RegisterBrokerRequest {
+  readonly brokerId: number;
+  readonly incarnationId: string;
+  readonly endpoint: BrokerEndpoint;
+  readonly rack: string | undefined;
+  readonly roles: readonly string[];
+}
+
+export type RegisterBrokerResponse =
+  | { readonly ok: true; readonly kind: 'registered' } // epoch = the offset the records commit at
+  | { readonly ok: true; readonly kind: 'unchanged'; readonly brokerEpoch: number }
+  | { readonly ok: false; readonly error: ControllerError };
+
+export const BROKER_ROLES: ReadonlySet<string> = new Set(['broker', 'controller']);
+
+export function registerBroker(image: MetadataImage, req: RegisterBrokerRequest, ctx: ControllerContext): ControllerResult<RegisterBrokerResponse> {
+  const bad = (message: string): ControllerResult<RegisterBrokerResponse> => ({ records: [], response: { ok: false, error: controllerError('INVALID_REQUEST', message) } });
+  if (!Number.isInteger(req.brokerId) || req.brokerId < 0 || req.brokerId > 0x7fff_ffff) return bad(`broker_id: ${req.brokerId} is not a non-negative int32`);
+  if (req.incarnationId.length === 0 || req.incarnationId.length > 256) return bad('incarnation_id: must be 1..256 characters');
+  if (req.endpoint.host.length === 0) return bad('endpoint.host: empty');
+  if (!Number.isInteger(req.endpoint.port) || req.endpoint.port <= 0 || req.endpoint.port > 65_535) return bad(`endpoint.port: ${req.endpoint.port} is not a port`);
+  const unknownRole = req.roles.find((r) => !BROKER_ROLES.has(r));
+  if (unknownRole !== undefined) return bad(`roles: unknown role ${JSON.stringify(unknownRole)}`);
+  const existing = image.brokers.get(req.brokerId);
+  if (existing !== undefined && existing.incarnationId === req.incarnationId) {
+    return { records: [], response: { ok: true, kind: 'unchanged', brokerEpoch: existing.brokerEpoch } };
+  }
+  const records: MetadataRecord[] = existing === undefined ? [] : changesForLeaving(image, new Set([req.brokerId]), ctx.config);
+  records.push({
+    type: 'registerBroker', brokerId: req.brokerId, incarnationId: req.incarnationId, brokerEpoch: 0,
+    endpoint: { host: req.endpoint.host, port: req.endpoint.port }, rack: req.rack === '' ? undefined : req.rack, roles: [...req.roles], fenced: true,
+  });
+  return { records, response: { ok: true, kind: 'registered' } };
+}
+
+export interface BrokerHeartbeatRequest {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+  /** The offset of the last metadata batch the broker has applied. */
+  readonly metadataOffset: number;
+  readonly wantShutDown: boolean;
+}
+
+export type BrokerHeartbeatResponse =
+  | {
+    readonly ok: true;
+    /** As of after the records commit. */
+    readonly isFenced: boolean;
+    readonly isCaughtUp: boolean;
+    /** Controlled shutdown done: the broker leads nothing and may exit. */
+    readonly shouldShutDown: boolean;
+  }
+  | { readonly ok: false; readonly error: ControllerError };
+
+/** The broker named by a request, or the error for a stale or unknown one. */
+export function requireCurrentBroker(image: MetadataImage, brokerId: number, brokerEpoch: number): BrokerImage | ControllerError {
+  const b = image.brokers.get(brokerId);
+  if (b === undefined) return controllerError('BROKER_ID_NOT_REGISTERED', `broker ${brokerId} is not registered`);
+  if (b.brokerEpoch !== brokerEpoch) return controllerError('STALE_BROKER_EPOCH', `broker ${brokerId} epoch ${brokerEpoch} is not the current ${b.brokerEpoch}`);
+  return b;
+}
+
+function isBroker(x: BrokerImage | ControllerError): x is BrokerImage {
+  return 'brokerId' in x;
+}
+
+/**
+ * A heartbeat: unfences a fenced broker once it has applied the metadata up to the image's offset
+ * (then elects it where it is the only eligible leader of an offline partition), or runs its
+ * controlled shutdown. Records nothing when nothing changes. The shell notes the heartbeat time.
+ */
+export function brokerHeartbeat(image: MetadataImage, req: BrokerHeartbeatRequest, ctx: ControllerContext): ControllerResult<BrokerHeartbeatResponse> {
+  const b = requireCurrentBroker(image, req.brokerId, req.brokerEpoch);
+  if (!isBroker(b)) return { records: [], response: { ok: false, error: b } };
+  const isCaughtUp = req.metadataOffset >= image.offset;
+  if (req.wantShutDown || b.inControlledShutdown) {
+    const r = controlledShutdown(image, { brokerId: b.brokerId, brokerEpoch: b.brokerEpoch }, ctx);
+    return { records: r.records, response: { ok: true, isFenced: true, isCaughtUp, shouldShutDown: r.response.ok && r.response.shouldShutDown } };
+  }
+  if (b.fenced && isCaughtUp) {
+    const records: MetadataRecord[] = [{ type: 'unfenceBroker', brokerId: b.brokerId, brokerEpoch: b.brokerEpoch }];
+    records.push(...changesForJoining(image, new Set([b.brokerId]), ctx.config));
+    return { records, response: { ok: true, isFenced: false, isCaughtUp, shouldShutDown: false } };
+  }
+  return { records: [], response: { ok: true, isFenced: b.fenced, isCaughtUp, shouldShutDown: false } };
+}
+
+export interface ControlledShutdownRequest {
+  readonly brokerId: number;
+  readonly brokerEpoch: number;
+}
+
+export type ControlledShutdownResponse =
+  | { readonly ok: true; readonly shouldShutDown: boolean }
+  | { readonly ok: false; readonly error: ControllerError };
+
+/**
+ * Controlled shutdown, one batch: BrokerShutdown, then leadership moved away and the broker out of
+ * every ISR (the last-ISR rule aside: such a partition goes offline, as it would on a crash), then —
+ * leading nothing — FenceBroker. The broker may exit once this commits.
+ */
+export function controlledShutdown(image: MetadataImage, req: ControlledShutdownRequest, ctx: ControllerContext): ControllerResult<ControlledShutdownResponse> {
+  const b = requireCurrentBroker(image, req.brokerId, req.brokerEpoch);
+  if (!isBroker(b)) return { records: [], response: { ok: false, error: b } };
+  const records: MetadataRecord[] = [];
+  if (!b.inControlledShutdown) records.push({ type: 'brokerShutdown', brokerId: b.brokerId, brokerEpoch: b.brokerEpoch });
+  records.push(...changesForLeaving(image, new Set([b.brokerId]), ctx.config));
+  if (!b.fenced) records.push({ type: 'fenceBroker', brokerId: b.brokerId, brokerEpoch: b.brokerEpoch });
+  return { records, response: { ok: true, shouldShutDown: true } };
+}
+
+export interface FenceBrokersResponse {
+  /** The brokers this batch fences (already fenced or unknown ones are skipped). */
+  readonly fenced: readonly number[];
+}
+
+/** Fences `brokerIds`: leadership moves to usable ISR members (leaderEpoch + 1), out of every ISR. */
+export function fenceBrokers(image: MetadataImage, brokerIds: Iterable<number>, ctx: ControllerContext): ControllerResult<FenceBrokersResponse> {
+  const leaving = new Set<number>();
+  for (const id of brokerIds) {
+    const b = image.brokers.get(id);
+    if (b !== undefined && !b.fenced) leaving.add(id);
+  }
+  if (leaving.size === 0) return { records: [], response: { fenced: [] } };
+  const records: MetadataRecord[] = changesForLeaving(image, leaving, ctx.config);
+  const fenced = [...leaving].sort((a, b) => a - b);
+  for (const id of fenced) records.push({ type: 'fenceBroker', brokerId: id, brokerEpoch: image.brokers.get(id)!.brokerEpoch });
+  return { records, response: { fenced } };
+}
+
+export interface SessionState {
+  /** The last heartbeat per broker (the shell's clock); brokers without one are not judged. */
+  readonly lastHeartbeatMs: ReadonlyMap<number, number>;
+  readonly nowMs: number;
+  readonly sessionTimeoutMs: number;
+}
+
+/** Unfenced brokers whose last heartbeat is older than the session timeout. */
+export function expiredBrokers(image: MetadataImage, sessions: SessionState): number[] {
+  const out: number[] = [];
+  for (const b of image.brokers.values()) {
+    const last = sessions.lastHeartbeatMs.get(b.brokerId);
+    if (!b.fenced && last !== undefined && sessions.nowMs - last > sessions.sessionTimeoutMs) out.push(b.brokerId);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/** fenceBrokers(expiredBrokers(...)). */
+export function fenceStaleBrokers(image: MetadataImage, sessions: SessionState, ctx: ControllerContext): ControllerResult<FenceBrokersResponse> {
+  return fenceBrokers(image, expiredBrokers(image, sessions), ctx);
+}
