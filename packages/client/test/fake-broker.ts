@@ -3,8 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { BrokerService, decodeRecordBatches, tributary, type RecordBatch } from '@tributary/protocol';
 
 export interface FakeBrokerScript {
-  /** Answer (or withhold, by returning undefined) a produce of one batch. */
-  produce?: (batch: RecordBatch, partition: number, attempt: number) => { code: number; baseOffset?: number } | undefined;
+  /** Answer (or withhold, by returning undefined) a produce of one batch; a promise answers later. */
+  produce?: (batch: RecordBatch, partition: number, attempt: number) => ProduceAnswer | undefined | Promise<ProduceAnswer | undefined>;
   /** undefined = UNIMPLEMENTED (an old broker). */
   initProducerId?: () => { producerId: number; producerEpoch: number };
   leaderEpoch?: number;
@@ -12,9 +12,16 @@ export interface FakeBrokerScript {
   fetch?: (partition: tributary.v1.IFetchPartition, attempt: number) => tributary.v1.IFetchPartitionResponse;
 }
 
+export interface ProduceAnswer {
+  readonly code: number;
+  readonly baseOffset?: number;
+}
+
 export interface FakeBroker {
   readonly address: string;
   readonly produced: { partition: number; batch: RecordBatch }[];
+  /** Produce requests received (one request may carry several partitions' batches). */
+  produceRequests: number;
   metadataRequests: number;
   readonly fetches: tributary.v1.IFetchPartition[];
   close(): Promise<void>;
@@ -28,6 +35,7 @@ export async function startFakeBroker(topic: string, partitions: number, script:
   const fake: FakeBroker = {
     address: '',
     produced: [],
+    produceRequests: 0,
     metadataRequests: 0,
     fetches: [],
     close: async () => { server.forceShutdown(); },
@@ -44,20 +52,37 @@ export async function startFakeBroker(topic: string, partitions: number, script:
     },
     produce: (call: grpc.ServerUnaryCall<tributary.v1.ProduceRequest, unknown>, cb: grpc.sendUnaryData<tributary.v1.IProduceResponse>) => {
       produceAttempt += 1;
-      const topics: tributary.v1.IProduceTopicResponse[] = [];
-      let withhold = false;
-      for (const t of call.request.topics) {
-        const parts: tributary.v1.IProducePartitionResponse[] = [];
-        for (const p of t.partitions) {
+      fake.produceRequests += 1;
+      const answers = call.request.topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((p) => {
           const [batch] = decodeRecordBatches(p.recordBatch);
           fake.produced.push({ partition: p.partition, batch: batch! });
           const answer = script.produce === undefined ? { code: 0, baseOffset: 0 } : script.produce(batch!, p.partition, produceAttempt);
-          if (answer === undefined) withhold = true;
-          else parts.push({ partition: p.partition, error: { code: answer.code, message: 'scripted' }, baseOffset: answer.baseOffset ?? -1, logAppendTimeMs: -1 });
-        }
-        topics.push({ topic: t.topic, partitions: parts });
+          return { partition: p.partition, answer };
+        }),
+      }));
+      const respond = (resolved: { topic: string; partitions: { partition: number; answer: ProduceAnswer | undefined }[] }[]): void => {
+        // Any withheld partition withholds the whole response (the client then times the request out).
+        if (resolved.some((t) => t.partitions.some((p) => p.answer === undefined))) return;
+        cb(null, {
+          topics: resolved.map((t) => ({
+            topic: t.topic,
+            partitions: t.partitions.map(({ partition, answer }) => ({
+              partition, error: { code: answer!.code, message: 'scripted' }, baseOffset: answer!.baseOffset ?? -1, logAppendTimeMs: -1,
+            })),
+          })),
+        });
+      };
+      const deferred = answers.some((t) => t.partitions.some((p) => p.answer instanceof Promise));
+      if (!deferred) {
+        respond(answers as { topic: string; partitions: { partition: number; answer: ProduceAnswer | undefined }[] }[]);
+        return;
       }
-      if (!withhold) cb(null, { topics });
+      void Promise.all(answers.map(async (t) => ({
+        topic: t.topic,
+        partitions: await Promise.all(t.partitions.map(async (p) => ({ partition: p.partition, answer: await p.answer }))),
+      }))).then(respond);
     },
     fetch: (call: grpc.ServerUnaryCall<tributary.v1.FetchRequest, unknown>, cb: grpc.sendUnaryData<tributary.v1.IFetchResponse>) => {
       if (script.fetch === undefined) {

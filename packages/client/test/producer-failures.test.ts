@@ -58,6 +58,30 @@ describe('producer retries', () => {
     expect(seqs).toEqual([[0, 0, 2], [0, 2, 1], [1, 0, 1]]);
   });
 
+  it('max.in.flight.requests.per.connection: no more unanswered requests than the limit, the rest wait', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const { fake, producer } = await setup(
+      { produce: () => gate.then(() => ({ code: 0, baseOffset: 0 })) },
+      { 'max.in.flight.requests.per.connection': 2, 'enable.idempotence': false, 'request.timeout.ms': 30_000, 'delivery.timeout.ms': 60_000 },
+    );
+    // Each send is its own request: wait until the previous one has reached the broker.
+    const sends = [producer.send({ topic: TOPIC, value: 'a', partition: 0 })];
+    await vi.waitFor(() => expect(fake.produceRequests).toBe(1), { timeout: 5_000 });
+    sends.push(producer.send({ topic: TOPIC, value: 'b', partition: 1 }));
+    await vi.waitFor(() => expect(fake.produceRequests).toBe(2), { timeout: 5_000 });
+    // Both slots are taken: these must wait, however long the broker takes.
+    sends.push(producer.send({ topic: TOPIC, value: 'c', partition: 0 }), producer.send({ topic: TOPIC, value: 'd', partition: 1 }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.produceRequests).toBe(2);
+    expect(fake.produced.map((p) => Buffer.from(p.batch.records[0]?.value ?? []).toString())).toEqual(['a', 'b']);
+    release();
+    const results = await Promise.all(sends);
+    expect(results.map((r) => r.partition)).toEqual([0, 1, 0, 1]);
+    expect(fake.produced.map((p) => Buffer.from(p.batch.records[0]?.value ?? []).toString()).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(fake.produceRequests).toBeGreaterThan(2);
+  });
+
   it('a record that cannot be delivered fails with DeliveryTimeoutError carrying the last error', async () => {
     const { fake, producer } = await setup(
       { produce: () => ({ code: ErrorCode.NOT_ENOUGH_REPLICAS }) },
