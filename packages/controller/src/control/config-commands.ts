@@ -1,11 +1,13 @@
 // AlterConfigs (Kafka's IncrementalAlterConfigs: SET / DELETE per key) for topics and brokers. A broker
-// resource named '' is the cluster-wide default (stored as a 'cluster' config).
+// resource named '' is the cluster-wide default (stored as a 'cluster' config). Configs that enable
+// unclean leader election elect the offline partitions they concern in the same batch.
 import type { MetadataImage } from '../metadata/metadata-image.js';
 import { brokerConfig, topicConfig } from '../metadata/metadata-image.js';
 import type { ConfigResourceType, MetadataRecord } from '../metadata/metadata-records.js';
 import type { ControllerContext } from './controller-config.js';
 import { type ControllerError, type ControllerResult, controllerError } from './controller-result.js';
-import { UNCLEAN_LEADER_ELECTION_ENABLE } from './cluster-elections.js';
+import { applyRecords } from '../metadata/metadata-apply.js';
+import { UNCLEAN_LEADER_ELECTION_ENABLE, reelect } from './cluster-elections.js';
 
 export interface AlterConfigOp {
   readonly name: string;
@@ -48,6 +50,12 @@ export function alterConfigs(image: MetadataImage, req: AlterConfigsRequest, ctx
     results.push({ ok: true, type: res.type, name: res.name });
     if (!req.validateOnly) records.push(...outcome.records);
   }
+  if (records.length === 0) return { records, response: { results } };
+  // Enabling unclean election (on a topic or cluster-wide) elects offline partitions at once, as
+  // Kafka's periodic unclean election would: the elections are decided on the image with the new
+  // configs, and follow the config records in the batch.
+  const after = applyRecords(image, records, image.offset);
+  records.push(...reelect(after, { leaving: new Set(), joining: new Set(), election: 'keep', select: (_t, p) => p.leader < 0 }, ctx.config));
   return { records, response: { results } };
 }
 
