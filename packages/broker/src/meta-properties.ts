@@ -1,6 +1,7 @@
 // `<data.dir>/meta.properties`: the node id and cluster id this data directory belongs to. Written on
 // first start; a later start with another node.id or cluster.id is refused, so one node's data can
 // never be served under another identity.
+import { createHash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -44,6 +45,8 @@ export async function ensureMetaProperties(args: {
   readonly dataDir: string;
   readonly nodeId: number;
   readonly clusterId: string | undefined;
+  /** Used on first start when clusterId is unset (cluster mode: every node must agree without talking). */
+  readonly defaultClusterId?: string;
 }): Promise<MetaProperties> {
   const path = join(args.dataDir, META_PROPERTIES_FILE);
   let text: string | undefined;
@@ -53,7 +56,7 @@ export async function ensureMetaProperties(args: {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   if (text === undefined) {
-    const meta = { nodeId: args.nodeId, clusterId: args.clusterId ?? generateClusterId() };
+    const meta = { nodeId: args.nodeId, clusterId: args.clusterId ?? args.defaultClusterId ?? generateClusterId() };
     await writeFileAtomic(path, `# Tributary node identity: do not edit\nversion=${META_VERSION}\nnode.id=${meta.nodeId}\ncluster.id=${meta.clusterId}\n`);
     return meta;
   }
@@ -70,4 +73,15 @@ export async function ensureMetaProperties(args: {
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return { nodeId: stored.nodeId, clusterId: stored.clusterId };
+}
+
+/**
+ * The cluster id nodes of one quorum agree on when `cluster.id` is not set: derived from the voter
+ * set, so three nodes started with the same `--voters` form one cluster with no formatting step
+ * (Kafka needs `kafka-storage format -t ID` on each node for this). Two clusters with identical
+ * voter addresses must set `cluster.id` to tell themselves apart.
+ */
+export function clusterIdFromVoters(voters: readonly { nodeId: number; host: string; port: number }[]): string {
+  const canonical = [...voters].sort((a, b) => a.nodeId - b.nodeId).map((v) => `${v.nodeId}@${v.host}:${v.port}`).join(',');
+  return createHash('sha256').update(`tributary-cluster:${canonical}`).digest('base64url').slice(0, 22);
 }

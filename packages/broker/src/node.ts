@@ -16,11 +16,12 @@ import { formatHostPort, type HostPort } from './host-port.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
 import { ClusterRuntime } from './cluster/cluster-runtime.js';
 import { LocalMetadataStore } from './local-metadata-store.js';
-import { ensureMetaProperties } from './meta-properties.js';
+import { clusterIdFromVoters, ensureMetaProperties } from './meta-properties.js';
 import type { MetadataCommands, MetadataView } from './metadata-view.js';
 import { REQUEST_OVERHEAD_BYTES, type NodeConfig } from './node-config.js';
 import type { LogFactory } from './partition-log.js';
 import { ReplicaManager } from './replica-manager.js';
+import { registerReplicaService } from './replication/replica-service.js';
 import { storageLogFactory } from './adapters/storage-partition-log.js';
 
 /** How long close() lets in-flight calls finish before cutting them off. */
@@ -85,7 +86,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const openLog = options.openLog ?? storageLogFactory({ logger: rootLogger.child({ component: 'storage' }), nowMs });
 
   await mkdir(config.dataDir, { recursive: true });
-  const identity = await ensureMetaProperties({ dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId });
+  const identity = await ensureMetaProperties({
+    dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId,
+    ...(config.controllerQuorumVoters.length > 0 ? { defaultClusterId: clusterIdFromVoters(config.controllerQuorumVoters) } : {}),
+  });
   const server = new grpc.Server({
     // Oversized requests are refused by grpc-js with RESOURCE_EXHAUSTED before we see them.
     'grpc.max_receive_message_length': config.socketRequestMaxBytes,
@@ -136,6 +140,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       void work.finally(() => background.delete(work));
     },
   }));
+  if (cluster !== undefined) {
+    // Followers fetch from this node when it leads a partition (DESIGN.md §5, Replication).
+    registerReplicaService(server, {
+      clusterId: identity.clusterId, replicas, notifier, nowMs,
+      logger: rootLogger.child({ component: 'replica-service' }), shutdownSignal: shutdown.signal,
+    });
+  }
   server.addService(AdminService, createAdminHandlers({
     config, metadata, commands: metadata, replicas, logger: rootLogger.child({ component: 'admin-service' }),
   }));
