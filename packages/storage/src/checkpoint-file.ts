@@ -47,3 +47,31 @@ export function parseOffsetCheckpoint(text: string | null): number | null {
 export function serializeOffsetCheckpoint(offset: number): string {
   return `0\n${offset}\n`;
 }
+
+/** The cleaner's progress in `cleaner-offset-checkpoint`: "0\n<firstDirtyOffset> <compactedEndOffset>\n". */
+export interface CleanerCheckpoint {
+  /** Offsets below it have been cleaned; the next pass starts here. */
+  readonly firstDirtyOffset: number;
+  /**
+   * The highest end offset any pass has started swapping in: below it, batches may be missing (offset
+   * gaps are legal); at and above it offsets are dense. Written before the first cleaned file is
+   * swapped in, so recovery never mistakes a cleaned segment for a corrupt one.
+   */
+  readonly compactedEndOffset: number;
+}
+
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
+
+export function parseCleanerCheckpoint(text: string | null): CleanerCheckpoint | null {
+  if (text === null) return null;
+  const match = /^0\n(\d+) (\d+)\n$/.exec(text);
+  if (match === null) return null;
+  const firstDirtyOffset = Number(match[1]);
+  const compactedEndOffset = Number(match[2]);
+  if (!Number.isSafeInteger(firstDirtyOffset) || !Number.isSafeInteger(compactedEndOffset)) return null;
+  return { firstDirtyOffset, compactedEndOffset };
+}
+
+export function serializeCleanerCheckpoint(checkpoint: CleanerCheckpoint): string {
+  return `0\n${checkpoint.firstDirtyOffset} ${checkpoint.compactedEndOffset}\n`;
+}

@@ -74,14 +74,22 @@ export interface ValidatedWalk {
 }
 
 /**
- * Walks a whole .log file validating every batch (framing, magic, CRC, lastOffsetDelta, offsets dense
- * from `baseOffset`, leader epochs never decreasing); calls `visit` for each valid batch in order.
+ * Walks a whole .log file validating every batch (framing, magic, CRC, lastOffsetDelta, offsets,
+ * leader epochs never decreasing); calls `visit` for each valid batch in order.
+ *
+ * Offsets: each batch must start exactly where the previous one ended (the first at `baseOffset`),
+ * except that compaction may have removed whole batches below `compactedEndOffset` (the cleaner's
+ * checkpoint, written before any cleaned file is swapped in): there a batch may start later, as long
+ * as it starts at or below `compactedEndOffset`. So offsets always strictly increase, data at and above
+ * the compacted end stays dense, and a corrupt baseOffset is still caught unless it lands inside the
+ * compacted range.
  */
 export async function validateLogFile(
   handle: FileHandle,
   fileBytes: number,
   baseOffset: number,
   visit: (extent: BatchExtent) => void,
+  compactedEndOffset = 0,
 ): Promise<ValidatedWalk> {
   let chunk: Buffer = Buffer.alloc(0);
   let chunkStart = 0;
@@ -105,7 +113,7 @@ export async function validateLogFile(
     const problem = checkStoredBatch(chunk, rel, chunk.length);
     if (problem !== null) return { validBytes: position, stopReason: `${problem} at position ${position}` };
     const local = readBatchExtent(chunk, rel)!;
-    if (local.baseOffset !== expectedOffset) {
+    if (local.baseOffset !== expectedOffset && !(local.baseOffset > expectedOffset && local.baseOffset <= compactedEndOffset)) {
       return { validBytes: position, stopReason: `baseOffset ${local.baseOffset} at position ${position}, expected ${expectedOffset}` };
     }
     if (local.partitionLeaderEpoch < lastEpoch) {

@@ -2,6 +2,9 @@
 export { DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS, PartitionLog, READ_MAX_BYTES } from './partition-log.js';
 export type {
   AppendInfo,
+  CleanerStep,
+  CleanResult,
+  CompactOptions,
   IoStats,
   LogState,
   PartitionLogOptions,
@@ -18,7 +21,9 @@ export {
   logConfigFromProperties,
   parseLogConfig,
 } from './log-config.js';
-export type { LogConfig, LogConfigKey } from './log-config.js';
+export type { CleanupPolicy, LogConfig, LogConfigKey } from './log-config.js';
+export { CLEANUP_POLICIES, deletesByRetention, isCompacted } from './log-config.js';
+export { DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES } from './log-cleaner.js';
 export {
   CorruptRecordError,
   InvalidRecordError,

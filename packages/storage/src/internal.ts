@@ -13,3 +13,8 @@ export {
   RECOVERY_POINT_CHECKPOINT_FILE,
 } from './log-loader.js';
 export { NOOP_LOGGER } from './logger.js';
+export { planCleaning, OffsetMap, cleanBatch, OFFSET_MAP_ENTRY_OVERHEAD_BYTES } from './log-cleaner.js';
+export type { CleaningPlan, SegmentSummary } from './log-cleaner.js';
+export { readBatchRecords, rebuildBatch, CONTROL_FLAG } from './record-reader.js';
+export { CLEANER_CHECKPOINT_FILE, parseCleanerCheckpoint } from './checkpoint-file.js';
+export { CLEANED_SUFFIX, SWAP_SUFFIX, DELETED_SUFFIX } from './cleaned-segment.js';

@@ -22,6 +22,31 @@ export interface LogConfig {
   readonly flushMs: number;
   /** Largest single batch, bytes (whole batch including its 12-byte log overhead). `max.message.bytes`. */
   readonly maxMessageBytes: number;
+  /**
+   * `cleanup.policy`: `delete` (retention only), `compact` (the cleaner keeps the last record per key;
+   * retention.ms / retention.bytes are ignored, as in Kafka) or `compact,delete` (both).
+   */
+  readonly cleanupPolicy: CleanupPolicy;
+  /** How long a tombstone stays readable once the cleaner reaches it, milliseconds (by record timestamp). `delete.retention.ms`. */
+  readonly deleteRetentionMs: number;
+  /** Clean only when dirty bytes / cleanable bytes exceeds this ratio, in [0, 1]. `min.cleanable.dirty.ratio`. */
+  readonly minCleanableDirtyRatio: number;
+  /** A segment with a record newer than now minus this stays uncompacted, milliseconds. `min.compaction.lag.ms`. */
+  readonly minCompactionLagMs: number;
+  /** Clean regardless of the dirty ratio once a dirty segment is older than this, milliseconds; Infinity = never forced. `max.compaction.lag.ms`. */
+  readonly maxCompactionLagMs: number;
+}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+export const CLEANUP_POLICIES: readonly CleanupPolicy[] = ['delete', 'compact', 'compact,delete'];
+
+export function isCompacted(config: LogConfig): boolean {
+  return config.cleanupPolicy !== 'delete';
+}
+
+/** Retention (retention.ms / retention.bytes) deletes segments only under `delete` and `compact,delete`. */
+export function deletesByRetention(config: LogConfig): boolean {
+  return config.cleanupPolicy !== 'compact';
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -37,6 +62,11 @@ export const DEFAULT_LOG_CONFIG: LogConfig = Object.freeze({
   flushMessages: Infinity,
   flushMs: Infinity,
   maxMessageBytes: 1024 * 1024 + LOG_OVERHEAD_BYTES,
+  cleanupPolicy: 'delete',
+  deleteRetentionMs: DAY_MS,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Infinity,
 });
 
 /** Kafka topic config key → LogConfig field. */
@@ -50,6 +80,11 @@ export const LOG_CONFIG_KEYS = Object.freeze({
   'flush.messages': 'flushMessages',
   'flush.ms': 'flushMs',
   'max.message.bytes': 'maxMessageBytes',
+  'cleanup.policy': 'cleanupPolicy',
+  'delete.retention.ms': 'deleteRetentionMs',
+  'min.cleanable.dirty.ratio': 'minCleanableDirtyRatio',
+  'min.compaction.lag.ms': 'minCompactionLagMs',
+  'max.compaction.lag.ms': 'maxCompactionLagMs',
 } as const satisfies Record<string, keyof LogConfig>);
 
 export type LogConfigKey = keyof typeof LOG_CONFIG_KEYS;
@@ -57,6 +92,8 @@ export type LogConfigKey = keyof typeof LOG_CONFIG_KEYS;
 const KEY_OF_FIELD = Object.fromEntries(Object.entries(LOG_CONFIG_KEYS).map(([k, f]) => [f, k])) as Record<keyof LogConfig, LogConfigKey>;
 
 interface FieldRule {
+  /** int: an integer (or integer string); ratio: any finite number; policy: a cleanup.policy name. */
+  readonly kind?: 'int' | 'ratio' | 'policy';
   readonly min: number;
   readonly max: number;
   /** Values at or above Number.MAX_SAFE_INTEGER (Kafka's Long.MAX_VALUE "never") become Infinity. */
@@ -73,6 +110,11 @@ const RULES: Record<keyof LogConfig, FieldRule> = {
   flushMessages: { min: 1, max: Infinity, infinite: true },
   flushMs: { min: 0, max: Infinity, infinite: true },
   maxMessageBytes: { min: BATCH_HEADER_BYTES, max: MAX_SEGMENT_BYTES, infinite: false },
+  cleanupPolicy: { kind: 'policy', min: 0, max: 0, infinite: false },
+  deleteRetentionMs: { min: 0, max: Infinity, infinite: true },
+  minCleanableDirtyRatio: { kind: 'ratio', min: 0, max: 1, infinite: false },
+  minCompactionLagMs: { min: 0, max: Infinity, infinite: true },
+  maxCompactionLagMs: { min: 1, max: Infinity, infinite: true },
 };
 
 /**
@@ -81,7 +123,7 @@ const RULES: Record<keyof LogConfig, FieldRule> = {
  */
 export function parseLogConfig(overrides: Partial<Record<keyof LogConfig, unknown>> = {}): LogConfig {
   const issues: ConfigIssue[] = [];
-  const out: Record<string, number> = { ...DEFAULT_LOG_CONFIG };
+  const out: Record<string, unknown> = { ...DEFAULT_LOG_CONFIG };
   for (const [field, raw] of Object.entries(overrides)) {
     if (raw === undefined) continue;
     if (!Object.hasOwn(RULES, field)) {
@@ -90,9 +132,15 @@ export function parseLogConfig(overrides: Partial<Record<keyof LogConfig, unknow
     }
     const key = KEY_OF_FIELD[field as keyof LogConfig];
     const rule = RULES[field as keyof LogConfig];
-    const value = toNumber(raw);
+    if (rule.kind === 'policy') {
+      const policy = typeof raw === 'string' ? normalizePolicy(raw) : null;
+      if (policy === null) issues.push({ key, message: `expected one of ${CLEANUP_POLICIES.join(' | ')}, got ${JSON.stringify(raw)}` });
+      else out[field] = policy;
+      continue;
+    }
+    const value = rule.kind === 'ratio' ? toRatio(raw) : toNumber(raw);
     if (value === null) {
-      issues.push({ key, message: `expected an integer, got ${JSON.stringify(raw)}` });
+      issues.push({ key, message: `expected ${rule.kind === 'ratio' ? 'a number' : 'an integer'}, got ${JSON.stringify(raw)}` });
       continue;
     }
     const normalized = rule.infinite && value >= Number.MAX_SAFE_INTEGER ? Infinity : value;
@@ -102,13 +150,17 @@ export function parseLogConfig(overrides: Partial<Record<keyof LogConfig, unknow
     }
     out[field] = normalized;
   }
+  const config = out as unknown as LogConfig;
+  if (issues.length === 0 && config.minCompactionLagMs > config.maxCompactionLagMs) {
+    issues.push({ key: 'min.compaction.lag.ms', message: `${config.minCompactionLagMs} exceeds max.compaction.lag.ms ${config.maxCompactionLagMs}` });
+  }
   if (issues.length > 0) throw new LogConfigError(issues);
-  return Object.freeze(out as unknown as LogConfig);
+  return Object.freeze(config);
 }
 
 /**
  * Builds a LogConfig from Kafka-keyed properties (e.g. a topic's effective configs). Keys that are not
- * log configs (cleanup.policy, min.insync.replicas, ...) are ignored.
+ * log configs (min.insync.replicas, ...) are ignored.
  */
 export function logConfigFromProperties(props: Readonly<Record<string, string | number>>): LogConfig {
   const overrides: Partial<Record<keyof LogConfig, unknown>> = {};
@@ -125,6 +177,19 @@ export function fsyncAlways(config: LogConfig = DEFAULT_LOG_CONFIG): LogConfig {
 
 export function isFsyncAlways(config: LogConfig): boolean {
   return config.flushMessages === 1;
+}
+
+/** Kafka accepts the list in either order ("delete,compact"); we store one spelling. */
+function normalizePolicy(raw: string): CleanupPolicy | null {
+  const parts = [...new Set(raw.split(',').map((p) => p.trim().toLowerCase()))].sort();
+  if (parts.length === 1 && (parts[0] === 'delete' || parts[0] === 'compact')) return parts[0];
+  if (parts.length === 2 && parts[0] === 'compact' && parts[1] === 'delete') return 'compact,delete';
+  return null;
+}
+
+function toRatio(raw: unknown): number | null {
+  const value = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
+  return Number.isFinite(value) ? value : null;
 }
 
 function toNumber(raw: unknown): number | null {

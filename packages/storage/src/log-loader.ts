@@ -1,9 +1,17 @@
 // Opening a partition directory (Kafka's LogLoader): clean up leftovers, read the checkpoints, load
 // segments, recover the ones an unclean stop may have damaged, and reconcile the epoch cache, log start
 // offset and high watermark with what survived. PartitionLog.open builds the live log from the result.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fsyncDir, parseOffsetCheckpoint, readFileIfExists } from './checkpoint-file.js';
+import { CLEANED_SUFFIX, DELETED_SUFFIX, SWAP_SUFFIX } from './cleaned-segment.js';
+import {
+  CLEANER_CHECKPOINT_FILE,
+  type CleanerCheckpoint,
+  fsyncDir,
+  parseCleanerCheckpoint,
+  parseOffsetCheckpoint,
+  readFileIfExists,
+} from './checkpoint-file.js';
 import { LeaderEpochCache } from './leader-epoch-cache.js';
 import type { LogConfig } from './log-config.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, segmentFileName, TIME_INDEX_SUFFIX } from './log-segment.js';
@@ -27,6 +35,8 @@ export interface LoadedLog {
   readonly cleanShutdown: boolean;
   /** Some segment was validated batch by batch (its data is fsynced now). */
   readonly recovered: boolean;
+  /** The cleaner's checkpoint, clamped into [logStartOffset, logEndOffset] for firstDirtyOffset. */
+  readonly cleaner: CleanerCheckpoint;
   /** Checkpoint values as found on disk (null when absent or malformed). */
   readonly checkpointed: { readonly recoveryPoint: number | null; readonly highWatermark: number | null; readonly logStartOffset: number | null };
 }
@@ -40,6 +50,7 @@ export async function loadLog(opts: {
 }): Promise<LoadedLog> {
   const { dir, config, logger } = opts;
   await mkdir(dir, { recursive: true });
+  await finishCleanerSwaps(dir, await readdir(dir), logger);
   const names = await readdir(dir);
   const bases = await removeLeftovers(dir, names);
   const cleanShutdown = names.includes(CLEAN_SHUTDOWN_FILE);
@@ -49,6 +60,10 @@ export async function loadLog(opts: {
     logStartOffset: parseOffsetCheckpoint(await readFileIfExists(path.join(dir, LOG_START_OFFSET_CHECKPOINT_FILE))),
   };
   const recoveryPoint = opts.recoveryPoint ?? checkpointed.recoveryPoint ?? 0;
+  const cleanerText = await readFileIfExists(path.join(dir, CLEANER_CHECKPOINT_FILE));
+  const cleanerCheckpoint = parseCleanerCheckpoint(cleanerText);
+  if (cleanerText !== null && cleanerCheckpoint === null) logger.warn({ dir }, 'cleaner-offset-checkpoint is malformed; offsets must be dense everywhere');
+  const compactedEndOffset = cleanerCheckpoint?.compactedEndOffset ?? 0;
   const epochText = await readFileIfExists(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE));
   let epochCache = epochText === null ? new LeaderEpochCache() : LeaderEpochCache.parse(epochText);
   if (epochCache === null) {
@@ -63,8 +78,10 @@ export async function loadLog(opts: {
       const baseOffset = bases[i]!;
       const nextBase = bases[i + 1];
       const previous = segments.at(-1);
-      if (previous !== undefined && previous.nextOffset !== baseOffset) {
-        logger.warn({ dir, baseOffset, expected: previous.nextOffset }, 'segment does not continue the log; deleting it and every later segment');
+      // Segments continue each other exactly, except where compaction emptied the tail of the previous one.
+      const continues = previous === undefined || previous.nextOffset === baseOffset || (previous.nextOffset < baseOffset && baseOffset <= compactedEndOffset);
+      if (!continues) {
+        logger.warn({ dir, baseOffset, expected: previous!.nextOffset }, 'segment does not continue the log; deleting it and every later segment');
         await deleteSegmentFiles(dir, bases.slice(i));
         break;
       }
@@ -81,6 +98,7 @@ export async function loadLog(opts: {
         recover,
         logger,
         onBatch: (extent) => void epochs.assign(extent.partitionLeaderEpoch, extent.baseOffset),
+        compactedEndOffset,
       });
       recovered ||= recover;
       segments.push(loaded.segment);
@@ -101,11 +119,43 @@ export async function loadLog(opts: {
       await fsyncDir(dir);
     }
     const highWatermark = Math.min(Math.max(checkpointed.highWatermark ?? logStartOffset, logStartOffset), logEndOffset);
-    return { segments, epochCache, epochCacheChanged, logStartOffset, highWatermark, cleanShutdown, recovered, checkpointed };
+    const cleaner: CleanerCheckpoint = {
+      firstDirtyOffset: Math.min(Math.max(cleanerCheckpoint?.firstDirtyOffset ?? logStartOffset, logStartOffset), logEndOffset),
+      compactedEndOffset,
+    };
+    return { segments, epochCache, epochCacheChanged, logStartOffset, highWatermark, cleanShutdown, recovered, cleaner, checkpointed };
   } catch (err) {
     for (const segment of segments) await segment.close().catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Finishes or rolls back the cleaner's swap protocol (log-cleaner.ts) after a crash. A `<base>.log.swap`
+ * means that segment's cleaned files were complete and fsynced when they were committed: its `.swap`
+ * files replace the segment's files (roll forward). Without it, `.swap` index files belong to a commit
+ * that never happened, and `.cleaned` files to an unfinished rewrite: both are deleted (roll back), as
+ * are `.deleted` files. Either way each segment is wholly old or wholly cleaned, and commits go oldest
+ * segment first, so the log reads as some prefix of the pass applied: the same last value per key.
+ */
+async function finishCleanerSwaps(dir: string, names: readonly string[], logger: Logger): Promise<void> {
+  const committed = new Set(names.filter((n) => /^\d{20}\.log\.swap$/.test(n)).map((n) => n.slice(0, 20)));
+  let changed = false;
+  for (const base of [...committed].sort()) {
+    for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX, LOG_SUFFIX]) {
+      const swap = `${base}${suffix}${SWAP_SUFFIX}`;
+      if (names.includes(swap)) await rename(path.join(dir, swap), path.join(dir, `${base}${suffix}`));
+    }
+    logger.info({ dir, baseOffset: Number(base) }, 'completed an interrupted segment swap');
+    changed = true;
+  }
+  for (const name of names) {
+    const stale = name.endsWith(CLEANED_SUFFIX) || name.endsWith(DELETED_SUFFIX) || (name.endsWith(SWAP_SUFFIX) && !committed.has(name.slice(0, 20)));
+    if (!stale) continue;
+    await rm(path.join(dir, name), { force: true });
+    changed = true;
+  }
+  if (changed) await fsyncDir(dir);
 }
 
 /** Deletes temp files and index files without a log; returns the segments' base offsets, ascending. */

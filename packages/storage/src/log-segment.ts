@@ -102,6 +102,8 @@ export class LogSegment {
     readonly recover: boolean;
     readonly logger: Logger;
     readonly onBatch: (extent: BatchExtent) => void;
+    /** Offsets below it may have gaps left by compaction (see validateLogFile). */
+    readonly compactedEndOffset?: number;
   }): Promise<SegmentLoad> {
     const handle = await open(path.join(opts.dir, segmentFileName(opts.baseOffset, LOG_SUFFIX)), 'r+');
     try {
@@ -129,7 +131,7 @@ export class LogSegment {
       segment.sizeBytes = extent.position + extent.sizeBytes;
       segment.nextOffset = extent.lastOffset + 1;
       opts.onBatch(extent);
-    });
+    }, opts.compactedEndOffset ?? 0);
     if (walk.stopReason !== null) {
       opts.logger.warn({ baseOffset, validBytes: walk.validBytes, fileBytes, reason: walk.stopReason }, 'truncating torn or corrupt log tail');
       await handle.truncate(walk.validBytes);
@@ -155,7 +157,9 @@ export class LogSegment {
     let first = true;
     try {
       await findExtent(handle, from, fileBytes, (extent) => {
-        if (first && extent.baseOffset !== baseOffset + (last?.relOffset ?? 0)) throw new Error('index entry does not match the log');
+        // Without an entry the first batch need only belong here: compaction may have removed the batch at the base offset.
+        const mismatch = last === null ? extent.baseOffset < baseOffset : extent.baseOffset !== baseOffset + last.relOffset;
+        if (first && mismatch) throw new Error('index entry does not match the log');
         first = false;
         nextOffset = extent.lastOffset + 1;
         if (extent.maxTimestamp > tailMax.timestamp) tailMax = { timestamp: extent.maxTimestamp, offset: extent.baseOffset };

@@ -15,19 +15,34 @@
 // all appends queued in one event-loop turn are written with one writev. Reads run concurrently and only
 // see batches whose write has completed (logEndOffset and segment sizes move after the write).
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type BatchExtent,
+  BATCH_LENGTH_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD_BYTES,
+  MAX_TIMESTAMP_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
+  readInt64,
   stampLogAppendTime,
   validateBatches,
   writeInt64,
 } from './batch-header.js';
-import { fsyncDir, serializeOffsetCheckpoint, writeFileAtomic } from './checkpoint-file.js';
+import {
+  CLEANER_CHECKPOINT_FILE,
+  type CleanerCheckpoint,
+  fsyncDir,
+  serializeCleanerCheckpoint,
+  serializeOffsetCheckpoint,
+  writeFileAtomic,
+} from './checkpoint-file.js';
+import { CLEANED_SUFFIX, CleanedSegmentWriter, removeStage, SEGMENT_SUFFIXES, segmentPath, SWAP_SUFFIX } from './cleaned-segment.js';
+import { type BatchCleanStats, cleanBatch, DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES, OffsetMap, planCleaning } from './log-cleaner.js';
+import { readBatchRecords } from './record-reader.js';
 import { LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
 import type { EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
-import { DEFAULT_LOG_CONFIG, type LogConfig } from './log-config.js';
+import { DEFAULT_LOG_CONFIG, deletesByRetention, type LogConfig } from './log-config.js';
 import {
   CLEAN_SHUTDOWN_FILE,
   HIGH_WATERMARK_CHECKPOINT_FILE,
@@ -65,9 +80,60 @@ export interface PartitionLogOptions {
    * checkpointHighWatermark(). Default 5000.
    */
   readonly highWatermarkCheckpointIntervalMs?: number;
+  /**
+   * Bound on the cleaner's key -> offset map, bytes (Kafka's broker-wide log.cleaner.dedupe.buffer.size;
+   * a broker setting, so not in LogConfig). A dirty range whose keys do not fit is cleaned in several
+   * passes. Default DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES (128 MiB).
+   */
+  readonly cleanerDedupeBufferBytes?: number;
 }
 
 export const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5000;
+/** Bytes the cleaner reads from a segment at a time. */
+const CLEANER_READ_CHUNK_BYTES = 1024 * 1024;
+
+export interface CompactOptions {
+  /** Overrides the log's cleanerDedupeBufferBytes for this call. */
+  readonly dedupeBufferBytes?: number;
+  /**
+   * Observes the swap protocol (tests): called after each durable step; a test copies the directory
+   * here to model a crash at that point. Steps run on the writer queue from `committed` on.
+   */
+  readonly onStep?: (step: CleanerStep) => void | Promise<void>;
+}
+
+export type CleanerStep =
+  | { readonly kind: 'cleaned-written'; readonly pass: number; readonly baseOffsets: readonly number[] }
+  | { readonly kind: 'end-checkpointed'; readonly pass: number; readonly compactedEndOffset: number }
+  | { readonly kind: 'committed'; readonly pass: number; readonly baseOffset: number }
+  | { readonly kind: 'swapped'; readonly pass: number; readonly baseOffset: number }
+  | { readonly kind: 'checkpointed'; readonly pass: number; readonly firstDirtyOffset: number };
+
+export interface CleanResult {
+  /** `skipped`: nothing to do (reason says why); `aborted`: segments changed under the cleaner (retention, truncation, close). */
+  readonly outcome: 'cleaned' | 'skipped' | 'aborted';
+  readonly reason: string | null;
+  readonly dirtyRatio: number;
+  readonly passes: number;
+  /** The cleaner's checkpoint after the call: offsets below it are clean. */
+  readonly firstDirtyOffset: number;
+  readonly segmentsRewritten: number;
+  /** Sizes of the rewritten segments before and after, bytes. */
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+  /** Records removed, tombstones included. */
+  readonly recordsRemoved: number;
+  readonly tombstonesRemoved: number;
+  readonly batchesRemoved: number;
+  /** Batches kept whole because the cleaner could not read their records. */
+  readonly unreadableBatches: number;
+}
+
+interface SegmentRewrite {
+  readonly segment: LogSegment;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
 
 export interface AppendInfo {
   readonly firstOffset: number;
@@ -168,6 +234,10 @@ export class PartitionLog {
   private closePromise: Promise<void> | null = null;
   private failure: unknown = null;
   private stats = { writes: 0, fsyncs: 0, segmentsRolled: 0 };
+  private cleanerCheckpoint: CleanerCheckpoint;
+  private readonly cleanerDedupeBufferBytes: number;
+  /** The compaction in progress; calls run one after another. */
+  private cleaning: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -181,8 +251,13 @@ export class PartitionLog {
       highWatermark: number;
       recoveryPoint: number;
       highWatermarkCheckpointIntervalMs: number;
+      cleaner: CleanerCheckpoint;
+      cleanerDedupeBufferBytes: number;
     },
   ) {
+    this.cleanerCheckpoint = init.cleaner;
+    assert.ok(init.cleanerDedupeBufferBytes > 0, `cleanerDedupeBufferBytes ${init.cleanerDedupeBufferBytes} must be > 0`);
+    this.cleanerDedupeBufferBytes = init.cleanerDedupeBufferBytes;
     this.configValue = init.config;
     this.clock = init.clock;
     this.logger = init.logger;
@@ -254,6 +329,8 @@ export class PartitionLog {
         highWatermark: loaded.highWatermark,
         recoveryPoint: loaded.segments.at(-1)!.nextOffset,
         highWatermarkCheckpointIntervalMs: options.highWatermarkCheckpointIntervalMs ?? DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS,
+        cleaner: loaded.cleaner,
+        cleanerDedupeBufferBytes: options.cleanerDedupeBufferBytes ?? DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES,
       });
       await log.finishOpen(loaded);
       return log;
@@ -761,7 +838,8 @@ export class PartitionLog {
         await this.deleteOldestSegment('log start offset');
         deleted++;
       }
-      if (this.config.retentionBytes >= 0) {
+      // cleanup.policy=compact keeps data by key, not by size or age (Kafka's rule).
+      if (this.config.retentionBytes >= 0 && deletesByRetention(this.config)) {
         let totalBytes = this.sizeBytes;
         for (let first = deletable(); first !== null && totalBytes - first.sizeBytes >= this.config.retentionBytes; first = deletable()) {
           totalBytes -= first.sizeBytes;
@@ -769,7 +847,7 @@ export class PartitionLog {
           deleted++;
         }
       }
-      if (this.config.retentionMs >= 0) {
+      if (this.config.retentionMs >= 0 && deletesByRetention(this.config)) {
         for (let first = deletable(); first !== null && nowMs - first.maxTimestamp > this.config.retentionMs; first = deletable()) {
           await this.deleteOldestSegment('retention.ms');
           deleted++;
@@ -841,6 +919,7 @@ export class PartitionLog {
       this.highWatermarkValue = Math.min(this.highWatermarkValue, logEndOffset);
       this.epochCache.truncateFromEnd(logEndOffset);
       await this.writeEpochCheckpoint();
+      if (this.cleanerCheckpoint.firstDirtyOffset > logEndOffset) await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, firstDirtyOffset: logEndOffset });
       if (this.recoveryPointValue > logEndOffset) {
         this.recoveryPointValue = logEndOffset;
         await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
@@ -873,11 +952,219 @@ export class PartitionLog {
       await this.writeEpochCheckpoint();
       await this.writeCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
       await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
+      await this.writeCleanerCheckpoint({ firstDirtyOffset: offset, compactedEndOffset: offset });
       await this.checkpointHighWatermark();
       await fsyncDir(this.dir);
       this.logger.info({ dir: this.dir, offset }, 'truncated fully');
       return offset;
     });
+  }
+
+  // ---- compaction (see log-cleaner.ts) ----
+
+  /** Offsets below it are compacted; the next pass starts there. */
+  get cleanerFirstDirtyOffset(): number {
+    return this.cleanerCheckpoint.firstDirtyOffset;
+  }
+
+  /**
+   * Runs the cleaner once over the closed segments (cleanup.policy=compact or compact,delete): as many
+   * passes as the dirty, cleanable range needs. Appends and reads continue meanwhile; only the final
+   * swap runs on the writer queue. Calls run one at a time. Resolves with what it did; rejects with
+   * LogUnavailableError when the log is not open, and fails the log on an I/O error during the swap.
+   */
+  compact(nowMs: number, opts: CompactOptions = {}): Promise<CleanResult> {
+    try {
+      this.assertWritable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = this.cleaning.catch(() => undefined).then(() => this.runCleaner(nowMs, opts));
+    this.cleaning = run;
+    return run;
+  }
+
+  private async runCleaner(nowMs: number, opts: CompactOptions): Promise<CleanResult> {
+    this.assertWritable();
+    const stats: BatchCleanStats = { recordsRemoved: 0, tombstonesRemoved: 0, batchesRemoved: 0, unreadableBatches: 0 };
+    const totals = { passes: 0, segmentsRewritten: 0, bytesBefore: 0, bytesAfter: 0 };
+    const plan = planCleaning({
+      segments: this.segments.map((s) => ({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, maxTimestamp: s.maxTimestamp })),
+      logStartOffset: this.logStartOffsetValue,
+      highWatermark: this.highWatermarkValue,
+      firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset,
+      config: this.config,
+      nowMs,
+    });
+    const result = (outcome: CleanResult['outcome'], reason: string | null): CleanResult => ({
+      outcome,
+      reason,
+      dirtyRatio: plan.dirtyRatio,
+      firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset,
+      ...totals,
+      ...stats,
+    });
+    if (plan.action === 'skip') return result('skipped', plan.reason);
+    this.logger.info({ dir: this.dir, ...plan }, 'cleaning log');
+    const bytesMax = opts.dedupeBufferBytes ?? this.cleanerDedupeBufferBytes;
+    assert.ok(bytesMax > 0, `dedupeBufferBytes ${bytesMax} must be > 0`);
+    const tombstoneHorizonMs = nowMs - this.config.deleteRetentionMs;
+    let firstDirty = plan.firstDirtyOffset;
+    while (firstDirty < plan.cleanableEndOffset) {
+      this.assertWritable();
+      const pass = ++totals.passes;
+      const segments = this.segments.slice(0, -1).filter((s) => s.baseOffset < plan.cleanableEndOffset);
+      for (const segment of segments) segment.acquire();
+      let rewrites: SegmentRewrite[] = [];
+      try {
+        // A just-rolled segment may still be persisting its indexes; that must not overwrite ours.
+        for (const segment of segments) await segment.closingTask?.catch(() => undefined);
+        const map = new OffsetMap(bytesMax);
+        const mapEndOffset = await this.buildOffsetMap(segments, map, firstDirty, plan.cleanableEndOffset);
+        assert.ok(mapEndOffset > firstDirty, `cleaner pass made no progress at ${firstDirty}`);
+        rewrites = await this.writeCleanedSegments(
+          segments.filter((s) => s.baseOffset < mapEndOffset),
+          { map, mapEndOffset, tombstoneHorizonMs },
+          stats,
+        );
+        await opts.onStep?.({ kind: 'cleaned-written', pass, baseOffsets: rewrites.map((r) => r.segment.baseOffset) });
+        const compactedEndOffset = Math.max(this.cleanerCheckpoint.compactedEndOffset, mapEndOffset);
+        if (compactedEndOffset > this.cleanerCheckpoint.compactedEndOffset) {
+          await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, compactedEndOffset });
+          await opts.onStep?.({ kind: 'end-checkpointed', pass, compactedEndOffset });
+        }
+        const committed = await this.enqueueTask(() => this.swapInCleaned(rewrites, { pass, mapEndOffset, onStep: opts.onStep }));
+        if (!committed) {
+          for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX);
+          this.logger.warn({ dir: this.dir, pass }, 'segments changed while cleaning; abandoned the pass');
+          return result('aborted', 'segments changed while cleaning');
+        }
+        for (const rewrite of rewrites) {
+          totals.segmentsRewritten += 1;
+          totals.bytesBefore += rewrite.bytesBefore;
+          totals.bytesAfter += rewrite.bytesAfter;
+        }
+        firstDirty = mapEndOffset;
+      } catch (err) {
+        if (this.state === 'open') for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX).catch(() => undefined);
+        throw err;
+      } finally {
+        for (const segment of segments) segment.release();
+      }
+    }
+    this.logger.info({ dir: this.dir, ...totals, ...stats, firstDirtyOffset: firstDirty }, 'cleaned log');
+    return result('cleaned', null);
+  }
+
+  /**
+   * Fills `map` from the dirty batches at or after `firstDirty`, stopping before the first batch whose
+   * keys do not fit. Returns the end of the range the map covers (a batch's base offset, or `endOffset`).
+   */
+  private async buildOffsetMap(segments: readonly LogSegment[], map: OffsetMap, firstDirty: number, endOffset: number): Promise<number> {
+    for (const segment of segments) {
+      if (segment.nextOffset <= firstDirty) continue;
+      const start = await segment.findBatch(firstDirty);
+      if (start === null) continue;
+      let stop: number | null = null;
+      await forEachStoredBatch(segment, start.position, (batch, baseOffset, lastOffset) => {
+        if (lastOffset < firstDirty) return true;
+        const parsed = readBatchRecords(batch);
+        if (parsed.kind === 'unreadable' || parsed.isControl) return true;
+        if (map.tryAddBatch(parsed.records)) return true;
+        stop = baseOffset;
+        return false;
+      });
+      if (stop !== null) return stop;
+    }
+    return endOffset;
+  }
+
+  /** Writes `.cleaned` files for each segment that changes; unchanged segments are left alone. */
+  private async writeCleanedSegments(
+    segments: readonly LogSegment[],
+    opts: Parameters<typeof cleanBatch>[1],
+    stats: BatchCleanStats,
+  ): Promise<SegmentRewrite[]> {
+    const rewrites: SegmentRewrite[] = [];
+    try {
+      for (const segment of segments) {
+        const writer = await CleanedSegmentWriter.create(this.dir, segment.baseOffset, this.config);
+        let changed = false;
+        try {
+          await forEachStoredBatch(segment, 0, async (batch, baseOffset) => {
+            const out = cleanBatch(batch, opts, stats);
+            if (out !== batch) changed = true;
+            if (out !== null) await writer.append(out, baseOffset, readInt64(out, MAX_TIMESTAMP_OFFSET));
+            return true;
+          });
+          if (!changed) {
+            await writer.discard();
+            continue;
+          }
+          const bytesAfter = await writer.finish();
+          rewrites.push({ segment, bytesBefore: segment.sizeBytes, bytesAfter });
+        } catch (err) {
+          await writer.discard();
+          throw err;
+        }
+      }
+    } catch (err) {
+      for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX).catch(() => undefined);
+      throw err;
+    }
+    return rewrites;
+  }
+
+  /**
+   * The swap (writer queue): commits each rewrite oldest first (`.cleaned` -> `.swap`, log last, then a
+   * directory fsync), then renames the `.swap` files over the live ones and swaps the loaded segments
+   * in. Returns false, touching nothing, when a segment was removed or became active meanwhile.
+   */
+  private async swapInCleaned(
+    rewrites: readonly SegmentRewrite[],
+    opts: { readonly pass: number; readonly mapEndOffset: number; readonly onStep: CompactOptions['onStep'] },
+  ): Promise<boolean> {
+    if (this.state !== 'open') return false;
+    for (const { segment } of rewrites) {
+      const at = this.segments.indexOf(segment);
+      if (at < 0 || at === this.segments.length - 1) return false;
+    }
+    try {
+      for (const { segment } of rewrites) {
+        for (const suffix of SEGMENT_SUFFIXES) await rename(segmentPath(this.dir, segment.baseOffset, suffix, CLEANED_SUFFIX), segmentPath(this.dir, segment.baseOffset, suffix, SWAP_SUFFIX));
+        await fsyncDir(this.dir);
+        await opts.onStep?.({ kind: 'committed', pass: opts.pass, baseOffset: segment.baseOffset });
+      }
+      for (const { segment } of rewrites) {
+        for (const suffix of SEGMENT_SUFFIXES) await rename(segmentPath(this.dir, segment.baseOffset, suffix, SWAP_SUFFIX), segmentPath(this.dir, segment.baseOffset, suffix));
+        const loaded = await LogSegment.load({
+          dir: this.dir,
+          baseOffset: segment.baseOffset,
+          config: this.config,
+          recover: false,
+          logger: this.logger,
+          onBatch: () => undefined,
+          compactedEndOffset: this.cleanerCheckpoint.compactedEndOffset,
+        });
+        this.segments[this.segments.indexOf(segment)] = loaded.segment;
+        // The old file is unlinked already; its handle closes once the last reader (the cleaner too) is done.
+        segment.close().catch((err: unknown) => this.logger.warn({ dir: this.dir, baseOffset: segment.baseOffset, err }, 'closing a replaced segment failed'));
+        await opts.onStep?.({ kind: 'swapped', pass: opts.pass, baseOffset: segment.baseOffset });
+      }
+      await fsyncDir(this.dir);
+      await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, firstDirtyOffset: Math.max(this.cleanerCheckpoint.firstDirtyOffset, opts.mapEndOffset) });
+      await opts.onStep?.({ kind: 'checkpointed', pass: opts.pass, firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset });
+      return true;
+    } catch (err) {
+      // The files are in some state recovery completes or rolls back; the live log is not trustworthy.
+      this.fail(err);
+      throw err;
+    }
+  }
+
+  private async writeCleanerCheckpoint(checkpoint: CleanerCheckpoint): Promise<void> {
+    this.cleanerCheckpoint = checkpoint;
+    await this.writeCheckpoint(CLEANER_CHECKPOINT_FILE, serializeCleanerCheckpoint(checkpoint));
   }
 
   // ---- lifecycle ----
@@ -960,5 +1247,30 @@ export class PartitionLog {
     next.catch(() => this.checkpointContents.delete(name));
     this.checkpointChains.set(name, next);
     return next;
+  }
+}
+
+/**
+ * Calls `visit(batch, baseOffset, lastOffset)` for each stored batch of `segment` from `position`, in
+ * order, until it returns false. `batch` is a view valid during the call. Reads in chunks.
+ */
+async function forEachStoredBatch(
+  segment: LogSegment,
+  position: number,
+  visit: (batch: Buffer, baseOffset: number, lastOffset: number) => boolean | Promise<boolean>,
+): Promise<void> {
+  let at = position;
+  while (at < segment.sizeBytes) {
+    const { records } = await segment.readBatches(at, { maxBytes: CLEANER_READ_CHUNK_BYTES, maxOffset: Number.MAX_SAFE_INTEGER, mustTakeOne: true });
+    assert.ok(records.length > 0, `no batch readable at position ${at} of segment ${segment.baseOffset}`);
+    let rel = 0;
+    while (rel < records.length) {
+      const sizeBytes = LOG_OVERHEAD_BYTES + records.readInt32BE(rel + BATCH_LENGTH_OFFSET);
+      const batch = records.subarray(rel, rel + sizeBytes);
+      const baseOffset = readInt64(batch, 0);
+      if (!(await visit(batch, baseOffset, baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET)))) return;
+      rel += sizeBytes;
+    }
+    at += records.length;
   }
 }
