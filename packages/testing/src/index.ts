@@ -5,3 +5,4 @@ export {
   startCluster, DEFAULT_CLUSTER_ELECTION_TIMEOUT_MS, DEFAULT_CLUSTER_READY_TIMEOUT_MS, DEFAULT_CLUSTER_SHUTDOWN_GRACE_MS, FAST_CLUSTER_CONFIGS,
 } from './cluster.js';
 export type { StartClusterOptions, InProcessCluster, ClusterMember, ClusterTopology } from './cluster.js';
+export * from './chaos/index.js';

@@ -1,0 +1,211 @@
+// ChaosCluster: N real `tributary server` processes wired through one FaultProxy, so that every
+// link (node i → node j, and the runner's clients → node j) can be cut, slowed or reset.
+//
+// Wiring (see fault-proxy.ts): node i listens on its own port and advertises that real address;
+// `--voters` name the real controller addresses. What routes traffic through the proxy is the
+// environment: node i runs with `grpc_proxy=http://<proxy listener of viewer n<i>>`, and the runner
+// process (its Producer/Consumer/Admin) with the listener of viewer `client`. grpc-js then opens
+// every connection as an HTTP CONNECT to that listener, which knows the dialler (the listener) and
+// the target (the CONNECT address, registered per node). The nemesis' own observer bypasses it.
+//
+// Topologies:
+//   single     node 1 (broker+controller, runs alone), RF 1 — the pipeline smoke of today
+//   combined3  nodes 1-3, broker+controller each, 3 voters; RF 3, min.insync.replicas 2
+//   split3+3   controllers 1-3 (controller only), brokers 4-6 (broker only); RF 3, min ISR 2
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { NodeProcess } from '../node-process.js';
+import { freePort } from '../free-port.js';
+import { FaultProxy } from './fault-proxy.js';
+import { ClusterObserver } from './cluster-observer.js';
+import { diskFullUnsupportedReason, mountTmpfs, unmountTmpfs, DEFAULT_TMPFS_BYTES } from './disk-faults.js';
+import type { SeededRandom } from './seeded-random.js';
+
+export const TOPOLOGIES = ['single', 'combined3', 'split3+3'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
+
+/** The endpoint name of the runner's clients in the proxy. */
+export const CLIENT_ENDPOINT = 'client';
+
+export interface NodeSpec {
+  readonly nodeId: number;
+  readonly roles: readonly ('broker' | 'controller')[];
+}
+
+export interface TopologyPlan {
+  readonly nodes: readonly NodeSpec[];
+  readonly replicationFactor: number;
+  readonly minInsyncReplicas: number;
+}
+
+/** Pure: which nodes a topology has and the replication settings it runs with. */
+export function planTopology(topology: Topology): TopologyPlan {
+  switch (topology) {
+    case 'single':
+      return { nodes: [{ nodeId: 1, roles: ['broker', 'controller'] }], replicationFactor: 1, minInsyncReplicas: 1 };
+    case 'combined3':
+      return {
+        nodes: [1, 2, 3].map((nodeId) => ({ nodeId, roles: ['broker', 'controller'] as const })),
+        replicationFactor: 3, minInsyncReplicas: 2,
+      };
+    case 'split3+3':
+      return {
+        nodes: [
+          ...[1, 2, 3].map((nodeId) => ({ nodeId, roles: ['controller'] as const })),
+          ...[4, 5, 6].map((nodeId) => ({ nodeId, roles: ['broker'] as const })),
+        ],
+        replicationFactor: 3, minInsyncReplicas: 2,
+      };
+  }
+}
+
+export function endpointOf(nodeId: number): string {
+  return `n${nodeId}`;
+}
+
+export interface ChaosClusterOptions {
+  readonly topology: Topology;
+  /** Run directory: nodes/<id>/data, logs/node-<id>.log. */
+  readonly dir: string;
+  readonly random: SeededRandom;
+  /** Extra node configs for every node (`--set`). */
+  readonly configs?: Readonly<Record<string, string>>;
+  /** Put each node's data on its own tmpfs (root only) so disk-full faults can run. */
+  readonly tmpfsData?: boolean;
+  readonly tmpfsBytes?: number;
+  readonly readyTimeoutMs?: number;
+}
+
+export interface ChaosNode {
+  readonly spec: NodeSpec;
+  readonly nodeId: number;
+  readonly address: string;
+  /** Directory the tmpfs is mounted on (holds data/ and the disk-full ballast). */
+  readonly volumeDir: string;
+  readonly dataDir: string;
+  readonly process: NodeProcess;
+  readonly tmpfs: boolean;
+}
+
+export class ChaosCluster {
+  readonly proxy: FaultProxy;
+  readonly observer: ClusterObserver;
+  readonly plan: TopologyPlan;
+  /** `http://host:port` of the clients' CONNECT listener; set as grpc_proxy in the runner. */
+  readonly clientProxyUrl: string;
+  private stopped = false;
+
+  private constructor(
+    readonly options: ChaosClusterOptions,
+    readonly nodes: readonly ChaosNode[],
+    proxy: FaultProxy,
+    clientProxyUrl: string,
+  ) {
+    this.proxy = proxy;
+    this.plan = planTopology(options.topology);
+    this.clientProxyUrl = clientProxyUrl;
+    this.observer = new ClusterObserver(new Map(nodes.map((n) => [n.nodeId, n.address])));
+  }
+
+  /** Allocates ports, starts the proxy listeners and every node; resolves once all answer Metadata. */
+  static async start(options: ChaosClusterOptions): Promise<ChaosCluster> {
+    const plan = planTopology(options.topology);
+    const proxy = new FaultProxy({ random: options.random.fork() });
+    const tmpfs = options.tmpfsData === true && diskFullUnsupportedReason() === undefined;
+    const addresses = new Map<number, string>();
+    for (const spec of plan.nodes) {
+      const address = `127.0.0.1:${await freePort()}`;
+      addresses.set(spec.nodeId, address);
+      proxy.registerEndpoint(endpointOf(spec.nodeId), address);
+    }
+    const clientProxy = await proxy.listenConnect(CLIENT_ENDPOINT);
+    const controllers = plan.nodes.filter((n) => n.roles.includes('controller'));
+    const voters = plan.nodes.length === 1 ? undefined : controllers.map((n) => `${n.nodeId}@${addresses.get(n.nodeId)}`).join(',');
+    mkdirSync(join(options.dir, 'logs'), { recursive: true });
+    const nodes: ChaosNode[] = [];
+    for (const spec of plan.nodes) {
+      const viewerProxy = await proxy.listenConnect(endpointOf(spec.nodeId));
+      const volumeDir = join(options.dir, 'nodes', String(spec.nodeId));
+      if (tmpfs) mountTmpfs(volumeDir, options.tmpfsBytes ?? DEFAULT_TMPFS_BYTES);
+      const dataDir = join(volumeDir, 'data');
+      const address = addresses.get(spec.nodeId) as string;
+      const process = new NodeProcess({
+        nodeId: spec.nodeId, dataDir, listen: address, roles: spec.roles,
+        ...(voters === undefined ? {} : { voters }),
+        configs: {
+          'default.replication.factor': String(plan.replicationFactor),
+          'min.insync.replicas': String(plan.minInsyncReplicas),
+          'unclean.leader.election.enable': 'false',
+          ...options.configs,
+        },
+        logFile: join(options.dir, 'logs', `node-${spec.nodeId}.log`),
+        env: { grpc_proxy: `http://${viewerProxy}`, https_proxy: '', http_proxy: '', no_grpc_proxy: '', no_proxy: '' },
+      });
+      nodes.push({ spec, nodeId: spec.nodeId, address, volumeDir, dataDir, process, tmpfs });
+    }
+    const cluster = new ChaosCluster(options, nodes, proxy, `http://${clientProxy}`);
+    try {
+      // Voters must come up together (a lone voter waits for a quorum), so start them concurrently.
+      await Promise.all(nodes.map((n) => n.process.start(options.readyTimeoutMs)));
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  node(nodeId: number): ChaosNode {
+    const node = this.nodes.find((n) => n.nodeId === nodeId);
+    if (node === undefined) throw new Error(`no node ${nodeId} in this cluster`);
+    return node;
+  }
+
+  get brokerIds(): number[] {
+    return this.nodes.filter((n) => n.spec.roles.includes('broker')).map((n) => n.nodeId);
+  }
+
+  get controllerIds(): number[] {
+    return this.nodes.filter((n) => n.spec.roles.includes('controller')).map((n) => n.nodeId);
+  }
+
+  get nodeIds(): number[] {
+    return this.nodes.map((n) => n.nodeId);
+  }
+
+  /** Real broker addresses, comma-separated: clients dial them through the client proxy. */
+  get bootstrapServers(): string {
+    return this.brokerIds.map((id) => this.node(id).address).join(',');
+  }
+
+  /** Nodes whose process is not running (killed, crashed), to restart at the end. */
+  get downNodeIds(): number[] {
+    return this.nodes.filter((n) => n.process.state === 'stopped').map((n) => n.nodeId);
+  }
+
+  /** The partition leader of topic/partition as the first answering broker sees it; undefined if none. */
+  async leaderOf(topic: string, partition: number): Promise<number | undefined> {
+    const answer = await this.observer.firstAnswer(this.runningIds(this.brokerIds), (id) => this.observer.metadata(id));
+    const leader = answer?.value.partitions.find((p) => p.topic === topic && p.partition === partition)?.leader;
+    return leader === undefined || leader < 0 ? undefined : leader;
+  }
+
+  /** The active controller as the first answering node reports it; undefined if none is known. */
+  async activeController(): Promise<number | undefined> {
+    const answer = await this.observer.firstAnswer(this.runningIds(this.nodeIds), (id) => this.observer.controllerId(id));
+    return answer === undefined || answer.value < 0 ? undefined : answer.value;
+  }
+
+  runningIds(ids: readonly number[] = this.nodeIds): number[] {
+    return ids.filter((id) => this.node(id).process.state === 'running');
+  }
+
+  /** Stops every node (SIGCONT first if paused), closes the proxy and unmounts tmpfs volumes. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.observer.close();
+    await Promise.all(this.nodes.map((n) => n.process.stop()));
+    await this.proxy.close();
+    for (const n of this.nodes) if (n.tmpfs) unmountTmpfs(n.volumeDir);
+  }
+}
