@@ -30,6 +30,19 @@ describe('log config', () => {
     }
   });
 
+  it('parses the compaction keys: cleanup.policy in either order, a ratio, and min lag <= max lag', () => {
+    const config = logConfigFromProperties({ 'cleanup.policy': 'delete,compact', 'min.cleanable.dirty.ratio': '0.25', 'delete.retention.ms': '1000', 'max.compaction.lag.ms': '9223372036854775807' });
+    expect(config).toMatchObject({ cleanupPolicy: 'compact,delete', minCleanableDirtyRatio: 0.25, deleteRetentionMs: 1000, maxCompactionLagMs: Infinity, minCompactionLagMs: 0 });
+    expect(DEFAULT_LOG_CONFIG).toMatchObject({ cleanupPolicy: 'delete', deleteRetentionMs: 86_400_000, minCleanableDirtyRatio: 0.5 });
+    try {
+      parseLogConfig({ cleanupPolicy: 'shred', minCleanableDirtyRatio: 1.5 });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as LogConfigError).issues.map((i) => i.key).sort()).toEqual(['cleanup.policy', 'min.cleanable.dirty.ratio']);
+    }
+    expect(() => parseLogConfig({ minCompactionLagMs: 10, maxCompactionLagMs: 5 })).toThrow(/min.compaction.lag.ms/);
+  });
+
   it('fsyncAlways sets flush.messages=1', () => {
     expect(isFsyncAlways(fsyncAlways())).toBe(true);
     expect(isFsyncAlways(DEFAULT_LOG_CONFIG)).toBe(false);
