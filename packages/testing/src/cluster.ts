@@ -91,7 +91,7 @@ interface MemberSpec extends ClusterMember {
 }
 
 /** Ports held open together so no two are the same, then released for the nodes to bind. */
-async function reservePorts(host: string, count: number): Promise<number[]> {
+export async function reservePorts(host: string, count: number): Promise<number[]> {
   const servers = await Promise.all(Array.from({ length: count }, () => new Promise<Server>((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

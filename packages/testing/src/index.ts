@@ -6,3 +6,5 @@ export {
 } from './cluster.js';
 export type { StartClusterOptions, InProcessCluster, ClusterMember, ClusterTopology } from './cluster.js';
 export * from './chaos/index.js';
+export { startProcessCluster } from './process-cluster.js';
+export type { StartProcessClusterOptions, ProcessCluster } from './process-cluster.js';
