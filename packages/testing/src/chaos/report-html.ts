@@ -21,7 +21,7 @@ const FAULT_COLORS: Record<FaultKind, string> = {
 };
 
 const WIDTH = 1100;
-const LEFT = 70;
+const LEFT = 110;
 const RIGHT = 20;
 const PLOT_W = WIDTH - LEFT - RIGHT;
 
@@ -153,14 +153,25 @@ function renderTimeline(input: ReportInput): string {
   const logMax = Math.log10(latMax);
   const yLat = (ms: number): number => latTop + latH - (Math.log10(Math.max(1, ms)) / logMax) * latH;
   for (const [key, color] of [['p50Ms', '#1971c2'], ['p99Ms', '#e8590c']] as const) {
-    const points = stats.seconds.filter((s) => s[key] !== null).map((s) => `${(x(s.second * 1000) + barW / 2).toFixed(1)},${yLat(s[key] as number).toFixed(1)}`);
-    if (points.length > 0) parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="1.5"/>`);
+    // One polyline per run of consecutive seconds with acks: no line is drawn across an outage.
+    let run: string[] = [];
+    const flush = (): void => {
+      if (run.length === 1) run.push(run[0] as string);
+      if (run.length > 0) parts.push(`<polyline points="${run.join(' ')}" fill="none" stroke="${color}" stroke-width="1.5" stroke-linecap="round"/>`);
+      run = [];
+    };
+    for (const s of stats.seconds) {
+      const ms = s[key];
+      if (ms === null) { flush(); continue; }
+      run.push(`${(x(s.second * 1000) + barW / 2).toFixed(1)},${yLat(ms).toFixed(1)}`);
+    }
+    flush();
   }
   const ticks = [1, 10, 100, 1000, 10_000, 100_000].filter((t) => t <= latMax);
   for (const t of ticks) {
     parts.push(`<line x1="${LEFT}" x2="${LEFT + PLOT_W}" y1="${yLat(t).toFixed(1)}" y2="${yLat(t).toFixed(1)}" stroke="#e9ecef"/><text x="${LEFT - 6}" y="${(yLat(t) + 4).toFixed(1)}" text-anchor="end">${fmtMs(t)}</text>`);
   }
-  parts.push(`<text x="4" y="${latTop + 12}">latency</text><line x1="${LEFT}" x2="${LEFT}" y1="${latTop}" y2="${latTop + latH}" stroke="#adb5bd"/>`);
+  parts.push(`<text x="4" y="${latTop + latH / 2}">latency</text><line x1="${LEFT}" x2="${LEFT}" y1="${latTop}" y2="${latTop + latH}" stroke="#adb5bd"/>`);
 
   // Violations: a red marker at each violation's time.
   parts.push(`<text x="4" y="${vioTop + 13}">violations</text>`);
@@ -180,7 +191,7 @@ function renderTimeline(input: ReportInput): string {
 }
 
 function axisY(top: number, height: number, max: number, label: string, fmt: (v: number) => string): string {
-  const lines: string[] = [`<text x="4" y="${top + 12}">${label}</text>`, `<line x1="${LEFT}" x2="${LEFT}" y1="${top}" y2="${top + height}" stroke="#adb5bd"/>`];
+  const lines: string[] = [`<text x="4" y="${top + height / 2}">${label}</text>`, `<line x1="${LEFT}" x2="${LEFT}" y1="${top}" y2="${top + height}" stroke="#adb5bd"/>`];
   for (const share of [0, 0.5, 1]) {
     const y = top + height - share * height;
     lines.push(`<line x1="${LEFT}" x2="${LEFT + PLOT_W}" y1="${y}" y2="${y}" stroke="#f1f3f5"/><text x="${LEFT - 6}" y="${y + 4}" text-anchor="end">${fmt(max * share)}</text>`);
