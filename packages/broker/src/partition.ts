@@ -14,7 +14,18 @@ import {
   applyAlterPartitionResult, becomeLeader, computeLeaderHighWatermark, handleFollowerFetch, isrBrokerEpochs, isrChangeToRetry,
   markIsrChangeSent, proposeIsrChange, updateLeaderMetadata, type FollowerFetch, type FollowerFetchOutcome, type LeaderState,
 } from './replication/leader-replication.js';
-import { checkSequence, recordBatch, truncateProducerState, type ProducerEntry } from './replication/producer-state.js';
+import {
+  checkSequence, lastSequenceOf, recordBatch, truncateProducerState,
+  type BatchIdentity, type ProducerBatch, type ProducerEntry, type SequenceCheck,
+} from './replication/producer-state.js';
+
+/** An idempotent batch accepted for append whose write has not finished. */
+interface PendingBatch {
+  readonly identity: BatchIdentity;
+  /** Its offsets once written; rejects with the append's error. */
+  readonly outcome: Promise<ProducerBatch>;
+  readonly settle: (batch: ProducerBatch | undefined, err: unknown) => void;
+}
 import type { ReplicationConfig } from './replication/replication-config.js';
 
 /** What a replicated partition needs from the broker (cluster mode). */
@@ -43,6 +54,8 @@ export class Partition {
   private leaderState: LeaderState | undefined;
   /** Idempotent producers' last batches (kept on followers too, so a new leader has it at once). */
   private readonly producers = new Map<number, ProducerEntry>();
+  /** Idempotent batches accepted for append whose write has not finished, per producer id, in order. */
+  private readonly pendingBatches = new Map<number, PendingBatch[]>();
   /** Bumped on every role/epoch change: fetch results from before it are dropped. */
   private roleGeneration = 0;
 
@@ -183,33 +196,86 @@ export class Partition {
     if (options.requiredAcks === -1 && this.isrSize < this.config.minInsyncReplicas) {
       throw new ApiError('NOT_ENOUGH_REPLICAS', `${this.topic}-${this.partition}: ${this.isrSize} in-sync replica(s), min.insync.replicas is ${this.config.minInsyncReplicas}`);
     }
-    // Idempotence: decided and recorded synchronously (before any await), so pipelined requests of
-    // one producer are checked in arrival order, which is also the order offsets are assigned in.
+    // Idempotence: decided synchronously at arrival (before any await), so pipelined requests of one
+    // producer are checked in arrival order, which is also the order offsets are assigned in. Batches
+    // accepted but not yet written are "pending": a retry of one waits for the original's outcome
+    // (its real offsets, or its error) instead of being answered from state that isn't true yet.
     const headers = batchIdentities(batches);
-    const firstBatch = headers[0];
-    if (firstBatch !== undefined && firstBatch.producerId >= 0) {
-      const check = checkSequence(this.producers, firstBatch);
+    const idempotent = headers.filter((h) => h.producerId >= 0);
+    for (const [i, h] of idempotent.entries()) {
+      const check = this.checkIdempotentBatch(h);
       if (check.kind === 'error') throw new ApiError(check.code, `${this.topic}-${this.partition}: ${check.message}`);
-      if (check.kind === 'duplicate') {
-        if (headers.length > 1) throw new ApiError('DUPLICATE_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: a retried batch arrived with others`);
-        return { baseOffset: check.batch.firstOffset, lastOffset: check.batch.lastOffset, logAppendTimeMs: -1 };
-      }
-      for (const h of headers.slice(1)) {
-        if (h.producerId < 0) continue;
-        const next = checkSequence(this.producers, h);
-        if (next.kind !== 'append') throw new ApiError('OUT_OF_ORDER_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: batches of one request must be consecutive`);
-      }
+      if (check.kind === 'append') continue;
+      if (headers.length > 1 || i > 0) throw new ApiError('DUPLICATE_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: a retried batch arrived with others`);
+      const original = check.kind === 'duplicate' ? check.batch : await check.outcome;
+      return { baseOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTimeMs: -1 };
     }
+    const pending = idempotent.map((h) => this.addPendingBatch(h));
     const logAppendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? options.nowMs : undefined;
     const leoBefore = this.logEndOffset;
-    const appending = this.args.log.appendAsLeader(batches, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
-    // The log stamped the offsets in place synchronously (PartitionLogPort contract).
-    for (const h of batchIdentities(batches)) recordBatch(this.producers, h);
-    const result = await appending;
+    let result: LogAppendInfo;
+    try {
+      result = await this.args.log.appendAsLeader(batches, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
+    } catch (err) {
+      for (const p of pending) this.settlePendingBatch(p, err);
+      throw err;
+    }
     assert(result.baseOffset >= leoBefore && result.lastOffset >= result.baseOffset, `${this.topic}-${this.partition}: append returned offsets [${result.baseOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
+    // Offsets come from the append's result: consecutive batches from result.baseOffset, in order.
+    let baseOffset = result.baseOffset;
+    for (const h of headers) {
+      if (h.producerId >= 0) {
+        recordBatch(this.producers, { ...h, baseOffset });
+        const p = pending.find((q) => q.identity === h);
+        if (p !== undefined) this.settlePendingBatch(p, undefined, { firstSequence: h.baseSequence, lastSequence: lastSequenceOf(h), firstOffset: baseOffset, lastOffset: baseOffset + h.lastOffsetDelta });
+      }
+      baseOffset += h.lastOffsetDelta + 1;
+    }
+    assert(baseOffset === result.lastOffset + 1, `${this.topic}-${this.partition}: batch offsets end at ${baseOffset - 1}, append at ${result.lastOffset}`);
     this.args.onLogEndOffsetChange?.();
     this.maybeAdvanceHighWatermark();
     return result;
+  }
+
+  /** The idempotence decision for one batch against written state plus pending (accepted, unwritten) batches. */
+  private checkIdempotentBatch(h: BatchIdentity): SequenceCheck | { readonly kind: 'pending'; readonly outcome: Promise<ProducerBatch> } {
+    const pending = this.pendingBatches.get(h.producerId) ?? [];
+    const same = pending.find((p) => p.identity.producerEpoch === h.producerEpoch
+      && p.identity.baseSequence === h.baseSequence && p.identity.lastOffsetDelta === h.lastOffsetDelta);
+    if (same !== undefined) return { kind: 'pending', outcome: same.outcome };
+    const newest = pending[pending.length - 1];
+    if (newest === undefined) return checkSequence(this.producers, h);
+    // Judge against the written window extended by the pending batches (offsets not known yet; a
+    // duplicate of a pending batch was answered above, so the placeholders are never returned).
+    const written = this.producers.get(h.producerId);
+    const sameEpoch = written !== undefined && written.producerEpoch === newest.identity.producerEpoch ? written.batches : [];
+    const view: ProducerEntry = {
+      producerId: h.producerId, producerEpoch: newest.identity.producerEpoch, lastOffset: -1,
+      batches: [...sameEpoch, ...pending.map((p) => ({ firstSequence: p.identity.baseSequence, lastSequence: lastSequenceOf(p.identity), firstOffset: -1, lastOffset: -1 }))],
+    };
+    const check = checkSequence(new Map([[h.producerId, view]]), h);
+    assert(check.kind !== 'duplicate' || check.batch.firstOffset >= 0, `${this.topic}-${this.partition}: a pending batch matched as written`);
+    return check;
+  }
+
+  private addPendingBatch(identity: BatchIdentity): PendingBatch {
+    let settle!: (batch: ProducerBatch | undefined, err: unknown) => void;
+    const outcome = new Promise<ProducerBatch>((resolve, reject) => {
+      settle = (batch, err) => (batch !== undefined ? resolve(batch) : reject(err));
+    });
+    outcome.catch(() => undefined); // only retries await it; the original request reports the error
+    const p: PendingBatch = { identity, outcome, settle };
+    const list = this.pendingBatches.get(identity.producerId) ?? [];
+    list.push(p);
+    this.pendingBatches.set(identity.producerId, list);
+    return p;
+  }
+
+  private settlePendingBatch(p: PendingBatch, err: unknown, batch?: ProducerBatch): void {
+    const list = (this.pendingBatches.get(p.identity.producerId) ?? []).filter((q) => q !== p);
+    if (list.length === 0) this.pendingBatches.delete(p.identity.producerId);
+    else this.pendingBatches.set(p.identity.producerId, list);
+    p.settle(batch, err);
   }
 
   /** Rebuilds idempotent producer state from batch headers of the log tail (open / recovery). */
