@@ -71,6 +71,7 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
   [ErrorCode.INVALID_PRODUCER_ID_MAPPING]: info('INVALID_PRODUCER_ID_MAPPING', false, 'The producer id does not match the transactional id.'),
   [ErrorCode.KAFKA_STORAGE_ERROR]: info('KAFKA_STORAGE_ERROR', true, 'A disk error on the server while accessing the log.'),
   [ErrorCode.UNKNOWN_PRODUCER_ID]: info('UNKNOWN_PRODUCER_ID', false, 'The broker has no state for this producer id.'),
+  [ErrorCode.NON_EMPTY_GROUP]: info('NON_EMPTY_GROUP', false, 'The group is not empty (it has members).'),
   [ErrorCode.GROUP_ID_NOT_FOUND]: info('GROUP_ID_NOT_FOUND', false, 'The group does not exist.'),
   [ErrorCode.FENCED_LEADER_EPOCH]: info('FENCED_LEADER_EPOCH', true, 'The leader epoch in the request is older than the broker\'s; refresh metadata.'),
   [ErrorCode.UNKNOWN_LEADER_EPOCH]: info('UNKNOWN_LEADER_EPOCH', true, 'The leader epoch in the request is newer than the broker\'s.'),
