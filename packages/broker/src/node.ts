@@ -23,6 +23,8 @@ import type { LogFactory } from './partition-log.js';
 import { ReplicaManager } from './replica-manager.js';
 import { registerReplicaService } from './replication/replica-service.js';
 import { storageLogFactory } from './adapters/storage-partition-log.js';
+import { GroupCoordinator, parseGroupCoordinatorConfig } from './groups/group-coordinator.js';
+import { registerGroupsService } from './groups/groups-service.js';
 
 /** How long close() lets in-flight calls finish before cutting them off. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
@@ -34,6 +36,8 @@ export interface StartNodeOptions {
   readonly openLog?: LogFactory;
   readonly nowMs?: () => number;
   readonly shutdownGraceMs?: number;
+  /** Group coordinator settings by Kafka name (offsets.topic.num.partitions, offsets.retention.minutes, ...). */
+  readonly groups?: Readonly<Record<string, string | number>>;
 }
 
 export interface TributaryNode {
@@ -147,6 +151,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       logger: rootLogger.child({ component: 'replica-service' }), shutdownSignal: shutdown.signal,
     });
   }
+  const groups = new GroupCoordinator({
+    nodeId: config.nodeId, metadata, commands: metadata, replicas, notifier, nowMs,
+    config: parseGroupCoordinatorConfig(options.groups), logger: rootLogger.child({ component: 'group-coordinator' }),
+  });
+  registerGroupsService(server, { coordinator: groups, logger: rootLogger.child({ component: 'groups-service' }) });
   server.addService(AdminService, createAdminHandlers({
     config, metadata, commands: metadata, replicas, logger: rootLogger.child({ component: 'admin-service' }),
   }));
@@ -202,6 +211,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       await cluster?.leave(closeOptions.controlledShutdown ?? true);
       for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');
       clearInterval(retentionTimer);
+      groups.close();
       shutdown.abort();
       notifier.notifyAll();
       await new Promise<void>((resolve) => {

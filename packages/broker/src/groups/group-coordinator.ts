@@ -1,0 +1,403 @@
+// The group coordinator: the I/O shell around the pure group state machine (group.ts). It owns the groups
+// of the `__consumer_offsets` partitions this broker leads, writes commits and group metadata there with
+// acks=all through the broker's own produce path, and reloads them by reading the partition from its start
+// when it becomes leader (COORDINATOR_LOAD_IN_PROGRESS meanwhile), so committed offsets survive failover.
+// Partitions it stops leading are unloaded (NOT_COORDINATOR). A timer drives session expiry, rebalance
+// deadlines and offset retention, and runs the log cleaner on compacted topics.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { decodeRecordBatches, type RecordInput } from '@tributary/protocol';
+import type { ChangeNotifier } from '../change-notifier.js';
+import { ApiError, errorCodeOf, type ErrorCodeName } from '../errors.js';
+import type { MetadataCommands, MetadataView } from '../metadata-view.js';
+import { produce } from '../produce.js';
+import type { ReplicaManager } from '../replica-manager.js';
+import type { TopicPartition } from './assignors/index.js';
+import {
+  applyCommit, deleteGroup, heartbeat, join, leave, newGroup, sync, tick, validateCommit, validateOffsetMetadata,
+  type Group, type JoinInput, type JoinReply, type StepContext, type StepResult,
+} from './group.js';
+import { OFFSETS_TOPIC, groupRecord, offsetRecord, offsetsPartitionFor, replayRecord, type OffsetsRecord } from './group-records.js';
+
+/** Kafka's defaults; tests and `npm start` use fewer partitions. */
+export const DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS = 50;
+export const DEFAULT_OFFSETS_RETENTION_MINUTES = 10_080; // 7 days
+export const DEFAULT_GROUP_TICK_INTERVAL_MS = 100;
+export const DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS = 5_000;
+export const DEFAULT_LOG_CLEANER_INTERVAL_MS = 15_000;
+/** Bytes read per step while loading an offsets partition. */
+const LOAD_READ_BYTES = 1024 * 1024;
+
+export interface GroupCoordinatorConfig {
+  /** offsets.topic.num.partitions */
+  readonly offsetsTopicNumPartitions: number;
+  /** offsets.retention.minutes, in ms */
+  readonly offsetsRetentionMs: number;
+  /** offsets.commit.timeout.ms: how long a commit waits for acks=all */
+  readonly offsetsCommitTimeoutMs: number;
+  readonly tickIntervalMs: number;
+  /** log.cleaner.backoff.ms-like: how often compacted partitions are cleaned; 0 = never */
+  readonly logCleanerIntervalMs: number;
+}
+
+export const DEFAULT_GROUP_COORDINATOR_CONFIG: GroupCoordinatorConfig = {
+  offsetsTopicNumPartitions: DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS,
+  offsetsRetentionMs: DEFAULT_OFFSETS_RETENTION_MINUTES * 60_000,
+  offsetsCommitTimeoutMs: DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS,
+  tickIntervalMs: DEFAULT_GROUP_TICK_INTERVAL_MS,
+  logCleanerIntervalMs: DEFAULT_LOG_CLEANER_INTERVAL_MS,
+};
+
+/** The Kafka-named keys accepted from the node's options. */
+export function parseGroupCoordinatorConfig(raw: Readonly<Record<string, string | number | undefined>> = {}): GroupCoordinatorConfig {
+  const num = (key: string, fallback: number, min: number): number => {
+    const v = raw[key];
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${key} must be an integer >= ${min}, got ${String(v)}`);
+    return n;
+  };
+  return {
+    offsetsTopicNumPartitions: num('offsets.topic.num.partitions', DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS, 1),
+    offsetsRetentionMs: num('offsets.retention.minutes', DEFAULT_OFFSETS_RETENTION_MINUTES, 1) * 60_000,
+    offsetsCommitTimeoutMs: num('offsets.commit.timeout.ms', DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS, 1),
+    tickIntervalMs: num('group.tick.interval.ms', DEFAULT_GROUP_TICK_INTERVAL_MS, 1),
+    logCleanerIntervalMs: num('log.cleaner.interval.ms', DEFAULT_LOG_CLEANER_INTERVAL_MS, 0),
+  };
+}
+
+export interface GroupCoordinatorDeps {
+  readonly nodeId: number;
+  readonly metadata: MetadataView;
+  readonly commands: MetadataCommands;
+  readonly replicas: ReplicaManager;
+  readonly notifier: ChangeNotifier;
+  readonly config: GroupCoordinatorConfig;
+  readonly logger: Logger;
+  readonly nowMs: () => number;
+}
+
+interface Shard {
+  readonly partition: number;
+  readonly leaderEpoch: number;
+  status: 'loading' | 'ready';
+  readonly groups: Map<string, Group>;
+}
+
+type Parked = (reply: JoinReply) => void;
+
+export class GroupCoordinator {
+  private readonly shards = new Map<number, Shard>();
+  private readonly parked = new Map<string, Parked>();
+  private creatingTopic: Promise<void> | undefined;
+  private readonly tickTimer: NodeJS.Timeout;
+  private readonly cleanerTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly deps: GroupCoordinatorDeps) {
+    this.tickTimer = setInterval(() => this.onTick(), deps.config.tickIntervalMs);
+    this.tickTimer.unref();
+    if (deps.config.logCleanerIntervalMs > 0) {
+      this.cleanerTimer = setInterval(() => void this.cleanCompactedLogs(), deps.config.logCleanerIntervalMs);
+      this.cleanerTimer.unref();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.tickTimer);
+    if (this.cleanerTimer !== undefined) clearInterval(this.cleanerTimer);
+    for (const shard of [...this.shards.values()]) this.unload(shard, 'NOT_COORDINATOR');
+  }
+
+  private ctx(): StepContext {
+    const partitionCounts = new Map<string, number>();
+    for (const t of this.deps.metadata.topics()) if (!t.internal) partitionCounts.set(t.name, t.partitions.length);
+    return { nowMs: this.deps.nowMs(), logger: this.deps.logger, partitionCounts };
+  }
+
+  // ---- coordinator lookup, loading ----------------------------------------------------------------
+
+  partitionFor(groupId: string): number {
+    return offsetsPartitionFor(groupId, this.offsetsPartitionCount());
+  }
+
+  private offsetsPartitionCount(): number {
+    return this.deps.metadata.topic(OFFSETS_TOPIC)?.partitions.length ?? this.deps.config.offsetsTopicNumPartitions;
+  }
+
+  /** The broker leading the group's offsets partition; creates the offsets topic on first use. */
+  async findCoordinator(groupId: string): Promise<{ nodeId: number; host: string; port: number }> {
+    if (this.deps.metadata.topic(OFFSETS_TOPIC) === undefined) {
+      await this.createOffsetsTopic();
+      throw new ApiError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} is being created`);
+    }
+    const info = this.deps.metadata.partition(OFFSETS_TOPIC, this.partitionFor(groupId));
+    const broker = info === undefined || info.leader < 0 ? undefined : this.deps.metadata.brokers().find((b) => b.nodeId === info.leader);
+    if (broker === undefined) throw new ApiError('COORDINATOR_NOT_AVAILABLE', `${OFFSETS_TOPIC} partition of group ${groupId} has no leader`);
+    return { nodeId: broker.nodeId, host: broker.host, port: broker.port };
+  }
+
+  private createOffsetsTopic(): Promise<void> {
+    this.creatingTopic ??= (async () => {
+      const live = this.deps.metadata.brokers().filter((b) => !b.fenced && b.roles.includes('broker')).length;
+      try {
+        await this.deps.commands.createTopic({
+          name: OFFSETS_TOPIC, numPartitions: this.deps.config.offsetsTopicNumPartitions,
+          replicationFactor: Math.max(1, Math.min(3, live)), configs: { 'cleanup.policy': 'compact' }, validateOnly: false,
+        });
+        this.deps.logger.info({ partitions: this.deps.config.offsetsTopicNumPartitions }, `created ${OFFSETS_TOPIC}`);
+      } catch (err) {
+        if (errorCodeOf(err) !== 'TOPIC_ALREADY_EXISTS') this.deps.logger.warn({ err }, `creating ${OFFSETS_TOPIC} failed`);
+      } finally {
+        this.creatingTopic = undefined;
+      }
+    })();
+    return this.creatingTopic;
+  }
+
+  /** The loaded shard holding `groupId`, or NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS. */
+  private shardFor(groupId: string): Shard {
+    if (this.closed) throw new ApiError('NOT_COORDINATOR', 'the broker is shutting down');
+    const index = this.partitionFor(groupId);
+    const hosted = this.deps.replicas.findPartition(OFFSETS_TOPIC, index);
+    if (hosted === undefined || !hosted.isLeader) throw new ApiError('NOT_COORDINATOR', `node ${this.deps.nodeId} is not the coordinator of group ${groupId}`);
+    let shard = this.shards.get(index);
+    if (shard !== undefined && shard.leaderEpoch !== hosted.leaderEpoch) {
+      this.unload(shard, 'NOT_COORDINATOR');
+      shard = undefined;
+    }
+    if (shard === undefined) shard = this.load(index, hosted.leaderEpoch);
+    if (shard.status !== 'ready') throw new ApiError('COORDINATOR_LOAD_IN_PROGRESS', `loading group state from ${OFFSETS_TOPIC}-${index}`);
+    return shard;
+  }
+
+  private load(index: number, leaderEpoch: number): Shard {
+    const shard: Shard = { partition: index, leaderEpoch, status: 'loading', groups: new Map() };
+    this.shards.set(index, shard);
+    const logger = this.deps.logger.child({ topic: OFFSETS_TOPIC, partition: index, leaderEpoch });
+    void (async () => {
+      const partition = this.deps.replicas.getPartition(OFFSETS_TOPIC, index);
+      // Everything this leader has: records of its epoch are never truncated, older ones it holds are committed.
+      const end = partition.logEndOffset;
+      let offset = partition.logStartOffset;
+      let records = 0;
+      while (offset < end) {
+        const read = await partition.log.read(offset, LOAD_READ_BYTES, { maxOffset: end, minOneBatch: true });
+        if (read.bytes.length === 0) break;
+        for (const batch of decodeRecordBatches(read.bytes)) {
+          if (batch.lastOffset < offset) continue;
+          if (!batch.control) {
+            for (const r of batch.records) {
+              if (r.offset < offset) continue;
+              replayRecord(shard.groups, r.key, r.value, this.deps.nowMs());
+              records++;
+            }
+          }
+          offset = batch.lastOffset + 1;
+        }
+      }
+      if (this.shards.get(index) !== shard) return;
+      for (const [id, g] of shard.groups) if (g.state === 'Dead') shard.groups.delete(id);
+      shard.status = 'ready';
+      logger.info({ groups: shard.groups.size, records, logEndOffset: end }, 'loaded group state');
+    })().catch((err: unknown) => {
+      logger.error({ err }, 'loading group state failed; will retry');
+      if (this.shards.get(index) === shard) this.shards.delete(index);
+    });
+    return shard;
+  }
+
+  private unload(shard: Shard, error: ErrorCodeName): void {
+    this.shards.delete(shard.partition);
+    for (const g of shard.groups.values()) {
+      for (const m of g.members.values()) if (m.pendingJoin !== null) this.answer({ type: 'join', requestId: m.pendingJoin, error, memberId: m.memberId, generation: -1, protocolName: '', rebalanceProtocol: '', leaderId: '', members: [] });
+    }
+    this.deps.logger.info({ topic: OFFSETS_TOPIC, partition: shard.partition, groups: shard.groups.size }, 'unloaded group state');
+  }
+
+  private onTick(): void {
+    if (this.closed) return;
+    const count = this.deps.metadata.topic(OFFSETS_TOPIC)?.partitions.length ?? 0;
+    for (let index = 0; index < count; index++) {
+      const hosted = this.deps.replicas.findPartition(OFFSETS_TOPIC, index);
+      const shard = this.shards.get(index);
+      const leads = hosted !== undefined && hosted.isLeader;
+      if (shard !== undefined && (!leads || shard.leaderEpoch !== hosted.leaderEpoch)) this.unload(shard, 'NOT_COORDINATOR');
+      // Load eagerly on becoming leader, so the first request after a failover finds the state ready.
+      if (leads && !this.shards.has(index)) this.load(index, hosted.leaderEpoch);
+    }
+    const ctx = this.ctx();
+    for (const shard of this.shards.values()) {
+      if (shard.status !== 'ready') continue;
+      for (const g of [...shard.groups.values()]) this.commitStep(shard, tick(g, this.deps.config.offsetsRetentionMs, ctx));
+    }
+  }
+
+  /** Makes a step's group current, answers parked joins and writes what must be persisted. */
+  private commitStep(shard: Shard, step: StepResult): void {
+    const g = step.group;
+    if (g.state === 'Dead') shard.groups.delete(g.groupId);
+    else shard.groups.set(g.groupId, g);
+    const records: OffsetsRecord[] = step.removedOffsets.map((tp) => offsetRecord(g.groupId, tp, null));
+    if (step.persistGroup) records.push(groupRecord(g));
+    if (records.length > 0) {
+      this.append(shard, records).catch((err: unknown) => this.deps.logger.warn({ err, group: g.groupId }, 'writing group metadata failed'));
+    }
+    for (const reply of step.replies) this.answer(reply);
+  }
+
+  private answer(reply: JoinReply): void {
+    const resolve = this.parked.get(reply.requestId);
+    if (resolve === undefined) return;
+    this.parked.delete(reply.requestId);
+    resolve(reply);
+  }
+
+  private async append(shard: Shard, records: readonly OffsetsRecord[]): Promise<void> {
+    const nowMs = this.deps.nowMs();
+    const input: RecordInput[] = records.map((r) => ({ key: r.key, value: r.value, timestamp: nowMs }));
+    const out = await produce({
+      acks: -1, timeoutMs: this.deps.config.offsetsCommitTimeoutMs,
+      topics: [{ topic: OFFSETS_TOPIC, partitions: [{ partition: shard.partition, recordBatch: undefined, records: input, currentLeaderEpoch: shard.leaderEpoch }] }],
+    }, { replicas: this.deps.replicas, notifier: this.deps.notifier, nowMs: this.deps.nowMs });
+    const error = out.topics[0]?.partitions[0]?.error;
+    if (error !== undefined) {
+      const code = errorCodeOf(error);
+      // Kafka maps append failures to coordinator errors the client knows how to retry.
+      const mapped: ErrorCodeName = code === 'NOT_LEADER_OR_FOLLOWER' || code === 'FENCED_LEADER_EPOCH' ? 'NOT_COORDINATOR'
+        : code === 'UNKNOWN_TOPIC_OR_PARTITION' || code === 'NOT_ENOUGH_REPLICAS' || code === 'NOT_ENOUGH_REPLICAS_AFTER_APPEND' || code === 'REQUEST_TIMED_OUT' ? 'COORDINATOR_NOT_AVAILABLE'
+        : code;
+      throw new ApiError(mapped as Exclude<ErrorCodeName, 'NONE'>, `writing to ${OFFSETS_TOPIC}-${shard.partition}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+
+  // ---- requests -------------------------------------------------------------------------------------
+
+  async joinGroup(groupId: string, input: Omit<JoinInput, 'requestId' | 'newMemberId'>, signal?: AbortSignal): Promise<JoinReply> {
+    const shard = this.shardFor(groupId);
+    const requestId = randomUUID();
+    const clientPrefix = input.clientId === '' ? 'member' : input.clientId;
+    const reply = new Promise<JoinReply>((resolve) => this.parked.set(requestId, resolve));
+    const group = shard.groups.get(groupId) ?? newGroup(groupId, this.deps.nowMs());
+    this.commitStep(shard, join(group, { ...input, requestId, newMemberId: `${clientPrefix}-${randomUUID()}` }, this.ctx()));
+    const onAbort = (): void => this.answer({ type: 'join', requestId, error: 'REQUEST_TIMED_OUT', memberId: input.memberId, generation: -1, protocolName: '', rebalanceProtocol: '', leaderId: '', members: [] });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await reply;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  syncGroup(groupId: string, input: { memberId: string; groupInstanceId: string | null; generation: number }): { error: ErrorCodeName | null; assignment: readonly TopicPartition[]; revoked: readonly TopicPartition[] } {
+    const shard = this.shardFor(groupId);
+    const group = shard.groups.get(groupId);
+    if (group === undefined) return { error: 'UNKNOWN_MEMBER_ID', assignment: [], revoked: [] };
+    const out = sync(group, input, this.ctx());
+    this.commitStep(shard, out.step);
+    return { error: out.error, assignment: out.assignment, revoked: out.revoked };
+  }
+
+  heartbeat(groupId: string, input: { memberId: string; groupInstanceId: string | null; generation: number }): ErrorCodeName | null {
+    const shard = this.shardFor(groupId);
+    const group = shard.groups.get(groupId);
+    if (group === undefined) return 'UNKNOWN_MEMBER_ID';
+    const out = heartbeat(group, input, this.deps.nowMs());
+    shard.groups.set(groupId, out.group);
+    return out.error;
+  }
+
+  leaveGroup(groupId: string, input: { memberId: string; groupInstanceId: string | null }): ErrorCodeName | null {
+    const shard = this.shardFor(groupId);
+    const group = shard.groups.get(groupId);
+    if (group === undefined) return 'UNKNOWN_MEMBER_ID';
+    const out = leave(group, input, this.ctx());
+    this.commitStep(shard, out.step);
+    return out.error;
+  }
+
+  /** Validates, writes with acks=all, then applies: a commit is visible only once it is durable. */
+  async commitOffsets(groupId: string, input: { memberId: string; groupInstanceId: string | null; generation: number },
+    commits: readonly (TopicPartition & { offset: number; metadata: string })[]): Promise<Map<string, ErrorCodeName | null>> {
+    const shard = this.shardFor(groupId);
+    const group = shard.groups.get(groupId) ?? newGroup(groupId, this.deps.nowMs());
+    const results = new Map<string, ErrorCodeName | null>();
+    const error = validateCommit(group, input);
+    const accepted: (TopicPartition & { offset: number; metadata: string })[] = [];
+    for (const c of commits) {
+      const key = `${c.topic}\u0000${c.partition}`;
+      const own = error ?? validateOffsetMetadata(c.metadata)
+        ?? (this.deps.metadata.partition(c.topic, c.partition) === undefined ? 'UNKNOWN_TOPIC_OR_PARTITION' : null)
+        ?? (!Number.isSafeInteger(c.offset) || c.offset < 0 ? 'INVALID_COMMIT_OFFSET_SIZE' : null);
+      results.set(key, own);
+      if (own === null) accepted.push(c);
+    }
+    if (accepted.length === 0) return results;
+    const nowMs = this.deps.nowMs();
+    try {
+      await this.append(shard, accepted.map((c) => offsetRecord(groupId, c, { offset: c.offset, metadata: c.metadata, commitTimestampMs: nowMs })));
+    } catch (err) {
+      const code = errorCodeOf(err);
+      for (const c of accepted) results.set(`${c.topic}\u0000${c.partition}`, code);
+      return results;
+    }
+    if (this.shards.get(shard.partition) !== shard) return results; // unloaded meanwhile: the next load replays it
+    shard.groups.set(groupId, applyCommit(shard.groups.get(groupId) ?? group, accepted, nowMs, input.memberId));
+    return results;
+  }
+
+  fetchOffsets(groupId: string, partitions: readonly TopicPartition[] | null): { topic: string; partition: number; offset: number; metadata: string }[] {
+    const shard = this.shardFor(groupId);
+    const group = shard.groups.get(groupId);
+    const offsets = group?.offsets ?? new Map();
+    if (partitions === null) return [...offsets.values()].map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, metadata: o.metadata }));
+    return partitions.map((tp) => {
+      const o = offsets.get(`${tp.topic}\u0000${tp.partition}`);
+      return { topic: tp.topic, partition: tp.partition, offset: o?.offset ?? -1, metadata: o?.metadata ?? '' };
+    });
+  }
+
+  /** Groups of every offsets partition this broker leads and has loaded. */
+  listGroups(): { groupId: string; state: string; protocolType: string }[] {
+    const out: { groupId: string; state: string; protocolType: string }[] = [];
+    for (const shard of this.shards.values()) {
+      if (shard.status !== 'ready') continue;
+      for (const g of shard.groups.values()) out.push({ groupId: g.groupId, state: g.state, protocolType: g.protocolType });
+    }
+    return out.sort((a, b) => (a.groupId < b.groupId ? -1 : 1));
+  }
+
+  describeGroup(groupId: string): Group {
+    const shard = this.shardFor(groupId);
+    return shard.groups.get(groupId) ?? { ...newGroup(groupId, this.deps.nowMs()), state: 'Dead' };
+  }
+
+  deleteGroup(groupId: string): ErrorCodeName | null {
+    const shard = this.shardFor(groupId);
+    const group = shard.groups.get(groupId);
+    if (group === undefined) return 'GROUP_ID_NOT_FOUND';
+    const out = deleteGroup(group, this.ctx());
+    this.commitStep(shard, out.step);
+    return out.error;
+  }
+
+  /** The log cleaner: compacts every hosted partition of a topic with cleanup.policy containing compact. */
+  private async cleanCompactedLogs(): Promise<void> {
+    for (const topic of this.deps.metadata.topics()) {
+      for (const info of topic.partitions) {
+        if (this.closed) return;
+        const hosted = this.deps.replicas.findPartition(info.topic, info.partition);
+        if (hosted === undefined || !hosted.topicConfig.cleanupPolicy.includes('compact')) continue;
+        const log = hosted.log as { compact?: (nowMs: number) => Promise<unknown> };
+        if (typeof log.compact !== 'function') continue;
+        try {
+          await log.compact(this.deps.nowMs());
+        } catch (err) {
+          this.deps.logger.warn({ err, topic: info.topic, partition: info.partition }, 'log cleaning failed');
+        }
+      }
+    }
+  }
+}
