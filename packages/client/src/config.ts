@@ -37,6 +37,15 @@ export const DEFAULT_MAX_PARTITION_FETCH_BYTES = 1_048_576;
 export const DEFAULT_MAX_POLL_RECORDS = 500;
 export const DEFAULT_AUTO_OFFSET_RESET = 'latest';
 export const DEFAULT_ISOLATION_LEVEL = 'read_uncommitted';
+// Consumer groups (Kafka 3.x defaults).
+export const DEFAULT_SESSION_TIMEOUT_MS = 45_000;
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
+export const DEFAULT_MAX_POLL_INTERVAL_MS = 300_000;
+export const DEFAULT_ENABLE_AUTO_COMMIT = true;
+export const DEFAULT_AUTO_COMMIT_INTERVAL_MS = 5_000;
+/** Like Kafka 3.x: range is used until every member also lists cooperative-sticky first. */
+export const DEFAULT_PARTITION_ASSIGNMENT_STRATEGY: readonly string[] = ['range', 'cooperative-sticky'];
+export const ASSIGNMENT_STRATEGIES = ['range', 'roundrobin', 'sticky', 'cooperative-sticky'] as const;
 
 const INT32_MAX = 2_147_483_647;
 
@@ -74,8 +83,18 @@ export interface ProducerOptions extends CommonOptions {
 }
 
 export interface ConsumerOptions extends CommonOptions {
-  /** Reserved for consumer groups (subscribe/commit); manual assignment ignores it. */
+  /** The consumer group (subscribe/commit); manual assignment ignores it. */
   'group.id'?: string;
+  /** Static membership: a restart with the same id keeps the assignment without a rebalance. */
+  'group.instance.id'?: string;
+  'session.timeout.ms'?: number;
+  'heartbeat.interval.ms'?: number;
+  /** Most time between polls before the member is considered stuck (the rebalance timeout). */
+  'max.poll.interval.ms'?: number;
+  'enable.auto.commit'?: boolean;
+  'auto.commit.interval.ms'?: number;
+  /** Preferred first; the coordinator picks the most voted strategy all members support. */
+  'partition.assignment.strategy'?: readonly (typeof ASSIGNMENT_STRATEGIES[number])[];
   'fetch.min.bytes'?: number;
   'fetch.max.wait.ms'?: number;
   'fetch.max.bytes'?: number;
@@ -118,6 +137,13 @@ export interface ProducerConfig extends CommonConfig {
 
 export interface ConsumerConfig extends CommonConfig {
   readonly groupId: string | undefined;
+  readonly groupInstanceId: string | undefined;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly maxPollIntervalMs: number;
+  readonly enableAutoCommit: boolean;
+  readonly autoCommitIntervalMs: number;
+  readonly partitionAssignmentStrategy: readonly string[];
   readonly fetchMinBytes: number;
   readonly fetchMaxWaitMs: number;
   readonly fetchMaxBytes: number;
@@ -195,6 +221,14 @@ const producerSchema = z.strictObject({
 const consumerSchema = z.strictObject({
   ...commonShape,
   'group.id': z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
+  'group.instance.id': z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
+  'session.timeout.ms': int(1, INT32_MAX).default(DEFAULT_SESSION_TIMEOUT_MS),
+  'heartbeat.interval.ms': int(1, INT32_MAX).default(DEFAULT_HEARTBEAT_INTERVAL_MS),
+  'max.poll.interval.ms': int(1, INT32_MAX).default(DEFAULT_MAX_POLL_INTERVAL_MS),
+  'enable.auto.commit': bool().default(DEFAULT_ENABLE_AUTO_COMMIT),
+  'auto.commit.interval.ms': int(0, INT32_MAX).default(DEFAULT_AUTO_COMMIT_INTERVAL_MS),
+  'partition.assignment.strategy': z.array(z.enum(ASSIGNMENT_STRATEGIES, { error: `must be one of ${ASSIGNMENT_STRATEGIES.join(', ')}` }))
+    .min(1, { error: 'must name at least one strategy' }).default([...DEFAULT_PARTITION_ASSIGNMENT_STRATEGY] as (typeof ASSIGNMENT_STRATEGIES[number])[]),
   'fetch.min.bytes': int(0, INT32_MAX).default(DEFAULT_FETCH_MIN_BYTES),
   'fetch.max.wait.ms': int(0, INT32_MAX).default(DEFAULT_FETCH_MAX_WAIT_MS),
   'fetch.max.bytes': int(1, INT32_MAX).default(DEFAULT_FETCH_MAX_BYTES),
@@ -302,10 +336,20 @@ export function parseConsumerConfig(options: ConsumerOptions = {}): ConsumerConf
   if (p['fetch.max.wait.ms'] >= p['request.timeout.ms']) {
     issues.push({ field: 'fetch.max.wait.ms', message: `must be < request.timeout.ms (${p['request.timeout.ms']})` });
   }
+  if (p['heartbeat.interval.ms'] >= p['session.timeout.ms']) {
+    issues.push({ field: 'heartbeat.interval.ms', message: `must be < session.timeout.ms (${p['session.timeout.ms']})` });
+  }
   if (issues.length > 0) throw new ConfigError('consumer', issues);
   return {
     ...common,
     groupId: p['group.id'],
+    groupInstanceId: p['group.instance.id'],
+    sessionTimeoutMs: p['session.timeout.ms'],
+    heartbeatIntervalMs: p['heartbeat.interval.ms'],
+    maxPollIntervalMs: p['max.poll.interval.ms'],
+    enableAutoCommit: p['enable.auto.commit'],
+    autoCommitIntervalMs: p['auto.commit.interval.ms'],
+    partitionAssignmentStrategy: p['partition.assignment.strategy'],
     fetchMinBytes: p['fetch.min.bytes'],
     fetchMaxWaitMs: p['fetch.max.wait.ms'],
     fetchMaxBytes: p['fetch.max.bytes'],
