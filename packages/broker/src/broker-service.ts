@@ -112,7 +112,7 @@ function encodeProduceResult(result: ProduceResult): tributary.v1.IProduceRespon
       partitions: t.partitions.map((p) => ({
         partition: p.partition,
         error: p.error === undefined ? NO_ERROR : toWireError(p.error),
-        baseOffset: p.baseOffset, logAppendTimeMs: p.logAppendTimeMs, logStartOffset: p.logStartOffset,
+        baseOffset: p.baseOffset, batchBaseOffsets: [...p.batchBaseOffsets], logAppendTimeMs: p.logAppendTimeMs, logStartOffset: p.logStartOffset,
       })),
     })),
   };

@@ -19,6 +19,11 @@ import {
   type BatchIdentity, type ProducerBatch, type ProducerEntry, type SequenceCheck,
 } from './replication/producer-state.js';
 
+/** A leader append: offsets of the whole request plus each batch's base offset, in request order. */
+export interface LeaderAppendInfo extends LogAppendInfo {
+  readonly batchBaseOffsets: readonly number[];
+}
+
 /** An idempotent batch accepted for append whose write has not finished. */
 interface PendingBatch {
   readonly identity: BatchIdentity;
@@ -192,7 +197,7 @@ export class Partition {
    * Appends validated batches as leader. With acks=all the ISR must hold min.insync.replicas before
    * the append (after it, the producer waits for the high watermark instead).
    */
-  async appendAsLeader(batches: Buffer, options: { readonly requiredAcks: number; readonly nowMs: number }): Promise<LogAppendInfo> {
+  async appendAsLeader(batches: Buffer, options: { readonly requiredAcks: number; readonly nowMs: number }): Promise<LeaderAppendInfo> {
     if (options.requiredAcks === -1 && this.isrSize < this.config.minInsyncReplicas) {
       throw new ApiError('NOT_ENOUGH_REPLICAS', `${this.topic}-${this.partition}: ${this.isrSize} in-sync replica(s), min.insync.replicas is ${this.config.minInsyncReplicas}`);
     }
@@ -200,41 +205,66 @@ export class Partition {
     // producer are checked in arrival order, which is also the order offsets are assigned in. Batches
     // accepted but not yet written are "pending": a retry of one waits for the original's outcome
     // (its real offsets, or its error) instead of being answered from state that isn't true yet.
+    // A retried request may start with batches already written or pending (a prefix) followed by new
+    // ones: the prefix is answered with its original offsets, only the rest is appended.
     const headers = batchIdentities(batches);
-    const idempotent = headers.filter((h) => h.producerId >= 0);
-    for (const [i, h] of idempotent.entries()) {
+    const known: (ProducerBatch | Promise<ProducerBatch>)[] = [];
+    for (const h of headers) {
+      if (h.producerId < 0) break;
       const check = this.checkIdempotentBatch(h);
       if (check.kind === 'error') throw new ApiError(check.code, `${this.topic}-${this.partition}: ${check.message}`);
-      if (check.kind === 'append') continue;
-      if (headers.length > 1 || i > 0) throw new ApiError('DUPLICATE_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: a retried batch arrived with others`);
-      const original = check.kind === 'duplicate' ? check.batch : await check.outcome;
-      return { baseOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTimeMs: -1 };
+      if (check.kind === 'append') break;
+      known.push(check.kind === 'duplicate' ? check.batch : check.outcome);
     }
-    const pending = idempotent.map((h) => this.addPendingBatch(h));
-    const logAppendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? options.nowMs : undefined;
-    const leoBefore = this.logEndOffset;
-    let result: LogAppendInfo;
+    const fresh = headers.slice(known.length);
+    // Each accepted batch becomes pending at once, so the next batch of the request is judged after it.
+    const pending: PendingBatch[] = [];
     try {
-      result = await this.args.log.appendAsLeader(batches, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
+      for (const h of fresh) {
+        if (h.producerId < 0) continue;
+        const check = this.checkIdempotentBatch(h);
+        if (check.kind === 'error') throw new ApiError(check.code, `${this.topic}-${this.partition}: ${check.message}`);
+        if (check.kind !== 'append') throw new ApiError('OUT_OF_ORDER_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: a retried batch (sequence ${h.baseSequence}) follows a new one in one request`);
+        pending.push(this.addPendingBatch(h));
+      }
     } catch (err) {
       for (const p of pending) this.settlePendingBatch(p, err);
       throw err;
     }
-    assert(result.baseOffset >= leoBefore && result.lastOffset >= result.baseOffset, `${this.topic}-${this.partition}: append returned offsets [${result.baseOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
-    // Offsets come from the append's result: consecutive batches from result.baseOffset, in order.
-    let baseOffset = result.baseOffset;
-    for (const h of headers) {
-      if (h.producerId >= 0) {
-        recordBatch(this.producers, { ...h, baseOffset });
-        const p = pending.find((q) => q.identity === h);
-        if (p !== undefined) this.settlePendingBatch(p, undefined, { firstSequence: h.baseSequence, lastSequence: lastSequenceOf(h), firstOffset: baseOffset, lastOffset: baseOffset + h.lastOffsetDelta });
+    const appendedOffsets: number[] = [];
+    let result: LogAppendInfo | undefined;
+    if (fresh.length > 0) {
+      const first = fresh[0]!;
+      const toAppend = known.length === 0 ? batches : batches.subarray(first.position);
+      const logAppendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? options.nowMs : undefined;
+      const leoBefore = this.logEndOffset;
+      try {
+        result = await this.args.log.appendAsLeader(toAppend, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
+      } catch (err) {
+        for (const p of pending) this.settlePendingBatch(p, err);
+        throw err;
       }
-      baseOffset += h.lastOffsetDelta + 1;
+      assert(result.baseOffset >= leoBefore && result.lastOffset >= result.baseOffset, `${this.topic}-${this.partition}: append returned offsets [${result.baseOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
+      // Offsets come from the append's result: consecutive batches from result.baseOffset, in order.
+      let baseOffset = result.baseOffset;
+      for (const h of fresh) {
+        appendedOffsets.push(baseOffset);
+        if (h.producerId >= 0) {
+          recordBatch(this.producers, { ...h, baseOffset });
+          const p = pending.find((q) => q.identity === h);
+          if (p !== undefined) this.settlePendingBatch(p, undefined, { firstSequence: h.baseSequence, lastSequence: lastSequenceOf(h), firstOffset: baseOffset, lastOffset: baseOffset + h.lastOffsetDelta });
+        }
+        baseOffset += h.lastOffsetDelta + 1;
+      }
+      assert(baseOffset === result.lastOffset + 1, `${this.topic}-${this.partition}: batch offsets end at ${baseOffset - 1}, append at ${result.lastOffset}`);
     }
-    assert(baseOffset === result.lastOffset + 1, `${this.topic}-${this.partition}: batch offsets end at ${baseOffset - 1}, append at ${result.lastOffset}`);
+    const retried = await Promise.all(known);
+    const batchBaseOffsets = [...retried.map((b) => b.firstOffset), ...appendedOffsets];
+    const lastOffset = result?.lastOffset ?? retried[retried.length - 1]!.lastOffset;
+    if (result === undefined) return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: -1, batchBaseOffsets };
     this.args.onLogEndOffsetChange?.();
     this.maybeAdvanceHighWatermark();
-    return result;
+    return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
   }
 
   /** The idempotence decision for one batch against written state plus pending (accepted, unwritten) batches. */
@@ -442,12 +472,19 @@ export class Partition {
 const EMPTY = Buffer.alloc(0);
 
 /** The idempotence fields of every batch header in `batches` (no record decoding). */
-function batchIdentities(batches: Buffer): { producerId: number; producerEpoch: number; baseSequence: number; lastOffsetDelta: number; baseOffset: number }[] {
-  const out: { producerId: number; producerEpoch: number; baseSequence: number; lastOffsetDelta: number; baseOffset: number }[] = [];
+interface BatchInBuffer extends BatchIdentity {
+  readonly baseOffset: number;
+  /** Where the batch starts in the buffer and its size, in bytes. */
+  readonly position: number;
+  readonly sizeBytes: number;
+}
+
+function batchIdentities(batches: Buffer): BatchInBuffer[] {
+  const out: BatchInBuffer[] = [];
   let pos = 0;
   while (pos < batches.length) {
     const h = readBatchHeader(batches, pos);
-    out.push({ producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta, baseOffset: h.baseOffset });
+    out.push({ producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta, baseOffset: h.baseOffset, position: pos, sizeBytes: h.sizeBytes });
     pos += h.sizeBytes;
   }
   return out;

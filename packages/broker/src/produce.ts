@@ -29,6 +29,8 @@ export interface ProducePartitionResult {
   readonly partition: number;
   readonly error: unknown;
   readonly baseOffset: number;
+  /** Base offset of each batch of the request, in order (empty on error). */
+  readonly batchBaseOffsets: readonly number[];
   readonly logAppendTimeMs: number;
   readonly logStartOffset: number;
   /** Bytes appended (for metrics). */
@@ -46,7 +48,7 @@ export interface ProduceDeps {
 }
 
 function failed(partition: number, error: unknown): ProducePartitionResult {
-  return { partition, error, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, appendedBytes: 0 };
+  return { partition, error, baseOffset: -1, batchBaseOffsets: [], logAppendTimeMs: -1, logStartOffset: -1, appendedBytes: 0 };
 }
 
 /** Handles a whole produce request; partitions are independent and appended concurrently. */
@@ -86,7 +88,7 @@ async function producePartition(
       await awaitHighWatermark({ topic, partition: input.partition, offset: appended.lastOffset + 1, timeoutMs: request.timeoutMs, deps, signal });
     }
     return {
-      partition: input.partition, error: undefined, baseOffset: appended.baseOffset,
+      partition: input.partition, error: undefined, baseOffset: appended.baseOffset, batchBaseOffsets: appended.batchBaseOffsets,
       logAppendTimeMs: appended.logAppendTimeMs, logStartOffset: partition.logStartOffset, appendedBytes: batches.length,
     };
   } catch (err) {

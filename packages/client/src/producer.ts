@@ -395,10 +395,20 @@ export class Producer {
     for (const t of response.topics) {
       for (const p of t.partitions ?? []) results.set(`${t.topic}\u0000${p.partition ?? 0}`, p);
     }
-    // Offsets of a partition's later batches follow its first: the broker appends them as one unit.
+    // Each batch's base offset comes from batchBaseOffsets (a retried request may mix batches already
+    // written with new ones). Brokers that don't send it append a partition's batches as one unit, so
+    // later batches follow the first.
     const nextOffset = new Map<string, number>();
+    const batchIndex = new Map<string, number>();
+    const batchCount = new Map<string, number>();
     for (const batch of request.batches) {
       const key = this.sequenceKey(batch);
+      batchCount.set(key, (batchCount.get(key) ?? 0) + 1);
+    }
+    for (const batch of request.batches) {
+      const key = this.sequenceKey(batch);
+      const index = batchIndex.get(key) ?? 0;
+      batchIndex.set(key, index + 1);
       const r = results.get(key);
       if (r === undefined) {
         if (this.config.acks === 0) {
@@ -410,10 +420,17 @@ export class Producer {
         continue;
       }
       const code = r.error?.code ?? 0;
+      const perBatch = r.batchBaseOffsets ?? [];
+      if (code === DUPLICATE_SEQUENCE_NUMBER && perBatch.length === 0 && (batchCount.get(key) ?? 0) > 1) {
+        // Which of the batches landed is unknown: resend them all (idempotence answers the ones that did).
+        this.handleBatchError(batch, new TributaryClientError(
+          `${batch.topic}-${batch.partition}: duplicate sequence in a multi-batch request without per-batch offsets`, { code: 'DUPLICATE_SEQUENCE_NUMBER', retriable: true }));
+        continue;
+      }
       if (code === 0 || code === DUPLICATE_SEQUENCE_NUMBER) {
         // DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch (a retry of a write that landed).
-        const first = Number(r.baseOffset ?? -1);
-        const baseOffset = this.config.acks === 0 || first < 0 ? -1 : (nextOffset.get(key) ?? first);
+        const first = perBatch.length === batchCount.get(key) ? Number(perBatch[index]) : Number(r.baseOffset ?? -1);
+        const baseOffset = this.config.acks === 0 || first < 0 ? -1 : (perBatch.length === batchCount.get(key) ? first : (nextOffset.get(key) ?? first));
         if (baseOffset >= 0) nextOffset.set(key, baseOffset + batch.records.length);
         this.finishBatch(batch, { baseOffset, logAppendTimeMs: Number(r.logAppendTimeMs ?? -1) });
       } else {
