@@ -17,6 +17,7 @@ import {
   NoOffsetForPartitionError, OffsetOutOfRangeError, TributaryClientError, UnknownTopicOrPartitionError,
   errorFromWire, needsMetadataRefresh,
 } from './errors.js';
+import { ConsumerGroup, type OffsetAndMetadata, type RebalanceListener } from './consumer-group.js';
 import { listOffsets } from './list-offsets.js';
 import { SILENT_LOGGER, type ClientRuntimeOptions, type Logger } from './logger.js';
 import { backoffMs } from './retry.js';
@@ -155,6 +156,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private wakeWaiter: (() => void) | undefined;
   /** Round-robin start for fairness across partitions when draining buffers. */
   private drainCursor = 0;
+  /** Set by subscribe: group membership drives the assignment. */
+  private group: ConsumerGroup | undefined;
 
   constructor(options: ConsumerOptions = {}, runtime: ClientRuntimeOptions = {}) {
     this.config = parseConsumerConfig(options);
@@ -164,9 +167,70 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   // ---- assignment, positions ------------------------------------------------------------------
 
+  /**
+   * Joins the consumer group `group.id` and consumes what its coordinator assigns; `topics` is a list of
+   * names or a RegExp over topic names (resolved at each rebalance). Partitions without a committed offset
+   * start at auto.offset.reset.
+   */
+  subscribe(topics: readonly string[] | RegExp, listener?: RebalanceListener): void {
+    this.ensureOpen();
+    if (this.group !== undefined) throw new IllegalStateError('subscribe: already subscribed');
+    if (this.subscriptions.size > 0) throw new IllegalStateError('subscribe: partitions were assigned manually');
+    this.group = new ConsumerGroup({
+      cluster: this.cluster, config: this.config, logger: this.logger, subscription: topics, listener,
+      host: {
+        assignment: () => this.assignment(),
+        setAssignment: (tps, positions) => {
+          this.subscriptions.assign(tps, this.config.autoOffsetReset);
+          this.cluster.addInterest(tps.map((tp) => tp.topic));
+          for (const [k, offset] of positions) {
+            const s = this.subscriptions.all().find((x) => tpKey(x.topic, x.partition) === k);
+            if (s !== undefined) this.subscriptions.seek(s, offset);
+          }
+        },
+        consumedPositions: () => {
+          const out = new Map<string, OffsetAndMetadata & TopicPartition>();
+          for (const s of this.subscriptions.all()) {
+            const offset = s.buffered[0]?.offset ?? s.fetchPosition;
+            if (offset !== null) out.set(tpKey(s.topic, s.partition), { topic: s.topic, partition: s.partition, offset });
+          }
+          return out;
+        },
+        wake: () => this.wake(),
+      },
+    });
+  }
+
+  /** Commits (and waits for) `offsets` — next offsets to read — or else the consumed positions of every assigned partition. */
+  async commit(offsets?: readonly (TopicPartition & OffsetAndMetadata)[]): Promise<void> {
+    this.ensureOpen();
+    await this.requireGroup('commit').commit(offsets);
+  }
+
+  /** Commits without waiting; failures go to `callback` (or are logged). */
+  commitAsync(offsets?: readonly (TopicPartition & OffsetAndMetadata)[], callback?: (error: Error | undefined) => void): void {
+    this.requireGroup('commitAsync').commit(offsets).then(() => callback?.(undefined), (error: unknown) => {
+      if (callback !== undefined) callback(error instanceof Error ? error : new Error(String(error)));
+      else this.logger.warn({ component: 'consumer', err: error }, 'async commit failed');
+    });
+  }
+
+  /** The group's committed offsets (next offset to read; null when none). */
+  async committed(tps: readonly TopicPartition[]): Promise<(TopicPartition & { offset: number | null; metadata: string })[]> {
+    this.ensureOpen();
+    const found = await this.requireGroup('committed').committed(tps);
+    return found.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset < 0 ? null : c.offset, metadata: c.metadata }));
+  }
+
+  private requireGroup(operation: string): ConsumerGroup {
+    if (this.group === undefined) throw new IllegalStateError(`${operation}: needs subscribe() with group.id`);
+    return this.group;
+  }
+
   /** Manually assigns partitions (replacing the previous assignment). */
   assign(tps: readonly TopicPartition[]): void {
     this.ensureOpen();
+    if (this.group !== undefined) throw new IllegalStateError('assign: the consumer is subscribed to a group');
     this.subscriptions.assign(tps, this.config.autoOffsetReset);
     this.cluster.addInterest(tps.map((tp) => tp.topic));
   }
@@ -266,9 +330,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
   }
 
-  /** Idempotent; a pending poll returns what it has. */
-  async close(): Promise<void> {
+  /**
+   * Idempotent; a pending poll returns what it has. A group member commits (auto commit) and leaves the
+   * group; `leaveGroup: false` just stops, as a crash would (the coordinator notices after session.timeout.ms).
+   */
+  async close(options: { readonly leaveGroup?: boolean } = {}): Promise<void> {
     if (this.closed) return;
+    await this.group?.close({ leaveGroup: options.leaveGroup ?? true });
     this.closed = true;
     this.wake();
     this.cluster.close();
@@ -280,6 +348,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   }
 
   private async pollOnce(timeoutMs: number): Promise<ConsumerRecord[]> {
+    if (this.group !== undefined) {
+      await this.group.poll();
+      if (this.subscriptions.size === 0) {
+        await this.waitForData(Math.max(0, timeoutMs));
+        return [];
+      }
+    }
     if (this.subscriptions.size === 0) throw new IllegalStateError('poll: no partitions assigned (call assign first)');
     const deadlineMs = Date.now() + Math.max(0, timeoutMs);
     await this.ensureMetadata(Math.max(0, timeoutMs));
@@ -295,7 +370,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       const remainingMs = deadlineMs - Date.now();
       if (remainingMs <= 0 || this.closed) return [];
       await this.waitForData(remainingMs);
-      if (this.closed) return [];
+      if (this.closed || this.group?.needsRejoin === true) return [];
     }
   }
 
