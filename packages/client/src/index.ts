@@ -10,6 +10,8 @@ export {
   type ConfigEntry, type ConfigResource, type ConfigResourceType, type ResourceConfigs, type AlterConfigsEntry, type ClusterDescription,
 } from './admin.js';
 export type { OffsetSpec, ListOffsetsRequest, ListedOffset } from './list-offsets.js';
+export type { RebalanceListener, OffsetAndMetadata, GroupTopicPartition } from './consumer-group.js';
+export { GroupAdmin, type GroupListing, type GroupDescription, type GroupMemberDescription, type GroupOffset } from './group-admin.js';
 export type { Partitioner } from './partitioner.js';
 export { murmur2, murmur2Partition, toPositive } from './murmur2.js';
 export type { Logger, ClientRuntimeOptions } from './logger.js';
