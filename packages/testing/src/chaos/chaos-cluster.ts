@@ -14,7 +14,8 @@
 //   split3+3   controllers 1-3 (controller only), brokers 4-6 (broker only); RF 3, min ISR 2
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { NodeProcess } from '../node-process.js';
+import { Admin } from '@tributary/client';
+import { DEFAULT_READY_TIMEOUT_MS, NodeProcess } from '../node-process.js';
 import { freePort } from '../free-port.js';
 import { FaultProxy } from './fault-proxy.js';
 import { ClusterObserver } from './cluster-observer.js';
@@ -147,11 +148,32 @@ export class ChaosCluster {
     try {
       // Voters must come up together (a lone voter waits for a quorum), so start them concurrently.
       await Promise.all(nodes.map((n) => n.process.start(options.readyTimeoutMs)));
+      if (nodes.length > 1) await cluster.waitForBrokersUnfenced(options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
     } catch (error) {
       await cluster.stop();
       throw error;
     }
     return cluster;
+  }
+
+  /**
+   * Answering Metadata is not the same as having registered with the controller: topics created
+   * before every broker is registered and unfenced get fewer replicas (or INVALID_REPLICATION_FACTOR).
+   */
+  async waitForBrokersUnfenced(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const admin = new Admin({ 'bootstrap.servers': this.nodes.map((n) => n.address).join(','), 'default.api.timeout.ms': 5_000, 'request.timeout.ms': 5_000 });
+    try {
+      for (;;) {
+        const description = await admin.describeCluster().catch(() => undefined);
+        const live = new Set(description?.nodes.filter((n) => !n.fenced).map((n) => n.id) ?? []);
+        if (description !== undefined && description.controller.leaderId >= 0 && this.brokerIds.every((id) => live.has(id))) return;
+        if (Date.now() > deadline) throw new Error(`brokers ${this.brokerIds.join(',')} not all registered and unfenced after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await admin.close();
+    }
   }
 
   node(nodeId: number): ChaosNode {
