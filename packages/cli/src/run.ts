@@ -24,6 +24,8 @@ export interface RunDeps {
   readonly loadNodeRuntime?: () => Promise<NodeRuntime>;
 }
 
+/** Group commands load @tributary/client lazily, like the other client commands. */
+const loadGroupCommands = async () => import('./commands/group.js');
 const defaultLoadConnect = async (): Promise<Connect> => (await import('./adapters/tributary-client.js')).connectTributary;
 const defaultLoadNodeRuntime = async (): Promise<NodeRuntime> => (await import('@tributary/broker')) as unknown as NodeRuntime;
 
@@ -232,9 +234,16 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .option('-f, --template <template>', 'record template: %t %p %o %k %v %h %T, \\n \\t')
     .addOption(new Option('--format <format>', 'json lines, or text (values only)').choices(['text', 'json']))
     .option('--exit-at-end', 'stop when every partition reaches its high watermark as of the start')
+    .option('-g, --group <id>', 'consume as a member of this consumer group (commits what it prints; -o start|end applies without a commit)')
     .action(
-      action((ctx, name: string, options: { offset: string; num?: number; partition?: string[]; template?: string; format?: string; exitAtEnd?: boolean }) =>
-        consume(ctx, name, {
+      action(async (ctx, name: string, options: { offset: string; num?: number; partition?: string[]; template?: string; format?: string; exitAtEnd?: boolean; group?: string }) =>
+        options.group !== undefined
+          ? (await loadGroupCommands()).groupConsume(ctx, name, options.group, {
+            count: options.num, template: options.template,
+            format: (options.format ?? (options.template === undefined ? 'json' : 'text')) as OutputFormat,
+            reset: options.offset === 'end' || options.offset === 'latest' ? 'latest' : 'earliest',
+          })
+          : consume(ctx, name, {
           offset: options.offset,
           count: options.num,
           partitions: options.partition ?? [],
@@ -244,6 +253,40 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
         }),
       ),
     );
+
+  // ---- consumer groups ----
+  const group = program.command('group').description('list, describe, seek (reset offsets) and delete consumer groups');
+  group
+    .command('list')
+    .alias('ls')
+    .description('list consumer groups and their states')
+    .addOption(formatOption())
+    .action(action(async (ctx, options: { format: string }) => (await loadGroupCommands()).groupList(ctx, parseOutputFormat(options.format))));
+  group
+    .command('describe')
+    .description('state, members, and per partition CURRENT-OFFSET, LOG-END-OFFSET, LAG, MEMBER, with the total lag')
+    .argument('<group>')
+    .addOption(formatOption())
+    .action(action(async (ctx, id: string, options: { format: string }) => (await loadGroupCommands()).groupDescribe(ctx, id, parseOutputFormat(options.format))));
+  group
+    .command('seek')
+    .description('reset committed offsets of an Empty group (every topic it has commits for, plus --topic)')
+    .argument('<group>')
+    .option('--to <spec>', 'start|end|N|@epoch-ms|@ISO-time|@-1h')
+    .option('--shift-by <n>', 'move each committed offset by n (may be negative)', (v: string) => {
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`--shift-by must be an integer, got '${v}'`);
+      return n;
+    })
+    .option('-t, --topic <topic>', 'also reset this topic (repeatable)', collect)
+    .option('--dry-run', 'print the plan without committing')
+    .action(action(async (ctx, id: string, options: { to?: string; shiftBy?: number; topic?: string[]; dryRun?: boolean }) =>
+      (await loadGroupCommands()).groupSeek(ctx, id, { to: options.to, shiftBy: options.shiftBy, topics: options.topic ?? [], dryRun: options.dryRun === true })));
+  group
+    .command('delete')
+    .description('delete an Empty group and its committed offsets')
+    .argument('<group>')
+    .action(action(async (ctx, id: string) => (await loadGroupCommands()).groupDelete(ctx, id)));
 
   // ---- perf ----
   const perf = program.command('perf').description('throughput and latency tests (kafka-*-perf-test style)');

@@ -89,6 +89,9 @@ describe('consumer groups', () => {
       const seen = new Set(pumps.flatMap((p) => p.records).map((r) => `${r.partition}:${r.offset}`));
       return seen.size === 120;
     });
+    const survivors = (): ConsumerRecord[] => pumps.slice(0, 2).flatMap((p) => p.records);
+    await until('the survivors read the crashed member\'s uncommitted records', () =>
+      committedByCrashed.every((c) => (c.offset ?? 0) === 20 || survivors().some((r) => r.partition === c.partition && r.offset === 19)));
     // The crashed member stopped committing after ~10 records, so some partition has uncommitted records.
     expect(committedByCrashed.some((c) => (c.offset ?? 0) < 20)).toBe(true);
     for (const c of committedByCrashed) {
