@@ -77,6 +77,8 @@ export interface PartitionLogPort {
   updateConfig(config: TopicConfig): void;
 
   applyRetention(nowMs: number): Promise<void>;
+  /** cleanup.policy=compact: keeps the last record per key in closed segments (absent in logs without a cleaner). */
+  compact?(nowMs: number): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
   /** Closes and removes the log's directory. */

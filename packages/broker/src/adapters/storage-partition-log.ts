@@ -14,6 +14,7 @@ export function toLogConfig(config: TopicConfig): LogConfig {
     flushMessages: config.flushMessages,
     flushMs: config.flushMs,
     maxMessageBytes: config.maxMessageBytes,
+    cleanupPolicy: config.cleanupPolicy,
   });
 }
 
@@ -125,6 +126,11 @@ class StoragePartitionLog implements PartitionLogPort {
   async applyRetention(nowMs: number): Promise<void> {
     const result = await (await this.ready()).applyRetention(nowMs);
     if (result.deletedSegments > 0) this.logger.info({ deletedSegments: result.deletedSegments, logStartOffset: result.logStartOffset }, 'retention deleted segments');
+  }
+
+  async compact(nowMs: number): Promise<void> {
+    const result = await (await this.ready()).compact(nowMs);
+    if (result.outcome === 'cleaned') this.logger.info({ segmentsRewritten: result.segmentsRewritten, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter }, 'log cleaned');
   }
 
   async flush(): Promise<void> {

@@ -390,8 +390,8 @@ export class GroupCoordinator {
         if (this.closed) return;
         const hosted = this.deps.replicas.findPartition(info.topic, info.partition);
         if (hosted === undefined || !hosted.topicConfig.cleanupPolicy.includes('compact')) continue;
-        const log = hosted.log as { compact?: (nowMs: number) => Promise<unknown> };
-        if (typeof log.compact !== 'function') continue;
+        const log = hosted.log;
+        if (log.compact === undefined) continue;
         try {
           await log.compact(this.deps.nowMs());
         } catch (err) {
