@@ -61,6 +61,10 @@ export interface NodeConfig {
   readonly autoLeaderRebalanceEnable: boolean;
   readonly leaderImbalanceCheckIntervalSeconds: number;
   readonly metadataSnapshotIntervalRecords: number;
+  /** Replication (cluster mode): see the key table. replicaFetchWaitMaxMs < replicaLagTimeMaxMs. */
+  readonly replicaLagTimeMaxMs: number;
+  readonly replicaFetchWaitMaxMs: number;
+  readonly replicaFetchBackoffMs: number;
 }
 
 /** Room for everything in a request that is not record bytes (framing, topic names, ...). */
@@ -191,6 +195,9 @@ export const NODE_CONFIG_KEYS = {
   'auto.leader.rebalance.enable': { field: 'autoLeaderRebalanceEnable', schema: boolString, default: 'true', doc: 'The active controller periodically moves leadership back to preferred replicas.' },
   'leader.imbalance.check.interval.seconds': { field: 'leaderImbalanceCheckIntervalSeconds', schema: intString(1, 24 * 3600), default: '300', doc: 'How often the preferred-leader check runs, seconds.' },
   'metadata.snapshot.interval.records': { field: 'metadataSnapshotIntervalRecords', schema: intString(1), default: '10000', doc: 'Metadata log batches between snapshots of the metadata image (the log is compacted behind them).' },
+  'replica.lag.time.max.ms': { field: 'replicaLagTimeMaxMs', schema: intString(1, 24 * HOUR_MS), default: '30000', doc: 'A follower not caught up with its leader for this long is removed from the ISR, milliseconds.' },
+  'replica.fetch.wait.max.ms': { field: 'replicaFetchWaitMaxMs', schema: intString(0, 60 * 1000), default: '500', doc: 'Long-poll time of a follower fetch, milliseconds; must be < replica.lag.time.max.ms.' },
+  'replica.fetch.backoff.ms': { field: 'replicaFetchBackoffMs', schema: intString(0, 60 * 1000), default: '1000', doc: 'Pause of a follower after a failed fetch, milliseconds.' },
   'log.level': { field: 'logLevel', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
 } as const satisfies Record<string, KeySpec>;
 
@@ -280,6 +287,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   }
   if (config.brokerHeartbeatIntervalMs * 2 > config.brokerSessionTimeoutMs) {
     issues.push({ key: 'broker.heartbeat.interval.ms, broker.session.timeout.ms', message: `broker.heartbeat.interval.ms (${config.brokerHeartbeatIntervalMs}) must be at most half of broker.session.timeout.ms (${config.brokerSessionTimeoutMs})` });
+  }
+  if (config.replicaFetchWaitMaxMs >= config.replicaLagTimeMaxMs) {
+    issues.push({ key: 'replica.fetch.wait.max.ms, replica.lag.time.max.ms', message: `replica.fetch.wait.max.ms (${config.replicaFetchWaitMaxMs}) must be < replica.lag.time.max.ms (${config.replicaLagTimeMaxMs}), or idle followers would drop out of the ISR` });
   }
   if (config.httpListen !== undefined && config.httpListen.port !== 0
     && formatHostPort(config.httpListen) === formatHostPort(config.listen)) {

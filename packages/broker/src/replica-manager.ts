@@ -47,7 +47,11 @@ export class ReplicaManager {
   constructor(private readonly options: ReplicaManagerOptions) {
     const replication = options.replication;
     if (replication !== undefined) {
-      const config = parseReplicationConfig(replication.config);
+      // The node's replica.* keys, unless the caller (a test) passes its own.
+      const config = parseReplicationConfig({
+        replicaLagTimeMaxMs: options.config.replicaLagTimeMaxMs, replicaFetchWaitMaxMs: options.config.replicaFetchWaitMaxMs,
+        replicaFetchBackoffMs: options.config.replicaFetchBackoffMs, ...replication.config,
+      });
       this.replicationConfig = config;
       this.fetchers = new ReplicaFetcherManager({
         nodeId: options.nodeId, clusterId: () => options.metadata.clusterId, brokerEpoch: replication.brokerEpoch,
@@ -90,8 +94,13 @@ export class ReplicaManager {
     return this.partitions.size;
   }
 
-  /** Opens a log for every partition this node hosts and removes directories of deleted topics. */
-  async startup(): Promise<void> {
+  /**
+   * Opens a log for every partition this node hosts. With `removeStrays` (single node: the local
+   * metadata store is complete and durable) it also removes directories of deleted topics; in
+   * cluster mode deletions arrive as metadata deltas, and a directory missing from the image is only
+   * reported — never delete data because metadata does not (yet) mention it.
+   */
+  async startup(options: { readonly removeStrays: boolean } = { removeStrays: true }): Promise<void> {
     const hosted = new Set<string>();
     for (const topic of this.options.metadata.topics()) {
       for (const info of topic.partitions) {
@@ -106,6 +115,10 @@ export class ReplicaManager {
       if (!entry.isDirectory() || !PARTITION_DIR.test(entry.name) || hosted.has(entry.name)) continue;
       const dir = join(this.options.config.dataDir, entry.name);
       if (!(await readdir(dir)).some((f) => f.endsWith('.log'))) continue;
+      if (!options.removeStrays) {
+        this.options.logger.warn({ dir: entry.name }, 'keeping the log of a partition not in the metadata image (stray)');
+        continue;
+      }
       this.options.logger.warn({ dir: entry.name }, 'removing the log of a partition no longer in the metadata');
       await rm(dir, { recursive: true, force: true });
     }
