@@ -120,7 +120,7 @@ export class ClusterRuntime {
         timer = setTimeout(() => reject(new Error(`no controller quorum answered within ${config.requestTimeoutMs} ms (voters ${config.controllerQuorumVoters.map((v) => `${v.nodeId}@${formatHostPort(v)}`).join(',')})`)), config.requestTimeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
-    this.replicasStarted = args.replicas.startup();
+    this.replicasStarted = args.replicas.startup({ removeStrays: false });
     await this.replicasStarted;
     if (!config.processRoles.includes('broker')) return; // a dedicated controller hosts no replicas
     this.lifecycle = new BrokerLifecycle({

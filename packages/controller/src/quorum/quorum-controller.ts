@@ -383,11 +383,24 @@ export class QuorumController<Image> {
       });
       state.nextOffset = e.offset + 1;
     }
-    if (ok) {
+    if (ok && this.upToDate()) {
       state.nextOffset = Math.max(state.nextOffset, this.appliedOffset + 1);
       ok = state.watcher.send({ controller: hint, committedOffset: this.appliedOffset, progress: true });
     }
     if (!ok) this.dropWatcher(state, 'watcher cannot keep up');
+  }
+
+  /**
+   * Whether this voter's image holds everything committed so far, so a watcher may be told it has
+   * caught up ('progress'). A voter that just restarted knows nothing about the commit index until a
+   * leader of the current term has committed an entry of its own term (its no-op) and this voter has
+   * applied it: before that its image may be empty or stale, and a broker starting on it would think
+   * its topics were deleted.
+   */
+  private upToDate(): boolean {
+    if (this.driver.driverState !== 'running') return false;
+    const s = this.driver.status();
+    return s.lead > 0 && this.appliedTerm === s.term && this.appliedOffset >= s.commit;
   }
 
   private firstTailIndex(offset: number): number {
@@ -467,7 +480,8 @@ export class QuorumController<Image> {
     if (leaderId !== this.lastHint.leaderId || s.term !== this.lastHint.term) {
       this.lastHint = { leaderId, term: s.term };
       for (const state of [...this.watchers]) {
-        if (!state.watcher.send({ controller: { leaderId, term: s.term }, committedOffset: this.appliedOffset, progress: true })) this.dropWatcher(state, 'watcher cannot keep up');
+        if (this.upToDate()) this.catchUp(state);
+        else if (!state.watcher.send({ controller: { leaderId, term: s.term }, committedOffset: this.appliedOffset })) this.dropWatcher(state, 'watcher cannot keep up');
       }
     }
   }
