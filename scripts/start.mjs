@@ -54,6 +54,11 @@ const nodes = Array.from({ length: nodeCount }, (_, i) => {
     exited: undefined,
   };
 });
+/** A path for humans: relative to the current directory when inside it, absolute otherwise. */
+function show(path) {
+  const rel = relative(process.cwd(), path);
+  return rel === '' ? '.' : rel.startsWith('..') ? path : rel;
+}
 const voters = nodes.map((n) => `${n.id}@${n.listen}`).join(',');
 const bootstrap = nodes.map((n) => n.listen).join(',');
 
@@ -109,7 +114,7 @@ function startNode(n) {
       log.end();
       resolveExit({ code, signal });
       if (stopping) return;
-      console.error(`tributary start: node ${n.id} exited (${signal ?? `code ${code}`}); last lines of ${relative(process.cwd(), n.logFile)}:`);
+      console.error(`tributary start: node ${n.id} exited (${signal ?? `code ${code}`}); last lines of ${show(n.logFile)}:`);
       console.error(tail(n.logFile, 15));
       // Before the cluster is ready this is a start-up failure (port in use, bad data dir): give up.
       // Afterwards the others keep running (the cluster tolerates it; watch it with `cluster health`).
@@ -177,12 +182,12 @@ async function waitForReady() {
 }
 
 function printReady(result) {
-  const rows = nodes.map((n) => `  node ${n.id}   gRPC ${n.listen}   HTTP http://${n.http}   data ${relative(process.cwd(), n.dataDir)}`);
+  const rows = nodes.map((n) => `  node ${n.id}   gRPC ${n.listen}   HTTP http://${n.http}   data ${show(n.dataDir)}`);
   console.log(`
 Tributary: a local ${nodeCount}-node cluster is ready (${result.ms} ms), controller: node ${result.cluster.controller.leaderId}
 ${rows.join('\n')}
   cluster id ${result.cluster.clusterId}
-  HTTP endpoints: /metrics /healthz /readyz;  node logs: ${relative(process.cwd(), dataRoot) || '.'}/node-N.log
+  HTTP endpoints: /metrics /healthz /readyz;  node logs: ${show(dataRoot)}/node-N.log
 
 Try it (in another terminal, from this directory; bootstrap ${nodes[0].listen}):
   export TRIBUTARY_BROKERS=${bootstrap}
@@ -204,7 +209,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => v
 process.on('exit', () => {
   for (const n of nodes) n.child?.kill('SIGTERM');
 });
-console.log(`tributary start: starting ${nodeCount} node(s) (broker + controller each); data and logs in ${relative(process.cwd(), dataRoot) || '.'}`);
+console.log(`tributary start: starting ${nodeCount} node(s) (broker + controller each); data and logs in ${show(dataRoot)}`);
 for (const n of nodes) startNode(n);
 
 try {
@@ -213,6 +218,6 @@ try {
   if (result !== undefined) printReady(result);
 } catch (err) {
   console.error(`tributary start: ${err.message}`);
-  for (const n of nodes) console.error(`--- ${relative(process.cwd(), n.logFile)}\n${tail(n.logFile, 10)}`);
+  for (const n of nodes) console.error(`--- ${show(n.logFile)}\n${tail(n.logFile, 10)}`);
   await stopAll(1);
 }
