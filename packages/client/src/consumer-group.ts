@@ -104,6 +104,8 @@ export class ConsumerGroup {
       // max.poll.interval.ms exceeded: leave so the others can take over (Kafka's poll timeout).
       this.args.logger.warn({ component: 'consumer-group', group: this.groupId }, 'max.poll.interval.ms exceeded; leaving the group');
       await this.leave().catch(() => undefined);
+      // Our partitions may be someone else's by the time poll runs again: report them lost, do not commit.
+      this.lost = true;
       this.rejoinNeeded = true;
       return;
     }
