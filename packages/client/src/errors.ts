@@ -156,6 +156,18 @@ export class ProducerFencedError extends TributaryClientError {
   }
 }
 
+/**
+ * The broker refused an idempotent batch as out of order although every earlier batch of its partition
+ * was acknowledged: the broker lost sequence state the producer relied on (e.g. an unclean leader
+ * election truncated acknowledged batches). Not retriable; the producer starts a new producer id so
+ * later sends go on.
+ */
+export class OutOfOrderSequenceError extends TributaryClientError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'OUT_OF_ORDER_SEQUENCE_NUMBER', cause });
+  }
+}
+
 /** The client was closed; pending and new operations fail with this. */
 export class ClientClosedError extends TributaryClientError {
   constructor(what: string) {

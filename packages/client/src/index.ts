@@ -30,6 +30,6 @@ export {
 export {
   TributaryClientError, ConfigError, type ConfigIssue, BrokerError, UnknownTopicOrPartitionError, MessageTooLargeError,
   DeliveryTimeoutError, MaxBlockTimeoutError, RequestTimeoutError, ConnectionError, ConcurrentPollError,
-  OffsetOutOfRangeError, NoOffsetForPartitionError, LogTruncationError, ProducerFencedError, ClientClosedError,
+  OffsetOutOfRangeError, NoOffsetForPartitionError, LogTruncationError, ProducerFencedError, OutOfOrderSequenceError, ClientClosedError,
   IllegalStateError, UnsupportedOperationError, RpcError, LeaderNotAvailableError, AdminBatchError, CorruptRecordError, InvalidRecordError,
 } from './errors.js';

@@ -18,7 +18,7 @@ import { Cluster } from './cluster.js';
 import { encodeProducerBatch } from './codec.js';
 import { parseProducerConfig, type ProducerConfig, type ProducerOptions } from './config.js';
 import {
-  ClientClosedError, DeliveryTimeoutError, IllegalStateError, InvalidRecordError, MessageTooLargeError, ProducerFencedError,
+  ClientClosedError, DeliveryTimeoutError, IllegalStateError, InvalidRecordError, MessageTooLargeError, OutOfOrderSequenceError, ProducerFencedError,
   TributaryClientError, UnknownTopicOrPartitionError, UnsupportedOperationError, errorFromWire, needsMetadataRefresh,
 } from './errors.js';
 import { SILENT_LOGGER, type ClientRuntimeOptions, type Logger } from './logger.js';
@@ -80,6 +80,10 @@ export class Producer {
   private readonly accumulator: RecordAccumulator;
   private readonly inFlightByAddress = new Map<string, number>();
   private readonly nextSequence = new Map<string, number>();
+  /** Per partition: the sequence after the last acknowledged batch of the current producer id. */
+  private readonly ackedSequence = new Map<string, number>();
+  /** Set once the broker fenced this producer id: every pending and later send fails with it. */
+  private fatalError: ProducerFencedError | undefined;
   private senderScheduled = false;
   /** Sends waiting for metadata or buffer space; while any is, new sends queue behind them (order). */
   private slowSends = 0;
@@ -169,6 +173,7 @@ export class Producer {
 
   private sendInternal(record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closing) return Promise.reject(new ClientClosedError('producer'));
+    if (this.fatalError !== undefined) return Promise.reject(this.fencedErrorForPending());
     let key: Buffer | null;
     let value: Buffer | null;
     let headers: RecordHeader[];
@@ -283,6 +288,10 @@ export class Producer {
 
   private runSender(): void {
     if (this.cluster.isClosed) return;
+    if (this.fatalError !== undefined) {
+      this.failQueued();
+      return;
+    }
     const nowMs = Date.now();
     for (const batch of this.accumulator.expire(nowMs)) {
       this.expireBatch(batch);
@@ -432,6 +441,11 @@ export class Producer {
         const first = perBatch.length === batchCount.get(key) ? Number(perBatch[index]) : Number(r.baseOffset ?? -1);
         const baseOffset = this.config.acks === 0 || first < 0 ? -1 : (perBatch.length === batchCount.get(key) ? first : (nextOffset.get(key) ?? first));
         if (baseOffset >= 0) nextOffset.set(key, baseOffset + batch.records.length);
+        if (batch.baseSequence >= 0 && batch.producerId === this.producerId) {
+          // Responses of one partition may complete out of order across requests: keep the furthest.
+          const acked = (batch.baseSequence + batch.records.length) % (INT32_MAX + 1);
+          if (acked > (this.ackedSequence.get(key) ?? 0) || acked < batch.baseSequence) this.ackedSequence.set(key, acked);
+        }
         this.finishBatch(batch, { baseOffset, logAppendTimeMs: Number(r.logAppendTimeMs ?? -1) });
       } else {
         this.handleBatchError(batch, errorFromWire(code, r.error?.message ?? '', {
@@ -446,16 +460,29 @@ export class Producer {
       this.finishBatch(batch, { error: new ClientClosedError('producer') });
       return;
     }
+    if (this.fatalError !== undefined) {
+      this.finishBatch(batch, { error: this.fencedErrorForPending() });
+      return;
+    }
     if (needsMetadataRefresh(error)) this.cluster.requestRefresh();
     if (error instanceof ProducerFencedError) {
-      this.idempotenceState = 'fenced';
+      this.fence(error);
       this.finishBatch(batch, { error });
       return;
     }
-    // With idempotence, a sequence gap means an earlier batch of this partition is still being retried:
-    // this one must be retried after it.
+    const outOfOrder = error instanceof TributaryClientError && error.code === errorName(OUT_OF_ORDER_SEQUENCE_NUMBER);
+    if (outOfOrder && this.isUnresolvableGap(batch)) {
+      // Every earlier batch was acknowledged, yet the broker sees a gap: it lost them. Retrying cannot
+      // fill the gap; fail this batch and start a new producer id so later batches are accepted.
+      this.finishBatch(batch, { error: new OutOfOrderSequenceError(
+        `${batch.topic}-${batch.partition}: broker refused sequence ${batch.baseSequence} of producer ${batch.producerId} as out of order after every earlier batch was acknowledged`, error) });
+      if (batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('out-of-order sequence after acknowledged batches');
+      return;
+    }
+    // With idempotence, any other sequence gap means an earlier batch of this partition is still being
+    // retried: this one must be retried after it.
     const retriable = error instanceof TributaryClientError
-      && (error.retriable || (this.idempotenceState === 'ready' && error.code === errorName(OUT_OF_ORDER_SEQUENCE_NUMBER)));
+      && (error.retriable || (this.idempotenceState === 'ready' && outOfOrder));
     const nowMs = Date.now();
     const deadlineMs = batch.createdMs + this.config.deliveryTimeoutMs;
     const decision = decideRetry({
@@ -476,6 +503,35 @@ export class Producer {
     this.finishBatch(batch, { error: finalError });
   }
 
+  /**
+   * Kafka's rule: OUT_OF_ORDER_SEQUENCE_NUMBER is retriable only while an earlier batch of the partition
+   * is unacknowledged (it may still land). If the batch is the first unacknowledged one of the current
+   * producer id, or belongs to a producer id already abandoned, nothing can fill the gap.
+   */
+  private isUnresolvableGap(batch: ProducerBatch): boolean {
+    if (batch.baseSequence < 0) return false;
+    if (batch.producerId !== this.producerId) return true;
+    return batch.baseSequence === (this.ackedSequence.get(this.sequenceKey(batch)) ?? 0);
+  }
+
+  /** INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: fatal. Pending and later sends fail; nothing is resent. */
+  private fence(error: ProducerFencedError): void {
+    if (this.fatalError !== undefined) return;
+    this.logger.error({ component: 'producer', producerId: this.producerId, producerEpoch: this.producerEpoch, err: error },
+      `idempotence: ${this.idempotenceState} -> fenced`);
+    this.idempotenceState = 'fenced';
+    this.fatalError = error;
+    this.failQueued();
+  }
+
+  private fencedErrorForPending(): ProducerFencedError {
+    return new ProducerFencedError(`producer ${this.producerId} epoch ${this.producerEpoch} was fenced; no further sends are possible`, this.fatalError);
+  }
+
+  private failQueued(): void {
+    for (const b of this.accumulator.takeAllQueued()) this.finishBatch(b, { error: this.fencedErrorForPending() });
+  }
+
   private expireBatch(batch: ProducerBatch): void {
     if (batch.attempts > 0 && this.idempotenceState === 'ready') {
       // A batch that may have reached the broker leaves a sequence gap: start a new producer id
@@ -491,6 +547,7 @@ export class Producer {
     this.producerId = -1;
     this.producerEpoch = -1;
     this.nextSequence.clear();
+    this.ackedSequence.clear();
   }
 
   private finishBatch(batch: ProducerBatch, results: { error: Error } | { baseOffset: number; logAppendTimeMs: number }): void {

@@ -1,0 +1,105 @@
+// Idempotent producer error handling against a scripted broker, as Kafka's client does it:
+// INVALID_PRODUCER_EPOCH / PRODUCER_FENCED are fatal (every pending and later send fails, nothing is
+// resent); OUT_OF_ORDER_SEQUENCE_NUMBER is retried while an earlier batch of the partition is still
+// unacknowledged, and fails (with a new producer id for later sends) when every earlier batch was acked.
+import { ErrorCode } from '@tributary/protocol';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { OutOfOrderSequenceError, Producer, ProducerFencedError, type ProducerOptions } from '../src/index.js';
+import { startFakeBroker, type FakeBroker, type FakeBrokerScript } from './fake-broker.js';
+
+const TOPIC = 'fake';
+let fake: FakeBroker | undefined;
+let producer: Producer | undefined;
+
+afterEach(async () => {
+  await producer?.close({ timeoutMs: 0 });
+  await fake?.close();
+  producer = undefined;
+  fake = undefined;
+});
+
+async function setup(script: FakeBrokerScript, options: ProducerOptions = {}): Promise<{ fake: FakeBroker; producer: Producer }> {
+  fake = await startFakeBroker(TOPIC, 2, script);
+  producer = new Producer({
+    'bootstrap.servers': fake.address, 'linger.ms': 0, 'retry.backoff.ms': 10, 'retry.backoff.max.ms': 40,
+    'request.timeout.ms': 1_000, 'delivery.timeout.ms': 5_000, ...options,
+  });
+  return { fake, producer };
+}
+
+const valueOf = (p: { batch: { records: readonly { value: Uint8Array | null }[] } }): string => Buffer.from(p.batch.records[0]?.value ?? []).toString();
+
+describe('idempotent producer: fencing', () => {
+  for (const code of [ErrorCode.INVALID_PRODUCER_EPOCH, ErrorCode.PRODUCER_FENCED]) {
+    it(`${ErrorCode[code]} fails the batch, every queued send and every later send with ProducerFencedError; nothing is resent`, async () => {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      const { fake, producer } = await setup({
+        initProducerId: () => ({ producerId: 9, producerEpoch: 1 }),
+        produce: () => gate.then(() => ({ code })),
+      }, { 'max.in.flight.requests.per.connection': 1 });
+      const first = producer.send({ topic: TOPIC, value: 'a', partition: 0 }).catch((e: unknown) => e);
+      await vi.waitFor(() => expect(fake.produceRequests).toBe(1), { timeout: 5_000 });
+      // Queued behind the one request allowed in flight.
+      const queued = [
+        producer.send({ topic: TOPIC, value: 'b', partition: 0 }).catch((e: unknown) => e),
+        producer.send({ topic: TOPIC, value: 'c', partition: 1 }).catch((e: unknown) => e),
+      ];
+      release();
+      expect(await first).toBeInstanceOf(ProducerFencedError);
+      for (const e of await Promise.all(queued)) expect(e).toBeInstanceOf(ProducerFencedError);
+      await expect(producer.send({ topic: TOPIC, value: 'd', partition: 1 })).rejects.toBeInstanceOf(ProducerFencedError);
+      await producer.flush(); // resolves: nothing is left pending
+      expect(fake.produced.map(valueOf)).toEqual(['a']);
+      expect(producer.idempotence.state).toBe('fenced');
+      expect((await first as ProducerFencedError).retriable).toBe(false);
+    });
+  }
+});
+
+describe('idempotent producer: OUT_OF_ORDER_SEQUENCE_NUMBER', () => {
+  it('is retried while an earlier batch of the partition is unacknowledged (max.in.flight > 1)', async () => {
+    // The first request times out once (no answer); the second, carrying sequence 1, is refused as out of
+    // order until the first's retry lands: then both succeed, in order.
+    let firstAnswered = false;
+    const { fake, producer } = await setup({
+      initProducerId: () => ({ producerId: 4, producerEpoch: 0 }),
+      produce: (batch) => {
+        if (batch.baseSequence === 0) {
+          if (!firstAnswered && fake!.produced.filter((p) => p.batch.baseSequence === 0).length === 1) return undefined; // lost
+          firstAnswered = true;
+          return { code: 0, baseOffset: 0 };
+        }
+        return firstAnswered ? { code: 0, baseOffset: 1 } : { code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };
+      },
+    }, { 'max.in.flight.requests.per.connection': 5, 'request.timeout.ms': 300 });
+    const a = producer.send({ topic: TOPIC, value: 'a', partition: 0 });
+    await vi.waitFor(() => expect(fake.produceRequests).toBe(1), { timeout: 5_000 });
+    const b = producer.send({ topic: TOPIC, value: 'b', partition: 0 });
+    expect((await a).offset).toBe(0);
+    expect((await b).offset).toBe(1);
+    expect(fake.produced.filter((p) => p.batch.baseSequence === 1).length).toBeGreaterThanOrEqual(1);
+    expect(producer.idempotence).toMatchObject({ state: 'ready', producerId: 4 });
+  });
+
+  it('fails with OutOfOrderSequenceError when every earlier batch was acknowledged, and continues with a new producer id', async () => {
+    let pid = 20;
+    let refuse = true;
+    const { fake, producer } = await setup({
+      initProducerId: () => ({ producerId: pid++, producerEpoch: 0 }),
+      produce: (batch) => {
+        if (batch.producerId === 20 && batch.baseSequence === 1 && refuse) return { code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };
+        return { code: 0, baseOffset: 0 };
+      },
+    });
+    await producer.send({ topic: TOPIC, value: 'a', partition: 0 }); // sequence 0 acknowledged
+    // The broker now claims a gap at sequence 1 although 0 was acked: it lost state. Not retriable.
+    await expect(producer.send({ topic: TOPIC, value: 'b', partition: 0 })).rejects.toBeInstanceOf(OutOfOrderSequenceError);
+    expect(fake.produced.filter((p) => p.batch.producerId === 20 && p.batch.baseSequence === 1)).toHaveLength(1);
+    refuse = false;
+    await producer.send({ topic: TOPIC, value: 'c', partition: 0 });
+    const last = fake.produced.at(-1)!.batch;
+    expect([last.producerId, last.baseSequence]).toEqual([21, 0]);
+    expect(producer.idempotence).toMatchObject({ state: 'ready', producerId: 21 });
+  });
+});
