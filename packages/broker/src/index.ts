@@ -33,7 +33,7 @@ export {
   type TopicConfigOverrides,
   type TopicConfigEntry,
 } from './topic-config.js';
-export { validateTopicName, TOPIC_NAME_MAX_CHARS, INTERNAL_TOPICS } from './topic-name.js';
+export { validateTopicName } from './topic-commands.js';
 export type {
   MetadataView,
   MetadataCommands,

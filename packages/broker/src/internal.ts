@@ -3,7 +3,6 @@ export * from './index.js';
 export { LocalMetadataStore, METADATA_DIR, METADATA_FILE, PRODUCER_ID_BLOCK_SIZE } from './local-metadata-store.js';
 export { ensureMetaProperties, parseMetaProperties, generateClusterId, META_PROPERTIES_FILE } from './meta-properties.js';
 export { planCreateTopic, planCreatePartitions, planAlterConfigs, placePartitions, MAX_PARTITIONS_PER_TOPIC } from './topic-commands.js';
-export { topicCollisionKey } from './topic-name.js';
 export { ChangeNotifier, partitionKey } from './change-notifier.js';
 export { ReplicaManager } from './replica-manager.js';
 export { Partition, NO_LEADER_EPOCH } from './partition.js';

@@ -4,7 +4,7 @@
 import { ApiError } from './errors.js';
 import type { NodeConfig } from './node-config.js';
 import type { AlterConfigOp, CreateTopicCommand, MetadataView, PartitionInfo, TopicInfo } from './metadata-view.js';
-import { INTERNAL_TOPICS, topicCollisionKey, validateTopicName } from './topic-name.js';
+import { INTERNAL_TOPIC_NAMES, topicCollisionKey, topicNameProblem } from '@tributary/controller';
 import { isTopicConfigKey, validateTopicConfigOverrides, type TopicConfigOverrides } from './topic-config.js';
 
 /** Upper bound on partitions per topic: each partition holds open files and timers on every replica. */
@@ -14,6 +14,12 @@ export interface PlacementContext {
   readonly broker: NodeConfig;
   /** Unfenced brokers, in placement order. */
   readonly liveBrokerIds: readonly number[];
+}
+
+/** Kafka's topic name rules (the controller's): throws INVALID_TOPIC_EXCEPTION naming the rule broken. */
+export function validateTopicName(name: string): void {
+  const problem = topicNameProblem(name);
+  if (problem !== undefined) throw new ApiError('INVALID_TOPIC_EXCEPTION', problem);
 }
 
 /** Validates a create request; returns the topic it would create (not yet stored). */
@@ -40,7 +46,7 @@ export function planCreateTopic(
     topic: command.name, topicId: context.topicId, firstPartition: 0, count: numPartitions,
     replicationFactor, liveBrokerIds: context.liveBrokerIds,
   });
-  return { name: command.name, topicId: context.topicId, internal: INTERNAL_TOPICS.has(command.name), partitions, configs };
+  return { name: command.name, topicId: context.topicId, internal: INTERNAL_TOPIC_NAMES.has(command.name), partitions, configs };
 }
 
 function validatePartitionCount(count: number): void {

@@ -3,18 +3,17 @@
 // first (names, config keys and values: the broker owns those rules), and a command resolves only
 // once this broker has applied the offset the change committed at, so a client that created a topic
 // through this broker sees it in this broker's Metadata right away.
-import type { BasicImage } from '@tributary/controller';
+import { INTERNAL_TOPIC_NAMES, type MetadataImage } from '@tributary/controller';
 import { tributary } from '@tributary/protocol';
 import { ApiError, type ErrorCodeName } from '../errors.js';
 import type {
   AlterConfigOp, BrokerNode, ControllerInfo, CreateTopicCommand, MetadataCommands, MetadataView, PartitionInfo, TopicInfo,
 } from '../metadata-view.js';
 import type { NodeConfig } from '../node-config.js';
-import { planAlterConfigs, placePartitions } from '../topic-commands.js';
+import { planAlterConfigs, placePartitions, validateTopicName } from '../topic-commands.js';
 import { validateTopicConfigOverrides } from '../topic-config.js';
-import { INTERNAL_TOPICS, validateTopicName } from '../topic-name.js';
 import type { ControllerChannel } from './controller-channel.js';
-import { toBrokerNodes, toTopicInfo } from './metadata-delta.js';
+import { toBrokerNodes, toTopicInfo } from './image-view.js';
 import type { MetadataFollower } from './metadata-follower.js';
 
 import v1 = tributary.v1;
@@ -30,7 +29,7 @@ export interface ClusterMetadataOptions {
 }
 
 interface ViewCache {
-  readonly image: BasicImage;
+  readonly image: MetadataImage;
   readonly topics: readonly TopicInfo[];
   readonly byName: ReadonlyMap<string, TopicInfo>;
   readonly brokers: readonly BrokerNode[];
@@ -57,7 +56,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
   private view(): ViewCache {
     const image = this.options.follower.image;
     if (this.cache !== undefined && this.cache.image === image) return this.cache;
-    const topics = [...image.topics.values()].map(toTopicInfo).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const topics = [...image.topicsById.values()].map((t) => toTopicInfo(image, t)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.cache = { image, topics, byName: new Map(topics.map((t) => [t.name, t])), brokers: toBrokerNodes(image) };
     return this.cache;
   }
@@ -99,7 +98,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
         topic: command.name, topicId: '', firstPartition: 0, count: result?.numPartitions ?? 0,
         replicationFactor: result?.replicationFactor ?? 0, liveBrokerIds: live,
       });
-      return { name: command.name, topicId: '', internal: INTERNAL_TOPICS.has(command.name), partitions, configs };
+      return { name: command.name, topicId: '', internal: INTERNAL_TOPIC_NAMES.has(command.name), partitions, configs };
     }
     const topic = this.topic(command.name);
     if (topic === undefined) throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${command.name} was created but deleted again before this broker saw it`);

@@ -8,18 +8,20 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  QuorumController, addQuorumService, basicControllerCommands, basicControllerPolicies, basicMetadataMachine,
-  type BasicImage,
+  QuorumController, addQuorumService, controllerCommands, controllerPolicies, metadataStateMachine,
+  type ControllerConfig, type MetadataImage, type TopicConfigValidator,
 } from '@tributary/controller';
+import { ApiError } from '../errors.js';
 import { formatHostPort } from '../host-port.js';
 import type { NodeConfig } from '../node-config.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import type { ReplicationOptions } from '../replication/replication-options.js';
+import { validateTopicConfigOverrides } from '../topic-config.js';
 import { BrokerLifecycle } from './broker-lifecycle.js';
 import { ClusterMetadata } from './cluster-metadata.js';
 import { ControllerChannel } from './controller-channel.js';
 import { GrpcAlterPartitionClient } from './grpc-alter-partition-client.js';
-import { diffImages } from './metadata-delta.js';
+import { replicaChanges } from './image-view.js';
 import { MetadataFollower } from './metadata-follower.js';
 
 export interface ClusterRuntimeOptions {
@@ -31,7 +33,7 @@ export interface ClusterRuntimeOptions {
 }
 
 export class ClusterRuntime {
-  readonly controller: QuorumController<BasicImage> | undefined;
+  readonly controller: QuorumController<MetadataImage> | undefined;
   readonly channel: ControllerChannel;
   readonly follower: MetadataFollower;
   readonly metadata: ClusterMetadata;
@@ -41,7 +43,7 @@ export class ClusterRuntime {
   private replicasStarted: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly options: ClusterRuntimeOptions, controller: QuorumController<BasicImage> | undefined) {
+  private constructor(private readonly options: ClusterRuntimeOptions, controller: QuorumController<MetadataImage> | undefined) {
     const { config, logger } = options;
     this.controller = controller;
     this.channel = new ControllerChannel({
@@ -49,7 +51,7 @@ export class ClusterRuntime {
       requestTimeoutMs: config.requestTimeoutMs, logger: logger.child({ component: 'controller-channel' }),
     });
     this.follower = new MetadataFollower({
-      brokerId: config.nodeId, channel: this.channel, logger: logger.child({ component: 'metadata-follower' }),
+      brokerId: config.nodeId, clusterId: options.clusterId, channel: this.channel, logger: logger.child({ component: 'metadata-follower' }),
       onChange: (before, after) => this.reconcile(before, after),
     });
     this.metadata = new ClusterMetadata({
@@ -61,13 +63,17 @@ export class ClusterRuntime {
   /** Registers the controller services (controller role) on the not yet bound server. */
   static async create(options: ClusterRuntimeOptions): Promise<ClusterRuntime> {
     const { config } = options;
-    let controller: QuorumController<BasicImage> | undefined;
+    let controller: QuorumController<MetadataImage> | undefined;
     if (config.processRoles.includes('controller')) {
       const tickMs = Math.max(5, Math.floor(config.controllerQuorumElectionTimeoutMs / 10));
+      const core: Partial<ControllerConfig> = {
+        defaultNumPartitions: config.numPartitions, defaultReplicationFactor: config.defaultReplicationFactor,
+        uncleanLeaderElectionEnable: config.uncleanLeaderElectionEnable, validateTopicConfigs: brokerTopicConfigValidator,
+      };
       controller = await QuorumController.start({
         nodeId: config.nodeId, clusterId: options.clusterId, dataDir: config.dataDir,
         voters: new Map(config.controllerQuorumVoters.map((v) => [v.nodeId, formatHostPort(v)])),
-        machine: basicMetadataMachine, policies: basicControllerPolicies, logger: options.logger,
+        machine: metadataStateMachine(options.clusterId), policies: controllerPolicies({ config: core }), logger: options.logger,
         ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
         config: {
           tickMs, electionTicks: 10, heartbeatTicks: 1,
@@ -79,7 +85,7 @@ export class ClusterRuntime {
       }, options.server);
       addQuorumService(options.server, {
         controller, logger: options.logger,
-        commands: basicControllerCommands({ numPartitions: config.numPartitions, defaultReplicationFactor: config.defaultReplicationFactor }),
+        commands: controllerCommands({ config: core }),
         ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
       });
     }
@@ -152,12 +158,22 @@ export class ClusterRuntime {
   }
 
   /** Applies one metadata change to the hosted replicas (partition states, deletions, configs). */
-  private async reconcile(before: BasicImage, after: BasicImage): Promise<void> {
+  private async reconcile(before: MetadataImage, after: MetadataImage): Promise<void> {
     const replicas = this.replicas;
     if (this.replicasStarted === undefined || replicas === undefined) return; // startup reads the whole image
     await this.replicasStarted;
-    const delta = diffImages(before, after);
-    if (delta.partitionStates.length > 0 || delta.deleted.length > 0) await replicas.applyPartitionStates(delta.partitionStates, delta.deleted);
-    for (const topic of delta.configsChanged) await replicas.applyChange({ type: 'configsChanged', topic });
+    const changes = replicaChanges(before, after, this.options.config.nodeId);
+    if (changes.partitionStates.length > 0 || changes.deleted.length > 0) await replicas.applyPartitionStates(changes.partitionStates, changes.deleted);
+    for (const topic of changes.configsChanged) await replicas.applyChange({ type: 'configsChanged', topic });
   }
 }
+
+/** The broker owns the topic config rules (topic-config.ts); the controller applies them through this. */
+const brokerTopicConfigValidator: TopicConfigValidator = (configs) => {
+  try {
+    return { ok: true, configs: validateTopicConfigOverrides(configs) };
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'INVALID_CONFIG') return { ok: false, message: err.message };
+    throw err;
+  }
+};

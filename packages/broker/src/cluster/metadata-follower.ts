@@ -1,11 +1,11 @@
 // MetadataFollower: keeps this broker's metadata image in step with the committed metadata log. It
 // streams WatchMetadata from one controller voter at a time (any voter serves its committed log),
-// applies snapshots and batches with the pure applyMetadataRecords, and hands each change to
+// applies snapshots and batches with the pure applyRecords (the controllers' state machine), and hands each change to
 // `onChange` before the next event is applied (events are processed strictly in order). A broken
 // stream is reopened on the next voter from the first offset not yet applied.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { EMPTY_IMAGE, applyMetadataRecords, type BasicImage } from '@tributary/controller';
+import { applyRecords, emptyImage, imageFromSnapshotData, recordFromWire, snapshotFromWire, type MetadataImage } from '@tributary/controller';
 import { tributary } from '@tributary/protocol';
 import { ApiError } from '../errors.js';
 import type { ControllerChannel } from './controller-channel.js';
@@ -17,10 +17,11 @@ export const DEFAULT_WATCH_RETRY_BACKOFF_MS = 100;
 /** Events received but not yet applied; the stream is paused beyond this. */
 export const DEFAULT_WATCH_PENDING_EVENTS_MAX = 1_000;
 
-export type MetadataChangeHandler = (before: BasicImage, after: BasicImage) => Promise<void>;
+export type MetadataChangeHandler = (before: MetadataImage, after: MetadataImage) => Promise<void>;
 
 export interface MetadataFollowerOptions {
   readonly brokerId: number;
+  readonly clusterId: string;
   readonly channel: ControllerChannel;
   readonly onChange: MetadataChangeHandler;
   readonly logger: Logger;
@@ -33,7 +34,7 @@ interface OffsetWaiter {
 }
 
 export class MetadataFollower {
-  private imageValue: BasicImage = EMPTY_IMAGE;
+  private imageValue: MetadataImage;
   private applied = 0;
   private controllerValue = { leaderId: -1, term: 0 };
   private call: grpc.ClientReadableStream<pb.MetadataEvent> | undefined;
@@ -49,13 +50,14 @@ export class MetadataFollower {
   private failed: unknown;
 
   constructor(private readonly options: MetadataFollowerOptions) {
+    this.imageValue = emptyImage(options.clusterId);
     this.nextVoter = Math.max(0, options.channel.voters.indexOf(options.brokerId));
     this.caughtUp = new Promise((resolve) => {
       this.resolveCaughtUp = resolve;
     });
   }
 
-  get image(): BasicImage {
+  get image(): MetadataImage {
     return this.imageValue;
   }
 
@@ -155,16 +157,17 @@ export class MetadataFollower {
     let offset = this.applied;
     switch (event.body) {
       case 'snapshot': {
-        const snap = event.snapshot!;
-        next = applyMetadataRecords(EMPTY_IMAGE, snap.records ?? [], Number(snap.lastOffset));
-        offset = Number(snap.lastOffset);
+        const snap = snapshotFromWire(event.snapshot!);
+        if (snap.clusterId !== this.options.clusterId) throw new Error(`metadata snapshot of cluster ${JSON.stringify(snap.clusterId)}, not ${JSON.stringify(this.options.clusterId)}`);
+        next = imageFromSnapshotData(snap);
+        offset = snap.lastOffset;
         this.options.logger.info({ offset }, 'metadata image replaced by a snapshot');
         break;
       }
       case 'entry': {
         const e = event.entry!;
         if (Number(e.offset) <= this.applied) return; // already applied (a reopened stream)
-        next = applyMetadataRecords(before, e.batch?.records ?? [], Number(e.offset));
+        next = applyRecords(before, (e.batch?.records ?? []).map((r, i) => recordFromWire(r, `entry ${Number(e.offset)} records[${i}]`)), Number(e.offset));
         offset = Number(e.offset);
         break;
       }

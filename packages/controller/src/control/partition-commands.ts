@@ -20,6 +20,12 @@ export interface AlterPartitionRequest {
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
   readonly newIsr: readonly number[];
+  /**
+   * KIP-903: the broker epoch each proposed member's last fetch carried (-1 = unknown). A member joining
+   * the ISR whose registration is not that epoch restarted since (and may have lost an unflushed
+   * tail): INELIGIBLE_REPLICA. Absent: only fencing and shutdown are checked.
+   */
+  readonly newIsrBrokerEpochs?: readonly { readonly brokerId: number; readonly brokerEpoch: number }[] | undefined;
 }
 
 export interface AlterPartitionState {
@@ -43,7 +49,8 @@ function stateOf(p: PartitionImage): AlterPartitionState {
  * is the current broker incarnation (STALE_BROKER_EPOCH), the partition exists, the requester leads
  * in the epoch it names (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER), the partition epoch is current
  * (INVALID_UPDATE_VERSION), the new ISR holds the leader, is within the replicas without duplicates
- * (INVALID_REQUEST) and adds only usable brokers (INELIGIBLE_REPLICA). Bumps partitionEpoch, never
+ * (INVALID_REQUEST) and adds only usable brokers in the registration the leader saw them fetch with
+ * (INELIGIBLE_REPLICA, KIP-841 and KIP-903). Bumps partitionEpoch, never
  * leaderEpoch. An unchanged ISR answers the current state with no records.
  */
 export function alterPartition(image: MetadataImage, req: AlterPartitionRequest, _ctx: ControllerContext): ControllerResult<AlterPartitionResponse> {
@@ -74,6 +81,12 @@ export function alterPartition(image: MetadataImage, req: AlterPartitionRequest,
   const ineligible = newIsr.filter((id) => !p.isr.includes(id) && !isBrokerUsable(image, id));
   if (ineligible.length > 0) {
     return refuse(controllerError('INELIGIBLE_REPLICA', `brokers [${ineligible.join(',')}] cannot join the ISR (fenced, shutting down or unregistered)`), p);
+  }
+  const restarted = (req.newIsrBrokerEpochs ?? []).filter(({ brokerId, brokerEpoch }) =>
+    brokerEpoch !== -1 && newIsr.includes(brokerId) && !p.isr.includes(brokerId) && image.brokers.get(brokerId)?.brokerEpoch !== brokerEpoch);
+  if (restarted.length > 0) {
+    const which = restarted.map(({ brokerId, brokerEpoch }) => `${brokerId} (fetched with epoch ${brokerEpoch}, registered ${image.brokers.get(brokerId)?.brokerEpoch ?? 'none'})`);
+    return refuse(controllerError('INELIGIBLE_REPLICA', `brokers ${which.join(', ')} cannot join the ISR: they re-registered since that fetch`), p);
   }
   const isr = p.replicas.filter((id) => newIsr.includes(id));
   if (isr.length === p.isr.length && isr.every((id) => p.isr.includes(id))) {

@@ -16,7 +16,7 @@ export {
   type MetadataImage, type BrokerImage, type TopicImage, type PartitionImage, type ConfigMap,
 } from './metadata-image.js';
 export { applyRecords } from './metadata-apply.js';
-export { imageToRecords, encodeImageSnapshot, imageFromSnapshot, imageHash } from './metadata-snapshot.js';
+export { imageToRecords, encodeImageSnapshot, imageFromSnapshot, imageFromSnapshotData, imageHash } from './metadata-snapshot.js';
 export { diffImages, localChanges, type MetadataDiff, type PartitionDelta, type LocalChanges } from './metadata-delta.js';
 export { imageInvariantViolations } from './metadata-invariants.js';
 export { metadataStateMachine, type MetadataStateMachine } from './metadata-machine.js';

@@ -1,17 +1,13 @@
 // The metadata state machine as the quorum shell drives it: bytes in (a committed Raft entry's
-// MetadataBatch, a Raft snapshot's MetadataSnapshot), images out. Structurally the shell's
-// `MetadataMachine<MetadataImage>` port.
+// MetadataBatch, a Raft snapshot's MetadataSnapshot), images out: the shell's
+// `MetadataMachine<MetadataImage>` port (declared by its consumer, quorum/metadata-machine.ts).
+import type { MetadataMachine } from '../quorum/metadata-machine.js';
 import { applyRecords } from './metadata-apply.js';
 import { decodeMetadataBatch } from './metadata-codec.js';
 import { type MetadataImage, emptyImage } from './metadata-image.js';
 import { encodeImageSnapshot, imageFromSnapshot } from './metadata-snapshot.js';
 
-export interface MetadataStateMachine {
-  empty(): MetadataImage;
-  apply(image: MetadataImage, batch: Uint8Array, offset: number): MetadataImage;
-  snapshot(image: MetadataImage, position: { readonly clusterId: string; readonly lastOffset: number; readonly lastTerm: number }): Uint8Array;
-  restore(snapshot: Uint8Array): MetadataImage;
-}
+export type MetadataStateMachine = MetadataMachine<MetadataImage>;
 
 /** The state machine for cluster `clusterId` (the empty image carries it; snapshots carry their own). */
 export function metadataStateMachine(clusterId: string): MetadataStateMachine {

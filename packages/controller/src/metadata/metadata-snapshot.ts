@@ -1,7 +1,7 @@
 // The image as the records that rebuild it (a metadata snapshot), its encoding, and a content hash.
 import { createHash } from 'node:crypto';
 import { applyRecords } from './metadata-apply.js';
-import { decodeMetadataSnapshot, encodeMetadataSnapshot } from './metadata-codec.js';
+import { type MetadataSnapshotData, decodeMetadataSnapshot, encodeMetadataSnapshot } from './metadata-codec.js';
 import { MetadataInvariantError } from './metadata-errors.js';
 import { type MetadataImage, emptyImage } from './metadata-image.js';
 import type { MetadataRecord } from './metadata-records.js';
@@ -59,7 +59,11 @@ export function encodeImageSnapshot(image: MetadataImage, position: { readonly l
 
 /** Rebuilds an image from an encoded MetadataSnapshot (MetadataDecodeError / MetadataInvariantError). */
 export function imageFromSnapshot(bytes: Uint8Array): MetadataImage {
-  const snap = decodeMetadataSnapshot(bytes);
+  return imageFromSnapshotData(decodeMetadataSnapshot(bytes));
+}
+
+/** Rebuilds an image from a decoded snapshot (MetadataInvariantError). */
+export function imageFromSnapshotData(snap: MetadataSnapshotData): MetadataImage {
   return applyRecords(emptyImage(snap.clusterId), snap.records, snap.lastOffset);
 }
 

@@ -43,6 +43,8 @@ export interface AlterPartitionCommand {
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
   readonly newIsr: readonly number[];
+  /** KIP-903: the broker epoch each new ISR member fetched with, when the leader sends them. */
+  readonly newIsrBrokerEpochs: readonly { readonly brokerId: number; readonly brokerEpoch: number }[] | undefined;
 }
 
 export interface PartitionStateAnswer {
@@ -58,16 +60,19 @@ export interface ProducerIdsAnswer {
   readonly size: number;
 }
 
-/** Context the shell passes in (time and randomness stay out of the core). */
+/** Context the shell passes in (time stays out of the core; randomness is the adapter's). */
 export interface CommandContext {
   readonly nowMs: number;
-  /** A fresh unique id (topic ids). */
-  readonly newId: () => string;
+}
+
+/** A registration's answer: `brokerEpoch` undefined = the offset its records commit at (the shell fills it in). */
+export interface RegistrationAnswer {
+  readonly ok: true;
+  readonly brokerEpoch: number | undefined;
 }
 
 export interface ControllerCommands<Image> {
-  /** The broker epoch is the offset the registration commits at: the shell fills it in. */
-  registerBroker(image: Image, request: BrokerRegistration, ctx: CommandContext): CommandDecision<CommandRefusal | { readonly ok: true }>;
+  registerBroker(image: Image, request: BrokerRegistration, ctx: CommandContext): CommandDecision<CommandRefusal | RegistrationAnswer>;
   brokerHeartbeat(image: Image, request: BrokerHeartbeat, ctx: CommandContext): CommandDecision<CommandRefusal | HeartbeatAnswer>;
   alterPartition(image: Image, request: AlterPartitionCommand, ctx: CommandContext): CommandDecision<CommandRefusal | PartitionStateAnswer>;
   allocateProducerIds(image: Image, request: { readonly brokerId: number; readonly brokerEpoch: number }, ctx: CommandContext): CommandDecision<CommandRefusal | ProducerIdsAnswer>;

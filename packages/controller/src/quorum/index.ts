@@ -3,7 +3,7 @@ export {
   QuorumController, parseQuorumControllerConfig, RAFT_DIR,
   DEFAULT_QUORUM_CONTROLLER_CONFIG, DEFAULT_BROKER_SESSION_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_RECORDS,
   DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS, DEFAULT_COMMAND_QUEUE_MAX, DEFAULT_WATCH_TAIL_ENTRIES, DEFAULT_WATCHERS_MAX,
-  type QuorumControllerConfig, type QuorumControllerOptions, type ControllerPolicies, type CommandDecision,
+  type QuorumControllerConfig, type QuorumControllerOptions, type ControllerPolicies, type BrokerSessions, type CommandDecision,
   type CommandResult, type ControllerStatus, type MetadataWatcher,
 } from './quorum-controller.js';
 export type { MetadataMachine } from './metadata-machine.js';
@@ -11,11 +11,7 @@ export { QuorumError, NotControllerError, type QuorumErrorCode } from './quorum-
 export {
   isRefusal,
   type ControllerCommands, type CommandRefusal, type CommandContext, type BrokerRegistration, type BrokerHeartbeat,
-  type HeartbeatAnswer, type AlterPartitionCommand, type PartitionStateAnswer, type ProducerIdsAnswer,
+  type HeartbeatAnswer, type RegistrationAnswer, type AlterPartitionCommand, type PartitionStateAnswer, type ProducerIdsAnswer,
 } from './controller-commands.js';
 export { addQuorumService, createQuorumHandlers, DEFAULT_WATCH_STREAM_QUEUE_EVENTS_MAX, type QuorumServiceOptions } from './quorum-service.js';
-export {
-  applyMetadataRecords, imageToRecords, imageHash, encodeBatch, basicMetadataMachine, basicControllerCommands,
-  basicControllerPolicies, EMPTY_IMAGE, PRODUCER_IDS_BLOCK_SIZE,
-  type BasicImage, type BrokerState, type PartitionState, type TopicState, type BasicCommandDefaults,
-} from './basic-metadata.js';
+export { controllerCommands, controllerPolicies, CRYPTO_RANDOM, type ControllerCoreOptions } from './controller-core.js';

@@ -85,14 +85,22 @@ export function parseQuorumControllerConfig(input: Partial<QuorumControllerConfi
   return Object.freeze(config);
 }
 
+/** The shell's liveness bookkeeping, handed to the core to judge (times from the shell's clock). */
+export interface BrokerSessions {
+  /** The last heartbeat per broker; brokers without one are not judged. */
+  readonly lastHeartbeatMs: ReadonlyMap<number, number>;
+  readonly nowMs: number;
+  readonly sessionTimeoutMs: number;
+}
+
 /** The decisions the shell triggers by itself (timers), answered by the pure core. */
 export interface ControllerPolicies<Image> {
-  /** Every broker registered in the image (each gets a fresh session when this voter becomes active). */
+  /** Unfenced brokers in the image (each gets a fresh session when this voter becomes active). */
   registeredBrokers(image: Image): readonly number[];
-  /** Records fencing the `expired` brokers (ignoring ones already fenced); undefined = nothing to write. */
-  fenceStaleBrokers(image: Image, expired: readonly number[]): Uint8Array | undefined;
+  /** Records fencing the brokers whose session expired; undefined = nothing to write. */
+  fenceStaleBrokers(image: Image, sessions: BrokerSessions): Uint8Array | undefined;
   /** Preferred-leader election where the preferred replica is live and in the ISR; undefined = balanced. */
-  rebalanceLeaders(image: Image): Uint8Array | undefined;
+  rebalanceLeaders(image: Image, nowMs: number): Uint8Array | undefined;
 }
 
 /** What one command decides: the records to commit (undefined/empty = none) and the answer. */
@@ -181,6 +189,8 @@ export class QuorumController<Image> {
   private readonly lastHeartbeatMs = new Map<number, number>();
   private commandChain: Promise<unknown> = Promise.resolve();
   private commandsQueued = 0;
+  /** A fenceStaleBrokers command is queued or in flight (one at a time). */
+  private fencing = false;
   private lastHint = { leaderId: -1, term: 0 };
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
@@ -513,8 +523,16 @@ export class QuorumController<Image> {
       if (last === undefined) this.lastHeartbeatMs.set(id, now); // registered by an entry we just applied
       else if (now - last > this.config.brokerSessionTimeoutMs) expired.push(id);
     }
-    if (expired.length === 0) return;
-    void this.runCommand('fenceStaleBrokers', (image) => ({ batch: this.options.policies.fenceStaleBrokers(image, expired), response: undefined })).then(
+    if (expired.length === 0 || this.fencing) return;
+    // The core judges the sessions again against the image the command runs on (a heartbeat may
+    // have arrived while it was queued).
+    this.fencing = true;
+    void this.runCommand('fenceStaleBrokers', (image) => ({
+      batch: this.options.policies.fenceStaleBrokers(image, { lastHeartbeatMs: this.lastHeartbeatMs, nowMs: this.nowMs(), sessionTimeoutMs: this.config.brokerSessionTimeoutMs }),
+      response: undefined,
+    })).finally(() => {
+      this.fencing = false;
+    }).then(
       ({ offset }) => this.logger.debug({ expired, offset }, 'stale broker sessions handled'),
       (err: unknown) => this.logger.warn({ err, expired }, 'fencing stale brokers failed'),
     );
@@ -522,7 +540,7 @@ export class QuorumController<Image> {
 
   private checkLeaderBalance(): void {
     if (!this.isActive()) return;
-    void this.runCommand('rebalanceLeaders', (image) => ({ batch: this.options.policies.rebalanceLeaders(image), response: undefined })).then(
+    void this.runCommand('rebalanceLeaders', (image) => ({ batch: this.options.policies.rebalanceLeaders(image, this.nowMs()), response: undefined })).then(
       ({ offset }) => this.logger.debug({ offset }, 'preferred leader check done'),
       (err: unknown) => this.logger.warn({ err }, 'preferred leader election failed'),
     );

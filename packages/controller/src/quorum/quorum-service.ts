@@ -2,7 +2,6 @@
 // active controller through QuorumController.runCommand, encode. Whole-request failures
 // (INCONSISTENT_CLUSTER_ID, NOT_CONTROLLER with the leader hint, REQUEST_TIMED_OUT) go in the
 // response's `error`; a malformed request gets gRPC INVALID_ARGUMENT.
-import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { QuorumService, tributary, type QuorumHandlers } from '@tributary/protocol';
 import type { Logger } from 'pino';
@@ -38,7 +37,7 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
   const { controller, commands } = options;
   const logger = options.logger.child({ component: 'quorum-service' });
   const nowMs = options.nowMs ?? Date.now;
-  const ctx = (): CommandContext => ({ nowMs: nowMs(), newId: () => randomUUID() });
+  const ctx = (): CommandContext => ({ nowMs: nowMs() });
 
   const clusterMismatch = (clusterId: string): Reply | undefined => {
     if (clusterId === controller.clusterId) return undefined;
@@ -84,8 +83,10 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
       }, ctx()));
       if (isRefusal(response)) return refusal(response);
       controller.noteHeartbeat(req.brokerId);
-      logger.info({ brokerId: req.brokerId, brokerEpoch: offset, incarnationId: req.incarnationId }, 'broker registered');
-      return { error: NONE, controller: controller.hint(), brokerEpoch: offset };
+      // A new registration's epoch is the offset it committed at; a retried one keeps its epoch.
+      const brokerEpoch = response.brokerEpoch ?? offset;
+      logger.info({ brokerId: req.brokerId, brokerEpoch, incarnationId: req.incarnationId }, 'broker registered');
+      return { error: NONE, controller: controller.hint(), brokerEpoch };
     }),
 
     brokerHeartbeat: unary('BrokerHeartbeat', async (req: pb.BrokerHeartbeatRequest): Promise<pb.IBrokerHeartbeatResponse> => {
@@ -129,7 +130,7 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
     alterPartition: unary('AlterPartition', async (req: pb.AlterPartitionRequest): Promise<pb.IAlterPartitionResponse> => {
       const { response, offset } = await controller.runCommand('alterPartition', (image) => commands.alterPartition(image, {
         brokerId: req.brokerId, brokerEpoch: Number(req.brokerEpoch), topic: req.topic, topicId: req.topicId, partition: req.partition,
-        leaderEpoch: req.leaderEpoch, partitionEpoch: req.partitionEpoch, newIsr: req.newIsr,
+        leaderEpoch: req.leaderEpoch, partitionEpoch: req.partitionEpoch, newIsr: req.newIsr, newIsrBrokerEpochs: undefined,
       }, ctx()));
       if (isRefusal(response)) return refusal(response);
       return {
