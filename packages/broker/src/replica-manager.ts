@@ -107,6 +107,9 @@ export class ReplicaManager {
         if (!info.replicas.includes(this.options.nodeId)) continue;
         hosted.add(partitionKey(info.topic, info.partition));
         await this.openPartition(info, { fresh: false });
+        // A follower fetches from the start: later deltas only carry partitions whose leadership changes.
+        const partition = this.partitions.get(partitionKey(info.topic, info.partition));
+        if (partition !== undefined) await this.reconcileFetcher(partition);
       }
     }
     // A crash between persisting a topic deletion and removing its logs leaves orphans behind.
