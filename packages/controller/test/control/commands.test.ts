@@ -183,6 +183,25 @@ describe('alterPartition', () => {
     const r = alterPartition(image, req(image, { newIsr: [1, 2, 3], partitionEpoch: 1 }), ctx);
     expect(r.response).toMatchObject({ ok: false, error: { code: 'INELIGIBLE_REPLICA' } });
   });
+
+  it('refuses adding a broker that re-registered since the fetch the leader saw (KIP-903)', () => {
+    let image = base();
+    image = commit(image, alterPartition(image, req(image, { newIsr: [1, 2] }), ctx));
+    const seen = epoch(image, 3);
+    // Broker 3 restarts (a new incarnation, unfenced again once caught up): a new epoch.
+    image = commit(image, registerBroker(image, { brokerId: 3, incarnationId: 'restarted', endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'] }, ctx));
+    image = commit(image, brokerHeartbeat(image, { brokerId: 3, brokerEpoch: epoch(image, 3), metadataOffset: image.offset, wantShutDown: false }, ctx));
+    expect(epoch(image, 3)).toBeGreaterThan(seen);
+    const epochs = (e3: number): { brokerId: number; brokerEpoch: number }[] => [{ brokerId: 1, brokerEpoch: epoch(image, 1) }, { brokerId: 2, brokerEpoch: -1 }, { brokerId: 3, brokerEpoch: e3 }];
+    const stale = alterPartition(image, req(image, { newIsr: [1, 2, 3], partitionEpoch: 1, newIsrBrokerEpochs: epochs(seen) }), ctx);
+    expect(stale.records).toEqual([]);
+    expect(stale.response).toMatchObject({ ok: false, error: { code: 'INELIGIBLE_REPLICA' }, state: { isr: [1, 2], partitionEpoch: 1 } });
+    expect(wireErrorCode('INELIGIBLE_REPLICA')).toEqual({ code: 'INVALID_REQUEST', reason: 'INELIGIBLE_REPLICA' });
+    // Fetching with its current epoch (or no epoch known, as without the field) it may join.
+    const current = alterPartition(image, req(image, { newIsr: [1, 2, 3], partitionEpoch: 1, newIsrBrokerEpochs: epochs(epoch(image, 3)) }), ctx);
+    expect(current.response).toMatchObject({ ok: true, state: { isr: [1, 2, 3], partitionEpoch: 2 } });
+    expect(alterPartition(image, req(image, { newIsr: [1, 2, 3], partitionEpoch: 1 }), ctx).response).toMatchObject({ ok: true });
+  });
 });
 
 describe('preferred leader election', () => {
