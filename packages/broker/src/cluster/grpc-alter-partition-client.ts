@@ -30,6 +30,7 @@ export class GrpcAlterPartitionClient implements AlterPartitionClient {
         clusterId: channel.clusterId, brokerId: request.leaderId, brokerEpoch: request.leaderBrokerEpoch,
         topic: request.topic, topicId: request.topicId, partition: request.partition,
         leaderEpoch: request.leaderEpoch, partitionEpoch: request.partitionEpoch, newIsr: [...request.newIsr],
+        newIsrBrokerEpochs: (request.newIsrBrokerEpochs ?? []).map((e) => ({ brokerId: e.brokerId, brokerEpoch: e.brokerEpoch })),
       });
     } catch (err) {
       const code = err instanceof ApiError && err.code === 'REQUEST_TIMED_OUT' ? 'REQUEST_TIMED_OUT' : 'NETWORK_EXCEPTION';

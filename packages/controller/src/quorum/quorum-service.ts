@@ -130,7 +130,8 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
     alterPartition: unary('AlterPartition', async (req: pb.AlterPartitionRequest): Promise<pb.IAlterPartitionResponse> => {
       const { response, offset } = await controller.runCommand('alterPartition', (image) => commands.alterPartition(image, {
         brokerId: req.brokerId, brokerEpoch: Number(req.brokerEpoch), topic: req.topic, topicId: req.topicId, partition: req.partition,
-        leaderEpoch: req.leaderEpoch, partitionEpoch: req.partitionEpoch, newIsr: req.newIsr, newIsrBrokerEpochs: undefined,
+        leaderEpoch: req.leaderEpoch, partitionEpoch: req.partitionEpoch, newIsr: req.newIsr,
+        newIsrBrokerEpochs: req.newIsrBrokerEpochs.length === 0 ? undefined : req.newIsrBrokerEpochs.map((e) => ({ brokerId: e.brokerId ?? -1, brokerEpoch: Number(e.brokerEpoch ?? -1) })),
       }, ctx()));
       if (isRefusal(response)) return refusal(response);
       return {
