@@ -304,8 +304,9 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .option('-X, --producer-property <key=value>', 'any producer property by its Kafka name (repeatable)', collect)
     .option('--reporting-interval-ms <ms>', 'how often to print a progress line', intArg('--reporting-interval-ms', { min: 1 }), 5000)
     .option('--json', 'end with one JSON line (progress lines go to stderr)')
+    .option('--sync', 'one record outstanding at a time: send, wait for its ack, send the next')
     .action(
-      action((ctx, name: string, options: { numRecords: number; recordSize: number; throughput: number; acks: string; batchSize?: number; lingerMs?: number; compression?: string; producerProperty?: string[]; reportingIntervalMs: number; json?: boolean }) =>
+      action((ctx, name: string, options: { numRecords: number; recordSize: number; throughput: number; acks: string; batchSize?: number; lingerMs?: number; compression?: string; producerProperty?: string[]; reportingIntervalMs: number; json?: boolean; sync?: boolean }) =>
         perfProduce(ctx, name, {
           numRecords: options.numRecords,
           recordSizeBytes: options.recordSize,
@@ -317,6 +318,7 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
           producerProperties: options.producerProperty ?? [],
           json: options.json === true,
           reportingIntervalMs: options.reportingIntervalMs,
+          sync: options.sync === true,
         }),
       ),
     );

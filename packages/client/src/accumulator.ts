@@ -142,13 +142,14 @@ export class RecordAccumulator {
    * Partitions whose head batch can be sent at `nowMs`, and the earliest time another may become
    * sendable (Infinity when nothing is waiting).
    */
-  ready(nowMs: number, flushing: boolean): { ready: PartitionQueue[]; nextCheckMs: number } {
+  ready(nowMs: number, flushing: boolean, inFlightBatchesMax = Infinity): { ready: PartitionQueue[]; nextCheckMs: number } {
     const ready: PartitionQueue[] = [];
     let nextCheckMs = Infinity;
     for (const q of this.queues.values()) {
       const head = q.batches[0];
       if (head === undefined) continue;
       if (q.retrying && q.inFlight > 0) continue; // woken by that batch's completion
+      if (q.inFlight >= inFlightBatchesMax) continue; // likewise
       if (head.retryAtMs > nowMs) {
         nextCheckMs = Math.min(nextCheckMs, head.retryAtMs);
         continue;
@@ -176,12 +177,13 @@ export class RecordAccumulator {
   /**
    * Takes the head batch of a ready queue and, unless the partition is retrying, the batches behind it
    * that are sendable too, while their total stays within `maxBytes` (the head always goes).
-   * Several batches of one partition travel in one request as concatenated batches.
+   * Several batches of one partition travel in one request as concatenated batches, while the partition
+   * has fewer than `inFlightBatchesMax` batches in flight.
    */
-  takeSendable(q: PartitionQueue, nowMs: number, flushing: boolean, maxBytes: number): ProducerBatch[] {
+  takeSendable(q: PartitionQueue, nowMs: number, flushing: boolean, maxBytes: number, inFlightBatchesMax = Infinity): ProducerBatch[] {
     const out = [this.takeHead(q)];
     let bytes = out[0]!.sizeBytes;
-    while (!q.retrying) {
+    while (!q.retrying && q.inFlight < inFlightBatchesMax) {
       const next = q.batches[0];
       if (next === undefined || next.retryAtMs > nowMs || bytes + next.sizeBytes > maxBytes) break;
       const sendable = next.state === 'queued' || q.batches.length > 1 || flushing

@@ -52,6 +52,13 @@ export type IdempotenceState = 'disabled' | 'uninitialized' | 'initializing' | '
 const DUPLICATE_SEQUENCE_NUMBER = tributary.v1.ErrorCode.DUPLICATE_SEQUENCE_NUMBER;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = tributary.v1.ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
 const INT32_MAX = 2_147_483_647;
+/**
+ * With idempotence, at most this many batches of one partition are unacknowledged on the wire: the
+ * broker remembers only the last 5 batches per producer (BATCHES_PER_PRODUCER_MAX), and a retry of a
+ * batch older than that window is refused as out of order forever. Kafka gets the same bound from
+ * one batch per partition per request and max.in.flight ≤ 5; requests here may carry several.
+ */
+export const IDEMPOTENT_IN_FLIGHT_BATCHES_PER_PARTITION_MAX = 5;
 
 function bytesOf(v: unknown, field: string): Buffer {
   if (typeof v === 'string') return Buffer.from(v, 'utf8');
@@ -301,7 +308,8 @@ export class Producer {
       return;
     }
     if (this.idempotenceState === 'initializing') return; // woken when it settles
-    const { ready, nextCheckMs } = this.accumulator.ready(nowMs, this.flushing > 0 || this.closing);
+    const inFlightBatchesMax = this.idempotenceState === 'ready' ? IDEMPOTENT_IN_FLIGHT_BATCHES_PER_PARTITION_MAX : Infinity;
+    const { ready, nextCheckMs } = this.accumulator.ready(nowMs, this.flushing > 0 || this.closing, inFlightBatchesMax);
     const requests = new Map<string, ProducerBatch[]>();
     const requestBytes = new Map<string, number>();
     let needRefresh = false;
@@ -316,7 +324,7 @@ export class Producer {
       const head = q.batches[0]!;
       const bytes = requestBytes.get(address) ?? 0;
       if (bytes > 0 && bytes + head.sizeBytes > this.config.maxRequestSizeBytes) continue;
-      const taken = this.accumulator.takeSendable(q, nowMs, this.flushing > 0 || this.closing, this.config.maxRequestSizeBytes - bytes);
+      const taken = this.accumulator.takeSendable(q, nowMs, this.flushing > 0 || this.closing, this.config.maxRequestSizeBytes - bytes, inFlightBatchesMax);
       let list = requests.get(address);
       if (list === undefined) requests.set(address, (list = []));
       let added = 0;

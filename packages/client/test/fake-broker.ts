@@ -20,6 +20,8 @@ export interface ProduceAnswer {
 export interface FakeBroker {
   readonly address: string;
   readonly produced: { partition: number; batch: RecordBatch }[];
+  /** Every batch received, including the second and later batches of a multi-batch partition entry. */
+  readonly producedBatches: { partition: number; batch: RecordBatch }[];
   /** Produce requests received (one request may carry several partitions' batches). */
   produceRequests: number;
   metadataRequests: number;
@@ -35,6 +37,7 @@ export async function startFakeBroker(topic: string, partitions: number, script:
   const fake: FakeBroker = {
     address: '',
     produced: [],
+    producedBatches: [],
     produceRequests: 0,
     metadataRequests: 0,
     fetches: [],
@@ -56,7 +59,9 @@ export async function startFakeBroker(topic: string, partitions: number, script:
       const answers = call.request.topics.map((t) => ({
         topic: t.topic,
         partitions: t.partitions.map((p) => {
-          const [batch] = decodeRecordBatches(p.recordBatch);
+          const all = decodeRecordBatches(p.recordBatch);
+          const [batch] = all;
+          for (const b of all) fake.producedBatches.push({ partition: p.partition, batch: b });
           fake.produced.push({ partition: p.partition, batch: batch! });
           const answer = script.produce === undefined ? { code: 0, baseOffset: 0 } : script.produce(batch!, p.partition, produceAttempt);
           return { partition: p.partition, answer };

@@ -103,3 +103,22 @@ describe('idempotent producer: OUT_OF_ORDER_SEQUENCE_NUMBER', () => {
     expect(producer.idempotence).toMatchObject({ state: 'ready', producerId: 21 });
   });
 });
+
+describe('idempotent producer: in-flight bound', () => {
+  it('keeps at most 5 unacknowledged batches of one partition on the wire (the broker dedupes only the last 5)', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const { fake, producer } = await setup({
+      initProducerId: () => ({ producerId: 3, producerEpoch: 0 }),
+      produce: () => gate.then(() => ({ code: 0, baseOffset: 0 })),
+    }, { 'batch.size': 1, 'max.in.flight.requests.per.connection': 5, 'request.timeout.ms': 30_000, 'delivery.timeout.ms': 60_000 });
+    // batch.size 1: every record is its own batch; 20 of them are sendable at once.
+    const sends = Array.from({ length: 20 }, (_, i) => producer.send({ topic: TOPIC, value: `v${i}`, partition: 0 }));
+    await vi.waitFor(() => expect(fake.producedBatches.length).toBe(5), { timeout: 5_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fake.producedBatches).toHaveLength(5);
+    release();
+    await Promise.all(sends);
+    expect(fake.producedBatches.map((p) => p.batch.baseSequence)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+});

@@ -35,6 +35,8 @@ export interface PerfProduceOptions {
   readonly compression: string | undefined;
   readonly json: boolean;
   readonly reportingIntervalMs: number;
+  /** One record outstanding at a time (latency of a lone request, not of a queue). */
+  readonly sync?: boolean;
 }
 
 /** Kafka's payload: random upper-case letters, one buffer reused for every record. */
@@ -59,7 +61,7 @@ export async function perfProduce(ctx: CommandContext, topic: string, options: P
     batchSizeBytes: options.batchSizeBytes,
   });
   const payload = perfPayload(options.recordSizeBytes);
-  const inFlightMax = Math.max(1, Math.min(PERF_IN_FLIGHT_RECORDS_MAX, Math.floor(PERF_IN_FLIGHT_BYTES_MAX / Math.max(1, options.recordSizeBytes))));
+  const inFlightMax = options.sync === true ? 1 : Math.max(1, Math.min(PERF_IN_FLIGHT_RECORDS_MAX, Math.floor(PERF_IN_FLIGHT_BYTES_MAX / Math.max(1, options.recordSizeBytes))));
   const limit = new InFlightLimit(inFlightMax);
   // Window lines go to stderr under --json, so stdout carries exactly one JSON line.
   const progress = (line: string): Promise<void> => (options.json ? ctx.err(line) : ctx.out(line));

@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// `npm run bench:cluster`: `tributary perf produce` against a local 3-node cluster (three combined
+// node processes on loopback, temp data dirs), topic RF=3 min.insync.replicas=2, acks=all, 1 KiB records:
+//   throughput  — as fast as the client can go;
+//   fixed-rate  — 10 MB/s (10240 records/s of 1 KiB);
+//   sync        — one outstanding request (max.in.flight=1, batch.size=1 record, linger 0, one record in flight).
+// Prints records/s, MB/s and p50/p99/p99.9 per run; asserts nothing.
+//
+//   npm run bench:cluster [-- --records 200000 --rate-records 100000 --sync-records 3000 --partitions 3 --cpu-prof DIR]
+//
+// --cpu-prof DIR runs node 1 and the perf client under `node --cpu-prof` and leaves the .cpuprofile files in DIR.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureReady, ROOT } from '../scripts/ensure.mjs';
+
+const { values } = parseArgs({
+  options: {
+    records: { type: 'string', default: '200000' },
+    'rate-records': { type: 'string', default: '100000' },
+    'sync-records': { type: 'string', default: '3000' },
+    'record-size': { type: 'string', default: '1024' },
+    partitions: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'string' },
+    /** Keep each node's log (level info) in this directory. */
+    logs: { type: 'string' },
+    'producer-property': { type: 'string', short: 'X', multiple: true, default: [] },
+  },
+});
+
+ensureReady();
+const node = process.execPath;
+const cli = join(ROOT, 'packages/cli/bin/tributary.js');
+const profDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
+if (profDir !== undefined) mkdirSync(profDir, { recursive: true });
+const profArgs = (name) => (profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${name}.cpuprofile`]);
+
+async function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+function cliSync(args) {
+  return spawnSync(node, [cli, '-b', brokers, ...args], { cwd: ROOT, encoding: 'utf8' });
+}
+
+async function waitFor(what, probe, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (probe()) return;
+    if (Date.now() > deadline) throw new Error(`bench:cluster: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'trib-bench-cluster-'));
+const ports = [await freePort(), await freePort(), await freePort()];
+const voters = ports.map((p, i) => `${i + 1}@127.0.0.1:${p}`).join(',');
+const brokers = ports.map((p) => `127.0.0.1:${p}`).join(',');
+const logDir = values.logs === undefined ? undefined : resolve(values.logs);
+if (logDir !== undefined) mkdirSync(logDir, { recursive: true });
+const servers = ports.map((port, i) => spawn(node, [...(i === 0 ? profArgs('node-1') : []), cli, 'server', '--node-id', String(i + 1),
+  '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, `node-${i + 1}`), '--voters', voters], {
+  stdio: logDir === undefined ? ['ignore', 'ignore', 'inherit'] : ['ignore', openSync(join(logDir, `node-${i + 1}.log`), 'w'), openSync(join(logDir, `node-${i + 1}.log`), 'a')],
+  env: { ...process.env, TRIBUTARY_LOG_LEVEL: logDir === undefined ? 'warn' : 'info' },
+}));
+
+function perfRun(title, name, args) {
+  console.log(`\n== ${title}`);
+  const r = spawnSync(node, [...profArgs(`client-${name}`), cli, '-b', brokers, 'perf', 'produce', 'bench', '--record-size', values['record-size'],
+    '--acks', 'all', '--json', '--reporting-interval-ms', '2000', ...values['producer-property'].flatMap((p) => ['-X', p]), ...args],
+  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${title} failed with exit ${r.status}: ${r.stdout}`);
+  const s = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  return { name, ...s };
+}
+
+const results = [];
+try {
+  await waitFor('three brokers', () => {
+    const r = cliSync(['cluster', 'info', '--format', 'json']);
+    if (r.status !== 0) return false;
+    const info = JSON.parse(r.stdout);
+    return JSON.stringify(info).split('"fenced":false').length - 1 >= 3;
+  }, 30_000);
+  const created = cliSync(['topic', 'create', 'bench', '-p', values.partitions, '-r', '3', '-c', 'min.insync.replicas=2']);
+  if (created.status !== 0) throw new Error(`topic create failed: ${created.stderr}`);
+  await waitFor('full ISR on every partition', () => {
+    const r = cliSync(['topic', 'describe', 'bench', '--format', 'json']);
+    if (r.status !== 0) return false;
+    const parts = JSON.parse(r.stdout).partitions ?? JSON.parse(r.stdout)[0]?.partitions ?? [];
+    return parts.length > 0 && parts.every((p) => p.leader >= 0 && p.isr.length === 3);
+  }, 20_000);
+  const runs = (values.only ?? 'throughput,rate,sync').split(',');
+  if (runs.includes('throughput')) {
+    results.push(perfRun(`throughput: ${values.records} x ${values['record-size']} B, acks=all, unlimited rate`, 'throughput',
+      ['--num-records', values.records]));
+  }
+  if (runs.includes('rate')) {
+    results.push(perfRun(`fixed rate: ${values['rate-records']} records at 10240 records/s (10 MB/s)`, 'rate',
+      ['--num-records', values['rate-records'], '--throughput', '10240']));
+  }
+  if (runs.includes('sync')) {
+    results.push(perfRun(`sync: ${values['sync-records']} records, one outstanding request`, 'sync',
+      ['--num-records', values['sync-records'], '--batch-size', values['record-size'], '--linger-ms', '0',
+        '-X', 'max.in.flight.requests.per.connection=1', '--sync']));
+  }
+  console.log(`\n== summary (3 combined nodes + client on one machine, RF=3, min.insync.replicas=2, acks=all, ${values['record-size']} B records, ${values.partitions} partitions)`);
+  for (const s of results) {
+    console.log(`${s.name.padEnd(10)} ${s.recordsPerSec.toFixed(0).padStart(8)} records/s ${s.mbPerSec.toFixed(1).padStart(7)} MB/s  p50 ${s.p50Ms} ms  p99 ${s.p99Ms} ms  p99.9 ${s.p999Ms} ms`);
+  }
+} finally {
+  for (const s of servers) s.kill('SIGTERM');
+  await Promise.all(servers.map((s) => new Promise((r) => (s.exitCode !== null ? r() : s.once('exit', r)))));
+  rmSync(dir, { recursive: true, force: true });
+}
