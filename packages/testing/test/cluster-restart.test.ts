@@ -44,10 +44,11 @@ describe('startCluster: whole-cluster restart', () => {
     }
 
     for (const b of c.brokers) await c.kill(b.nodeId);
-    // The first node back alone: no leader, no commit index yet.
-    await c.restart(1);
-    await c.restart(2);
-    await c.restart(3);
+    // The first node back runs alone for a while: no leader, no commit index yet. (It cannot finish
+    // starting before a quorum is back, so the others are started without waiting for it.)
+    const first = c.restart(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    await Promise.all([first, c.restart(2), c.restart(3)]);
     await c.waitForReady();
 
     const seen = await consumeAll(c.bootstrapServers, 'durable', 3, RECORDS, 20_000);
