@@ -179,21 +179,14 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   }
   const advertised = config.advertisedListen ?? { host: config.listen.host, port };
   store?.setAdvertisedAddress(advertised.host, advertised.port);
-  if (cluster !== undefined) {
-    try {
-      await cluster.start({ replicas, advertised });
-    } catch (err) {
-      server.forceShutdown();
-      await cluster.close();
-      await replicas.shutdown();
-      throw err;
-    }
-  }
+  // Cluster mode: catching up on metadata, opening logs and registering go on in the background,
+  // for as long as the quorum takes to form; until then the node is up but not ready.
+  cluster?.start({ replicas, advertised });
 
   let ready = true;
   let http: HttpServerHandle | undefined;
   if (config.httpListen !== undefined) {
-    http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady: () => ready });
+    http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady: () => ready && (cluster?.started ?? true) });
   }
   const retentionTimer = setInterval(() => {
     void replicas.applyRetention(nowMs());

@@ -42,6 +42,11 @@ export class ClusterRuntime {
   /** Set once the replica manager may receive deltas (it read the whole image at startup). */
   private replicasStarted: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  /** The background part of start(): catch up, start replicas, register. */
+  private startup: Promise<void> | undefined;
+  private startedValue = false;
+  /** Resolved by close(), so a start still waiting for the quorum gives up. */
+  private readonly closed = deferred();
 
   private constructor(private readonly options: ClusterRuntimeOptions, controller: QuorumController<MetadataImage> | undefined) {
     const { config, logger } = options;
@@ -112,30 +117,52 @@ export class ClusterRuntime {
   }
 
   /**
-   * After the server is bound: catch up on the metadata log (bounded by request.timeout.ms), start the
-   * replica manager on that image, then register and heartbeat.
+   * After the server is bound: follow the metadata log, and — in the background, however long the
+   * quorum takes to form (after a whole-cluster restart the first node back has no quorum until a
+   * second one returns) — once caught up start the replica manager on that image, then register and
+   * heartbeat. Until then the broker hosts nothing: clients get retriable errors, /readyz says no.
    */
-  async start(args: { replicas: ReplicaManager; advertised: { host: string; port: number } }): Promise<void> {
-    const { config, logger } = this.options;
+  start(args: { replicas: ReplicaManager; advertised: { host: string; port: number } }): void {
     this.replicas = args.replicas;
     this.follower.start();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.follower.whenCaughtUp(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no controller quorum answered within ${config.requestTimeoutMs} ms (voters ${config.controllerQuorumVoters.map((v) => `${v.nodeId}@${formatHostPort(v)}`).join(',')})`)), config.requestTimeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    this.startup ??= this.completeStart(args).catch((err: unknown) => {
+      if (this.closing === undefined) this.options.logger.error({ err }, 'cluster member failed to start');
+    });
+  }
+
+  /** True once the replica manager runs on a caught-up image (and, for brokers, registration began). */
+  get started(): boolean {
+    return this.startedValue;
+  }
+
+  private async completeStart(args: { replicas: ReplicaManager; advertised: { host: string; port: number } }): Promise<void> {
+    const { config, logger } = this.options;
+    const voters = config.controllerQuorumVoters.map((v) => `${v.nodeId}@${formatHostPort(v)}`).join(',');
+    let caughtUp = false;
+    const warnTimer = setInterval(() => {
+      if (!caughtUp) logger.warn({ voters }, 'waiting for the controller quorum to serve caught-up metadata');
+    }, config.requestTimeoutMs);
+    warnTimer.unref();
+    try {
+      await Promise.race([this.follower.whenCaughtUp(), this.closed.promise]);
+    } finally {
+      caughtUp = true;
+      clearInterval(warnTimer);
+    }
+    if (this.closing !== undefined) return;
     this.replicasStarted = args.replicas.startup({ removeStrays: false });
     await this.replicasStarted;
-    if (!config.processRoles.includes('broker')) return; // a dedicated controller hosts no replicas
-    this.lifecycle = new BrokerLifecycle({
-      brokerId: config.nodeId, channel: this.channel, endpoint: args.advertised, rack: config.brokerRack,
-      roles: config.processRoles, metadataOffset: () => this.follower.appliedOffset,
-      heartbeatIntervalMs: config.brokerHeartbeatIntervalMs, controlledShutdownTimeoutMs: config.controlledShutdownTimeoutMs,
-      logger: logger.child({ component: 'broker-lifecycle' }),
-    });
-    this.lifecycle.start();
+    if (this.closing !== undefined) return;
+    if (config.processRoles.includes('broker')) {
+      this.lifecycle = new BrokerLifecycle({
+        brokerId: config.nodeId, channel: this.channel, endpoint: args.advertised, rack: config.brokerRack,
+        roles: config.processRoles, metadataOffset: () => this.follower.appliedOffset,
+        heartbeatIntervalMs: config.brokerHeartbeatIntervalMs, controlledShutdownTimeoutMs: config.controlledShutdownTimeoutMs,
+        logger: logger.child({ component: 'broker-lifecycle' }),
+      });
+      this.lifecycle.start();
+    }
+    this.startedValue = true;
     logger.info({ metadataOffset: this.follower.appliedOffset, topics: this.metadata.topics().length }, 'cluster member started');
   }
 
@@ -149,6 +176,8 @@ export class ClusterRuntime {
   /** Stops following and the controller voter. Call after the server stopped. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.closed.resolve();
+      await this.startup;
       this.lifecycle?.stop();
       this.follower.close();
       this.channel.close();
@@ -177,3 +206,9 @@ const brokerTopicConfigValidator: TopicConfigValidator = (configs) => {
     throw err;
   }
 };
+
+function deferred(): { readonly promise: Promise<void>; readonly resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
