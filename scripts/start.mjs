@@ -119,7 +119,10 @@ function startNode(n) {
       // Before the cluster is ready this is a start-up failure (port in use, bad data dir): give up.
       // Afterwards the others keep running (the cluster tolerates it; watch it with `cluster health`).
       if (!ready || nodes.every((other) => other.child === undefined)) void stopAll(1);
-      else console.error('tributary start: the other nodes keep running; Ctrl-C stops them.');
+      else {
+        console.error('tributary start: the other nodes keep running; Ctrl-C stops them. To bring this one back (in another terminal):');
+        console.error(`  node ${args.map((a) => (/[\s,]/.test(a) ? `'${a}'` : a)).join(' ')}`);
+      }
     });
   });
 }
