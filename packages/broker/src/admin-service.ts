@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { tributary, type AdminHandlers } from '@tributary/protocol';
 import { NO_ERROR, toWireError, InvalidArgumentError } from './errors.js';
 import { int64, requireName, unary } from './grpc-call.js';
-import type { MetadataCommands, MetadataView, TopicInfo } from './metadata-view.js';
+import type { BrokerNode, MetadataCommands, MetadataView, TopicInfo } from './metadata-view.js';
 import type { NodeConfig } from './node-config.js';
 import type { ReplicaManager } from './replica-manager.js';
 import { describeTopicConfig } from './topic-config.js';
@@ -175,10 +175,24 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
         clusterId: metadata.clusterId,
         controllerLeaderId: controller.leaderId,
         controllerTerm: int64(controller.term),
-        nodes: metadata.brokers().map((b) => ({
-          id: b.nodeId, roles: [...b.roles], address: formatHostPort(b), fenced: b.fenced, rack: b.rack ?? '',
-        })),
+        nodes: describeNodes(metadata.brokers(), deps.config),
       };
     }),
   };
+}
+
+/**
+ * Registered brokers, plus the controller voters that are not brokers (dedicated controllers never
+ * register: they are known from `controller.quorum.voters`, which every node is started with).
+ */
+function describeNodes(brokers: readonly BrokerNode[], config: NodeConfig): tributary.v1.INodeDescription[] {
+  const nodes = brokers.map((b) => ({
+    id: b.nodeId, roles: [...b.roles], address: formatHostPort(b), fenced: b.fenced, rack: b.rack ?? '',
+  }));
+  const known = new Set(brokers.map((b) => b.nodeId));
+  for (const voter of config.controllerQuorumVoters) {
+    if (known.has(voter.nodeId)) continue;
+    nodes.push({ id: voter.nodeId, roles: ['controller'], address: formatHostPort(voter), fenced: false, rack: '' });
+  }
+  return nodes.sort((a, b) => a.id - b.id);
 }

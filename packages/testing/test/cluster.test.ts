@@ -100,6 +100,11 @@ describe('startCluster (in-process)', () => {
     expect(c.bootstrapServers.split(',')).toEqual(c.brokers.map((b) => b.address));
 
     const a = admin(c.bootstrapServers);
+    // DescribeCluster lists the dedicated controllers (known from the voters) beside the brokers.
+    const described = await a.describeCluster();
+    expect(described.nodes.map((n) => [n.id, [...n.roles].sort().join(',')])).toEqual([
+      [1, 'controller'], [2, 'controller'], [3, 'controller'], [4, 'broker'], [5, 'broker'], [6, 'broker'],
+    ]);
     await a.createTopics([{ topic: 'events', numPartitions: 3, replicationFactor: 3 }]);
     const before = (await a.describeTopics(['events']))[0]!;
     const victim = before.partitions[0]!.leader;
