@@ -156,6 +156,7 @@ export class Partition {
           this.roleGeneration++;
           this.leaderState = becomeLeader({ leaderId: this.args.nodeId, info, leaderLogEndOffset: this.logEndOffset, nowMs });
           this.args.logger.info({ leaderEpoch: info.leaderEpoch, isr: info.isr, logEndOffset: this.logEndOffset, highWatermark: this.highWatermark }, 'became leader');
+          if (!previous.isr.includes(this.args.nodeId) && previous.leaderEpoch < info.leaderEpoch) this.logUncleanElection(previous);
         }
       } else {
         if (wasLeader || previous.leaderEpoch !== info.leaderEpoch || previous.leader !== info.leader) {
@@ -420,6 +421,24 @@ export class Partition {
     }
   }
 
+  /**
+   * Elected from outside the ISR (unclean.leader.election.enable): whatever the previous leader had at or
+   * above our log end offset is gone — the other replicas truncate to our log. We cannot know the
+   * previous leader's end; what we know is our high watermark: below it records were acknowledged, so
+   * [logEndOffset, highWatermark) is certainly lost (a tail lost in an unclean stop), and anything the
+   * old leader acknowledged from logEndOffset on may be.
+   */
+  private logUncleanElection(previous: PartitionInfo): void {
+    const leo = this.logEndOffset;
+    const hw = this.highWatermark;
+    this.args.logger.warn({
+      leaderEpoch: this.info.leaderEpoch, previousLeader: previous.leader, previousLeaderEpoch: previous.leaderEpoch, previousIsr: previous.isr,
+      logEndOffset: leo, highWatermark: hw,
+      ...(hw > leo ? { lostOffsets: `[${leo}, ${hw})` } : {}),
+      mayBeLostFromOffset: leo,
+    }, `unclean leader election: leading from outside the ISR [${previous.isr.join(',')}]; acknowledged records at offsets ≥ ${leo} on the previous leader ${previous.leader} may be lost${hw > leo ? ` (certainly [${leo}, ${hw}), below the high watermark this replica knew)` : ''}`);
+  }
+
   /** The leader said our log diverged: leader-epoch truncation (KIP-279), never to the HW. */
   async truncateToDivergence(generation: number, diverging: EpochEndOffset, leaderLogStartOffset: number): Promise<void> {
     if (generation !== this.roleGeneration) return;
@@ -428,6 +447,12 @@ export class Partition {
       localEndOffsetForEpoch: (e) => this.args.log.endOffsetForEpoch(e), leaderLogStartOffset,
     });
     this.args.logger.info({ diverging, decision, logEndOffset: this.logEndOffset, highWatermark: this.highWatermark }, 'truncating diverged log');
+    const keptEndOffset = decision.kind === 'truncate' ? decision.offset : decision.startOffset;
+    if (keptEndOffset < this.highWatermark) {
+      // Only after an unclean leader election does a leader's log end below records we knew committed.
+      this.args.logger.warn({ leaderEpoch: this.info.leaderEpoch, leader: this.info.leader, lostOffsets: `[${keptEndOffset}, ${this.highWatermark})`, highWatermark: this.highWatermark },
+        `truncating committed records [${keptEndOffset}, ${this.highWatermark}) below the high watermark: the leader (elected uncleanly) does not have them`);
+    }
     if (decision.kind === 'truncate') {
       await this.args.log.truncateTo(decision.offset);
       truncateProducerState(this.producers, decision.offset);
