@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, readInt64 } from './batch-header.js';
+import { type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import { fsyncDir } from './checkpoint-file.js';
 import { findExtent, preadFully, pwriteFully, validateLogFile } from './file-io.js';
 import type { LogConfig } from './log-config.js';
@@ -219,6 +219,19 @@ export class LogSegment {
     this.rollStartMs ??= nowMs;
     this.dirty = true;
     this.indexesDirty = true;
+  }
+
+  /**
+   * On open, segment.ms counts from the first batch's max timestamp (Kafka's rule), not from the first
+   * append since this process opened the segment: otherwise a broker restarted more often than
+   * segment.ms would never roll — nor let retention.ms delete — its active segment. A timestamp in
+   * the future (or none) falls back to now.
+   */
+  async restoreRollStart(nowMs: number): Promise<void> {
+    if (this.rollStartMs !== null || this.sizeBytes < MAX_TIMESTAMP_OFFSET + 8) return;
+    const header = await preadFully(this.handle, MAX_TIMESTAMP_OFFSET, 8);
+    const firstBatchMaxTimestamp = Number(header.readBigInt64BE(0));
+    this.rollStartMs = firstBatchMaxTimestamp > 0 && firstBatchMaxTimestamp <= nowMs ? firstBatchMaxTimestamp : nowMs;
   }
 
   /** fsyncs written data; a caller arriving while another fsync runs waits for that one. */

@@ -333,6 +333,7 @@ export class PartitionLog {
         cleanerDedupeBufferBytes: options.cleanerDedupeBufferBytes ?? DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES,
       });
       await log.finishOpen(loaded);
+      await loaded.segments.at(-1)!.restoreRollStart(options.clock());
       return log;
     } catch (err) {
       for (const segment of loaded.segments) await segment.close().catch(() => undefined);

@@ -34,6 +34,22 @@ describe('segment roll', () => {
     expect(log.segmentBaseOffsets()).toEqual([0, 4, 6]);
   });
 
+  it('a reopened segment keeps its segment.ms clock: it counts from the first batch timestamp, not the reopen', async () => {
+    const dir = await h.dir();
+    const first = await h.open(dir, { segmentMs: 1000 });
+    await first.appendAsLeader(buildBatch({ maxTimestamp: h.clock.nowMs }), 0);
+    await first.close();
+    h.clock.advance(600);
+    const second = await h.open(dir, { segmentMs: 1000 });
+    await second.appendAsLeader(buildBatch({ maxTimestamp: h.clock.nowMs }), 0);
+    expect(second.segmentCount).toBe(1);
+    await second.close();
+    h.clock.advance(600); // 1200 ms after the first batch, 600 ms after the last reopen
+    const third = await h.open(dir, { segmentMs: 1000 });
+    await third.appendAsLeader(buildBatch({ maxTimestamp: h.clock.nowMs }), 0);
+    expect(third.segmentBaseOffsets()).toEqual([0, 2]);
+  });
+
   it('rolls when the offset or time index is full (segment.index.bytes)', async () => {
     // 24 bytes = 3 offset entries, 2 time entries; an entry for every batch after the first.
     const log = await h.open(await h.dir(), { segmentIndexBytes: 24, indexIntervalBytes: 0 });
