@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { InvalidArgumentError } from './errors.js';
+import { isMalformedRequest, MALFORMED_REQUEST } from '@tributary/protocol';
 
 export function unary<Req, Res>(
   logger: Logger,
@@ -10,6 +11,10 @@ export function unary<Req, Res>(
   handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    if (isMalformedRequest(call.request)) {
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: `request: not a valid ${method} request: ${call.request[MALFORMED_REQUEST]}` });
+      return;
+    }
     handler(call.request, call).then(
       (response) => callback(null, response),
       (err: unknown) => callback(toServiceError(logger, method, err)),

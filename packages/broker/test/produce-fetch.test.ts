@@ -95,6 +95,23 @@ describe('Produce and Fetch on one node', () => {
     expect(fetchErr?.details).toContain('topics[0].topic');
   });
 
+  it('answers bytes that are not a protobuf message with INVALID_ARGUMENT (not INTERNAL) and keeps serving', async () => {
+    const raw = new grpc.Client(t.node.address, grpc.credentials.createInsecure());
+    try {
+      // A field header promising 100 bytes of a length-delimited field that never come.
+      const garbage = Buffer.from([0x1a, 0x64, 0x01, 0x02]);
+      const err = await new Promise<grpc.ServiceError | undefined>((resolve) => {
+        raw.makeUnaryRequest('/tributary.v1.Broker/Produce', (b: Buffer) => b, (b: Buffer) => b, garbage, (e) => resolve(e ?? undefined));
+      });
+      expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err?.details).toContain('request: not a valid Produce request');
+    } finally {
+      raw.close();
+    }
+    const after = await produceBatch(t, 'events', 1, batchOf(['still serving']));
+    expect(codeName(after.error)).toBe('NONE');
+  });
+
   it('refuses a gRPC message over socket.request.max.bytes with RESOURCE_EXHAUSTED and keeps serving', async () => {
     const huge = Buffer.alloc(150_000, 1);
     const err = await call(t.broker, t.broker.produce, { acks: 1, topics: [{ topic: 'events', partitions: [{ partition: 0, recordBatch: huge }] }] })
