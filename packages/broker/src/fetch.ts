@@ -118,6 +118,9 @@ export async function fetch(input: FetchInput, deps: FetchDeps, signal?: AbortSi
     const { results, totalBytes, anyError } = await readPartitions(input, deps);
     const remaining = deadline - deps.nowMs();
     if (anyError || totalBytes >= input.minBytes || remaining <= 0) return results;
+    // A high watermark that moved while the reads awaited notified nobody: re-read instead of waiting
+    // for a wake-up that already happened (this check and wait() run in one synchronous step).
+    if (results.some((r) => (deps.replicas.findPartition(r.topic, r.partition)?.highWatermark ?? -1) > r.highWatermark)) continue;
     const outcome = await deps.notifier.wait(keys, remaining, signal);
     if (outcome === 'aborted') return undefined;
     if (outcome === 'timeout') return (await readPartitions(input, deps)).results;

@@ -71,6 +71,10 @@ export async function serveReplicaFetch(req: ReplicaFetchRequest, deps: ReplicaS
     const once = await readOnce(req, deps);
     const remaining = deadline - deps.nowMs();
     if (once.answerNow || once.totalBytes >= req.minBytes || remaining <= 0) return { error: undefined, partitions: once.partitions };
+    // The reads awaited: an append that landed meanwhile notified before we started waiting. Without
+    // this synchronous re-check (nothing awaits between it and wait()), that wake-up is lost and the
+    // follower sleeps the whole replica.fetch.wait.max.ms — and every acks=all produce with it.
+    if (req.partitions.some((p) => (deps.replicas.findPartition(p.topic, p.partition)?.logEndOffset ?? -1) > p.fetchOffset)) continue;
     const outcome = await deps.notifier.wait(keys, remaining, signal);
     if (outcome === 'aborted') return { error: undefined, partitions: once.partitions };
   }
