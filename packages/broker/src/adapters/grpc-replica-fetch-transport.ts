@@ -5,7 +5,7 @@ import type { ErrorCodeName } from '../errors.js';
 import { int64 } from '../grpc-call.js';
 import type { LeaderEndpoint, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchTransport } from '../replication/replica-fetch-transport.js';
 
-const EMPTY = new Uint8Array(0);
+const EMPTY = Buffer.alloc(0);
 
 function errorOf(e: tributary.v1.IError | null | undefined): { code: ErrorCodeName; message: string } | undefined {
   const code = e?.code ?? 0;
@@ -34,7 +34,8 @@ export function grpcReplicaFetchTransport(options: { readonly maxReceiveBytes: n
             error: errorOf(res.error),
             partitions: res.partitions.map((p) => ({
               topic: p.topic ?? '', partition: p.partition ?? 0, error: errorOf(p.error), highWatermark: int64(p.highWatermark), logStartOffset: int64(p.logStartOffset),
-              leaderEpoch: p.leaderEpoch ?? -1, records: Buffer.from(p.records ?? EMPTY),
+              leaderEpoch: p.leaderEpoch ?? -1, // A view of the decoded message's bytes, not a copy (Buffer.from(Uint8Array) copies).
+              records: p.records === undefined || p.records === null ? Buffer.alloc(0) : Buffer.from(p.records.buffer, p.records.byteOffset, p.records.byteLength),
               divergingEpoch: p.hasDivergingEpoch ? { epoch: p.divergingEpoch?.epoch ?? -1, endOffset: int64(p.divergingEpoch?.endOffset) } : undefined,
             })),
           });

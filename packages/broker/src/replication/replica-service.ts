@@ -114,9 +114,16 @@ export function registerReplicaService(server: grpc.Server, deps: ReplicaService
   server.addService(ReplicaService, {
     replicaFetch: unary(deps.logger, 'ReplicaFetch', async (req: tributary.internal.v1.ReplicaFetchRequest, call) => {
       const abort = new AbortController();
-      call.on('cancelled', () => abort.abort());
-      deps.shutdownSignal?.addEventListener('abort', () => abort.abort(), { once: true });
-      return encodeReplicaFetchResponse(await serveReplicaFetch(decode(req), deps, abort.signal));
+      const onAbort = (): void => abort.abort();
+      call.on('cancelled', onAbort);
+      // Removed when the call ends: the shutdown signal lives as long as the node, and a listener left
+      // per fetch (thousands a second) leaked and made every addEventListener slower (a linear scan).
+      deps.shutdownSignal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return encodeReplicaFetchResponse(await serveReplicaFetch(decode(req), deps, abort.signal));
+      } finally {
+        deps.shutdownSignal?.removeEventListener('abort', onAbort);
+      }
     }),
   });
 }
