@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench:cluster`: `tributary perf produce` against a local 3-node cluster (three combined
 // node processes on loopback, temp data dirs), topic RF=3 min.insync.replicas=2, acks=all, 1 KiB records:
-//   throughput  — as fast as the client can go;
+//   throughput  — as fast as the client can go (client defaults, then batch.size=512 KiB linger.ms=5);
 //   fixed-rate  — 10 MB/s (10240 records/s of 1 KiB);
 //   sync        — one outstanding request (max.in.flight=1, batch.size=1 record, linger 0, one record in flight).
 // Prints records/s, MB/s and p50/p99/p99.9 per run; asserts nothing.
@@ -10,7 +10,7 @@
 //
 // --cpu-prof DIR runs node 1 and the perf client under `node --cpu-prof` and leaves the .cpuprofile files in DIR.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -74,14 +74,37 @@ const servers = ports.map((port, i) => spawn(node, [...(i === 0 ? profArgs('node
   env: { ...process.env, TRIBUTARY_LOG_LEVEL: logDir === undefined ? 'warn' : 'info' },
 }));
 
-function perfRun(title, name, args) {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere or when gone. */
+function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function perfRun(title, name, args, properties = []) {
   console.log(`\n== ${title}`);
-  const r = spawnSync(node, [...profArgs(`client-${name}`), cli, '-b', brokers, 'perf', 'produce', 'bench', '--record-size', values['record-size'],
-    '--acks', 'all', '--json', '--reporting-interval-ms', '2000', ...values['producer-property'].flatMap((p) => ['-X', p]), ...args],
-  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${title} failed with exit ${r.status}: ${r.stdout}`);
-  const s = JSON.parse(r.stdout.trim().split('\n').at(-1));
-  return { name, ...s };
+  const before = servers.map((s) => cpuSeconds(s.pid));
+  const startedMs = Date.now();
+  const child = spawn(node, [...profArgs(`client-${name}`), cli, '-b', brokers, 'perf', 'produce', 'bench', '--record-size', values['record-size'],
+    '--acks', 'all', '--json', '--reporting-interval-ms', '2000', ...[...properties, ...values['producer-property']].flatMap((p) => ['-X', p]), ...args],
+  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  // The client's CPU is sampled while it runs (its /proc entry is gone once it exits).
+  let clientCpu = 0;
+  const sampler = setInterval(() => { const c = cpuSeconds(child.pid); if (!Number.isNaN(c)) clientCpu = c; }, 100);
+  const status = await new Promise((res) => child.once('exit', (code) => res(code)));
+  clearInterval(sampler);
+  const wallS = (Date.now() - startedMs) / 1000;
+  if (status !== 0) throw new Error(`${title} failed with exit ${status}: ${stdout}`);
+  const s = JSON.parse(stdout.trim().split('\n').at(-1));
+  const nodeCpu = servers.map((srv, i) => cpuSeconds(srv.pid) - before[i]);
+  const cpu = `cpu (s, wall ${wallS.toFixed(1)} s): client ${clientCpu.toFixed(1)}, nodes ${nodeCpu.map((c) => c.toFixed(1)).join(' / ')}; machine ${(clientCpu + nodeCpu.reduce((a, b) => a + b, 0)) / wallS > 0 ? ((clientCpu + nodeCpu.reduce((a, b) => a + b, 0)) / wallS).toFixed(2) : '?'} cores busy with the cluster + client`;
+  console.log(cpu);
+  return { name, cpu, ...s };
 }
 
 const results = [];
@@ -100,23 +123,27 @@ try {
     const parts = JSON.parse(r.stdout).partitions ?? JSON.parse(r.stdout)[0]?.partitions ?? [];
     return parts.length > 0 && parts.every((p) => p.leader >= 0 && p.isr.length === 3);
   }, 20_000);
-  const runs = (values.only ?? 'throughput,rate,sync').split(',');
+  const runs = (values.only ?? 'throughput,batched,rate,sync').split(',');
   if (runs.includes('throughput')) {
-    results.push(perfRun(`throughput: ${values.records} x ${values['record-size']} B, acks=all, unlimited rate`, 'throughput',
+    results.push(await perfRun(`throughput: ${values.records} x ${values['record-size']} B, acks=all, unlimited rate, client defaults (batch.size 16 KiB)`, 'throughput',
       ['--num-records', values.records]));
   }
+  if (runs.includes('batched')) {
+    results.push(await perfRun(`throughput: ${values.records} x ${values['record-size']} B, acks=all, unlimited rate, batch.size=512 KiB linger.ms=5`, 'batched',
+      ['--num-records', values.records], ['batch.size=524288', 'linger.ms=5']));
+  }
   if (runs.includes('rate')) {
-    results.push(perfRun(`fixed rate: ${values['rate-records']} records at 10240 records/s (10 MB/s)`, 'rate',
+    results.push(await perfRun(`fixed rate: ${values['rate-records']} records at 10240 records/s (10 MB/s)`, 'rate',
       ['--num-records', values['rate-records'], '--throughput', '10240']));
   }
   if (runs.includes('sync')) {
-    results.push(perfRun(`sync: ${values['sync-records']} records, one outstanding request`, 'sync',
+    results.push(await perfRun(`sync: ${values['sync-records']} records, one outstanding request`, 'sync',
       ['--num-records', values['sync-records'], '--batch-size', values['record-size'], '--linger-ms', '0',
         '-X', 'max.in.flight.requests.per.connection=1', '--sync']));
   }
   console.log(`\n== summary (3 combined nodes + client on one machine, RF=3, min.insync.replicas=2, acks=all, ${values['record-size']} B records, ${values.partitions} partitions)`);
   for (const s of results) {
-    console.log(`${s.name.padEnd(10)} ${s.recordsPerSec.toFixed(0).padStart(8)} records/s ${s.mbPerSec.toFixed(1).padStart(7)} MB/s  p50 ${s.p50Ms} ms  p99 ${s.p99Ms} ms  p99.9 ${s.p999Ms} ms`);
+    console.log(`${s.name.padEnd(10)} ${s.recordsPerSec.toFixed(0).padStart(8)} records/s ${s.mbPerSec.toFixed(1).padStart(7)} MB/s  p50 ${s.p50Ms} ms  p99 ${s.p99Ms} ms  p99.9 ${s.p999Ms} ms   ${s.cpu}`);
   }
 } finally {
   for (const s of servers) s.kill('SIGTERM');
