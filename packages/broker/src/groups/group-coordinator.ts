@@ -25,12 +25,16 @@ export const DEFAULT_OFFSETS_RETENTION_MINUTES = 10_080; // 7 days
 export const DEFAULT_GROUP_TICK_INTERVAL_MS = 100;
 export const DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS = 5_000;
 export const DEFAULT_LOG_CLEANER_INTERVAL_MS = 15_000;
+/** Kafka's offsets.topic.segment.bytes: small segments so the cleaner (closed segments only) keeps up. */
+export const DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES = 104_857_600;
 /** Bytes read per step while loading an offsets partition. */
 const LOAD_READ_BYTES = 1024 * 1024;
 
 export interface GroupCoordinatorConfig {
   /** offsets.topic.num.partitions */
   readonly offsetsTopicNumPartitions: number;
+  /** offsets.topic.segment.bytes */
+  readonly offsetsTopicSegmentBytes: number;
   /** offsets.retention.minutes, in ms */
   readonly offsetsRetentionMs: number;
   /** offsets.commit.timeout.ms: how long a commit waits for acks=all */
@@ -42,6 +46,7 @@ export interface GroupCoordinatorConfig {
 
 export const DEFAULT_GROUP_COORDINATOR_CONFIG: GroupCoordinatorConfig = {
   offsetsTopicNumPartitions: DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS,
+  offsetsTopicSegmentBytes: DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES,
   offsetsRetentionMs: DEFAULT_OFFSETS_RETENTION_MINUTES * 60_000,
   offsetsCommitTimeoutMs: DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS,
   tickIntervalMs: DEFAULT_GROUP_TICK_INTERVAL_MS,
@@ -59,6 +64,7 @@ export function parseGroupCoordinatorConfig(raw: Readonly<Record<string, string 
   };
   return {
     offsetsTopicNumPartitions: num('offsets.topic.num.partitions', DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS, 1),
+    offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes', DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES, 1),
     offsetsRetentionMs: num('offsets.retention.minutes', DEFAULT_OFFSETS_RETENTION_MINUTES, 1) * 60_000,
     offsetsCommitTimeoutMs: num('offsets.commit.timeout.ms', DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS, 1),
     tickIntervalMs: num('group.tick.interval.ms', DEFAULT_GROUP_TICK_INTERVAL_MS, 1),
@@ -145,7 +151,7 @@ export class GroupCoordinator {
       try {
         await this.deps.commands.createTopic({
           name: OFFSETS_TOPIC, numPartitions: this.deps.config.offsetsTopicNumPartitions,
-          replicationFactor: Math.max(1, Math.min(3, live)), configs: { 'cleanup.policy': 'compact' }, validateOnly: false,
+          replicationFactor: Math.max(1, Math.min(3, live)), configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(this.deps.config.offsetsTopicSegmentBytes) }, validateOnly: false,
         });
         this.deps.logger.info({ partitions: this.deps.config.offsetsTopicNumPartitions }, `created ${OFFSETS_TOPIC}`);
       } catch (err) {
