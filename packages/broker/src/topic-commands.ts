@@ -4,7 +4,8 @@
 import { ApiError } from './errors.js';
 import type { NodeConfig } from './node-config.js';
 import type { AlterConfigOp, CreateTopicCommand, MetadataView, PartitionInfo, TopicInfo } from './metadata-view.js';
-import { INTERNAL_TOPIC_NAMES, topicCollisionKey, topicNameProblem } from '@tributary/controller';
+import { randomInt } from 'node:crypto';
+import { INTERNAL_TOPIC_NAMES, placeReplicas, topicCollisionKey, topicNameProblem } from '@tributary/controller';
 import { isTopicConfigKey, validateTopicConfigOverrides, type TopicConfigOverrides } from './topic-config.js';
 
 /** Upper bound on partitions per topic: each partition holds open files and timers on every replica. */
@@ -67,7 +68,11 @@ function validateReplicationFactor(replicationFactor: number, liveBrokers: numbe
   }
 }
 
-/** Round-robin placement: partition p starts at broker (p mod n); the first replica is the preferred leader. */
+/**
+ * Placement for the single-node store and for validate-only previews: the controller's placement
+ * (one implementation, Kafka's round-robin with a random start; the first replica is the preferred
+ * leader), turned into initial partition states (leader = first replica, ISR = replicas, epochs 0).
+ */
 export function placePartitions(args: {
   readonly topic: string;
   readonly topicId: string;
@@ -76,21 +81,16 @@ export function placePartitions(args: {
   readonly replicationFactor: number;
   readonly liveBrokerIds: readonly number[];
 }): PartitionInfo[] {
-  const brokers = args.liveBrokerIds;
-  const partitions: PartitionInfo[] = [];
-  for (let i = 0; i < args.count; i++) {
-    const partition = args.firstPartition + i;
-    const replicas: number[] = [];
-    for (let r = 0; r < args.replicationFactor; r++) {
-      const id = brokers[(partition + r) % brokers.length];
-      if (id !== undefined) replicas.push(id);
-    }
-    partitions.push({
-      topic: args.topic, topicId: args.topicId, partition,
-      leader: replicas[0] ?? -1, leaderEpoch: 0, partitionEpoch: 0, replicas, isr: replicas,
-    });
-  }
-  return partitions;
+  if (args.count === 0) return [];
+  const assignments = placeReplicas({
+    brokers: args.liveBrokerIds.map((brokerId) => ({ brokerId, rack: undefined })),
+    partitions: args.count, replicationFactor: args.replicationFactor, firstPartition: args.firstPartition,
+    random: { intn: (n) => randomInt(n) },
+  });
+  return assignments.map((replicas, i) => ({
+    topic: args.topic, topicId: args.topicId, partition: args.firstPartition + i,
+    leader: replicas[0] ?? -1, leaderEpoch: 0, partitionEpoch: 0, replicas, isr: replicas,
+  }));
 }
 
 /** The partitions CreatePartitions would add to reach `totalCount` (grow only). */
