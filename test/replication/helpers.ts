@@ -82,7 +82,10 @@ export class ProduceStream {
 
 /** Reads every record of `topic` partitions [0, partitions) from offset 0 up to each high watermark. */
 export async function readAll(bootstrapServers: string, topic: string, partitions: number, admin: Admin, timeoutMs = 20_000): Promise<ConsumerRecord[]> {
-  const hws = (await describePartitions(admin, topic)).map((p) => p.highWatermark);
+  // The leader's high watermark (ListOffsets latest goes to the leader); DescribeTopics reports the
+  // answering broker's own view, which lags on a follower.
+  const latest = await admin.listOffsets(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, spec: 'latest' as const })));
+  const hws = Array.from({ length: partitions }, (_, p) => latest.find((l) => l.partition === p)!.offset);
   const consumer = new Consumer({ 'bootstrap.servers': bootstrapServers, 'auto.offset.reset': 'earliest', 'request.timeout.ms': 3000 });
   const records: ConsumerRecord[] = [];
   try {
