@@ -103,6 +103,11 @@ export function formatAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The broker did not answer (unreachable, dropped, timed out), as opposed to answering with an error. */
+function isConnectionLevel(error: unknown): boolean {
+  return error instanceof ConnectionError || (error instanceof TributaryClientError && error.code === 'REQUEST_TIMED_OUT');
+}
+
 function hostOf(address: string): string {
   const i = address.lastIndexOf(':');
   const host = i < 0 ? address : address.slice(0, i);
@@ -115,11 +120,45 @@ interface Connection {
   readonly admin: AdminClient;
 }
 
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  // Size limits are the broker's (max.message.bytes) and the client's (max.request.size, fetch.max.bytes).
-  'grpc.max_receive_message_length': -1,
-  'grpc.max_send_message_length': -1,
-};
+/**
+ * Channel options. Reconnect backoff follows `retry.backoff.ms`/`retry.backoff.max.ms`: grpc-js's own
+ * default (1 s growing ×1.6 to 120 s) kept a channel to a broker that had been down for ten seconds in
+ * backoff for many seconds more after the broker was back, and every call on it failed at once with
+ * UNAVAILABLE meanwhile — chaos runs saw outages far longer than the faults.
+ */
+export function channelOptions(config: Pick<CommonConfig, 'retryBackoffMs' | 'retryBackoffMaxMs'>): grpc.ChannelOptions {
+  return {
+    // Size limits are the broker's (max.message.bytes) and the client's (max.request.size, fetch.max.bytes).
+    'grpc.max_receive_message_length': -1,
+    'grpc.max_send_message_length': -1,
+    'grpc.initial_reconnect_backoff_ms': Math.max(1, config.retryBackoffMs),
+    'grpc.max_reconnect_backoff_ms': Math.max(1, config.retryBackoffMaxMs),
+  };
+}
+
+/**
+ * How long a broker address that failed at the connection level (unreachable, timed out) is tried
+ * after the others by `onAnyBroker`, ms. Without it every metadata refresh while a broker is paused
+ * (SIGSTOP) or cut off first waited a whole request.timeout.ms on that broker.
+ */
+export const ADDRESS_SUSPECT_MS = 10_000;
+/** Addresses remembered as suspect at most (bootstrap + metadata brokers are few; a bound anyway). */
+const SUSPECT_ADDRESSES_MAX = 1_024;
+
+/**
+ * Pure: `addresses` reordered so that those without a failure in the last ADDRESS_SUSPECT_MS come
+ * first (in their given order), then the suspect ones, the longest-ago failure first.
+ */
+export function orderBySuspicion(addresses: readonly string[], failedAtMs: ReadonlyMap<string, number>, nowMs: number): string[] {
+  const suspectSince = (a: string): number | undefined => {
+    const t = failedAtMs.get(a);
+    return t !== undefined && nowMs - t < ADDRESS_SUSPECT_MS ? t : undefined;
+  };
+  const healthy = addresses.filter((a) => suspectSince(a) === undefined);
+  const suspect = addresses.filter((a) => suspectSince(a) !== undefined)
+    .sort((a, b) => (suspectSince(a) as number) - (suspectSince(b) as number));
+  return [...healthy, ...suspect];
+}
 
 export class Cluster {
   readonly metadata = new MetadataCache();
@@ -127,6 +166,8 @@ export class Cluster {
   /** Topics this client cares about; metadata requests ask for exactly these. */
   private readonly interest = new Set<string>();
   private readonly activeCalls = new Set<grpc.ClientUnaryCall>();
+  /** address → when a call to it last failed at the connection level (see orderBySuspicion). */
+  private readonly failedAtMs = new Map<string, number>();
   private refreshing: Promise<void> | undefined;
   private refreshRequested = false;
   private closed = false;
@@ -141,7 +182,7 @@ export class Cluster {
     if (this.closed) throw new ClientClosedError(this.what);
     let c = this.connections.get(address);
     if (c === undefined) {
-      const channel = new grpc.Channel(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      const channel = new grpc.Channel(address, grpc.credentials.createInsecure(), channelOptions(this.config));
       const options: grpc.ClientOptions = { channelOverride: channel };
       c = {
         channel,
@@ -158,21 +199,49 @@ export class Cluster {
     return this.metadata.broker(nodeId)?.address;
   }
 
-  /** Candidate addresses for a request any broker can answer: known brokers first, then bootstrap. */
+  /**
+   * Candidate addresses for a request any broker can answer: known brokers first, then bootstrap;
+   * addresses that recently failed at the connection level go last.
+   */
   anyAddresses(): string[] {
     const known = this.metadata.allBrokers().map((b) => b.address);
-    return [...new Set([...known, ...this.config.bootstrapServers])];
+    return orderBySuspicion([...new Set([...known, ...this.config.bootstrapServers])], this.failedAtMs, Date.now());
+  }
+
+  /** Notes a connection-level failure (or a success, which clears it) of `address`. */
+  noteAddress(address: string, ok: boolean): void {
+    if (ok) {
+      this.failedAtMs.delete(address);
+      return;
+    }
+    this.failedAtMs.delete(address);
+    if (this.failedAtMs.size >= SUSPECT_ADDRESSES_MAX) this.failedAtMs.delete(this.failedAtMs.keys().next().value as string);
+    this.failedAtMs.set(address, Date.now());
   }
 
   /** Calls a Broker-service RPC on `address` with `request.timeout.ms` (or `timeoutMs`). */
   callBroker<Req, Res>(address: string, name: keyof BrokerClient & string, request: Req, timeoutMs = this.config.requestTimeoutMs): Promise<Res> {
     const client = this.connection(address).broker;
-    return unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name, activeCalls: this.activeCalls });
+    return this.watched(address, unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name, activeCalls: this.activeCalls }));
   }
 
   callAdmin<Req, Res>(address: string, name: keyof AdminClient & string, request: Req, timeoutMs = this.config.requestTimeoutMs): Promise<Res> {
     const client = this.connection(address).admin;
-    return unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name, activeCalls: this.activeCalls });
+    return this.watched(address, unary<Req, Res>({ client, method: client[name] as never, request, timeoutMs, address, name, activeCalls: this.activeCalls }));
+  }
+
+  /** Every call's connection-level outcome feeds `onAnyBroker`'s order (a produce timing out on a paused leader, too). */
+  private watched<T>(address: string, call: Promise<T>): Promise<T> {
+    return call.then(
+      (value) => {
+        this.noteAddress(address, true);
+        return value;
+      },
+      (error: unknown) => {
+        if (isConnectionLevel(error)) this.noteAddress(address, false);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -186,7 +255,8 @@ export class Cluster {
       try {
         return await op(address);
       } catch (error) {
-        if (!(error instanceof ConnectionError) && !(error instanceof TributaryClientError && error.code === 'REQUEST_TIMED_OUT')) throw error;
+        if (!isConnectionLevel(error)) throw error;
+        this.noteAddress(address, false);
         lastError = error;
       }
     }
