@@ -60,6 +60,19 @@ export function planTopology(topology: Topology): TopologyPlan {
   }
 }
 
+/**
+ * Node settings of every chaos run (before `configs`). With the defaults (broker.session.timeout.ms
+ * 9 s, replica.lag.time.max.ms 30 s) one SIGSTOPped or killed node stalled *every* partition for the
+ * whole fault: it sits in every ISR, and acks=all waits for the whole ISR until the controller fences
+ * the node (session timeout) or the leader drops it (lag time). Shorter values let a run see what the
+ * issue asks for — pauses (1–10 s) both shorter and longer than the session timeout, and ISR shrink
+ * and expand under faults — instead of outages as long as each fault. Heartbeats stay at 500 ms.
+ */
+export const CHAOS_NODE_CONFIGS: Readonly<Record<string, string>> = {
+  'broker.session.timeout.ms': '4000',
+  'replica.lag.time.max.ms': '4000',
+};
+
 export function endpointOf(nodeId: number): string {
   return `n${nodeId}`;
 }
@@ -137,6 +150,7 @@ export class ChaosCluster {
           'default.replication.factor': String(plan.replicationFactor),
           'min.insync.replicas': String(plan.minInsyncReplicas),
           'unclean.leader.election.enable': 'false',
+          ...CHAOS_NODE_CONFIGS,
           ...options.configs,
         },
         logFile: join(options.dir, 'logs', `node-${spec.nodeId}.log`),

@@ -63,15 +63,23 @@ export function renderReport(input: ReportInput): string {
         .join('\n')}</table>`;
   const faults = stats.faults.length === 0
     ? '<p>No faults were injected.</p>'
-    : `<table class="list"><tr><th>#</th><th>fault</th><th>from</th><th>to</th><th>targets</th><th>detail</th><th>recovery after heal</th></tr>${stats.faults
+    : `<table class="list"><tr><th>#</th><th>fault</th><th>from</th><th>to</th><th>targets</th><th>detail</th><th>first ack after heal</th><th>every partition acked after heal</th></tr>${stats.faults
         .map((f) => {
           const r = stats.recoveries.find((x) => x.faultId === f.id);
           return `<tr><td>${f.id}</td><td><span class="swatch" style="background:${FAULT_COLORS[f.fault]}"></span>${escapeHtml(f.fault)}</td>` +
             `<td>${(f.startMs / 1000).toFixed(1)} s</td><td>${(f.endMs / 1000).toFixed(1)} s</td><td>${f.targets.join(', ')}</td>` +
-            `<td>${escapeHtml(f.detail)}</td><td>${fmtMs(r?.recoveryMs ?? null)}</td></tr>`;
+            `<td>${escapeHtml(f.detail)}</td><td>${fmtMs(r?.firstAckMs ?? null)}</td>` +
+            `<td>${fmtMs(r?.recoveryMs ?? null)}${r?.interrupted === true ? ' (next fault began first)' : ''}</td></tr>`;
         })
         .join('\n')}</table>`;
   const skipped = Object.entries(input.skipped);
+  const recoveryRows = Object.entries(stats.recoveryByType);
+  const recovery = recoveryRows.length === 0
+    ? '<p>No faults were healed.</p>'
+    : `<table class="list"><tr><th>fault</th><th>healed</th><th>never recovered</th><th>p50</th><th>max</th></tr>${recoveryRows
+        .map(([kind, r]) => `<tr><td><span class="swatch" style="background:${FAULT_COLORS[kind as FaultKind]}"></span>${escapeHtml(kind)}</td>` +
+          `<td>${r.faults}</td><td>${r.unrecovered}</td><td>${fmtMs(r.p50Ms)}</td><td>${fmtMs(r.maxMs)}</td></tr>`)
+        .join('\n')}</table>`;
 
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
@@ -97,6 +105,8 @@ ${renderTimeline(input)}
 <tr><td><span class="swatch" style="background:#c92a2a"></span>violation</td></tr></table></div></div>
 <h2>Violations (${check.violations.length}${check.valid ? '' : ' listed'})</h2>
 ${violations}
+<h2>Recovery after heal (until every partition had an acknowledged send)</h2>
+${recovery}
 <h2>Faults</h2>
 ${faults}
 ${skipped.length === 0 ? '' : `<h2>Faults not run here</h2><table class="list">${skipped.map(([k, v]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`}

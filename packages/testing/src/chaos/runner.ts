@@ -293,6 +293,14 @@ async function recordFinalMetadata(cluster: ChaosCluster, history: HistoryRecord
   }
 }
 
+/** `kill p50 1.2 s max 3.4 s (n 3), pause …`: the per-fault-type recovery figures. */
+export function formatRecoveryByType(stats: RunStats): string {
+  const s = (ms: number | null): string => (ms === null ? '—' : `${(ms / 1000).toFixed(1)} s`);
+  return Object.entries(stats.recoveryByType)
+    .map(([kind, r]) => `${kind} p50 ${s(r.p50Ms)} max ${s(r.maxMs)} (n ${r.faults}${r.unrecovered > 0 ? `, ${r.unrecovered} never` : ''})`)
+    .join('; ');
+}
+
 export function summarize(check: CheckResult, stats: RunStats, runDir: string, replay: string): string {
   const c = check.counts;
   const byKind = new Map<string, number>();
@@ -303,6 +311,7 @@ export function summarize(check: CheckResult, stats: RunStats, runDir: string, r
     `  lost ${c.lost} (prefix ${c.lostByPosition.prefix}, middle ${c.lostByPosition.middle}, postfix ${c.lostByPosition.postfix}), unseen ${c.unseen}, duplicated ${c.duplicated}, inconsistent offsets ${c.inconsistentOffsets}, order ${c.orderViolations}`,
     `  faults: ${Object.entries(stats.faultsByType).map(([k, v]) => `${k}×${v}`).join(' ') || 'none'}`,
     `  availability ${(stats.availability * 100).toFixed(1)} % (in faults ${stats.availabilityInFaults === null ? '—' : `${(stats.availabilityInFaults * 100).toFixed(1)} %`}), longest unavailable ${stats.longestUnavailableMs} ms, ${stats.throughputOkPerSecond.toFixed(1)} acked/s, latency p50 ${stats.latencyMs.p50} ms p99 ${stats.latencyMs.p99} ms`,
+    `  recovery after heal (every partition acked again): ${formatRecoveryByType(stats) || 'no faults'}`,
     ...(byKind.size === 0 ? [] : [`  violations: ${[...byKind].map(([k, n]) => `${k}×${n}`).join(' ')}`]),
     `  report: ${join(runDir, 'report.html')}`,
     `  replay: ${replay}`,

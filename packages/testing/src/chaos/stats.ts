@@ -28,8 +28,24 @@ export interface RecoveryStat {
   readonly faultId: number;
   readonly fault: FaultKind;
   readonly healMs: number;
-  /** From the heal to the first acknowledged send after it; null when none followed. */
+  /**
+   * From the heal until every partition the workload wrote to had an acknowledged send after it
+   * (the slowest partition); null when some partition never had one.
+   */
   readonly recoveryMs: number | null;
+  /** From the heal to the first acknowledged send on any partition; null when none followed. */
+  readonly firstAckMs: number | null;
+  /** The next fault started before every partition recovered (the figure then includes that fault). */
+  readonly interrupted: boolean;
+}
+
+/** Recovery figures of one fault type, ms over its faults that recovered. */
+export interface RecoveryByType {
+  readonly faults: number;
+  /** Faults after whose heal some partition never had an acknowledged send. */
+  readonly unrecovered: number;
+  readonly p50Ms: number | null;
+  readonly maxMs: number | null;
 }
 
 export interface RunStats {
@@ -47,6 +63,7 @@ export interface RunStats {
   readonly availabilityInFaults: number | null;
   readonly longestUnavailableMs: number;
   readonly recoveries: readonly RecoveryStat[];
+  readonly recoveryByType: Readonly<Partial<Record<FaultKind, RecoveryByType>>>;
   readonly latencyMs: { readonly p50: number | null; readonly p90: number | null; readonly p99: number | null; readonly max: number | null };
   /** Acknowledged sends per second over the workload window. */
   readonly throughputOkPerSecond: number;
@@ -60,7 +77,7 @@ export function percentile(sorted: readonly number[], q: number): number | null 
 
 export function computeStats(history: readonly HistoryOp[]): RunStats {
   const invokeTime = new Map<string, number>();
-  const acks: { time: number; latencyMs: number }[] = [];
+  const acks: { time: number; latencyMs: number; partition: string }[] = [];
   const failTimes: number[] = [];
   const infoTimes: number[] = [];
   let workloadStartMs = Infinity;
@@ -80,7 +97,7 @@ export function computeStats(history: readonly HistoryOp[]): RunStats {
       invokeTime.set(op.value, op.time);
       workloadStartMs = Math.min(workloadStartMs, op.time);
     } else if (op.type === 'ok') {
-      acks.push({ time: op.time, latencyMs: op.time - (invokeTime.get(op.value) ?? op.time) });
+      acks.push({ time: op.time, latencyMs: op.time - (invokeTime.get(op.value) ?? op.time), partition: `${op.topic ?? '?'}/${op.partition ?? -1}` });
     } else if (op.type === 'fail') failTimes.push(op.time);
     else infoTimes.push(op.time);
   }
@@ -133,11 +150,13 @@ export function computeStats(history: readonly HistoryOp[]): RunStats {
     previous = Math.max(previous, t);
   }
 
-  const allAckTimes = acks.map((a) => a.time).sort((a, b) => a - b);
-  const recoveries: RecoveryStat[] = faults.map((f) => {
-    const next = allAckTimes.find((t) => t >= f.endMs);
-    return { faultId: f.id, fault: f.fault, healMs: f.endMs, recoveryMs: next === undefined ? null : next - f.endMs };
-  });
+  const recoveries = computeRecoveries(faults, acks);
+  const recoveryByType: Partial<Record<FaultKind, RecoveryByType>> = {};
+  for (const kind of new Set(faults.map((f) => f.fault))) {
+    const mine = recoveries.filter((r) => r.fault === kind);
+    const times = mine.map((r) => r.recoveryMs).filter((t): t is number => t !== null).sort((a, b) => a - b);
+    recoveryByType[kind] = { faults: mine.length, unrecovered: mine.length - times.length, p50Ms: percentile(times, 0.5), maxMs: times.at(-1) ?? null };
+  }
 
   const latencies = acks.map((a) => a.latencyMs).sort((a, b) => a - b);
   const windowSeconds = Math.max(1e-3, (workloadEndMs - workloadStartMs) / 1000);
@@ -145,8 +164,46 @@ export function computeStats(history: readonly HistoryOp[]): RunStats {
     durationMs, workloadStartMs, workloadEndMs, finalHealMs, faults, faultsByType, seconds,
     availability: total === 0 ? 0 : available / total,
     availabilityInFaults: inFaultTotal === 0 ? null : inFaultAvailable / inFaultTotal,
-    longestUnavailableMs, recoveries,
+    longestUnavailableMs, recoveries, recoveryByType,
     latencyMs: { p50: percentile(latencies, 0.5), p90: percentile(latencies, 0.9), p99: percentile(latencies, 0.99), max: latencies.at(-1) ?? null },
     throughputOkPerSecond: ackTimes.length / windowSeconds,
   };
+}
+
+/** Per fault: from its heal until the first ack on any partition, and until one on every partition. */
+function computeRecoveries(faults: readonly FaultWindow[], acks: readonly { time: number; partition: string }[]): RecoveryStat[] {
+  const byPartition = new Map<string, number[]>();
+  for (const a of acks) {
+    let times = byPartition.get(a.partition);
+    if (times === undefined) byPartition.set(a.partition, (times = []));
+    times.push(a.time);
+  }
+  for (const times of byPartition.values()) times.sort((a, b) => a - b);
+  const firstAtOrAfter = (times: readonly number[], t: number): number | undefined => {
+    let lo = 0, hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((times[mid] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return times[lo];
+  };
+  return faults.map((f) => {
+    let slowest: number | null = 0;
+    let first: number | null = null;
+    for (const times of byPartition.values()) {
+      const next = firstAtOrAfter(times, f.endMs);
+      if (next === undefined) { slowest = null; continue; }
+      first = first === null ? next : Math.min(first, next);
+      if (slowest !== null) slowest = Math.max(slowest, next);
+    }
+    const recoveredAt = byPartition.size === 0 ? null : slowest;
+    const nextFault = faults.find((g) => g.startMs >= f.endMs && g.id !== f.id);
+    return {
+      faultId: f.id, fault: f.fault, healMs: f.endMs,
+      recoveryMs: recoveredAt === null ? null : recoveredAt - f.endMs,
+      firstAckMs: first === null ? null : first - f.endMs,
+      interrupted: recoveredAt !== null && nextFault !== undefined && nextFault.startMs < recoveredAt,
+    };
+  });
 }

@@ -124,18 +124,26 @@ export class QueueWorkload {
     });
     const intervalMs = (1000 * options.producers) / options.ratePerSecond;
     const inFlight = new Set<Promise<void>>();
+    // Per-partition bound as well as the total: sends to a partition whose leader is down hang until
+    // delivery.timeout.ms, and with only a total bound they filled every slot within a second and
+    // stopped this producer on the healthy partitions too — availability then measured the harness.
+    const perPartitionMax = Math.max(1, Math.ceil(options.inFlightPerProducerMax / options.partitions));
+    const inFlightByPartition = new Array<number>(options.partitions).fill(0);
     let broken = false;
     let seq = 0;
+    let nextPartition = 0;
     while (this.producing && !broken) {
-      if (inFlight.size >= options.inFlightPerProducerMax) {
+      const partition = pickPartition(inFlightByPartition, nextPartition, perPartitionMax);
+      if (inFlight.size >= options.inFlightPerProducerMax || partition === undefined) {
         await Promise.race(inFlight);
         continue;
       }
+      nextPartition = (partition + 1) % options.partitions;
       const value = `${processName}-${seq}`;
-      const partition = seq % options.partitions;
       seq += 1;
       const node = options.leaderHint?.(options.topic, partition) ?? null;
       options.history.record({ process: processName, type: 'invoke', f: 'send', value, node, topic: options.topic, partition });
+      inFlightByPartition[partition] = (inFlightByPartition[partition] ?? 0) + 1;
       const p = producer.send({ topic: options.topic, partition, key: value, value }).then(
         (md) => {
           options.history.record({ process: processName, type: 'ok', f: 'send', value, node, topic: md.topic, partition: md.partition, offset: md.offset });
@@ -146,7 +154,10 @@ export class QueueWorkload {
           options.history.record({ process: processName, type, f: 'send', value, node, topic: options.topic, partition, error: code });
           if (code === 'PRODUCER_FENCED' || code === 'CLIENT_CLOSED' || code === 'ILLEGAL_STATE') broken = true;
         },
-      ).finally(() => inFlight.delete(p));
+      ).finally(() => {
+        inFlight.delete(p);
+        inFlightByPartition[partition] = (inFlightByPartition[partition] ?? 1) - 1;
+      });
       inFlight.add(p);
       await sleep(intervalMs);
     }
@@ -185,6 +196,16 @@ export class QueueWorkload {
     }
     await consumer.close().catch(() => undefined);
   }
+}
+
+/** Pure: the first partition from `start` on (round-robin) with fewer than `max` sends in flight. */
+export function pickPartition(inFlightByPartition: readonly number[], start: number, max: number): number | undefined {
+  const n = inFlightByPartition.length;
+  for (let i = 0; i < n; i++) {
+    const partition = (start + i) % n;
+    if ((inFlightByPartition[partition] ?? 0) < max) return partition;
+  }
+  return undefined;
 }
 
 interface ConsumerState {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HistoryRecorder, checkHistory, computeStats, parseChaosArgs, parseHistory, readHistoryFile, renderReport } from '@tributary/testing';
+import { HistoryRecorder, checkHistory, type HistoryOp, computeStats, parseChaosArgs, parseHistory, readHistoryFile, renderReport } from '@tributary/testing';
 
 describe('HistoryRecorder', () => {
   it('writes JSONL that parses back to the same ops, flushing when the buffer is full', () => {
@@ -62,8 +62,20 @@ describe('figures and report', () => {
     expect(stats.longestUnavailableMs).toBe(7_020 - 3_920);
     expect(stats.availability).toBeCloseTo(7 / 10, 5);
     expect(stats.availabilityInFaults).toBeCloseTo(1 / 4, 5); // seconds 3..6 overlap the fault; only 3 had acks
-    expect(stats.recoveries).toEqual([{ faultId: 1, fault: 'kill', healMs: 6_950, recoveryMs: 70 }]);
+    expect(stats.recoveries).toEqual([{ faultId: 1, fault: 'kill', healMs: 6_950, recoveryMs: 70, firstAckMs: 70, interrupted: false }]);
+    expect(stats.recoveryByType).toEqual({ kill: { faults: 1, unrecovered: 0, p50Ms: 70, maxMs: 70 } });
     expect(stats.latencyMs.p50).toBe(20);
+  });
+
+  it('takes recovery as the slowest partition to see an ack after the heal', () => {
+    const extra: HistoryOp[] = [
+      { process: 'p2', type: 'invoke', f: 'send', value: 'p2-0', node: 2, topic: 't', partition: 1, time: 100 },
+      { process: 'p2', type: 'ok', f: 'send', value: 'p2-0', node: 2, topic: 't', partition: 1, offset: 0, time: 150 },
+      { process: 'p2', type: 'invoke', f: 'send', value: 'p2-1', node: 2, topic: 't', partition: 1, time: 8_000 },
+      { process: 'p2', type: 'ok', f: 'send', value: 'p2-1', node: 2, topic: 't', partition: 1, offset: 1, time: 8_950 },
+    ];
+    const stats = computeStats([...ops, ...extra].sort((a, b) => a.time - b.time));
+    expect(stats.recoveries[0]).toMatchObject({ firstAckMs: 70, recoveryMs: 2_000 });
   });
 
   it('renders a self-contained page with fault bands, series and a violation marker', () => {
