@@ -1,7 +1,8 @@
 // Shared by the multi-process replication tests: a producer stream that records what was acknowledged,
 // a reader that consumes a partition range up to its high watermark, and the exactly-once check.
 import { Admin, Consumer, Producer, type ConsumerRecord, type PartitionDescription } from '@tributary/client';
-import { waitFor } from '../cluster/helpers.js';
+import { startProcessCluster, type ProcessCluster, type StartProcessClusterOptions } from '@tributary/testing';
+import { FAST_CONFIGS, waitFor } from '../cluster/helpers.js';
 
 export { FAST_CONFIGS, SESSION_TIMEOUT_MS, waitFor } from '../cluster/helpers.js';
 
@@ -14,6 +15,20 @@ export const REPLICATION_CONFIGS = (base: Readonly<Record<string, string>>): Rea
   'replica.fetch.wait.max.ms': '200',
   'replica.fetch.backoff.ms': '100',
 });
+
+/**
+ * A process cluster with the replication configs and an Admin on it, once three brokers are unfenced
+ * and a controller is active.
+ */
+export async function startReplicationCluster(options: StartProcessClusterOptions, adminTimeoutMs = 5000): Promise<{ cluster: ProcessCluster; admin: Admin }> {
+  const cluster = await startProcessCluster({ ...options, configs: REPLICATION_CONFIGS(FAST_CONFIGS) });
+  const admin = new Admin({ 'bootstrap.servers': cluster.bootstrapServers, 'request.timeout.ms': 2000, 'default.api.timeout.ms': adminTimeoutMs });
+  await waitFor('three unfenced brokers', async () => {
+    const c = await admin.describeCluster();
+    return c.controller.leaderId > 0 && c.nodes.filter((n) => n.roles.includes('broker') && !n.fenced).length === 3 ? true : undefined;
+  }, 20_000);
+  return { cluster, admin };
+}
 
 export async function describePartitions(admin: Admin, topic: string): Promise<readonly PartitionDescription[]> {
   return (await admin.describeTopics([topic]))[0]!.partitions;

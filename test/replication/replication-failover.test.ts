@@ -9,9 +9,9 @@
 // Timings are printed for the report.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer } from '@tributary/client';
-import { startProcessCluster, type ProcessCluster } from '@tributary/testing';
+import type { ProcessCluster } from '@tributary/testing';
 import {
-  FAST_CONFIGS, REPLICATION_CONFIGS, REPLICA_LAG_TIME_MAX_MS, ProduceStream, describePartitions, exactlyOnceViolations,
+  REPLICA_LAG_TIME_MAX_MS, startReplicationCluster, ProduceStream, describePartitions, exactlyOnceViolations,
   readAll, waitFor, waitFullIsr,
 } from './helpers.js';
 
@@ -22,12 +22,7 @@ describe('replication across three node processes (RF=3, min.insync.replicas=2)'
   let admin: Admin;
 
   beforeAll(async () => {
-    cluster = await startProcessCluster({ nodes: 3, configs: REPLICATION_CONFIGS(FAST_CONFIGS) });
-    admin = new Admin({ 'bootstrap.servers': cluster.bootstrapServers, 'request.timeout.ms': 2000, 'default.api.timeout.ms': 5000 });
-    await waitFor('three unfenced brokers', async () => {
-      const c = await admin.describeCluster();
-      return c.controller.leaderId > 0 && c.nodes.filter((n) => n.roles.includes('broker') && !n.fenced).length === 3 ? true : undefined;
-    }, 20_000);
+    ({ cluster, admin } = await startReplicationCluster({ nodes: 3 }));
   }, 60_000);
 
   afterAll(async () => {

@@ -14,6 +14,7 @@ import { createBrokerMetrics, type BrokerMetrics } from './broker-metrics.js';
 import { ChangeNotifier } from './change-notifier.js';
 import { formatHostPort, type HostPort } from './host-port.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
+import { takeCleanShutdownMarker, writeCleanShutdownMarker } from './clean-shutdown.js';
 import { ClusterRuntime } from './cluster/cluster-runtime.js';
 import { LocalMetadataStore } from './local-metadata-store.js';
 import { clusterIdFromVoters, ensureMetaProperties } from './meta-properties.js';
@@ -94,6 +95,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId,
     ...(config.controllerQuorumVoters.length > 0 ? { defaultClusterId: clusterIdFromVoters(config.controllerQuorumVoters) } : {}),
   });
+  // Taken before anything can write to a log: this run's registration says whether the last ended cleanly.
+  const cleanShutdown = await takeCleanShutdownMarker(config.dataDir);
   const server = new grpc.Server({
     // Oversized requests are refused by grpc-js with RESOURCE_EXHAUSTED before we see them.
     'grpc.max_receive_message_length': config.socketRequestMaxBytes,
@@ -101,7 +104,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   });
   // Cluster mode: metadata comes from the controller quorum; alone: from the local store.
   const cluster = config.controllerQuorumVoters.length > 0
-    ? await ClusterRuntime.create({ config, clusterId: identity.clusterId, server, logger: rootLogger, nowMs })
+    ? await ClusterRuntime.create({ config, clusterId: identity.clusterId, server, logger: rootLogger, nowMs, cleanShutdown })
     : undefined;
   const store = cluster === undefined
     ? await LocalMetadataStore.open({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: config.nodeId, roles: config.processRoles, config })
@@ -221,8 +224,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       await http?.close();
       unsubscribe();
       await cluster?.close();
-      await replicas.shutdown();
-      logger.info('node stopped');
+      const clean = await replicas.shutdown();
+      if (clean) await writeCleanShutdownMarker(config.dataDir);
+      logger.info({ clean }, 'node stopped');
     })();
     return closing;
   };

@@ -209,9 +209,11 @@ export class ReplicaManager {
   }
 
   /** Closes every log (flushing it); parked requests are woken to answer. Idempotent. */
-  async shutdown(): Promise<void> {
-    if (this.closed) return;
+  /** Closes every log; true when each one flushed and closed without error (a clean shutdown). */
+  async shutdown(): Promise<boolean> {
+    if (this.closed) return false;
     this.closed = true;
+    let clean = true;
     if (this.isrTimer !== undefined) clearInterval(this.isrTimer);
     await this.fetchers?.close();
     this.options.notifier.notifyAll();
@@ -221,9 +223,11 @@ export class ReplicaManager {
       try {
         await partition.log.close();
       } catch (err) {
+        clean = false;
         this.options.logger.error({ err, topic: partition.topic, partition: partition.partition }, 'closing a log failed');
       }
     }
+    return clean;
   }
 
   private logDir(info: PartitionInfo): string {

@@ -37,9 +37,22 @@ export interface BrokerLifecycleOptions {
   readonly roles: readonly NodeRole[];
   /** The highest metadata offset this broker has applied. */
   readonly metadataOffset: () => number;
+  /** The previous run ended in a clean shutdown (every log flushed); sent at registration. */
+  readonly cleanShutdown: boolean;
+  /** Log ends of hosted replicas of recovering partitions, sent with every heartbeat. */
+  readonly recoveringReplicas: () => readonly RecoveringReplicaLogEnd[];
   readonly heartbeatIntervalMs?: number;
   readonly controlledShutdownTimeoutMs?: number;
   readonly logger: Logger;
+}
+
+export interface RecoveringReplicaLogEnd {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly partitionEpoch: number;
+  /** Leader epoch of the log's last batch; -1 for an empty log. */
+  readonly lastEpoch: number;
+  readonly logEndOffset: number;
 }
 
 export class BrokerLifecycle {
@@ -53,6 +66,7 @@ export class BrokerLifecycle {
   private shutdownGranted: (() => void) | undefined;
   private readonly heartbeatIntervalMs: number;
   private readonly logger: Logger;
+  private readonly registeredWaiters: ((brokerEpoch: number) => void)[] = [];
 
   constructor(private readonly options: BrokerLifecycleOptions) {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_BROKER_HEARTBEAT_INTERVAL_MS;
@@ -66,6 +80,12 @@ export class BrokerLifecycle {
   /** The epoch of the current registration (-1 before the first). */
   get brokerEpoch(): number {
     return this.epoch;
+  }
+
+  /** Resolves with the epoch of the first successful registration (never, if the lifecycle stops first). */
+  whenRegistered(): Promise<number> {
+    if (this.epoch >= 0) return Promise.resolve(this.epoch);
+    return new Promise((resolve) => this.registeredWaiters.push(resolve));
   }
 
   /** Starts registering and heartbeating in the background. */
@@ -124,6 +144,7 @@ export class BrokerLifecycle {
     const res = await o.channel.call('registerBroker', {
       clusterId: o.channel.clusterId, brokerId: o.brokerId, incarnationId: this.incarnationId,
       endpoint: { host: o.endpoint.host, port: o.endpoint.port }, rack: o.rack ?? '', roles: [...o.roles],
+      cleanShutdown: o.cleanShutdown,
     }, { timeoutMs: this.heartbeatIntervalMs * 4 });
     if (this.stateValue === 'stopped') return;
     if (res.error !== null && res.error !== undefined && res.error.code !== tributary.v1.ErrorCode.NONE) {
@@ -131,8 +152,9 @@ export class BrokerLifecycle {
       return;
     }
     this.epoch = Number(res.brokerEpoch);
-    this.logger.info({ brokerEpoch: this.epoch, incarnationId: this.incarnationId }, 'broker registered');
+    this.logger.info({ brokerEpoch: this.epoch, incarnationId: this.incarnationId, cleanShutdown: o.cleanShutdown }, 'broker registered');
     if (this.stateValue === 'starting') this.transition('fenced');
+    for (const waiter of this.registeredWaiters.splice(0)) waiter(this.epoch);
     // The first heartbeat right away: unfencing should not wait a whole interval.
     await this.heartbeat();
   }
@@ -142,6 +164,7 @@ export class BrokerLifecycle {
     const res = await o.channel.call('brokerHeartbeat', {
       clusterId: o.channel.clusterId, brokerId: o.brokerId, brokerEpoch: this.epoch,
       metadataOffset: Math.max(0, o.metadataOffset()), wantShutDown: this.shutdownRequested,
+      recoveringReplicas: o.recoveringReplicas().map((r) => ({ ...r })),
     }, { timeoutMs: this.heartbeatIntervalMs * 4 });
     if (this.stateValue === 'stopped') return;
     const code = res.error?.code ?? tributary.v1.ErrorCode.NONE;

@@ -8,7 +8,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  QuorumController, addQuorumService, controllerCommands, controllerPolicies, metadataStateMachine,
+  QuorumController, addQuorumService, allPartitions, controllerCommands, controllerPolicies, metadataStateMachine,
   type ControllerConfig, type MetadataImage, type TopicConfigValidator,
 } from '@tributary/controller';
 import { ApiError } from '../errors.js';
@@ -17,7 +17,7 @@ import type { NodeConfig } from '../node-config.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import type { ReplicationOptions } from '../replication/replication-options.js';
 import { validateTopicConfigOverrides } from '../topic-config.js';
-import { BrokerLifecycle } from './broker-lifecycle.js';
+import { BrokerLifecycle, type RecoveringReplicaLogEnd } from './broker-lifecycle.js';
 import { ClusterMetadata } from './cluster-metadata.js';
 import { ControllerChannel } from './controller-channel.js';
 import { GrpcAlterPartitionClient } from './grpc-alter-partition-client.js';
@@ -30,6 +30,8 @@ export interface ClusterRuntimeOptions {
   readonly server: grpc.Server;
   readonly logger: Logger;
   readonly nowMs?: () => number;
+  /** The previous run ended in a clean shutdown (clean-shutdown.ts); told to the controller at registration. */
+  readonly cleanShutdown: boolean;
 }
 
 export class ClusterRuntime {
@@ -45,6 +47,8 @@ export class ClusterRuntime {
   /** The background part of start(): catch up, start replicas, register. */
   private startup: Promise<void> | undefined;
   private startedValue = false;
+  /** The replica manager has opened its logs on a caught-up image (heartbeats may then report progress). */
+  private replicasReady = false;
   /** Resolved by close(), so a start still waiting for the quorum gives up. */
   private readonly closed = deferred();
 
@@ -150,18 +154,33 @@ export class ClusterRuntime {
       clearInterval(warnTimer);
     }
     if (this.closing !== undefined) return;
-    this.replicasStarted = args.replicas.startup({ removeStrays: false });
-    await this.replicasStarted;
-    if (this.closing !== undefined) return;
     if (config.processRoles.includes('broker')) {
+      // Register before taking any replica role. Until this registration is in the image, the image is
+      // the previous run's: it may name this broker leader (or ISR member) of partitions whose
+      // unflushed tail this restart lost — leading those, it would answer followers' fetches with a
+      // shorter log and make them truncate acknowledged records. The registration moves leadership
+      // and ISR membership away first; the replica manager starts on the image that contains it.
+      // Heartbeats report metadata offset 0 (not caught up: stay fenced) until the logs are open.
       this.lifecycle = new BrokerLifecycle({
         brokerId: config.nodeId, channel: this.channel, endpoint: args.advertised, rack: config.brokerRack,
-        roles: config.processRoles, metadataOffset: () => this.follower.appliedOffset,
+        roles: config.processRoles, metadataOffset: () => (this.replicasReady ? this.follower.appliedOffset : 0),
+        cleanShutdown: this.options.cleanShutdown, recoveringReplicas: () => this.recoveringReplicas(),
         heartbeatIntervalMs: config.brokerHeartbeatIntervalMs, controlledShutdownTimeoutMs: config.controlledShutdownTimeoutMs,
         logger: logger.child({ component: 'broker-lifecycle' }),
       });
       this.lifecycle.start();
+      const brokerEpoch = await Promise.race([this.lifecycle.whenRegistered(), this.closed.promise.then(() => -1)]);
+      if (this.closing !== undefined || brokerEpoch < 0) return;
+      while (this.follower.appliedOffset < brokerEpoch) {
+        if (this.closing !== undefined) return;
+        await this.follower.waitForOffset(brokerEpoch, config.requestTimeoutMs).catch(() => undefined);
+      }
     }
+    if (this.closing !== undefined) return;
+    this.replicasStarted = args.replicas.startup({ removeStrays: false });
+    await this.replicasStarted;
+    this.replicasReady = true;
+    if (this.closing !== undefined) return;
     this.startedValue = true;
     logger.info({ metadataOffset: this.follower.appliedOffset, topics: this.metadata.topics().length }, 'cluster member started');
   }
@@ -184,6 +203,27 @@ export class ClusterRuntime {
       await this.controller?.close();
     })();
     return this.closing;
+  }
+
+  /**
+   * Log ends of hosted replicas of recovering partitions, for the controller's recovery election. Only
+   * replicas whose applied state is the image's (same partition epoch): the fetcher has stopped, so the
+   * log no longer moves.
+   */
+  private recoveringReplicas(): RecoveringReplicaLogEnd[] {
+    const out: RecoveringReplicaLogEnd[] = [];
+    const replicas = this.replicas;
+    if (replicas === undefined || this.replicasStarted === undefined) return out;
+    for (const { topic, partition } of allPartitions(this.follower.image)) {
+      if (!partition.recovering || !partition.replicas.includes(this.options.config.nodeId)) continue;
+      const hosted = replicas.findPartition(topic.name, partition.partition);
+      if (hosted === undefined || hosted.partitionEpoch !== partition.partitionEpoch || hosted.leaderEpoch !== partition.leaderEpoch) continue;
+      out.push({
+        topicId: topic.topicId, partition: partition.partition, partitionEpoch: partition.partitionEpoch,
+        lastEpoch: hosted.log.latestEpoch, logEndOffset: hosted.logEndOffset,
+      });
+    }
+    return out;
   }
 
   /** Applies one metadata change to the hosted replicas (partition states, deletions, configs). */

@@ -6,12 +6,15 @@
 // (response.kind === 'registered'). Re-registering with the same incarnation id is an idempotent
 // retry: no records, the current epoch. A new incarnation (a restart) gets a new epoch and starts
 // fenced, and — because a restarted broker may have lost an unflushed tail — leaves every ISR and
-// leadership in the same batch, like a fence (the last-ISR rule aside).
+// leadership in the same batch, like a fence. The last-ISR rule keeps it as the sole member of
+// partitions nobody else can lead; after an unclean shutdown those become recovering (no ordinary
+// election: the longest replica log leads once every replica has reported, see partition-election.ts).
 import type { BrokerImage, MetadataImage } from '../metadata/metadata-image.js';
 import type { BrokerEndpoint, MetadataRecord } from '../metadata/metadata-records.js';
 import type { ControllerContext } from './controller-config.js';
 import { type ControllerError, type ControllerResult, controllerError } from './controller-result.js';
-import { changesForJoining, changesForLeaving } from './cluster-elections.js';
+import { changesForJoining, changesForLeaving, changesForRecovery, markUncleanRestart } from './cluster-elections.js';
+import type { ReplicaLogEndLookup } from './replica-log-reports.js';
 
 export interface RegisterBrokerRequest {
   readonly brokerId: number;
@@ -19,6 +22,8 @@ export interface RegisterBrokerRequest {
   readonly endpoint: BrokerEndpoint;
   readonly rack: string | undefined;
   readonly roles: readonly string[];
+  /** The broker's previous run ended in a clean shutdown (every log flushed); false after a crash or on a fresh disk. */
+  readonly cleanShutdown: boolean;
 }
 
 export type RegisterBrokerResponse =
@@ -40,7 +45,8 @@ export function registerBroker(image: MetadataImage, req: RegisterBrokerRequest,
   if (existing !== undefined && existing.incarnationId === req.incarnationId) {
     return { records: [], response: { ok: true, kind: 'unchanged', brokerEpoch: existing.brokerEpoch } };
   }
-  const records: MetadataRecord[] = existing === undefined ? [] : changesForLeaving(image, new Set([req.brokerId]), ctx.config);
+  const leaving = existing === undefined ? [] : changesForLeaving(image, new Set([req.brokerId]), ctx.config);
+  const records: MetadataRecord[] = req.cleanShutdown ? leaving : markUncleanRestart(image, req.brokerId, leaving);
   records.push({
     type: 'registerBroker', brokerId: req.brokerId, incarnationId: req.incarnationId, brokerEpoch: 0,
     endpoint: { host: req.endpoint.host, port: req.endpoint.port }, rack: req.rack === '' ? undefined : req.rack, roles: [...req.roles], fenced: true,
@@ -82,9 +88,11 @@ function isBroker(x: BrokerImage | ControllerError): x is BrokerImage {
 /**
  * A heartbeat: unfences a fenced broker once it has applied the metadata up to the image's offset
  * (then elects it where it is the only eligible leader of an offline partition), or runs its
- * controlled shutdown. Records nothing when nothing changes. The shell notes the heartbeat time.
+ * controlled shutdown; with `replicaLogEnds` (the reports, this heartbeat's included) it also runs
+ * the recovery elections this broker's report may complete. Records nothing when nothing changes.
+ * The shell notes the heartbeat time.
  */
-export function brokerHeartbeat(image: MetadataImage, req: BrokerHeartbeatRequest, ctx: ControllerContext): ControllerResult<BrokerHeartbeatResponse> {
+export function brokerHeartbeat(image: MetadataImage, req: BrokerHeartbeatRequest, ctx: ControllerContext, replicaLogEnds?: ReplicaLogEndLookup): ControllerResult<BrokerHeartbeatResponse> {
   const b = requireCurrentBroker(image, req.brokerId, req.brokerEpoch);
   if (!isBroker(b)) return { records: [], response: { ok: false, error: b } };
   const isCaughtUp = req.metadataOffset >= image.offset;
@@ -94,10 +102,11 @@ export function brokerHeartbeat(image: MetadataImage, req: BrokerHeartbeatReques
   }
   if (b.fenced && isCaughtUp) {
     const records: MetadataRecord[] = [{ type: 'unfenceBroker', brokerId: b.brokerId, brokerEpoch: b.brokerEpoch }];
-    records.push(...changesForJoining(image, new Set([b.brokerId]), ctx.config));
+    records.push(...changesForJoining(image, new Set([b.brokerId]), ctx.config, replicaLogEnds));
     return { records, response: { ok: true, isFenced: false, isCaughtUp, shouldShutDown: false } };
   }
-  return { records: [], response: { ok: true, isFenced: b.fenced, isCaughtUp, shouldShutDown: false } };
+  const recovery = b.fenced || replicaLogEnds === undefined ? [] : changesForRecovery(image, b.brokerId, ctx.config, replicaLogEnds);
+  return { records: recovery, response: { ok: true, isFenced: b.fenced, isCaughtUp, shouldShutDown: false } };
 }
 
 export interface ControlledShutdownRequest {

@@ -9,10 +9,11 @@ export {
 } from './controller-config.js';
 export { placeReplicas, type PlacementBroker, type PlacementRequest } from './replica-placement.js';
 export {
-  electPartition, partitionChangeTo, planPartitionChange, type ElectionInput, type ElectionKind, type PartitionTarget,
+  electPartition, partitionChangeTo, planPartitionChange, type ElectionInput, type ElectionKind, type PartitionTarget, type ReplicaLogEnd,
 } from './partition-election.js';
+export { ReplicaLogReports, type ReplicaLogReport, type ReplicaLogEndLookup } from './replica-log-reports.js';
 export {
-  reelect, changesForLeaving, changesForJoining, uncleanElectionEnabled, UNCLEAN_LEADER_ELECTION_ENABLE, type ReelectOptions,
+  reelect, changesForLeaving, changesForJoining, changesForRecovery, markUncleanRestart, uncleanElectionEnabled, UNCLEAN_LEADER_ELECTION_ENABLE, type ReelectOptions,
 } from './cluster-elections.js';
 export {
   registerBroker, brokerHeartbeat, controlledShutdown, fenceBrokers, fenceStaleBrokers, expiredBrokers, requireCurrentBroker,

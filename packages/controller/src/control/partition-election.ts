@@ -9,12 +9,26 @@
 //   to the first replica); otherwise the first usable ISR member in replica order (preferred first).
 // - No usable ISR member: offline (NO_LEADER) — unless unclean election is enabled, when the first
 //   usable replica in replica order leads with ISR = [itself], flagged unclean (data may be lost).
+// - Recovering (the sole ISR member restarted uncleanly and may have lost acknowledged records): no
+//   ordinary election. Once every replica is usable and has reported its log end for this partition
+//   state, the replica with the longest log — greatest (last epoch, log end offset), the ISR member on
+//   a tie — leads with ISR = [itself] (flagged unclean when it is not the ISR member). Every
+//   acknowledged record is on some replica that kept it, and that replica's log is at least as long
+//   (an epoch's records come from its one leader, whose log held everything acknowledged before).
+//   With unclean election enabled the longest of the replicas that have reported leads at once.
 // - Every change bumps partitionEpoch; a leader change also bumps leaderEpoch.
 import type { PartitionImage } from '../metadata/metadata-image.js';
 import type { PartitionChangeRecord } from '../metadata/metadata-records.js';
 import { NO_LEADER } from '../metadata/metadata-records.js';
 
 export type ElectionKind = 'keep' | 'preferred';
+
+/** Where a replica's log ends (as its broker reported it for the partition's current state). */
+export interface ReplicaLogEnd {
+  /** Leader epoch of the last batch; -1 for an empty log. */
+  readonly lastEpoch: number;
+  readonly logEndOffset: number;
+}
 
 export interface ElectionInput {
   readonly topicId: string;
@@ -24,6 +38,8 @@ export interface ElectionInput {
   readonly uncleanEnabled: boolean;
   /** 'keep' keeps a usable leader; 'preferred' moves leadership to the preferred replica when it can. */
   readonly election: ElectionKind;
+  /** A recovering partition's replica log ends (reported for its current partitionEpoch); none = wait. */
+  readonly replicaLogEnd?: (brokerId: number) => ReplicaLogEnd | undefined;
 }
 
 export interface PartitionTarget {
@@ -31,11 +47,13 @@ export interface PartitionTarget {
   /** In replica order. */
   readonly isr: readonly number[];
   readonly unclean: boolean;
+  readonly recovering: boolean;
 }
 
 /** The state `input.partition` should be in (possibly its current state). */
 export function electPartition(input: ElectionInput): PartitionTarget {
   const p = input.partition;
+  if (p.recovering) return recoveryElection(input);
   let isr = p.replicas.filter((id) => p.isr.includes(id) && input.isUsable(id));
   const candidates = isr;
   if (isr.length === 0) {
@@ -44,16 +62,36 @@ export function electPartition(input: ElectionInput): PartitionTarget {
   }
   const preferred = p.replicas[0];
   if (input.election === 'preferred' && preferred !== undefined && candidates.includes(preferred)) {
-    return { leader: preferred, isr, unclean: false };
+    return { leader: preferred, isr, unclean: false, recovering: false };
   }
-  if (p.leader !== NO_LEADER && candidates.includes(p.leader)) return { leader: p.leader, isr, unclean: false };
+  if (p.leader !== NO_LEADER && candidates.includes(p.leader)) return { leader: p.leader, isr, unclean: false, recovering: false };
   const first = candidates[0];
-  if (first !== undefined) return { leader: first, isr, unclean: false };
+  if (first !== undefined) return { leader: first, isr, unclean: false, recovering: false };
   if (input.uncleanEnabled) {
     const replica = p.replicas.find((id) => input.isUsable(id));
-    if (replica !== undefined) return { leader: replica, isr: [replica], unclean: true };
+    if (replica !== undefined) return { leader: replica, isr: [replica], unclean: true, recovering: false };
   }
-  return { leader: NO_LEADER, isr, unclean: false };
+  return { leader: NO_LEADER, isr, unclean: false, recovering: false };
+}
+
+/** A recovering partition: the longest reported log leads once every replica is back (see above). */
+function recoveryElection(input: ElectionInput): PartitionTarget {
+  const p = input.partition;
+  const waiting: PartitionTarget = { leader: NO_LEADER, isr: p.isr, unclean: false, recovering: true };
+  const reported: { readonly id: number; readonly end: ReplicaLogEnd }[] = [];
+  for (const id of p.replicas) {
+    const end = input.isUsable(id) ? input.replicaLogEnd?.(id) : undefined;
+    if (end !== undefined) reported.push({ id, end });
+  }
+  if (reported.length === 0 || (reported.length < p.replicas.length && !input.uncleanEnabled)) return waiting;
+  // Greatest (last epoch, log end offset); ties go to the ISR member, then replica order (stable sort).
+  const rank = (r: { id: number; end: ReplicaLogEnd }): [number, number, number] => [r.end.lastEpoch, r.end.logEndOffset, p.isr.includes(r.id) ? 1 : 0];
+  let best = reported[0]!;
+  for (const r of reported.slice(1)) {
+    const [a, b] = [rank(r), rank(best)];
+    if (a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] > b[2])))) best = r;
+  }
+  return { leader: best.id, isr: [best.id], unclean: !p.isr.includes(best.id), recovering: false };
 }
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
@@ -64,7 +102,8 @@ function sameIds(a: readonly number[], b: readonly number[]): boolean {
 export function partitionChangeTo(topicId: string, partition: PartitionImage, target: PartitionTarget): PartitionChangeRecord | undefined {
   const leaderChanged = target.leader !== partition.leader;
   const isrChanged = !sameIds(target.isr, partition.isr);
-  if (!leaderChanged && !isrChanged) return undefined;
+  const recoveringChanged = target.recovering !== partition.recovering;
+  if (!leaderChanged && !isrChanged && !recoveringChanged) return undefined;
   return {
     type: 'partitionChange', topicId, partition: partition.partition,
     leader: leaderChanged ? target.leader : undefined,
@@ -73,6 +112,7 @@ export function partitionChangeTo(topicId: string, partition: PartitionImage, ta
     leaderEpoch: leaderChanged ? partition.leaderEpoch + 1 : partition.leaderEpoch,
     partitionEpoch: partition.partitionEpoch + 1,
     unclean: target.unclean,
+    ...(recoveringChanged ? { recovering: target.recovering } : {}),
   };
 }
 

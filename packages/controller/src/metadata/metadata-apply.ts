@@ -207,9 +207,11 @@ function applyPartition(d: ImageDraft, r: PartitionRecord): void {
     const leader = d.brokersView.get(r.leader);
     invariant(leader !== undefined && !leader.fenced, () => `${where}: leader ${r.leader} is not a registered unfenced broker`);
   }
+  const recovering = r.recovering === true;
+  invariant(!recovering || (r.leader === NO_LEADER && r.isr.length === 1), () => `${where}: recovering with leader ${r.leader} and ISR [${r.isr.join(',')}]`);
   const p: PartitionImage = Object.freeze({
     partition: r.partition, replicas: Object.freeze([...r.replicas]), isr: inReplicaOrder(r.replicas, r.isr),
-    leader: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch,
+    leader: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, recovering,
   });
   d.mutTopics().set(topic.topicId, Object.freeze({ ...topic, partitions: Object.freeze([...topic.partitions, p]) }));
 }
@@ -239,9 +241,13 @@ function applyPartitionChange(d: ImageDraft, r: PartitionChangeRecord): void {
     const b = d.brokersView.get(id);
     invariant(b !== undefined && !b.fenced, () => `${where}: broker ${id} joins the ISR but is not a registered unfenced broker`);
   }
+  // Recovering: offline with the one (suspect) ISR member until a recovery election names a leader.
+  const recovering = r.recovering ?? old.recovering;
+  invariant(!recovering || (leader === NO_LEADER && isr.length === 1), () => `${where}: recovering with leader ${leader} and ISR [${isr.join(',')}]`);
+  invariant(recovering || !old.recovering || leader !== NO_LEADER, () => `${where}: recovery ended without electing a leader`);
   const p: PartitionImage = Object.freeze({
     partition: old.partition, replicas: Object.freeze([...replicas]), isr: inReplicaOrder(replicas, isr),
-    leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch,
+    leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, recovering,
   });
   const partitions = [...topic.partitions];
   partitions[r.partition] = p;

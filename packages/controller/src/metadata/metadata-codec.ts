@@ -41,7 +41,7 @@ export function recordToWire(r: MetadataRecord): pb.IMetadataRecord {
     case 'partition':
       return { partition: {
         topicId: r.topicId, partition: r.partition, replicas: [...r.replicas], isr: [...r.isr],
-        leader: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch,
+        leader: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, recovering: r.recovering === true,
       } };
     case 'partitionChange':
       return { partitionChange: {
@@ -50,6 +50,7 @@ export function recordToWire(r: MetadataRecord): pb.IMetadataRecord {
         hasIsr: r.isr !== undefined, isr: r.isr === undefined ? [] : [...r.isr],
         hasReplicas: r.replicas !== undefined, replicas: r.replicas === undefined ? [] : [...r.replicas],
         leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, unclean: r.unclean,
+        hasRecovering: r.recovering !== undefined, recovering: r.recovering === true,
       } };
     case 'config':
       return { config: {
@@ -119,6 +120,7 @@ export function recordFromWire(w: pb.IMetadataRecord, where = 'record'): Metadat
         replicas: ints(r.replicas, `${where}.partition.replicas`), isr: ints(r.isr, `${where}.partition.isr`),
         leader: int(r.leader ?? 0, `${where}.partition.leader`), leaderEpoch: int(r.leaderEpoch ?? 0, `${where}.partition.leaderEpoch`),
         partitionEpoch: int(r.partitionEpoch ?? 0, `${where}.partition.partitionEpoch`),
+        ...(r.recovering === true ? { recovering: true } : {}),
       };
     }
     case 'partitionChange': {
@@ -131,6 +133,7 @@ export function recordFromWire(w: pb.IMetadataRecord, where = 'record'): Metadat
         replicas: r.hasReplicas === true ? ints(r.replicas, `${f}.replicas`) : undefined,
         leaderEpoch: int(r.leaderEpoch ?? 0, `${f}.leaderEpoch`), partitionEpoch: int(r.partitionEpoch ?? 0, `${f}.partitionEpoch`),
         unclean: r.unclean === true,
+        ...(r.hasRecovering === true ? { recovering: r.recovering === true } : {}),
       };
     }
     case 'config': {

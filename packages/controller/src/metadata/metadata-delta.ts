@@ -36,7 +36,7 @@ export interface LocalChanges {
 }
 
 function samePartition(a: PartitionImage, b: PartitionImage): boolean {
-  return a.partitionEpoch === b.partitionEpoch && a.leaderEpoch === b.leaderEpoch && a.leader === b.leader;
+  return a.partitionEpoch === b.partitionEpoch && a.leaderEpoch === b.leaderEpoch && a.leader === b.leader && a.recovering === b.recovering;
 }
 
 export function diffImages(prev: MetadataImage, next: MetadataImage): MetadataDiff {

@@ -28,6 +28,13 @@ export interface PartitionImage {
   readonly leader: number;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /**
+   * Awaiting recovery (KIP-966's problem): the sole ISR member restarted after an unclean shutdown and
+   * may have lost an unflushed tail holding acknowledged records. Offline (leader NO_LEADER, ISR that
+   * one member) until a recovery election picks the replica with the longest log, once every replica
+   * is back and has reported its log end (control/partition-election.ts).
+   */
+  readonly recovering: boolean;
 }
 
 export interface TopicImage {

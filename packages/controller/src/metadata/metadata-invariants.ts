@@ -30,6 +30,7 @@ export function imageInvariantViolations(image: MetadataImage): string[] {
       return b === undefined || b.fenced || b.inControlledShutdown;
     });
     const lastIsrKept = p.leader === NO_LEADER && p.isr.length === 1;
+    if (p.recovering && !lastIsrKept) problems.push(`${where}: recovering with leader ${p.leader} and ISR [${p.isr.join(',')}]`);
     if (unusable.length > 0 && !lastIsrKept) problems.push(`${where}: fenced or departed brokers [${unusable.join(',')}] in ISR [${p.isr.join(',')}]`);
   }
   return problems;

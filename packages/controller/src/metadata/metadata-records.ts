@@ -68,6 +68,8 @@ export interface PartitionRecord {
   readonly leader: number;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /** Awaiting a recovery election (see PartitionImage.recovering); absent = false. */
+  readonly recovering?: boolean;
 }
 
 /**
@@ -84,8 +86,13 @@ export interface PartitionChangeRecord {
   readonly replicas: readonly number[] | undefined;
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
-  /** The new leader was not in the previous ISR (unclean.leader.election.enable): data may be lost. */
+  /**
+   * The new leader was not in the previous ISR: unclean.leader.election.enable (data may be lost), or a
+   * recovery election that found a longer log than the ISR member's.
+   */
   readonly unclean: boolean;
+  /** Sets or clears PartitionImage.recovering; undefined = unchanged. */
+  readonly recovering?: boolean;
 }
 
 export type ConfigResourceType = 'topic' | 'broker' | 'cluster';

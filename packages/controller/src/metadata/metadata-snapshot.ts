@@ -34,6 +34,7 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
       out.push({
         type: 'partition', topicId: t.topicId, partition: p.partition, replicas: p.replicas, isr: p.isr,
         leader: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch,
+        ...(p.recovering ? { recovering: true } : {}),
       });
     }
   }

@@ -19,6 +19,8 @@ export interface BrokerRegistration {
   readonly port: number;
   readonly rack: string | undefined;
   readonly roles: readonly string[];
+  /** The previous run ended in a clean shutdown (false after a crash or on a fresh data directory). */
+  readonly cleanShutdown: boolean;
 }
 
 export interface BrokerHeartbeat {
@@ -26,6 +28,16 @@ export interface BrokerHeartbeat {
   readonly brokerEpoch: number;
   readonly metadataOffset: number;
   readonly wantShutDown: boolean;
+  /** Log ends of the broker's replicas of recovering partitions. */
+  readonly recoveringReplicas: readonly RecoveringReplicaReport[];
+}
+
+export interface RecoveringReplicaReport {
+  readonly topicId: string;
+  readonly partition: number;
+  readonly partitionEpoch: number;
+  readonly lastEpoch: number;
+  readonly logEndOffset: number;
 }
 
 export interface HeartbeatAnswer {

@@ -12,6 +12,7 @@ import { fenceStaleBrokers, registerBroker, brokerHeartbeat, type SessionState }
 import { type ControllerConfig, type ControllerContext, type Random, parseControllerConfig } from '../control/controller-config.js';
 import { type ControllerError, type ControllerResult, wireErrorCode } from '../control/controller-result.js';
 import { allocateProducerIds, alterPartition, rebalanceLeaders } from '../control/partition-commands.js';
+import { ReplicaLogReports } from '../control/replica-log-reports.js';
 import { createPartitions, createTopics, deleteTopics } from '../control/topic-commands.js';
 import { alterConfigs, type AlterConfigsResource } from '../control/config-commands.js';
 import type { CommandContext, CommandRefusal, ControllerCommands } from './controller-commands.js';
@@ -63,13 +64,21 @@ export function controllerCommands(options: ControllerCoreOptions = {}): Control
   const config = parseControllerConfig(options.config);
   const random = options.random ?? CRYPTO_RANDOM;
   const context = (c: CommandContext): ControllerContext => ({ nowMs: c.nowMs, random, config });
+  // Brokers' reports on recovering partitions (heartbeats), for recovery elections: this node's own
+  // store, refreshed by every heartbeat it answers (see replica-log-reports.ts).
+  const replicaLogReports = new ReplicaLogReports();
   return {
     registerBroker: (image, r, c) => decision(registerBroker(image, {
       brokerId: r.brokerId, incarnationId: r.incarnationId, endpoint: { host: r.host, port: r.port }, rack: r.rack, roles: r.roles,
+      cleanShutdown: r.cleanShutdown,
     }, context(c)), (res) => (!res.ok ? refusal(res.error) : { ok: true as const, brokerEpoch: res.kind === 'unchanged' ? res.brokerEpoch : undefined })),
 
-    brokerHeartbeat: (image, h, c) => decision(brokerHeartbeat(image, h, context(c)),
-      (res) => (!res.ok ? refusal(res.error) : { isFenced: res.isFenced, isCaughtUp: res.isCaughtUp, shouldShutDown: res.shouldShutDown })),
+    brokerHeartbeat: (image, h, c) => {
+      const current = image.brokers.get(h.brokerId);
+      if (current !== undefined && current.brokerEpoch === h.brokerEpoch) replicaLogReports.note(image, h.brokerId, h.brokerEpoch, h.recoveringReplicas);
+      return decision(brokerHeartbeat(image, h, context(c), replicaLogReports.lookup),
+        (res) => (!res.ok ? refusal(res.error) : { isFenced: res.isFenced, isCaughtUp: res.isCaughtUp, shouldShutDown: res.shouldShutDown }));
+    },
 
     alterPartition: (image, a, c) => decision(alterPartition(image, a, context(c)),
       (res) => (!res.ok ? refusal(res.error) : res.state)),

@@ -79,7 +79,7 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
       if (req.brokerId < 0) throw new QuorumError('INVALID_REQUEST', 'broker_id must be ≥ 0');
       const { response, offset } = await controller.runCommand('registerBroker', (image) => commands.registerBroker(image, {
         brokerId: req.brokerId, incarnationId: req.incarnationId, host: req.endpoint?.host ?? '', port: req.endpoint?.port ?? 0,
-        rack: req.rack === '' ? undefined : req.rack, roles: req.roles,
+        rack: req.rack === '' ? undefined : req.rack, roles: req.roles, cleanShutdown: req.cleanShutdown === true,
       }, ctx()));
       if (isRefusal(response)) return refusal(response);
       controller.noteHeartbeat(req.brokerId);
@@ -92,6 +92,10 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
     brokerHeartbeat: unary('BrokerHeartbeat', async (req: pb.BrokerHeartbeatRequest): Promise<pb.IBrokerHeartbeatResponse> => {
       const { response } = await controller.runCommand('brokerHeartbeat', (image) => commands.brokerHeartbeat(image, {
         brokerId: req.brokerId, brokerEpoch: Number(req.brokerEpoch), metadataOffset: Number(req.metadataOffset), wantShutDown: req.wantShutDown,
+        recoveringReplicas: (req.recoveringReplicas ?? []).map((r) => ({
+          topicId: r.topicId ?? '', partition: r.partition ?? 0, partitionEpoch: r.partitionEpoch ?? 0,
+          lastEpoch: r.lastEpoch ?? -1, logEndOffset: Number(r.logEndOffset ?? 0),
+        })),
       }, ctx()));
       if (isRefusal(response)) return refusal(response);
       controller.noteHeartbeat(req.brokerId);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type MetadataImage, type PartitionImage, allocateProducerIds, alterConfigs, alterPartition, brokerHeartbeat,
   controlledShutdown, createPartitions, createTopics, deleteTopics, electLeaders, electPartition, fenceStaleBrokers,
-  imageInvariantViolations, registerBroker, topicByName, wireErrorCode,
+  imageInvariantViolations, registerBroker, topicByName, wireErrorCode, ReplicaLogReports,
 } from './core.js';
 import { apply, clusterWith, commit, context, withTopic } from './fixtures.js';
 
@@ -35,26 +35,26 @@ function fence(image: MetadataImage, ...ids: number[]): MetadataImage {
 }
 
 describe('election', () => {
-  const p: PartitionImage = { partition: 0, replicas: [3, 1, 2], isr: [1, 2], leader: 1, leaderEpoch: 4, partitionEpoch: 7 };
+  const p: PartitionImage = { partition: 0, replicas: [3, 1, 2], isr: [1, 2], leader: 1, leaderEpoch: 4, partitionEpoch: 7, recovering: false };
   it('picks the first usable ISR member in replica order', () => {
     expect(electPartition({ topicId: 'x', partition: p, isUsable: (id) => id !== 1, uncleanEnabled: false, election: 'keep' }))
-      .toEqual({ leader: 2, isr: [2], unclean: false });
+      .toEqual({ leader: 2, isr: [2], unclean: false, recovering: false });
     expect(electPartition({ topicId: 'x', partition: { ...p, isr: [3, 1, 2], leader: 2 }, isUsable: (id) => id !== 2, uncleanEnabled: false, election: 'keep' }).leader).toBe(3);
   });
   it('goes offline without a usable ISR member when unclean election is off, keeping the last ISR member', () => {
     expect(electPartition({ topicId: 'x', partition: p, isUsable: (id) => id === 3, uncleanEnabled: false, election: 'keep' }))
-      .toEqual({ leader: -1, isr: [1], unclean: false });
+      .toEqual({ leader: -1, isr: [1], unclean: false, recovering: false });
   });
   it('lets a usable out-of-ISR replica lead when unclean election is on', () => {
     expect(electPartition({ topicId: 'x', partition: p, isUsable: (id) => id === 3, uncleanEnabled: true, election: 'keep' }))
-      .toEqual({ leader: 3, isr: [3], unclean: true });
+      .toEqual({ leader: 3, isr: [3], unclean: true, recovering: false });
   });
 });
 
 describe('broker lifecycle', () => {
   it('registers fenced, unfences once caught up, and treats the same incarnation as a retry', () => {
     let image = clusterWith([1], ctx);
-    const req = { brokerId: 2, incarnationId: 'a', endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'] };
+    const req = { brokerId: 2, incarnationId: 'a', endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'], cleanShutdown: true };
     const r = registerBroker(image, req, ctx);
     expect(r.response).toEqual({ ok: true, kind: 'registered' });
     image = commit(image, r);
@@ -82,7 +82,7 @@ describe('broker lifecycle', () => {
   it('a restart (new incarnation) bumps the epoch, starts fenced and leaves leadership and the ISR', () => {
     let image = cluster();
     const before = epoch(image, 1);
-    image = commit(image, registerBroker(image, { brokerId: 1, incarnationId: 'restarted', endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'] }, ctx));
+    image = commit(image, registerBroker(image, { brokerId: 1, incarnationId: 'restarted', endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'], cleanShutdown: false }, ctx));
     expect(epoch(image, 1)).toBeGreaterThan(before);
     expect(image.brokers.get(1)?.fenced).toBe(true);
     expect(part(image, 't')).toMatchObject({ leader: 2, isr: [2, 3], leaderEpoch: 1 });
@@ -96,11 +96,90 @@ describe('broker lifecycle', () => {
     image = fence(image, 2, 3);
     // No usable ISR member, unclean off: offline, the last ISR member (the leader) kept.
     expect(part(image, 't')).toMatchObject({ leader: -1, isr: [2], leaderEpoch: 2 });
-    // That broker comes back: it leads again, cleanly.
-    image = commit(image, registerBroker(image, { brokerId: 2, incarnationId: 'again', endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'] }, ctx));
+    // That broker comes back after a clean shutdown (its log is whole): it leads again, cleanly.
+    image = commit(image, registerBroker(image, { brokerId: 2, incarnationId: 'again', endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'], cleanShutdown: true }, ctx));
     expect(part(image, 't')).toMatchObject({ leader: -1, isr: [2] });
     image = commit(image, brokerHeartbeat(image, { brokerId: 2, brokerEpoch: epoch(image, 2), metadataOffset: image.offset, wantShutDown: false }, ctx));
     expect(part(image, 't')).toMatchObject({ leader: 2, isr: [2], leaderEpoch: 3 });
+  });
+
+  describe('unclean restart of the last ISR member (KIP-966)', () => {
+    const again = (id: number, cleanShutdown: boolean) => ({ brokerId: id, incarnationId: `again-${id}`, endpoint: { host: 'h', port: 1 }, rack: undefined, roles: ['broker'], cleanShutdown });
+    const beat = (image: MetadataImage, id: number, reports: ReplicaLogReports) =>
+      brokerHeartbeat(image, { brokerId: id, brokerEpoch: epoch(image, id), metadataOffset: image.offset, wantShutDown: false }, ctx, reports.lookup);
+    const report = (image: MetadataImage, reports: ReplicaLogReports, id: number, lastEpoch: number, logEndOffset: number): void => {
+      const t = topicByName(image, 't')!;
+      reports.note(image, id, epoch(image, id), [{ topicId: t.topicId, partition: 0, partitionEpoch: part(image, 't').partitionEpoch, lastEpoch, logEndOffset }]);
+    };
+    /** t-0 offline with broker 2 as its last ISR member, all three replicas back after a crash. */
+    const offlineThenAllRestarted = (): MetadataImage => {
+      let image = fence(fence(cluster(), 1), 2, 3);
+      expect(part(image, 't')).toMatchObject({ leader: -1, isr: [2], recovering: false });
+      for (const id of [1, 3]) image = commit(image, registerBroker(image, again(id, false), ctx));
+      image = commit(image, registerBroker(image, again(2, false), ctx));
+      expect(part(image, 't')).toMatchObject({ leader: -1, isr: [2], recovering: true });
+      expect(imageInvariantViolations(image)).toEqual([]);
+      return image;
+    };
+
+    it('an unclean restart makes the partition recovering; no ordinary election of the suspect member', () => {
+      let image = offlineThenAllRestarted();
+      const reports = new ReplicaLogReports();
+      image = commit(image, beat(image, 2, reports)); // unfenced, but no reports: stays offline
+      expect(part(image, 't')).toMatchObject({ leader: -1, isr: [2], recovering: true });
+    });
+
+    it('waits for every replica to report, then elects the longest log (last epoch, then end offset)', () => {
+      let image = offlineThenAllRestarted();
+      const reports = new ReplicaLogReports();
+      for (const id of [1, 2, 3]) image = commit(image, beat(image, id, reports)); // unfence all
+      report(image, reports, 2, 2, 90); // the ISR member lost its tail
+      report(image, reports, 1, 2, 120);
+      expect(beat(image, 1, reports).records).toEqual([]); // broker 3 has not reported yet
+      report(image, reports, 3, 1, 500); // longer, but an older epoch: diverged, loses
+      const r = beat(image, 3, reports);
+      expect(r.records).toMatchObject([{ type: 'partitionChange', leader: 1, isr: [1], unclean: true, recovering: false }]);
+      image = commit(image, r);
+      expect(part(image, 't')).toMatchObject({ leader: 1, isr: [1], recovering: false, leaderEpoch: 3 });
+      expect(imageInvariantViolations(image)).toEqual([]);
+    });
+
+    it('prefers the ISR member on a tie, cleanly; stale reports (older partition epoch, older broker epoch) do not count', () => {
+      let image = offlineThenAllRestarted();
+      const reports = new ReplicaLogReports();
+      for (const id of [1, 2, 3]) image = commit(image, beat(image, id, reports));
+      const t = topicByName(image, 't')!;
+      reports.note(image, 1, epoch(image, 1), [{ topicId: t.topicId, partition: 0, partitionEpoch: part(image, 't').partitionEpoch - 1, lastEpoch: 9, logEndOffset: 999 }]);
+      report(image, reports, 2, 2, 100);
+      report(image, reports, 3, 2, 100);
+      expect(beat(image, 3, reports).records).toEqual([]); // broker 1's report is of an older state
+      report(image, reports, 1, 2, 100);
+      const r = beat(image, 1, reports);
+      expect(r.records).toMatchObject([{ leader: 2, isr: undefined, unclean: false, recovering: false }]); // ISR [2] unchanged
+    });
+
+    it('a clean restart of the last ISR member leads again at once; a recovering partition stays recovering across clean restarts', () => {
+      let image = fence(fence(cluster(), 1), 2, 3);
+      image = commit(image, registerBroker(image, again(2, true), ctx));
+      expect(part(image, 't')).toMatchObject({ leader: -1, isr: [2], recovering: false });
+      image = commit(image, brokerHeartbeat(image, { brokerId: 2, brokerEpoch: epoch(image, 2), metadataOffset: image.offset, wantShutDown: false }, ctx));
+      expect(part(image, 't')).toMatchObject({ leader: 2, isr: [2] });
+
+      image = offlineThenAllRestarted();
+      image = commit(image, registerBroker(image, { ...again(2, true), incarnationId: 'third' }, ctx));
+      expect(part(image, 't')).toMatchObject({ leader: -1, recovering: true });
+    });
+
+    it('with unclean election enabled the longest reported log leads without waiting for the rest', () => {
+      let image = offlineThenAllRestarted();
+      image = commit(image, alterConfigs(image, { resources: [{ type: 'topic', name: 't', ops: [{ name: 'unclean.leader.election.enable', value: 'true', op: 'SET' }] }], validateOnly: false }, ctx));
+      expect(part(image, 't')).toMatchObject({ leader: -1, recovering: true }); // nobody has reported
+      const reports = new ReplicaLogReports();
+      image = commit(image, beat(image, 3, reports));
+      report(image, reports, 3, 2, 50);
+      const r = beat(image, 3, reports);
+      expect(r.records).toMatchObject([{ leader: 3, isr: [3], unclean: true, recovering: false }]);
+    });
   });
 
   it('with unclean.leader.election.enable=true a live out-of-ISR replica leads, flagged unclean', () => {

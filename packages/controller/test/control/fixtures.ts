@@ -36,7 +36,7 @@ export function apply(image: MetadataImage, records: readonly MetadataRecord[]):
 export function clusterWith(brokerIds: readonly number[], ctx: ControllerContext, racks: Readonly<Record<number, string>> = {}): MetadataImage {
   let image = emptyImage('test-cluster');
   for (const id of brokerIds) {
-    image = commit(image, registerBroker(image, { brokerId: id, incarnationId: `inc-${id}-a`, endpoint: { host: 'localhost', port: 9000 + id }, rack: racks[id], roles: ['broker'] }, ctx));
+    image = commit(image, registerBroker(image, { brokerId: id, incarnationId: `inc-${id}-a`, endpoint: { host: 'localhost', port: 9000 + id }, rack: racks[id], roles: ['broker'], cleanShutdown: false }, ctx));
   }
   for (const id of brokerIds) {
     const b = image.brokers.get(id)!;

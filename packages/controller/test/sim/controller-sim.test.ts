@@ -7,7 +7,7 @@ const STEPS = Number(process.env.CONTROLLER_SIM_STEPS ?? 120);
 
 describe('controller simulation', () => {
   it(`keeps every invariant over ${SEEDS} seeds x ${STEPS} steps`, () => {
-    const totals = { leaderChanges: 0, uncleanElections: 0, offlineObserved: 0, casRejections: 0, isrChanges: 0, fences: 0, restarts: 0 };
+    const totals = { leaderChanges: 0, uncleanElections: 0, offlineObserved: 0, casRejections: 0, isrChanges: 0, fences: 0, restarts: 0, recoveries: 0 };
     for (let seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++) {
       const s = runControllerSim({ seed, steps: STEPS });
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += s[k];
@@ -19,6 +19,7 @@ describe('controller simulation', () => {
     expect(totals.casRejections).toBeGreaterThan(0);
     expect(totals.isrChanges).toBeGreaterThan(0);
     expect(totals.fences).toBeGreaterThan(0);
+    expect(totals.recoveries).toBeGreaterThan(0);
     console.log(`controller sim: ${SEEDS} seeds x ${STEPS} steps`, totals);
   }, 120_000);
 });

@@ -1,6 +1,8 @@
 // A seeded simulation of the controller's pure core: one seed drives the cluster shape and a random
 // sequence of commands, heartbeats, time passing, broker crashes and restarts, controlled shutdowns
-// and ISR changes requested by (possibly stale) leaders. Every command's records are encoded, decoded
+// and ISR changes requested by (possibly stale) leaders; restarts after a crash are unclean, so
+// partitions whose last ISR member crashed go recovering, and heartbeats report (random) replica log
+// ends for them until a recovery election picks the longest. Every command's records are encoded, decoded
 // and applied as the next metadata offset; after every step the invariants are checked. A failure
 // throws with the seed and the step log so that the run replays exactly.
 import {
@@ -8,7 +10,7 @@ import {
   allocateProducerIds, alterConfigs, alterPartition, applyRecords, brokerHeartbeat, createPartitions, createTopics,
   decodeMetadataBatch, deleteTopics, emptyImage, encodeImageSnapshot, encodeMetadataBatch, fenceStaleBrokers,
   imageFromSnapshot, imageHash, imageInvariantViolations, imageToRecords, isBrokerUsable, NO_LEADER, parseControllerConfig,
-  rebalanceLeaders, registerBroker, uncleanElectionEnabled,
+  rebalanceLeaders, registerBroker, uncleanElectionEnabled, ReplicaLogReports, type ReplicaLogReport,
 } from '../control/core.js';
 import { seededRandom } from '../control/fixtures.js';
 
@@ -28,6 +30,7 @@ export interface SimStats {
   readonly isrChanges: number;
   readonly fences: number;
   readonly restarts: number;
+  readonly recoveries: number;
 }
 
 interface SimBroker {
@@ -37,6 +40,8 @@ interface SimBroker {
   incarnation: number;
   /** The epoch the broker process believes it has (-1 before its registration committed). */
   epoch: number;
+  /** Its last stop was a controlled shutdown (a crash or a fresh start is unclean). */
+  cleanStop: boolean;
 }
 
 export class SimFailure extends Error {
@@ -63,10 +68,13 @@ export function runControllerSim(options: SimOptions): SimStats {
   const recentImages: MetadataImage[] = [];
   const lastHeartbeatMs = new Map<number, number>();
   const brokers: SimBroker[] = [];
-  for (let id = 1; id <= brokerCount; id++) brokers.push({ id, rack: useRacks ? `rack-${id % 2}` : undefined, alive: true, incarnation: 0, epoch: -1 });
+  for (let id = 1; id <= brokerCount; id++) brokers.push({ id, rack: useRacks ? `rack-${id % 2}` : undefined, alive: true, incarnation: 0, epoch: -1, cleanStop: false });
   const leaderByEpoch = new Map<string, number>();
   const lastEpochs = new Map<string, { leaderEpoch: number; partitionEpoch: number }>();
-  const stats = { leaderChanges: 0, uncleanElections: 0, offlineObserved: 0, casRejections: 0, isrChanges: 0, fences: 0, restarts: 0 };
+  const stats = { leaderChanges: 0, uncleanElections: 0, offlineObserved: 0, casRejections: 0, isrChanges: 0, fences: 0, restarts: 0, recoveries: 0 };
+  const reports = new ReplicaLogReports();
+  /** Each broker's (random, fixed per partition state) log end for recovering partitions it hosts. */
+  const logEnds = new Map<string, { lastEpoch: number; logEndOffset: number }>();
   let topicCounter = 0;
 
   const commit = (what: string, records: readonly MetadataRecord[]): number => {
@@ -109,6 +117,7 @@ export function runControllerSim(options: SimOptions): SimStats {
         const usableIsr = p.isr.filter((id) => isBrokerUsable(image, id));
         if (p.leader === NO_LEADER) {
           stats.offlineObserved++;
+          if (p.recovering) continue; // waits for every replica's report (checked when healed)
           if (usableIsr.length > 0) fail(`after ${what}: ${topic.name}-${p.partition} is offline with live ISR members [${usableIsr.join(',')}]`);
           if (uncleanElectionEnabled(image, topic.name, config) && p.replicas.some((id) => isBrokerUsable(image, id))) {
             fail(`after ${what}: ${topic.name}-${p.partition} is offline with unclean election enabled and a live replica`);
@@ -127,7 +136,9 @@ export function runControllerSim(options: SimOptions): SimStats {
 
   const register = (b: SimBroker): void => {
     b.incarnation++;
-    const r = registerBroker(image, { brokerId: b.id, incarnationId: `b${b.id}-${b.incarnation}`, endpoint: { host: 'h', port: 9000 + b.id }, rack: b.rack, roles: ['broker'] }, ctx());
+    const r = registerBroker(image, {
+      brokerId: b.id, incarnationId: `b${b.id}-${b.incarnation}`, endpoint: { host: 'h', port: 9000 + b.id }, rack: b.rack, roles: ['broker'], cleanShutdown: b.cleanStop,
+    }, ctx());
     if (!r.response.ok) fail(`registration of broker ${b.id} refused: ${r.response.error.message}`);
     const offset = commit(`register ${b.id}#${b.incarnation}`, r.records);
     b.epoch = r.response.ok && r.response.kind === 'unchanged' ? r.response.brokerEpoch : offset;
@@ -139,7 +150,36 @@ export function runControllerSim(options: SimOptions): SimStats {
   const heartbeat = (b: SimBroker, wantShutDown: boolean, mayLag = true): void => {
     if (b.epoch < 0) return;
     const behind = mayLag && rnd.intn(5) === 0 ? 1 : 0;
-    const r = brokerHeartbeat(image, { brokerId: b.id, brokerEpoch: b.epoch, metadataOffset: Math.max(0, image.offset - behind), wantShutDown }, ctx());
+    const mine: ReplicaLogReport[] = [];
+    for (const { topicId, p } of allPartitionsNow(image)) {
+      if (!p.recovering || !p.replicas.includes(b.id)) continue;
+      const k = `${b.id}/${b.epoch}/${topicId}/${p.partition}/${p.partitionEpoch}`;
+      if (!logEnds.has(k)) logEnds.set(k, { lastEpoch: Math.max(-1, p.leaderEpoch - rnd.intn(3)), logEndOffset: rnd.intn(5) });
+      mine.push({ topicId, partition: p.partition, partitionEpoch: p.partitionEpoch, ...logEnds.get(k)! });
+    }
+    if (image.brokers.get(b.id)?.brokerEpoch === b.epoch) reports.note(image, b.id, b.epoch, mine);
+    const before = image;
+    const r = brokerHeartbeat(image, { brokerId: b.id, brokerEpoch: b.epoch, metadataOffset: Math.max(0, image.offset - behind), wantShutDown }, ctx(), reports.lookup);
+    for (const c of r.records) {
+      if (c.type !== 'partitionChange' || c.recovering !== false) continue;
+      // A recovery election: the longest reported log (last epoch, then end offset) leads.
+      stats.recoveries++;
+      const p = before.topicsById.get(c.topicId)!.partitions[c.partition]!;
+      // Candidates: usable replicas (the heartbeating broker may be unfencing in this very batch).
+      const usable = p.replicas.filter((id) => id === b.id || isBrokerUsable(before, id));
+      const ends = usable.map((id) => ({ id, end: reports.lookup(before, id, c.topicId, c.partition) }));
+      const topicName = before.topicsById.get(c.topicId)!.name;
+      if (ends.some((e) => e.end === undefined) || usable.length < p.replicas.length) {
+        if (!uncleanElectionEnabled(before, topicName, config)) fail(`recovery of ${topicName}-${c.partition} before every replica reported, unclean election off`);
+      }
+      const chosen = ends.find((e) => e.id === c.leader)?.end;
+      if (chosen === undefined) fail(`recovery of ${c.topicId}/${c.partition} elected ${c.leader} without its report`);
+      for (const e of ends) {
+        if (e.end !== undefined && (e.end.lastEpoch > chosen!.lastEpoch || (e.end.lastEpoch === chosen!.lastEpoch && e.end.logEndOffset > chosen!.logEndOffset))) {
+          fail(`recovery of ${c.topicId}/${c.partition} elected ${c.leader} (${JSON.stringify(chosen)}) over ${e.id} (${JSON.stringify(e.end)})`);
+        }
+      }
+    }
     if (!r.response.ok) {
       if (r.response.error.code !== 'STALE_BROKER_EPOCH') fail(`heartbeat of broker ${b.id}: ${r.response.error.code}`);
       return;
@@ -151,6 +191,7 @@ export function runControllerSim(options: SimOptions): SimStats {
       if (!after.fenced) fail(`broker ${b.id} told to shut down while unfenced`);
       for (const { name, p } of allPartitionsNow(image)) if (p.leader === b.id) fail(`broker ${b.id} shut down while leading ${name}-${p.partition}`);
       b.alive = false;
+      b.cleanStop = true;
     }
   };
 
@@ -168,6 +209,7 @@ export function runControllerSim(options: SimOptions): SimStats {
       const b = pick(brokers.filter((x) => x.alive));
       if (b !== undefined) {
         b.alive = false;
+        b.cleanStop = false;
         log.push(`crash ${b.id}`);
       }
     } else if (action < 42) {
@@ -217,10 +259,11 @@ export function runControllerSim(options: SimOptions): SimStats {
   }
   // Heal: everyone back, heartbeats until nothing changes, then compare the broker's replayed image.
   for (const b of brokers) if (!b.alive) register(b);
-  for (let round = 0; round < 2; round++) for (const b of brokers) heartbeat(b, false, false);
+  for (let round = 0; round < 3; round++) for (const b of brokers) heartbeat(b, false, false);
   for (const b of brokers) if (image.brokers.get(b.id)!.fenced) fail(`broker ${b.id} still fenced after healing`);
   for (const { name, p } of allPartitionsNow(image)) {
     if (p.leader === NO_LEADER && !p.isr.some((id) => image.brokers.has(id))) fail(`${name}-${p.partition} offline after healing`);
+    if (p.recovering) fail(`${name}-${p.partition} still recovering after every broker came back and reported`);
   }
   snapshotCheck('end');
   if (imageHash(replica) !== imageHash(image)) fail('the image rebuilt from encoded batches differs from the controller\'s');
@@ -265,7 +308,7 @@ export function runControllerSim(options: SimOptions): SimStats {
 function describe(r: MetadataRecord): string {
   switch (r.type) {
     case 'partitionChange':
-      return `change ${r.topicId.slice(0, 4)}/${r.partition} leader=${r.leader ?? '='} isr=${r.isr === undefined ? '=' : `[${r.isr.join(',')}]`} le=${r.leaderEpoch} pe=${r.partitionEpoch}${r.unclean ? ' UNCLEAN' : ''}`;
+      return `change ${r.topicId.slice(0, 4)}/${r.partition} leader=${r.leader ?? '='} isr=${r.isr === undefined ? '=' : `[${r.isr.join(',')}]`} le=${r.leaderEpoch} pe=${r.partitionEpoch}${r.unclean ? ' UNCLEAN' : ''}${r.recovering === undefined ? '' : ` recovering=${r.recovering}`}`;
     case 'registerBroker':
       return `register ${r.brokerId} ${r.incarnationId}`;
     case 'fenceBroker':
