@@ -21,7 +21,7 @@ export const REPLICATION_CONFIGS = (base: Readonly<Record<string, string>>): Rea
  * and a controller is active.
  */
 export async function startReplicationCluster(options: StartProcessClusterOptions, adminTimeoutMs = 5000): Promise<{ cluster: ProcessCluster; admin: Admin }> {
-  const cluster = await startProcessCluster({ ...options, configs: REPLICATION_CONFIGS(FAST_CONFIGS) });
+  const cluster = await startProcessCluster({ ...options, configs: { ...REPLICATION_CONFIGS(FAST_CONFIGS), ...options.configs } });
   const admin = new Admin({ 'bootstrap.servers': cluster.bootstrapServers, 'request.timeout.ms': 2000, 'default.api.timeout.ms': adminTimeoutMs });
   await waitFor('three unfenced brokers', async () => {
     const c = await admin.describeCluster();

@@ -19,6 +19,8 @@ export class MemoryPartitionLog implements PartitionLogPort {
   /** Log start = LEO of an empty log (after truncateFullyAndStartAt). */
   private emptyStartOffset = 0;
   private config: TopicConfig;
+  /** A leader epoch assigned at the log end (counts while no batch follows it). */
+  private assigned: { readonly epoch: number; readonly startOffset: number } | undefined;
 
   constructor(config: TopicConfig) {
     this.config = config;
@@ -57,7 +59,12 @@ export class MemoryPartitionLog implements PartitionLogPort {
   }
 
   get latestEpoch(): number {
-    return this.batches[this.batches.length - 1]?.leaderEpoch ?? -1;
+    const last = this.batches[this.batches.length - 1]?.leaderEpoch ?? -1;
+    return this.assigned !== undefined && this.assigned.startOffset === this.logEndOffset ? Math.max(last, this.assigned.epoch) : last;
+  }
+
+  async assignLeaderEpoch(leaderEpoch: number): Promise<void> {
+    if (leaderEpoch > this.latestEpoch) this.assigned = { epoch: leaderEpoch, startOffset: this.logEndOffset };
   }
 
   async appendAsFollower(batches: Buffer): Promise<LogAppendInfo> {
@@ -78,6 +85,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
   async truncateTo(offset: number): Promise<void> {
     // Whole batches: a batch straddling `offset` cannot happen (truncation points are batch boundaries).
     while ((this.batches[this.batches.length - 1]?.baseOffset ?? -1) >= offset) this.batches.pop();
+    if (this.assigned !== undefined && this.assigned.startOffset >= offset) this.assigned = undefined;
     this.hw = Math.min(this.hw, this.logEndOffset);
   }
 
@@ -118,9 +126,12 @@ export class MemoryPartitionLog implements PartitionLogPort {
   /** Kafka's semantics (as storage): latest epoch → LEO; older → start of the next epoch; newer → (-1, -1). */
   endOffsetForEpoch(epoch: number): EpochEndOffset | undefined {
     const undefinedResult = { epoch: -1, endOffset: -1 };
-    const latest = this.batches[this.batches.length - 1]?.leaderEpoch ?? -1;
+    const latest = this.latestEpoch;
     if (epoch === -1) return undefinedResult;
     if (epoch === latest) return { epoch, endOffset: this.logEndOffset };
+    if (epoch > latest) return undefinedResult;
+    const lastBatchEpoch = this.batches[this.batches.length - 1]?.leaderEpoch ?? -1;
+    if (latest !== lastBatchEpoch && epoch >= lastBatchEpoch) return { epoch: lastBatchEpoch >= 0 ? lastBatchEpoch : epoch, endOffset: this.logEndOffset };
     const higher = this.batches.findIndex((b) => b.leaderEpoch > epoch);
     if (higher < 0) return undefinedResult;
     const floor = this.batches[higher - 1];

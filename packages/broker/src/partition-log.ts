@@ -55,8 +55,11 @@ export interface PartitionLogPort {
   /** Where the log of `epoch` ends (KIP-101/320): the start offset of the next larger epoch. */
   endOffsetForEpoch(epoch: number): EpochEndOffset | undefined;
 
-  /** Epoch of the last batch (-1 when the log has none). */
+  /** The latest leader epoch: of the last batch, or a newer one assigned by assignLeaderEpoch (-1: none). */
   readonly latestEpoch: number;
+
+  /** This replica now leads `leaderEpoch` from the log end: it becomes the latest epoch (durably). */
+  assignLeaderEpoch(leaderEpoch: number): Promise<void>;
 
   /**
    * Appends batches fetched from the leader, keeping their offsets and epochs (replication). The first

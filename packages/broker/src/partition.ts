@@ -155,8 +155,12 @@ export class Partition {
         } else {
           this.roleGeneration++;
           this.leaderState = becomeLeader({ leaderId: this.args.nodeId, info, leaderLogEndOffset: this.logEndOffset, nowMs });
+          // The epoch is ours from the log end on, records or not (see PartitionLog.assignLeaderEpoch).
+          this.args.log.assignLeaderEpoch(info.leaderEpoch).catch((err: unknown) => this.args.logger.error({ err, leaderEpoch: info.leaderEpoch }, 'recording the leader epoch failed'));
           this.args.logger.info({ leaderEpoch: info.leaderEpoch, isr: info.isr, logEndOffset: this.logEndOffset, highWatermark: this.highWatermark }, 'became leader');
-          if (!previous.isr.includes(this.args.nodeId) && previous.leaderEpoch < info.leaderEpoch) this.logUncleanElection(previous);
+          // An election from outside the ISR leaves ISR = [leader]; a follower's `previous` ISR may be stale
+          // (followers are handed leadership changes only), so a wider new ISR is a clean hand-over.
+          if (!previous.isr.includes(this.args.nodeId) && previous.leaderEpoch < info.leaderEpoch && info.isr.length === 1) this.logUncleanElection(previous);
         }
       } else {
         if (wasLeader || previous.leaderEpoch !== info.leaderEpoch || previous.leader !== info.leader) {

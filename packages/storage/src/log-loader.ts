@@ -18,6 +18,20 @@ import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, segmentFileName, TIME_INDEX_SUFFI
 import type { Logger } from './logger.js';
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
+/**
+ * `epoch startOffset` of the leader epoch this replica was last assigned at its log end (empty: none).
+ * Kept apart from the epoch checkpoint because recovery rebuilds that one from batches, and an
+ * assigned epoch has none yet.
+ */
+export const LEADER_EPOCH_ASSIGNED_FILE = 'leader-epoch-assigned';
+
+export function parseAssignedEpoch(text: string | null): { readonly epoch: number; readonly startOffset: number } | undefined {
+  const m = /^(\d+) (\d+)\n$/.exec(text ?? '');
+  if (m === null) return undefined;
+  const epoch = Number(m[1]);
+  const startOffset = Number(m[2]);
+  return Number.isSafeInteger(epoch) && Number.isSafeInteger(startOffset) ? { epoch, startOffset } : undefined;
+}
 export const HIGH_WATERMARK_CHECKPOINT_FILE = 'high-watermark-checkpoint';
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT_FILE = 'log-start-offset-checkpoint';
@@ -28,6 +42,7 @@ export interface LoadedLog {
   readonly segments: LogSegment[];
   /** Agrees with the segments: no epoch starts at or beyond the log end offset. */
   readonly epochCache: LeaderEpochCache;
+  readonly assignedEpoch: { readonly epoch: number; readonly startOffset: number } | undefined;
   readonly epochCacheChanged: boolean;
   readonly logStartOffset: number;
   /** The checkpointed high watermark clamped into [logStartOffset, logEndOffset]. */
@@ -71,6 +86,7 @@ export async function loadLog(opts: {
     epochCache = new LeaderEpochCache();
   }
 
+  const assignedEpoch = parseAssignedEpoch(await readFileIfExists(path.join(dir, LEADER_EPOCH_ASSIGNED_FILE)));
   const segments: LogSegment[] = [];
   try {
     let recovered = false;
@@ -112,6 +128,11 @@ export async function loadLog(opts: {
     const logEndOffset = segments.at(-1)!.nextOffset;
     const logStartOffset = Math.min(Math.max(segments[0]!.baseOffset, checkpointed.logStartOffset ?? 0), logEndOffset);
     let epochCacheChanged = epochCache.truncateFromEnd(logEndOffset);
+    // A leader epoch assigned at the log end with no records yet (recovery rebuilt the cache without
+    // it) still holds when the log ends where it started; a lost tail takes it along.
+    if (assignedEpoch !== undefined && assignedEpoch.startOffset === logEndOffset && assignedEpoch.epoch > epochCache.latestEpoch) {
+      epochCacheChanged = epochCache.assign(assignedEpoch.epoch, assignedEpoch.startOffset) || epochCacheChanged;
+    }
     epochCacheChanged = epochCache.truncateFromStart(logStartOffset) || epochCacheChanged;
     if (recovered) {
       // Make the recovered state (including any truncation) durable before trusting it as flushed.
@@ -123,7 +144,7 @@ export async function loadLog(opts: {
       firstDirtyOffset: Math.min(Math.max(cleanerCheckpoint?.firstDirtyOffset ?? logStartOffset, logStartOffset), logEndOffset),
       compactedEndOffset,
     };
-    return { segments, epochCache, epochCacheChanged, logStartOffset, highWatermark, cleanShutdown, recovered, cleaner, checkpointed };
+    return { segments, epochCache, epochCacheChanged, assignedEpoch, logStartOffset, highWatermark, cleanShutdown, recovered, cleaner, checkpointed };
   } catch (err) {
     for (const segment of segments) await segment.close().catch(() => undefined);
     throw err;

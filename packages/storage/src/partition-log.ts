@@ -47,6 +47,7 @@ import {
   CLEAN_SHUTDOWN_FILE,
   HIGH_WATERMARK_CHECKPOINT_FILE,
   LEADER_EPOCH_CHECKPOINT_FILE,
+  LEADER_EPOCH_ASSIGNED_FILE,
   type LoadedLog,
   loadLog,
   LOG_START_OFFSET_CHECKPOINT_FILE,
@@ -816,6 +817,29 @@ export class PartitionLog {
     return best;
   }
 
+  /**
+   * This replica leads `leaderEpoch` from the current log end (Kafka's maybeAssignEpochStartOffset):
+   * the epoch is the log's latest even before the leader writes in it — a replica that led a newer
+   * epoch (and exposed the records it had under it) outranks one whose last record is newer but whose
+   * last leadership is older, which the controller's recovery election and follower truncation rely
+   * on. Durable (checkpoint fsynced) when the promise resolves; no-op for an epoch not newer than the latest.
+   */
+  assignLeaderEpoch(leaderEpoch: number): Promise<void> {
+    try {
+      this.assertWritable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const startOffset = this.nextOffsetToAssign;
+    if (!this.epochCache.assign(leaderEpoch, startOffset)) return Promise.resolve();
+    return Promise.all([this.writeEpochCheckpoint(), this.writeCheckpoint(LEADER_EPOCH_ASSIGNED_FILE, `${leaderEpoch} ${startOffset}\n`)]).then(() => undefined);
+  }
+
+  /** Truncation undoes any assigned epoch at the end (a reload must not bring it back). */
+  private clearAssignedEpoch(): Promise<void> {
+    return this.writeCheckpoint(LEADER_EPOCH_ASSIGNED_FILE, '');
+  }
+
   /** Kafka's OffsetsForLeaderEpoch answer for this log (see LeaderEpochCache.endOffsetFor). */
   endOffsetForEpoch(epoch: number): EpochEndOffset {
     return this.epochCache.endOffsetFor(epoch, this.logEndOffsetValue);
@@ -901,11 +925,19 @@ export class PartitionLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (offset >= this.nextOffsetToAssign) return Promise.resolve(this.logEndOffsetValue);
+    if (offset >= this.nextOffsetToAssign) {
+      // Nothing to remove but a leader epoch assigned at the end with no records (assignLeaderEpoch):
+      // the leader we now follow did not see it, and a follower's latest epoch must be one it can match.
+      if (offset === this.nextOffsetToAssign && this.epochCache.truncateFromEnd(offset)) {
+        return Promise.all([this.writeEpochCheckpoint(), this.clearAssignedEpoch()]).then(() => this.logEndOffsetValue);
+      }
+      return Promise.resolve(this.logEndOffsetValue);
+    }
     if (offset < this.logStartOffsetValue || offset <= this.segments[0]!.baseOffset) return this.truncateFullyAndStartAt(offset);
     this.nextOffsetToAssign = offset;
     if (this.epochCache.truncateFromEnd(offset)) this.epochCheckpointDirty = true;
     return this.enqueueTask(async () => {
+      await this.clearAssignedEpoch();
       while (this.activeSegment.baseOffset >= offset) {
         const dropped = this.segments.pop()!;
         this.logger.info({ dir: this.dir, baseOffset: dropped.baseOffset, offset }, 'deleting segment above truncation offset');
@@ -942,6 +974,7 @@ export class PartitionLog {
     this.epochCache.clear();
     this.epochCheckpointDirty = true;
     return this.enqueueTask(async () => {
+      await this.clearAssignedEpoch();
       const old = this.segments.splice(0, this.segments.length);
       for (const segment of old) await segment.delete();
       this.segments.push(await LogSegment.create(this.dir, offset, this.config));

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HIGH_WATERMARK_CHECKPOINT_FILE, LEADER_EPOCH_CHECKPOINT_FILE, UnexpectedAppendOffsetError } from '../src/internal.js';
@@ -38,6 +38,47 @@ describe('leader epochs', () => {
     await log.close();
     const reopened = await h.open(dir, { segmentBytes: 3 * BATCH_BYTES });
     expect(reopened.epochEntries().map((e) => e.epoch)).toEqual([0, 2, 5]);
+  });
+});
+
+describe('a leader epoch assigned at the log end (assignLeaderEpoch)', () => {
+  it('is the latest epoch before any record, answers endOffsetForEpoch like Kafka, and gives way to records', async () => {
+    const dir = await h.dir();
+    const log = await epochLog(dir);
+    await log.assignLeaderEpoch(8);
+    expect(log.latestEpoch).toBe(8);
+    expect(log.endOffsetForEpoch(8)).toEqual({ epoch: 8, endOffset: 12 });
+    expect(log.endOffsetForEpoch(6)).toEqual({ epoch: 5, endOffset: 12 });
+    expect(log.endOffsetForEpoch(5)).toEqual({ epoch: 5, endOffset: 12 });
+    await log.assignLeaderEpoch(7); // not newer: ignored
+    expect(log.epochEntries().at(-1)).toEqual({ epoch: 8, startOffset: 12 });
+    await appendMany(log, 1, { recordCount: 2, epoch: 8, firstFill: 8 });
+    expect(log.epochEntries().at(-1)).toEqual({ epoch: 8, startOffset: 12 });
+    expect(log.endOffsetForEpoch(8)).toEqual({ epoch: 8, endOffset: 14 });
+  });
+
+  it('survives a clean reopen and a crash reopen while the log still ends where it starts, not a lost tail', async () => {
+    const dir = await h.dir();
+    const log = await epochLog(dir);
+    await log.assignLeaderEpoch(9);
+    const crashed = await h.snapshot(dir); // no clean-shutdown marker: recovery rebuilds epochs from batches
+    await log.close();
+    expect((await h.open(dir, { segmentBytes: 3 * BATCH_BYTES })).latestEpoch).toBe(9);
+    expect((await h.open(crashed, { segmentBytes: 3 * BATCH_BYTES })).latestEpoch).toBe(9);
+    const cut = await h.snapshot(dir);
+    const tail = path.join(cut, (await readdir(cut)).filter((f) => f.endsWith('.log')).sort().at(-1)!);
+    await truncate(tail, (await stat(tail)).size - BATCH_BYTES); // power loss took the last batch (epoch 5)
+    const lost = await h.open(cut, { segmentBytes: 3 * BATCH_BYTES });
+    expect([lost.logEndOffset, lost.latestEpoch]).toEqual([10, 2]);
+  });
+
+  it('truncateTo the log end drops it (the leader being followed never saw it)', async () => {
+    const dir = await h.dir();
+    const log = await epochLog(dir);
+    await log.assignLeaderEpoch(9);
+    expect(await log.truncateTo(12)).toBe(12);
+    expect(log.latestEpoch).toBe(5);
+    expect(await readFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), 'utf8')).toBe('0\n3\n0 0\n2 4\n5 10\n');
   });
 });
 

@@ -68,6 +68,10 @@ class StoragePartitionLog implements PartitionLogPort {
     await (await this.ready()).truncateTo(offset);
   }
 
+  async assignLeaderEpoch(leaderEpoch: number): Promise<void> {
+    await (await this.ready()).assignLeaderEpoch(leaderEpoch);
+  }
+
   async truncateFullyAndStartAt(offset: number): Promise<void> {
     await (await this.ready()).truncateFullyAndStartAt(offset);
   }

@@ -39,6 +39,8 @@ export interface BrokerLifecycleOptions {
   readonly metadataOffset: () => number;
   /** The previous run ended in a clean shutdown (every log flushed); sent at registration. */
   readonly cleanShutdown: boolean;
+  /** After the controller acknowledged a registration (with the cleanShutdown it carried). */
+  readonly onRegistered?: (registration: { readonly brokerEpoch: number; readonly cleanShutdown: boolean }) => Promise<void>;
   /** Log ends of hosted replicas of recovering partitions, sent with every heartbeat. */
   readonly recoveringReplicas: () => readonly RecoveringReplicaLogEnd[];
   readonly heartbeatIntervalMs?: number;
@@ -153,6 +155,7 @@ export class BrokerLifecycle {
     }
     this.epoch = Number(res.brokerEpoch);
     this.logger.info({ brokerEpoch: this.epoch, incarnationId: this.incarnationId, cleanShutdown: o.cleanShutdown }, 'broker registered');
+    await o.onRegistered?.({ brokerEpoch: this.epoch, cleanShutdown: o.cleanShutdown });
     if (this.stateValue === 'starting') this.transition('fenced');
     for (const waiter of this.registeredWaiters.splice(0)) waiter(this.epoch);
     // The first heartbeat right away: unfencing should not wait a whole interval.

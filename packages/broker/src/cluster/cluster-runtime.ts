@@ -17,6 +17,7 @@ import type { NodeConfig } from '../node-config.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import type { ReplicationOptions } from '../replication/replication-options.js';
 import { validateTopicConfigOverrides } from '../topic-config.js';
+import { clearUncleanUnreported } from '../clean-shutdown.js';
 import { BrokerLifecycle, type RecoveringReplicaLogEnd } from './broker-lifecycle.js';
 import { ClusterMetadata } from './cluster-metadata.js';
 import { ControllerChannel } from './controller-channel.js';
@@ -165,6 +166,9 @@ export class ClusterRuntime {
         brokerId: config.nodeId, channel: this.channel, endpoint: args.advertised, rack: config.brokerRack,
         roles: config.processRoles, metadataOffset: () => (this.replicasReady ? this.follower.appliedOffset : 0),
         cleanShutdown: this.options.cleanShutdown, recoveringReplicas: () => this.recoveringReplicas(),
+        onRegistered: async ({ cleanShutdown }) => {
+          if (!cleanShutdown) await clearUncleanUnreported(config.dataDir);
+        },
         heartbeatIntervalMs: config.brokerHeartbeatIntervalMs, controlledShutdownTimeoutMs: config.controlledShutdownTimeoutMs,
         logger: logger.child({ component: 'broker-lifecycle' }),
       });
@@ -207,8 +211,9 @@ export class ClusterRuntime {
 
   /**
    * Log ends of hosted replicas of recovering partitions, for the controller's recovery election. Only
-   * replicas whose applied state is the image's (same partition epoch): the fetcher has stopped, so the
-   * log no longer moves.
+   * replicas that applied the image's leader epoch (leader none: the fetcher has stopped, the log no
+   * longer moves), reported against the image's partition epoch (followers are not handed changes
+   * that leave the leadership alone, such as becoming recovering).
    */
   private recoveringReplicas(): RecoveringReplicaLogEnd[] {
     const out: RecoveringReplicaLogEnd[] = [];
@@ -217,7 +222,7 @@ export class ClusterRuntime {
     for (const { topic, partition } of allPartitions(this.follower.image)) {
       if (!partition.recovering || !partition.replicas.includes(this.options.config.nodeId)) continue;
       const hosted = replicas.findPartition(topic.name, partition.partition);
-      if (hosted === undefined || hosted.partitionEpoch !== partition.partitionEpoch || hosted.leaderEpoch !== partition.leaderEpoch) continue;
+      if (hosted === undefined || hosted.leaderEpoch !== partition.leaderEpoch || hosted.isLeader) continue;
       out.push({
         topicId: topic.topicId, partition: partition.partition, partitionEpoch: partition.partitionEpoch,
         lastEpoch: hosted.log.latestEpoch, logEndOffset: hosted.logEndOffset,

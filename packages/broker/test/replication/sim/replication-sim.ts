@@ -82,6 +82,11 @@ interface Broker {
   alterSentAtMs: number | undefined;
   parked: ParkedAck[];
   diedAtMs: number;
+  /**
+   * A leader epoch assigned on becoming leader that has no records yet (Kafka's epoch-cache entry at
+   * the log end; durable with the log up to `at`). It counts as the log's latest epoch.
+   */
+  emptyEpoch: { readonly epoch: number; readonly at: number } | undefined;
 }
 
 interface ControllerBroker {
@@ -99,6 +104,9 @@ export interface SimResult {
   readonly leaderChanges: number;
   readonly isrChanges: number;
   readonly uncleanRestarts: number;
+  readonly recoveries: number;
+  /** Acknowledged records every replica lost to crashes (outside the promise; not counted as violations). */
+  readonly lostWithEveryCopy: number;
   readonly trace: readonly string[];
 }
 
@@ -116,6 +124,24 @@ function endOffsetForEpoch(log: readonly Entry[], epoch: number): EpochEndOffset
   if (higher < 0) return { epoch: -1, endOffset: -1 };
   const floor = log[higher - 1];
   return { epoch: floor?.epoch ?? epoch, endOffset: higher };
+}
+
+/** The log's latest epoch: of its last record, or the empty epoch assigned after it. */
+function latestEpochOf(b: { readonly log: readonly Entry[]; readonly emptyEpoch: Broker['emptyEpoch'] }): number {
+  const e = b.emptyEpoch;
+  return e !== undefined && e.at === b.log.length ? Math.max(e.epoch, lastEpoch(b.log)) : lastEpoch(b.log);
+}
+
+/** endOffsetForEpoch with the empty epoch as the last entry of the epoch cache. */
+function endOffsetForEpochOf(b: { readonly log: readonly Entry[]; readonly emptyEpoch: Broker['emptyEpoch'] }, epoch: number): EpochEndOffset | undefined {
+  const e = b.emptyEpoch;
+  if (e === undefined || e.at !== b.log.length || e.epoch <= lastEpoch(b.log)) return endOffsetForEpoch(b.log, epoch);
+  if (epoch < 0) return { epoch: -1, endOffset: -1 };
+  if (epoch === e.epoch) return { epoch, endOffset: b.log.length };
+  if (epoch > e.epoch) return { epoch: -1, endOffset: -1 };
+  const last = lastEpoch(b.log);
+  if (epoch >= last) return { epoch: last >= 0 ? last : epoch, endOffset: e.at };
+  return endOffsetForEpoch(b.log, epoch);
 }
 
 export function runReplicationSim(options: SimOptions): SimResult {
@@ -146,12 +172,16 @@ export function runReplicationSim(options: SimOptions): SimResult {
   for (const id of BROKERS) {
     brokers.set(id, {
       id, alive: true, incarnation: 1, brokerEpoch: ++brokerEpochCounter, log: [], flushed: 0, hw: 0, hwCheckpoint: 0,
-      view: undefined, brokerEpochs: new Map(), leader: undefined, fetchSentAtMs: undefined, fetchBackoffUntilMs: 0, alterSentAtMs: undefined, parked: [], diedAtMs: 0,
+      view: undefined, brokerEpochs: new Map(), leader: undefined, fetchSentAtMs: undefined, fetchBackoffUntilMs: 0, alterSentAtMs: undefined, parked: [], diedAtMs: 0, emptyEpoch: undefined,
     });
   }
   const ctrlBrokers = new Map<number, ControllerBroker>();
   for (const id of BROKERS) ctrlBrokers.set(id, { brokerEpoch: brokers.get(id)!.brokerEpoch, fenced: false, lastHeartbeatMs: 0 });
   let ctrl: PartitionInfo = { topic: 't', topicId: 'T', partition: 0, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2, 3], isr: [1, 2, 3] };
+  /** The controller's recovering flag (the sole ISR member restarted uncleanly; see partition-election.ts). */
+  let ctrlRecovering = false;
+  let recoveries = 0;
+  let lostWithEveryCopy = 0;
 
   const broker = (id: number): Broker => {
     const b = brokers.get(id);
@@ -199,17 +229,43 @@ export function runReplicationSim(options: SimOptions): SimResult {
 
   function ctrlRegister(id: number, brokerEpoch: number, cleanShutdown: boolean): void {
     const cb = ctrlBrokers.get(id)!;
+    (broker(id) as { uncleanUnreported?: boolean }).uncleanUnreported = false; // the registration carried it
     ctrlFence(id, 'new incarnation');
     cb.brokerEpoch = brokerEpoch;
     cb.lastHeartbeatMs = nowMs;
-    if (!cleanShutdown && options.protectUncleanRestart && ctrl.isr.includes(id)) {
-      // KIP-966's problem: it may have lost acknowledged records it held as an ISR member. It stays out
-      // of the ISR (so it cannot be elected) until a leader re-adds it after it caught up.
-      const isr = ctrl.isr.filter((r) => r !== id);
-      ctrlChange({ leader: ctrl.leader === id ? -1 : ctrl.leader, leaderEpoch: ctrl.leader === id ? ctrl.leaderEpoch + 1 : ctrl.leaderEpoch, isr }, `unclean restart of ${id}`);
+    if (!cleanShutdown && options.protectUncleanRestart && ctrl.leader === -1 && ctrl.isr.length === 1 && ctrl.isr[0] === id && !ctrlRecovering) {
+      // KIP-966's problem: the last ISR member may have lost acknowledged records the others still
+      // hold. The partition recovers from the longest replica log instead (ctrlRecover).
+      ctrlRecovering = true;
+      ctrlChange({ leader: -1, leaderEpoch: ctrl.leaderEpoch, isr: ctrl.isr }, `unclean restart of ${id}: recovering`);
     }
     cb.fenced = false;
-    if (ctrl.leader === -1 && ctrl.isr.some((r) => !ctrlBrokers.get(r)!.fenced)) ctrlElect(ctrl.isr, `${id} registered`);
+    if (ctrl.leader === -1 && !ctrlRecovering && ctrl.isr.some((r) => !ctrlBrokers.get(r)!.fenced)) ctrlElect(ctrl.isr, `${id} registered`);
+  }
+
+  /**
+   * The recovery election (the controller's, from heartbeat reports): once every replica is registered,
+   * unfenced, reachable and has applied the recovering state, the greatest (last epoch, log end)
+   * leads, the ISR member on a tie.
+   */
+  function ctrlRecover(): void {
+    if (!ctrlRecovering) return;
+    const reports: { id: number; lastEpoch: number; end: number }[] = [];
+    for (const id of BROKERS) {
+      const b = broker(id);
+      const cb = ctrlBrokers.get(id)!;
+      const registered = b.alive && cb.brokerEpoch === b.brokerEpoch && !cb.fenced && (b as { pendingRegistration?: boolean }).pendingRegistration !== true;
+      if (!registered || cut.has(linkKey(id, CONTROLLER)) || b.view?.partitionEpoch !== ctrl.partitionEpoch) return;
+      reports.push({ id, lastEpoch: latestEpochOf(b), end: b.log.length });
+    }
+    const rank = (r: { id: number; lastEpoch: number; end: number }): number[] => [r.lastEpoch, r.end, ctrl.isr.includes(r.id) ? 1 : 0];
+    const best = reports.reduce((x, y) => {
+      const [a, c] = [rank(y), rank(x)];
+      return a[0]! > c[0]! || (a[0] === c[0] && (a[1]! > c[1]! || (a[1] === c[1] && a[2]! > c[2]!))) ? y : x;
+    });
+    ctrlRecovering = false;
+    recoveries++;
+    ctrlChange({ leader: best.id, leaderEpoch: ctrl.leaderEpoch + 1, isr: [best.id] }, `recovery election: ${best.id} (epoch ${best.lastEpoch}, end ${best.end})`);
   }
 
   function ctrlBrokerEpochs(): ReadonlyMap<number, number> {
@@ -231,8 +287,8 @@ export function runReplicationSim(options: SimOptions): SimResult {
 
   function leaderLogView(b: Broker): LeaderLogView {
     return {
-      logStartOffset: 0, logEndOffset: b.log.length, latestEpoch: lastEpoch(b.log),
-      endOffsetForEpoch: (epoch) => endOffsetForEpoch(b.log, epoch),
+      logStartOffset: 0, logEndOffset: b.log.length, latestEpoch: latestEpochOf(b),
+      endOffsetForEpoch: (epoch) => endOffsetForEpochOf(b, epoch),
     };
   }
 
@@ -255,6 +311,7 @@ export function runReplicationSim(options: SimOptions): SimResult {
       } else {
         failParked(b, 'NOT_LEADER');
         checkNewLeader(b, state.leaderEpoch);
+        if (state.leaderEpoch > latestEpochOf(b)) b.emptyEpoch = { epoch: state.leaderEpoch, at: b.log.length };
         b.leader = becomeLeader({ leaderId: b.id, info: state, leaderLogEndOffset: b.log.length, nowMs });
         log(`broker ${b.id}: leader of epoch ${state.leaderEpoch} at LEO ${b.log.length} HW ${b.hw}`);
       }
@@ -342,12 +399,13 @@ export function runReplicationSim(options: SimOptions): SimResult {
         if (m.diverging !== undefined) {
           const decision = followerTruncation({
             diverging: m.diverging, localLogStartOffset: 0, localLogEndOffset: b.log.length,
-            localEndOffsetForEpoch: (epoch) => endOffsetForEpoch(b.log, epoch), leaderLogStartOffset: m.logStartOffset,
+            localEndOffsetForEpoch: (epoch) => endOffsetForEpochOf(b, epoch), leaderLogStartOffset: m.logStartOffset,
           });
           const offset = decision.kind === 'truncate' ? decision.offset : decision.startOffset;
           if (offset < b.hw) fail(`broker ${b.id} truncating to ${offset} below its HW ${b.hw} (diverging ${JSON.stringify(m.diverging)})`);
           log(`broker ${b.id}: truncate ${b.log.length} → ${offset} (diverging epoch ${m.diverging.epoch} end ${m.diverging.endOffset})`);
           b.log.length = offset;
+          if (b.emptyEpoch !== undefined && b.emptyEpoch.at >= offset) b.emptyEpoch = undefined; // truncateFromEnd(offset)
           b.flushed = Math.min(b.flushed, offset);
           b.hw = Math.min(b.hw, offset);
           b.hwCheckpoint = Math.min(b.hwCheckpoint, offset);
@@ -414,7 +472,7 @@ export function runReplicationSim(options: SimOptions): SimResult {
     if (b.fetchSentAtMs !== undefined && nowMs - b.fetchSentAtMs < FETCH_TIMEOUT_MS) return;
     if (nowMs < b.fetchBackoffUntilMs) return;
     b.fetchSentAtMs = nowMs;
-    send({ type: 'fetch', from: b.id, to: view.leader, incarnation: b.incarnation, fetchOffset: b.log.length, lastFetchedEpoch: lastEpoch(b.log), currentLeaderEpoch: view.leaderEpoch, brokerEpoch: b.brokerEpoch });
+    send({ type: 'fetch', from: b.id, to: view.leader, incarnation: b.incarnation, fetchOffset: b.log.length, lastFetchedEpoch: latestEpochOf(b), currentLeaderEpoch: view.leaderEpoch, brokerEpoch: b.brokerEpoch });
   }
 
   function crash(b: Broker, clean: boolean): void {
@@ -426,7 +484,18 @@ export function runReplicationSim(options: SimOptions): SimResult {
     b.alive = false;
     b.diedAtMs = nowMs;
     b.log.length = b.flushed;
+    if (b.emptyEpoch !== undefined && b.emptyEpoch.at > b.log.length) b.emptyEpoch = undefined; // its checkpoint outlives only a log that reaches it
     b.hw = Math.min(b.hwCheckpoint, b.log.length);
+    // An acknowledged record that this crash took from its last holder is beyond the acks=all promise
+    // (every replica that had it lost it): it leaves the checked set. Only crash losses are forgiven;
+    // a record the protocol truncates away stays checked.
+    for (const [offset, value] of acked) {
+      if (![...brokers.values()].some((x) => x.log[offset]?.value === value)) {
+        acked.delete(offset);
+        lostWithEveryCopy++;
+        log(`acknowledged record ${value} at ${offset}: every copy lost to crashes`);
+      }
+    }
     b.leader = undefined;
     b.view = undefined;
     b.parked = [];
@@ -436,7 +505,11 @@ export function runReplicationSim(options: SimOptions): SimResult {
   }
 
   function restart(b: Broker): void {
-    const clean = (b as { cleanStop?: boolean }).cleanStop === true;
+    // Unclean until a registration has told the controller: a clean stop before registering does not
+    // make a lost tail whole (the node's durable unclean-pending flag, clean-shutdown.ts).
+    const pending = b as { cleanStop?: boolean; uncleanUnreported?: boolean };
+    if (pending.cleanStop !== true) pending.uncleanUnreported = true;
+    const clean = pending.uncleanUnreported !== true;
     if (!clean) uncleanRestarts++;
     b.alive = true;
     b.incarnation++;
@@ -477,14 +550,22 @@ export function runReplicationSim(options: SimOptions): SimResult {
   }
 
   function controllerTick(): void {
+    ctrlRecover();
     for (const id of BROKERS) {
       const cb = ctrlBrokers.get(id)!;
       if (!cb.fenced && nowMs - cb.lastHeartbeatMs > SESSION_TIMEOUT_MS) ctrlFence(id, 'session timeout');
       const b = broker(id);
+      // Heartbeats again from its current registration (the link healed): unfenced, and it may lead an
+      // offline partition whose ISR it is in (not a recovering one).
+      if (cb.fenced && b.alive && cb.brokerEpoch === b.brokerEpoch && nowMs - cb.lastHeartbeatMs <= SESSION_TIMEOUT_MS && !cut.has(linkKey(id, CONTROLLER))) {
+        cb.fenced = false;
+        log(`controller: unfence ${id}`);
+        if (ctrl.leader === -1 && !ctrlRecovering && ctrl.isr.includes(id)) ctrlElect(ctrl.isr, `${id} unfenced`);
+      }
       const pending = b as { pendingRegistration?: boolean };
       if (b.alive && pending.pendingRegistration === true && !cut.has(linkKey(id, CONTROLLER))) {
         pending.pendingRegistration = false;
-        ctrlRegister(id, b.brokerEpoch, (b as { cleanStop?: boolean }).cleanStop === true);
+        ctrlRegister(id, b.brokerEpoch, (b as { uncleanUnreported?: boolean }).uncleanUnreported !== true);
       }
       // Metadata streams to every registered live broker (late, in order: latest state wins).
       if (b.alive && pending.pendingRegistration !== true && cb.brokerEpoch === b.brokerEpoch && (b.view?.partitionEpoch ?? -1) < ctrl.partitionEpoch && rng.chance(0.5)) {
@@ -554,5 +635,5 @@ export function runReplicationSim(options: SimOptions): SimResult {
     violation = err.message;
     log(`VIOLATION: ${err.message}`);
   }
-  return { seed: options.seed, violation, acked: acked.size, produced, leaderChanges, isrChanges, uncleanRestarts, trace };
+  return { seed: options.seed, violation, acked: acked.size, produced, leaderChanges, isrChanges, uncleanRestarts, recoveries, lostWithEveryCopy, trace };
 }
