@@ -90,6 +90,11 @@ export class BrokerLifecycle {
     return new Promise((resolve) => this.registeredWaiters.push(resolve));
   }
 
+  /** Sends a heartbeat now (unless one is in flight): e.g. once the logs are open, so unfencing need not wait an interval. */
+  heartbeatNow(): void {
+    this.beat();
+  }
+
   /** Starts registering and heartbeating in the background. */
   start(): void {
     if (this.timer !== undefined || this.stateValue === 'stopped') return;

@@ -184,6 +184,7 @@ export class ClusterRuntime {
     this.replicasStarted = args.replicas.startup({ removeStrays: false });
     await this.replicasStarted;
     this.replicasReady = true;
+    this.lifecycle?.heartbeatNow(); // report the applied offset now: unfencing need not wait an interval
     if (this.closing !== undefined) return;
     this.startedValue = true;
     logger.info({ metadataOffset: this.follower.appliedOffset, topics: this.metadata.topics().length }, 'cluster member started');
