@@ -1,5 +1,6 @@
 // tributary.v1.Admin handlers: decode → MetadataCommands / MetadataView → encode. Per-topic failures
 // go into each result's error; only a malformed request fails the whole call.
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { tributary, type AdminHandlers } from '@tributary/protocol';
 import { NO_ERROR, toWireError, InvalidArgumentError } from './errors.js';
@@ -27,6 +28,13 @@ function limitResources(count: number, field: string): void {
   }
 }
 
+/** The calling client's deadline (epoch ms), when it set one: forwarded changes must not outlive it. */
+function clientDeadlineMs(call: { getDeadline(): grpc.Deadline }): number | undefined {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
   const { logger, metadata, commands } = deps;
 
@@ -47,7 +55,8 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
   });
 
   return {
-    createTopics: unary(logger, 'CreateTopics', async (req: tributary.v1.CreateTopicsRequest) => {
+    createTopics: unary(logger, 'CreateTopics', async (req: tributary.v1.CreateTopicsRequest, call) => {
+      const deadlineMs = clientDeadlineMs(call);
       limitResources(req.topics.length, 'topics');
       req.topics.forEach((t, i) => requireName(t.name, `topics[${i}].name`));
       const topics: tributary.v1.ICreateTopicResult[] = [];
@@ -55,7 +64,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
         try {
           const created = await commands.createTopic({
             name: t.name ?? '', numPartitions: t.numPartitions ?? -1, replicationFactor: t.replicationFactor ?? -1,
-            configs: { ...t.configs }, validateOnly: req.validateOnly,
+            configs: { ...t.configs }, validateOnly: req.validateOnly, ...(deadlineMs === undefined ? {} : { deadlineMs }),
           });
           topics.push({
             name: t.name, error: NO_ERROR, topicId: req.validateOnly ? '' : created.topicId,
@@ -69,13 +78,14 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
       return { topics };
     }),
 
-    deleteTopics: unary(logger, 'DeleteTopics', async (req: tributary.v1.DeleteTopicsRequest) => {
+    deleteTopics: unary(logger, 'DeleteTopics', async (req: tributary.v1.DeleteTopicsRequest, call) => {
+      const deadlineMs = clientDeadlineMs(call);
       limitResources(req.names.length, 'names');
       req.names.forEach((n, i) => requireName(n, `names[${i}]`));
       const topics: tributary.v1.IDeleteTopicResult[] = [];
       for (const name of req.names) {
         try {
-          await commands.deleteTopic(name);
+          await commands.deleteTopic(name, { deadlineMs });
           logger.info({ topic: name }, 'topic deleted');
           topics.push({ name, error: NO_ERROR });
         } catch (err) {
@@ -126,7 +136,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
       };
     }),
 
-    alterConfigs: unary(logger, 'AlterConfigs', async (req: tributary.v1.AlterConfigsRequest) => {
+    alterConfigs: unary(logger, 'AlterConfigs', async (req: tributary.v1.AlterConfigsRequest, call) => {
       limitResources(req.resources.length, 'resources');
       req.resources.forEach((r, i) => {
         requireName(r.resource?.name, `resources[${i}].resource.name`);
@@ -142,7 +152,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
           }
           await commands.alterTopicConfigs(resource.name, (r.configs ?? []).map((c) => ({
             name: c.name ?? '', value: c.value ?? '', op: c.op === tributary.v1.AlterConfigOp.DELETE ? 'DELETE' : 'SET',
-          })), req.validateOnly);
+          })), req.validateOnly, { deadlineMs: clientDeadlineMs(call) });
           if (!req.validateOnly) logger.info({ topic: resource.name, configs: (r.configs ?? []).map((c) => c.name) }, 'topic configs altered');
           results.push({ resource, error: NO_ERROR });
         } catch (err) {
@@ -152,13 +162,13 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
       return { results };
     }),
 
-    createPartitions: unary(logger, 'CreatePartitions', async (req: tributary.v1.CreatePartitionsRequest) => {
+    createPartitions: unary(logger, 'CreatePartitions', async (req: tributary.v1.CreatePartitionsRequest, call) => {
       limitResources(req.topics.length, 'topics');
       req.topics.forEach((t, i) => requireName(t.name, `topics[${i}].name`));
       const results: tributary.v1.ICreatePartitionsResult[] = [];
       for (const t of req.topics) {
         try {
-          await commands.createPartitions(t.name ?? '', t.count ?? 0, req.validateOnly);
+          await commands.createPartitions(t.name ?? '', t.count ?? 0, req.validateOnly, { deadlineMs: clientDeadlineMs(call) });
           if (!req.validateOnly) logger.info({ topic: t.name, partitions: t.count }, 'partitions added');
           results.push({ name: t.name, error: NO_ERROR });
         } catch (err) {

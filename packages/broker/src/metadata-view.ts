@@ -72,6 +72,14 @@ export interface CreateTopicCommand {
   readonly replicationFactor: number;
   readonly configs: TopicConfigOverrides;
   readonly validateOnly: boolean;
+  /** The requesting client's deadline (epoch ms): past it the change must not be made at all. */
+  readonly deadlineMs?: number;
+}
+
+/** Options of a forwarded metadata change. */
+export interface CommandOptions {
+  /** The requesting client's deadline (epoch ms): past it the controller refuses to decide the change. */
+  readonly deadlineMs?: number;
 }
 
 export interface AlterConfigOp {
@@ -87,9 +95,9 @@ export interface AlterConfigOp {
  */
 export interface MetadataCommands {
   createTopic(command: CreateTopicCommand): Promise<TopicInfo>;
-  deleteTopic(name: string): Promise<void>;
-  alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean): Promise<void>;
-  createPartitions(name: string, totalCount: number, validateOnly: boolean): Promise<void>;
+  deleteTopic(name: string, options?: CommandOptions): Promise<void>;
+  alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean, options?: CommandOptions): Promise<void>;
+  createPartitions(name: string, totalCount: number, validateOnly: boolean, options?: CommandOptions): Promise<void>;
   /** A fresh producer id (idempotent producers). */
   allocateProducerId(): Promise<number>;
 }

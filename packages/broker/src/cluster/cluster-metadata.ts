@@ -7,7 +7,7 @@ import { INTERNAL_TOPIC_NAMES, type MetadataImage } from '@tributary/controller'
 import { tributary } from '@tributary/protocol';
 import { ApiError, type ErrorCodeName } from '../errors.js';
 import type {
-  AlterConfigOp, BrokerNode, ControllerInfo, CreateTopicCommand, MetadataCommands, MetadataView, PartitionInfo, TopicInfo,
+  AlterConfigOp, BrokerNode, CommandOptions, ControllerInfo, CreateTopicCommand, MetadataCommands, MetadataView, PartitionInfo, TopicInfo,
 } from '../metadata-view.js';
 import type { NodeConfig } from '../node-config.js';
 import { planAlterConfigs, placePartitions, validateTopicName } from '../topic-commands.js';
@@ -89,7 +89,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     const res = await this.forward({ createTopics: {
       topics: [{ name: command.name, numPartitions: command.numPartitions, replicationFactor: command.replicationFactor, configs: { ...configs } }],
       validateOnly: command.validateOnly,
-    } });
+    } }, command.deadlineMs);
     const result = res.createTopics?.topics?.[0];
     throwIfError(result?.error);
     if (command.validateOnly) {
@@ -105,12 +105,12 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     return topic;
   }
 
-  async deleteTopic(name: string): Promise<void> {
-    const res = await this.forward({ deleteTopics: { names: [name] } });
+  async deleteTopic(name: string, options: CommandOptions = {}): Promise<void> {
+    const res = await this.forward({ deleteTopics: { names: [name] } }, options.deadlineMs);
     throwIfError(res.deleteTopics?.topics?.[0]?.error);
   }
 
-  async alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean): Promise<void> {
+  async alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean, options: CommandOptions = {}): Promise<void> {
     const topic = this.topic(name);
     if (topic === undefined) throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
     planAlterConfigs(topic, ops); // validates keys and values (throws INVALID_CONFIG)
@@ -120,12 +120,12 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
         configs: ops.map((o) => ({ name: o.name, value: o.value, op: o.op === 'DELETE' ? v1.AlterConfigOp.DELETE : v1.AlterConfigOp.SET })),
       }],
       validateOnly,
-    } });
+    } }, options.deadlineMs);
     throwIfError(res.alterConfigs?.results?.[0]?.error);
   }
 
-  async createPartitions(name: string, totalCount: number, validateOnly: boolean): Promise<void> {
-    const res = await this.forward({ createPartitions: { topics: [{ name, count: totalCount }], validateOnly } });
+  async createPartitions(name: string, totalCount: number, validateOnly: boolean, options: CommandOptions = {}): Promise<void> {
+    const res = await this.forward({ createPartitions: { topics: [{ name, count: totalCount }], validateOnly } }, options.deadlineMs);
     throwIfError(res.createPartitions?.results?.[0]?.error);
   }
 
@@ -148,11 +148,18 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     this.producerIds = { next: first, end: first + res.size };
   }
 
-  /** Sends an admin request to the active controller and waits until this broker has applied it. */
-  private async forward(request: Omit<pb.IForwardRequest, 'clusterId' | 'brokerId'>): Promise<pb.ForwardResponse> {
+  /**
+   * Sends an admin request to the active controller and waits until this broker has applied it. With
+   * the client's deadline the forward gives up by then (each attempt carries it as its gRPC deadline,
+   * and the controller refuses to decide a request whose deadline passed): a request the client
+   * abandoned and retried must not be carried out later — say, re-creating a topic deleted since.
+   */
+  private async forward(request: Omit<pb.IForwardRequest, 'clusterId' | 'brokerId'>, deadlineMs?: number): Promise<pb.ForwardResponse> {
     const { channel, config } = this.options;
     const started = Date.now();
-    const res = await channel.call('forward', { ...request, clusterId: channel.clusterId, brokerId: config.nodeId });
+    const timeoutMs = deadlineMs === undefined ? config.requestTimeoutMs : Math.min(config.requestTimeoutMs, deadlineMs - started);
+    if (timeoutMs <= 0) throw new ApiError('REQUEST_TIMED_OUT', 'the request\'s deadline passed before it could be forwarded to the controller');
+    const res = await channel.call('forward', { ...request, clusterId: channel.clusterId, brokerId: config.nodeId }, { timeoutMs });
     throwIfError(res.error);
     const remainingMs = Math.max(1, config.requestTimeoutMs - (Date.now() - started));
     await this.options.follower.waitForOffset(Number(res.metadataOffset), remainingMs);

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { QuorumService, tributary, type QuorumHandlers } from '@tributary/protocol';
 import type { Logger } from 'pino';
 import { isRefusal, type CommandContext, type CommandRefusal, type ControllerCommands } from './controller-commands.js';
-import type { QuorumController } from './quorum-controller.js';
+import type { CommandDecision, QuorumController } from './quorum-controller.js';
 import { NotControllerError, QuorumError } from './quorum-errors.js';
 
 import pb = tributary.internal.v1;
@@ -60,14 +60,16 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
   });
 
   /** A unary handler: cluster id check, then `run`; thrown failures become the reply's error. */
-  function unary<Req extends { clusterId: string }, Res>(method: string, run: (req: Req) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  function unary<Req extends { clusterId: string }, Res>(method: string, run: (req: Req, deadlineMs: number | undefined) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const mismatch = clusterMismatch(call.request.clusterId);
       if (mismatch !== undefined) {
         callback(null, mismatch as Res);
         return;
       }
-      run(call.request).then(
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+      run(call.request, Number.isFinite(deadlineMs) ? deadlineMs : undefined).then(
         (res) => callback(null, res),
         (err: unknown) => callback(null, failure(method, err) as Res),
       );
@@ -150,23 +152,30 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
       return { error: NONE, controller: controller.hint(), firstProducerId: response.firstProducerId, size: response.size };
     }),
 
-    forward: unary('Forward', async (req: pb.ForwardRequest): Promise<pb.IForwardResponse> => {
+    forward: unary('Forward', async (req: pb.ForwardRequest, deadlineMs): Promise<pb.IForwardResponse> => {
       const c = ctx();
+      // A forwarded admin change is decided only before its caller's deadline: once the caller gave up
+      // (and perhaps retried elsewhere), carrying it out later could undo what happened since — a
+      // CreateTopics decided after a DeleteTopics of the same name would resurrect the topic.
+      const beforeDeadline = <T>(decide: (image: Image) => CommandDecision<T>) => (image: Image): CommandDecision<T> => {
+        if (deadlineMs !== undefined && Date.now() > deadlineMs) throw new QuorumError('REQUEST_TIMED_OUT', `forwarded ${req.request ?? 'request'}: the caller's deadline passed before the controller reached it`);
+        return decide(image);
+      };
       switch (req.request) {
         case 'createTopics': {
-          const { response, offset } = await controller.runCommand('createTopics', (image) => commands.createTopics(image, req.createTopics!, c));
+          const { response, offset } = await controller.runCommand('createTopics', beforeDeadline((image) => commands.createTopics(image, req.createTopics!, c)));
           return { error: NONE, controller: controller.hint(), metadataOffset: offset, createTopics: response };
         }
         case 'deleteTopics': {
-          const { response, offset } = await controller.runCommand('deleteTopics', (image) => commands.deleteTopics(image, req.deleteTopics!, c));
+          const { response, offset } = await controller.runCommand('deleteTopics', beforeDeadline((image) => commands.deleteTopics(image, req.deleteTopics!, c)));
           return { error: NONE, controller: controller.hint(), metadataOffset: offset, deleteTopics: response };
         }
         case 'alterConfigs': {
-          const { response, offset } = await controller.runCommand('alterConfigs', (image) => commands.alterConfigs(image, req.alterConfigs!, c));
+          const { response, offset } = await controller.runCommand('alterConfigs', beforeDeadline((image) => commands.alterConfigs(image, req.alterConfigs!, c)));
           return { error: NONE, controller: controller.hint(), metadataOffset: offset, alterConfigs: response };
         }
         case 'createPartitions': {
-          const { response, offset } = await controller.runCommand('createPartitions', (image) => commands.createPartitions(image, req.createPartitions!, c));
+          const { response, offset } = await controller.runCommand('createPartitions', beforeDeadline((image) => commands.createPartitions(image, req.createPartitions!, c)));
           return { error: NONE, controller: controller.hint(), metadataOffset: offset, createPartitions: response };
         }
         default:

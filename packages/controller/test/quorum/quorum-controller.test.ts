@@ -9,7 +9,7 @@ import { QuorumClient, tributary } from '@tributary/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  QuorumController, QuorumError, RAFT_DIR, addQuorumService, applyRecords, controllerCommands, controllerPolicies, emptyImage,
+  QuorumController, QuorumError, RAFT_DIR, addQuorumService, applyRecords, controllerCommands, controllerPolicies, createQuorumHandlers, emptyImage,
   imageFromSnapshotData, imageHash, metadataStateMachine, recordFromWire, snapshotFromWire, topicByName,
   type MetadataImage, type QuorumControllerConfig,
 } from '../../src/index.js';
@@ -187,6 +187,27 @@ describe('quorum controller on the metadata core', () => {
     for (const err of refused) expect(err).toMatchObject({ code: 'REQUEST_TIMED_OUT', retriable: true });
     // The queue drains: the next command runs.
     await expect(v.controller.runCommand('noop', () => ({ batch: undefined, response: 2 }))).resolves.toMatchObject({ response: 2 });
+  });
+
+  it('does not decide a forwarded admin change after its caller\'s deadline (a retried CreateTopics must not resurrect a deleted topic)', async () => {
+    quorum = await Quorum.start(1);
+    const v = await quorum.waitActive();
+    await registerBroker(quorum, 1);
+    const handlers = createQuorumHandlers({ controller: v.controller, commands: controllerCommands(), logger });
+    const forward = (request: pb.IForwardRequest, deadline: Date | number): Promise<pb.IForwardResponse> => new Promise((resolve, reject) => {
+      const call = { request: pb.ForwardRequest.fromObject({ clusterId: CLUSTER_ID, brokerId: 1, ...request }), getDeadline: () => deadline };
+      (handlers.forward as unknown as (c: typeof call, cb: (err: unknown, res?: pb.IForwardResponse) => void) => void)(call, (err, res) => (err ? reject(err) : resolve(res!)));
+    });
+    const late = await forward({ createTopics: { topics: [{ name: 'late', numPartitions: 1, replicationFactor: 1 }] } }, new Date(Date.now() - 1));
+    expect(tributary.v1.ErrorCode[late.error?.code ?? 0]).toBe('REQUEST_TIMED_OUT');
+    const inTime = await forward({ createTopics: { topics: [{ name: 'in-time', numPartitions: 1, replicationFactor: 1 }] } }, Date.now() + 10_000);
+    expect(tributary.v1.ErrorCode[inTime.error?.code ?? 0]).toBe('NONE');
+    expect(tributary.v1.ErrorCode[inTime.createTopics?.topics?.[0]?.error?.code ?? 0]).toBe('NONE');
+    const noDeadline = await forward({ createTopics: { topics: [{ name: 'no-deadline', numPartitions: 1, replicationFactor: 1 }] } }, Infinity);
+    expect(tributary.v1.ErrorCode[noDeadline.error?.code ?? 0]).toBe('NONE');
+    await waitFor(() => topicByName(v.controller.image, 'no-deadline') !== undefined, 'the later topics to be applied');
+    expect(topicByName(v.controller.image, 'in-time')).toBeDefined();
+    expect(topicByName(v.controller.image, 'late')).toBeUndefined(); // commands run in order: it would be there by now
   });
 
   it('snapshots and compacts the log; a lagging watcher and a restarted voter catch up from the snapshot; every image converges', async () => {
