@@ -180,12 +180,12 @@ export class RecordAccumulator {
    * Several batches of one partition travel in one request as concatenated batches, while the partition
    * has fewer than `inFlightBatchesMax` batches in flight.
    */
-  takeSendable(q: PartitionQueue, nowMs: number, flushing: boolean, maxBytes: number, inFlightBatchesMax = Infinity): ProducerBatch[] {
+  takeSendable(q: PartitionQueue, nowMs: number, flushing: boolean, maxBytes: number, inFlightBatchesMax = Infinity, holdBack?: (batch: ProducerBatch) => boolean): ProducerBatch[] {
     const out = [this.takeHead(q)];
     let bytes = out[0]!.sizeBytes;
     while (!q.retrying && q.inFlight < inFlightBatchesMax) {
       const next = q.batches[0];
-      if (next === undefined || next.retryAtMs > nowMs || bytes + next.sizeBytes > maxBytes) break;
+      if (next === undefined || next.retryAtMs > nowMs || bytes + next.sizeBytes > maxBytes || holdBack?.(next) === true) break;
       const sendable = next.state === 'queued' || q.batches.length > 1 || flushing
         || next.createdMs + this.config.lingerMs <= nowMs || next.sizeBytes >= this.config.batchSizeBytes;
       if (!sendable) break;

@@ -89,6 +89,13 @@ export class Producer {
   private readonly nextSequence = new Map<string, number>();
   /** Per partition: the sequence after the last acknowledged batch of the current producer id. */
   private readonly ackedSequence = new Map<string, number>();
+  /**
+   * Per partition, unfinished batches stamped with each producer id. After a new producer id, batches
+   * of an older one may still be on the wire or waiting to be retried; the broker orders sequences
+   * per producer id only, so a partition's batches of the new id wait until those are done — else a
+   * retried old batch could land after newer records (per-partition order is the promise).
+   */
+  private readonly stampedUnfinished = new Map<string, Map<number, number>>();
   /** Set once the broker fenced this producer id: every pending and later send fails with it. */
   private fatalError: ProducerFencedError | undefined;
   private senderScheduled = false;
@@ -322,9 +329,11 @@ export class Producer {
       }
       if ((this.inFlightByAddress.get(address) ?? 0) >= this.config.maxInFlightRequestsPerConnection) continue;
       const head = q.batches[0]!;
+      if (this.holdsForOlderProducerId(head)) continue; // woken when those finish
       const bytes = requestBytes.get(address) ?? 0;
       if (bytes > 0 && bytes + head.sizeBytes > this.config.maxRequestSizeBytes) continue;
-      const taken = this.accumulator.takeSendable(q, nowMs, this.flushing > 0 || this.closing, this.config.maxRequestSizeBytes - bytes, inFlightBatchesMax);
+      const taken = this.accumulator.takeSendable(q, nowMs, this.flushing > 0 || this.closing, this.config.maxRequestSizeBytes - bytes, inFlightBatchesMax,
+        (b) => this.holdsForOlderProducerId(b));
       let list = requests.get(address);
       if (list === undefined) requests.set(address, (list = []));
       let added = 0;
@@ -363,6 +372,9 @@ export class Producer {
     batch.producerId = this.producerId;
     batch.producerEpoch = this.producerEpoch;
     batch.baseSequence = seq;
+    const byPid = this.stampedUnfinished.get(key) ?? new Map<number, number>();
+    byPid.set(batch.producerId, (byPid.get(batch.producerId) ?? 0) + 1);
+    this.stampedUnfinished.set(key, byPid);
     this.nextSequence.set(key, (seq + batch.records.length) % (INT32_MAX + 1));
     batch.encoded = undefined;
   }
@@ -505,9 +517,12 @@ export class Producer {
       this.scheduleAt(nowMs + decision.backoffMs);
       return;
     }
-    const finalError = !decision.retry && decision.reason === 'deadline'
+    const expired = !decision.retry && decision.reason === 'deadline';
+    const finalError = expired
       ? new DeliveryTimeoutError(batch.topic, batch.partition, this.config.deliveryTimeoutMs, error)
       : error instanceof Error ? error : new TributaryClientError(String(error), { code: 'UNKNOWN' });
+    // Given up on a batch that may have reached the broker: its sequence may be a gap (as in expireBatch).
+    if (expired && batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('expired batch left a sequence gap');
     this.finishBatch(batch, { error: finalError });
   }
 
@@ -541,7 +556,7 @@ export class Producer {
   }
 
   private expireBatch(batch: ProducerBatch): void {
-    if (batch.attempts > 0 && this.idempotenceState === 'ready') {
+    if (batch.attempts > 0 && batch.producerId === this.producerId && this.idempotenceState === 'ready') {
       // A batch that may have reached the broker leaves a sequence gap: start a new producer id
       // so later batches are not refused as out of order (the Java client bumps the epoch instead).
       this.resetIdempotence('expired batch left a sequence gap');
@@ -558,7 +573,26 @@ export class Producer {
     this.ackedSequence.clear();
   }
 
+  /** A batch not stamped yet must wait: batches of an older producer id of its partition are unfinished. */
+  private holdsForOlderProducerId(batch: ProducerBatch): boolean {
+    if (batch.baseSequence >= 0) return false;
+    const byPid = this.stampedUnfinished.get(this.sequenceKey(batch));
+    if (byPid === undefined) return false;
+    for (const [pid, count] of byPid) if (pid !== this.producerId && count > 0) return true;
+    return false;
+  }
+
   private finishBatch(batch: ProducerBatch, results: { error: Error } | { baseOffset: number; logAppendTimeMs: number }): void {
+    if (batch.baseSequence >= 0) {
+      const key = this.sequenceKey(batch);
+      const byPid = this.stampedUnfinished.get(key);
+      const left = (byPid?.get(batch.producerId) ?? 0) - 1;
+      if (byPid !== undefined) {
+        if (left > 0) byPid.set(batch.producerId, left);
+        else byPid.delete(batch.producerId);
+        if (byPid.size === 0) this.stampedUnfinished.delete(key);
+      }
+    }
     let bytes = 0;
     for (const r of batch.records) bytes += r.sizeBytes;
     this.accumulator.completeBatch(batch, results);

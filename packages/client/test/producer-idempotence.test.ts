@@ -122,3 +122,49 @@ describe('idempotent producer: in-flight bound', () => {
     expect(fake.producedBatches.map((p) => p.batch.baseSequence)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 });
+
+describe('idempotent producer: a new producer id keeps per-partition order', () => {
+  it('sends no batch of the new id to a partition until that partition\'s batches of the old id are done', async () => {
+    // 'a' (partition 0, id 40) is on the wire when partition 1 hits an unresolvable gap and producer
+    // id 41 starts; 'a' is then refused (retriable). 'b', sent to partition 0 under id 41, must not
+    // reach the broker before 'a' is done, or the retried 'a' would land after it.
+    let pid = 40;
+    let switched = false;
+    let aRefused = false;
+    const log: string[] = [];
+    const { producer } = await setup({
+      initProducerId: () => {
+        if (pid > 40) switched = true;
+        return { producerId: pid++, producerEpoch: 0 };
+      },
+      produce: async (batch) => {
+        const value = Buffer.from(batch.records[0]?.value ?? []).toString();
+        log.push(`${value}@${batch.producerId}`);
+        if (value === 'd' && batch.producerId === 40) {
+          await new Promise((r) => setTimeout(r, 200)); // 'a' goes out meanwhile, in its own request
+          return { code: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER };
+        }
+        if (value === 'a' && !aRefused) {
+          aRefused = true;
+          await vi.waitFor(() => expect(switched).toBe(true), { timeout: 5_000 });
+          await new Promise((r) => setTimeout(r, 100)); // time for 'b' to go out, were it allowed
+          return { code: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+        }
+        return { code: 0, baseOffset: log.length };
+      },
+    }, { 'request.timeout.ms': 2_000, 'delivery.timeout.ms': 10_000 });
+    await producer.send({ topic: TOPIC, value: 'c', partition: 1 });
+    const d = producer.send({ topic: TOPIC, value: 'd', partition: 1 }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(log).toContain('d@40'), { timeout: 5_000 });
+    const a = producer.send({ topic: TOPIC, value: 'a', partition: 0 });
+    expect(await d).toBeInstanceOf(OutOfOrderSequenceError);
+    await vi.waitFor(() => expect(switched).toBe(true), { timeout: 5_000 });
+    const b = producer.send({ topic: TOPIC, value: 'b', partition: 0 });
+    await a;
+    await b;
+    const firstB = log.findIndex((l) => l.startsWith('b@'));
+    const lastA = log.map((l, i) => (l.startsWith('a@') ? i : -1)).filter((i) => i >= 0).at(-1)!;
+    expect(log[firstB]).toBe('b@41');
+    expect(firstB).toBeGreaterThan(lastA);
+  });
+});
