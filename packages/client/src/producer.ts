@@ -620,11 +620,19 @@ export class Producer {
           await new Promise((r) => setTimeout(r, decision.backoffMs));
           continue;
         }
-        // Degrade honestly: no producer id means no broker-side dedupe or sequence checks.
-        this.idempotenceState = 'unsupported';
-        this.logger.warn({ component: 'producer', err: error },
-          'enable.idempotence: the broker did not grant a producer id; sending without one (retries may duplicate or reorder)');
-        break;
+        if (error instanceof UnsupportedOperationError) {
+          // A broker without producer ids (an old one): degrade honestly, no broker-side dedupe or sequence checks.
+          this.idempotenceState = 'unsupported';
+          this.logger.warn({ component: 'producer', err: error },
+            'enable.idempotence: the broker does not grant producer ids; sending without one (retries may duplicate or reorder)');
+          break;
+        }
+        // Not granted for now (no controller, brokers down): never send without one — a retry could then
+        // duplicate. Batches wait (and expire after delivery.timeout.ms); the next sender pass asks again.
+        this.idempotenceState = 'uninitialized';
+        this.logger.warn({ component: 'producer', err: error }, 'enable.idempotence: no producer id yet; sends wait for one');
+        this.scheduleAt(Date.now() + this.config.retryBackoffMs);
+        return;
       }
     }
     this.wake();

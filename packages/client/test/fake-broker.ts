@@ -5,8 +5,8 @@ import { BrokerService, decodeRecordBatches, tributary, type RecordBatch } from 
 export interface FakeBrokerScript {
   /** Answer (or withhold, by returning undefined) a produce of one batch; a promise answers later. */
   produce?: (batch: RecordBatch, partition: number, attempt: number) => ProduceAnswer | undefined | Promise<ProduceAnswer | undefined>;
-  /** undefined = UNIMPLEMENTED (an old broker). */
-  initProducerId?: () => { producerId: number; producerEpoch: number };
+  /** undefined = UNIMPLEMENTED (an old broker); `{ code }` answers that error. */
+  initProducerId?: () => { producerId: number; producerEpoch: number } | { code: number };
   leaderEpoch?: number;
   /** Answer one partition of a fetch; undefined = UNIMPLEMENTED. */
   fetch?: (partition: tributary.v1.IFetchPartition, attempt: number) => tributary.v1.IFetchPartitionResponse;
@@ -112,7 +112,8 @@ export async function startFakeBroker(topic: string, partitions: number, script:
         cb({ code: grpc.status.UNIMPLEMENTED, details: 'InitProducerId' } as grpc.ServiceError, null);
         return;
       }
-      cb(null, { ...script.initProducerId(), error: { code: 0 } });
+      const answer = script.initProducerId();
+      cb(null, 'code' in answer ? { producerId: -1, producerEpoch: -1, error: { code: answer.code, message: 'scripted' } } : { ...answer, error: { code: 0 } });
     },
   });
   port = await new Promise<number>((resolve, reject) => {

@@ -140,6 +140,20 @@ describe('producer limits and degradation', () => {
     expect(fake.produced[0]!.batch).toMatchObject({ producerId: -1, baseSequence: -1 });
   });
 
+  it('enable.idempotence never sends without a producer id when InitProducerId fails for a while (no controller)', async () => {
+    // Refused past max.block.ms: the producer keeps asking, and sends only once it has an id — a send
+    // without one could be duplicated by a retry.
+    let grantAfterMs = Date.now() + 700;
+    const { fake, producer } = await setup({
+      initProducerId: () => (Date.now() < grantAfterMs ? { code: ErrorCode.REQUEST_TIMED_OUT } : { producerId: 77, producerEpoch: 0 }),
+      produce: () => ({ code: 0, baseOffset: 0 }),
+    }, { 'max.block.ms': 200, 'retry.backoff.ms': 20, 'retry.backoff.max.ms': 50, 'request.timeout.ms': 1_000, 'delivery.timeout.ms': 5_000 });
+    await producer.send({ topic: TOPIC, value: 'v', partition: 0 });
+    expect(producer.idempotence).toMatchObject({ state: 'ready', producerId: 77 });
+    expect(fake.produced.map((p) => p.batch.producerId)).toEqual([77]);
+    grantAfterMs = 0;
+  });
+
   it('malformed records are refused before anything is sent', async () => {
     const { fake, producer } = await setup({});
     await expect(producer.send({ topic: TOPIC, value: 42 as never })).rejects.toBeInstanceOf(InvalidRecordError);
