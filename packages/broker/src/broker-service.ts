@@ -351,8 +351,17 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
       }
       // Without transactions a producer id is never re-used: a reconnecting producer gets a new one
       // (the old id's sequence state simply ages out).
-      const producerId = await deps.commands.allocateProducerId();
-      return { error: NO_ERROR, producerId, producerEpoch: 0 };
+      try {
+        const producerId = await deps.commands.allocateProducerId();
+        return { error: NO_ERROR, producerId, producerEpoch: 0 };
+      } catch (err) {
+        // Ids come in blocks from the controller, to a registered broker: while there is none to be had
+        // (no controller, this broker re-registering) the answer is retriable — a producer that gave up
+        // on idempotence would let retries duplicate records.
+        if (!(err instanceof ApiError)) throw err;
+        const code = err.code === 'REQUEST_TIMED_OUT' ? tributary.v1.ErrorCode.REQUEST_TIMED_OUT : tributary.v1.ErrorCode.COORDINATOR_NOT_AVAILABLE;
+        return { error: { code, message: `no producer id available now: ${err.message}` }, producerId: -1, producerEpoch: -1 };
+      }
     }),
   };
 }

@@ -142,6 +142,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
 
   private async fetchProducerIds(): Promise<void> {
     const { channel } = this.options;
+    if (this.options.brokerEpoch() < 0) throw new ApiError('COORDINATOR_NOT_AVAILABLE', `broker ${this.options.config.nodeId} is not registered with the controller yet`);
     const res = await channel.call('allocateProducerIds', { clusterId: channel.clusterId, brokerId: this.options.config.nodeId, brokerEpoch: this.options.brokerEpoch() });
     throwIfError(res.error);
     const first = Number(res.firstProducerId);
