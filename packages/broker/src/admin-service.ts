@@ -35,6 +35,11 @@ function clientDeadlineMs(call: { getDeadline(): grpc.Deadline }): number | unde
   return Number.isFinite(ms) ? ms : undefined;
 }
 
+/** The idempotency key of one item of a client request (the broker forwards items one by one). */
+function itemRequestId(requestId: string, kind: string, item: string): { requestId?: string } {
+  return requestId === '' ? {} : { requestId: `${requestId}/${kind}/${item}` };
+}
+
 export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
   const { logger, metadata, commands } = deps;
 
@@ -65,6 +70,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
           const created = await commands.createTopic({
             name: t.name ?? '', numPartitions: t.numPartitions ?? -1, replicationFactor: t.replicationFactor ?? -1,
             configs: { ...t.configs }, validateOnly: req.validateOnly, ...(deadlineMs === undefined ? {} : { deadlineMs }),
+            ...itemRequestId(req.requestId, 'create-topic', t.name ?? ''),
           });
           topics.push({
             name: t.name, error: NO_ERROR, topicId: req.validateOnly ? '' : created.topicId,
@@ -85,7 +91,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
       const topics: tributary.v1.IDeleteTopicResult[] = [];
       for (const name of req.names) {
         try {
-          await commands.deleteTopic(name, { deadlineMs });
+          await commands.deleteTopic(name, { deadlineMs, ...itemRequestId(req.requestId, 'delete-topic', name) });
           logger.info({ topic: name }, 'topic deleted');
           topics.push({ name, error: NO_ERROR });
         } catch (err) {
@@ -152,7 +158,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
           }
           await commands.alterTopicConfigs(resource.name, (r.configs ?? []).map((c) => ({
             name: c.name ?? '', value: c.value ?? '', op: c.op === tributary.v1.AlterConfigOp.DELETE ? 'DELETE' : 'SET',
-          })), req.validateOnly, { deadlineMs: clientDeadlineMs(call) });
+          })), req.validateOnly, { deadlineMs: clientDeadlineMs(call), ...itemRequestId(req.requestId, 'alter-configs', resource.name) });
           if (!req.validateOnly) logger.info({ topic: resource.name, configs: (r.configs ?? []).map((c) => c.name) }, 'topic configs altered');
           results.push({ resource, error: NO_ERROR });
         } catch (err) {
@@ -168,7 +174,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
       const results: tributary.v1.ICreatePartitionsResult[] = [];
       for (const t of req.topics) {
         try {
-          await commands.createPartitions(t.name ?? '', t.count ?? 0, req.validateOnly, { deadlineMs: clientDeadlineMs(call) });
+          await commands.createPartitions(t.name ?? '', t.count ?? 0, req.validateOnly, { deadlineMs: clientDeadlineMs(call), ...itemRequestId(req.requestId, 'create-partitions', t.name ?? '') });
           if (!req.validateOnly) logger.info({ topic: t.name, partitions: t.count }, 'partitions added');
           results.push({ name: t.name, error: NO_ERROR });
         } catch (err) {

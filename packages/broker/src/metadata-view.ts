@@ -74,12 +74,16 @@ export interface CreateTopicCommand {
   readonly validateOnly: boolean;
   /** The requesting client's deadline (epoch ms): past it the change must not be made at all. */
   readonly deadlineMs?: number;
+  /** Idempotency key of this item of the client's request (see admin.proto request_id). */
+  readonly requestId?: string;
 }
 
 /** Options of a forwarded metadata change. */
 export interface CommandOptions {
   /** The requesting client's deadline (epoch ms): past it the controller refuses to decide the change. */
   readonly deadlineMs?: number;
+  /** Idempotency key of this item of the client's request (see admin.proto request_id). */
+  readonly requestId?: string;
 }
 
 export interface AlterConfigOp {

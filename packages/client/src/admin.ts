@@ -2,6 +2,7 @@
 // Requests go to any broker (it forwards to the active controller); retriable failures (connection
 // loss, NOT_CONTROLLER, ...) are retried until `default.api.timeout.ms`. Per-item broker errors are
 // thrown typed (errorFromWire); when several items fail, as one AdminBatchError listing each.
+import { randomUUID } from 'node:crypto';
 import { tributary } from '@tributary/protocol';
 import { Cluster } from './cluster.js';
 import { parseAdminConfig, type AdminConfig, type AdminOptions, type IsolationLevel } from './config.js';
@@ -135,6 +136,7 @@ export class Admin {
       })),
       validateOnly: options.validateOnly ?? false,
       timeoutMs: this.config.requestTimeoutMs,
+      requestId: randomUUID(), // every retry of this call carries it: applied at most once
     });
     const failures: { name: string; error: TributaryClientError }[] = [];
     const created: CreatedTopic[] = [];
@@ -156,7 +158,7 @@ export class Admin {
 
   async deleteTopics(names: readonly string[]): Promise<void> {
     const response = await this.call<tributary.v1.IDeleteTopicsRequest, tributary.v1.DeleteTopicsResponse>('deleteTopics', {
-      names: [...names], timeoutMs: this.config.requestTimeoutMs,
+      names: [...names], timeoutMs: this.config.requestTimeoutMs, requestId: randomUUID(),
     });
     throwFailures('deleteTopics', response.topics.filter((r) => code(r.error) !== 0).map((r) => ({
       name: str(r.name), error: errorFromWire(code(r.error), str(r.error?.message), { topic: str(r.name), context: `delete topic ${str(r.name)}` }),
@@ -236,6 +238,7 @@ export class Admin {
           : { name: c.name, value: c.value, op: tributary.v1.AlterConfigOp.SET }),
       })),
       validateOnly: options.validateOnly ?? false,
+      requestId: randomUUID(),
     });
     throwFailures('alterConfigs', response.results.filter((r) => code(r.error) !== 0).map((r) => {
       const resource = fromWireResource(r.resource);
@@ -248,6 +251,7 @@ export class Admin {
     const response = await this.call<tributary.v1.ICreatePartitionsRequest, tributary.v1.CreatePartitionsResponse>('createPartitions', {
       topics: topics.map((t) => ({ name: t.topic, count: t.count })),
       validateOnly: options.validateOnly ?? false,
+      requestId: randomUUID(),
     });
     throwFailures('createPartitions', response.results.filter((r) => code(r.error) !== 0).map((r) => ({
       name: str(r.name), error: errorFromWire(code(r.error), str(r.error?.message), { topic: str(r.name), context: `create partitions of ${str(r.name)}` }),

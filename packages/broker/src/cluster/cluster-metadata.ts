@@ -89,7 +89,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     const res = await this.forward({ createTopics: {
       topics: [{ name: command.name, numPartitions: command.numPartitions, replicationFactor: command.replicationFactor, configs: { ...configs } }],
       validateOnly: command.validateOnly,
-    } }, command.deadlineMs);
+    } }, command);
     const result = res.createTopics?.topics?.[0];
     throwIfError(result?.error);
     if (command.validateOnly) {
@@ -106,7 +106,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
   }
 
   async deleteTopic(name: string, options: CommandOptions = {}): Promise<void> {
-    const res = await this.forward({ deleteTopics: { names: [name] } }, options.deadlineMs);
+    const res = await this.forward({ deleteTopics: { names: [name] } }, options);
     throwIfError(res.deleteTopics?.topics?.[0]?.error);
   }
 
@@ -120,12 +120,12 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
         configs: ops.map((o) => ({ name: o.name, value: o.value, op: o.op === 'DELETE' ? v1.AlterConfigOp.DELETE : v1.AlterConfigOp.SET })),
       }],
       validateOnly,
-    } }, options.deadlineMs);
+    } }, options);
     throwIfError(res.alterConfigs?.results?.[0]?.error);
   }
 
   async createPartitions(name: string, totalCount: number, validateOnly: boolean, options: CommandOptions = {}): Promise<void> {
-    const res = await this.forward({ createPartitions: { topics: [{ name, count: totalCount }], validateOnly } }, options.deadlineMs);
+    const res = await this.forward({ createPartitions: { topics: [{ name, count: totalCount }], validateOnly } }, options);
     throwIfError(res.createPartitions?.results?.[0]?.error);
   }
 
@@ -155,12 +155,13 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
    * and the controller refuses to decide a request whose deadline passed): a request the client
    * abandoned and retried must not be carried out later — say, re-creating a topic deleted since.
    */
-  private async forward(request: Omit<pb.IForwardRequest, 'clusterId' | 'brokerId'>, deadlineMs?: number): Promise<pb.ForwardResponse> {
+  private async forward(request: Omit<pb.IForwardRequest, 'clusterId' | 'brokerId' | 'requestId'>, options: CommandOptions = {}): Promise<pb.ForwardResponse> {
     const { channel, config } = this.options;
+    const { deadlineMs } = options;
     const started = Date.now();
     const timeoutMs = deadlineMs === undefined ? config.requestTimeoutMs : Math.min(config.requestTimeoutMs, deadlineMs - started);
     if (timeoutMs <= 0) throw new ApiError('REQUEST_TIMED_OUT', 'the request\'s deadline passed before it could be forwarded to the controller');
-    const res = await channel.call('forward', { ...request, clusterId: channel.clusterId, brokerId: config.nodeId }, { timeoutMs });
+    const res = await channel.call('forward', { ...request, clusterId: channel.clusterId, brokerId: config.nodeId, requestId: options.requestId ?? '' }, { timeoutMs });
     throwIfError(res.error);
     const remainingMs = Math.max(1, config.requestTimeoutMs - (Date.now() - started));
     await this.options.follower.waitForOffset(Number(res.metadataOffset), remainingMs);

@@ -29,6 +29,9 @@ interface Reply {
 
 const NONE: v1.IError = { code: v1.ErrorCode.NONE, message: '' };
 
+/** Forwarded admin request ids the Quorum service remembers (see ForwardRequest.request_id). */
+export const FORWARD_REQUEST_IDS_MAX = 10_000;
+
 export function addQuorumService<Image>(server: grpc.Server, options: QuorumServiceOptions<Image>): void {
   server.addService(QuorumService, createQuorumHandlers(options));
 }
@@ -58,6 +61,18 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
   const refusal = (r: CommandRefusal): Reply & { reason: string } => ({
     error: { code: v1.ErrorCode[r.error.code], message: r.error.message }, controller: controller.hint(), reason: r.error.reason ?? '',
   });
+
+  // Answers to forwarded admin requests by request id (bounded, oldest forgotten first): a repeated
+  // id — a retry, or an attempt that the network delayed past it — gets the first attempt's answer.
+  // Failed attempts are forgotten, so a retry after a failure runs again.
+  const recentForwards = new Map<string, Promise<pb.IForwardResponse>>();
+  const rememberForward = (requestId: string, answer: Promise<pb.IForwardResponse>): void => {
+    recentForwards.set(requestId, answer);
+    if (recentForwards.size > FORWARD_REQUEST_IDS_MAX) recentForwards.delete(recentForwards.keys().next().value!);
+    answer.then((res) => {
+      if ((res.error?.code ?? v1.ErrorCode.NONE) !== v1.ErrorCode.NONE) recentForwards.delete(requestId);
+    }, () => recentForwards.delete(requestId));
+  };
 
   /** A unary handler: cluster id check, then `run`; thrown failures become the reply's error. */
   function unary<Req extends { clusterId: string }, Res>(method: string, run: (req: Req, deadlineMs: number | undefined) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
@@ -152,7 +167,11 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
       return { error: NONE, controller: controller.hint(), firstProducerId: response.firstProducerId, size: response.size };
     }),
 
-    forward: unary('Forward', async (req: pb.ForwardRequest, deadlineMs): Promise<pb.IForwardResponse> => {
+    forward: unary('Forward', (req: pb.ForwardRequest, deadlineMs): Promise<pb.IForwardResponse> => {
+      // An id seen before (another attempt of the same logical request) gets that attempt's answer.
+      const seen = req.requestId === '' ? undefined : recentForwards.get(req.requestId);
+      if (seen !== undefined) return seen;
+      const answer = (async (): Promise<pb.IForwardResponse> => {
       const c = ctx();
       // A forwarded admin change is decided only before its caller's deadline: once the caller gave up
       // (and perhaps retried elsewhere), carrying it out later could undo what happened since — a
@@ -181,6 +200,9 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
         default:
           throw new QuorumError('INVALID_REQUEST', 'Forward carries no request');
       }
+      })();
+      if (req.requestId !== '') rememberForward(req.requestId, answer);
+      return answer;
     }),
   };
 }

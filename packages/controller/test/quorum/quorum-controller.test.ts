@@ -210,6 +210,30 @@ describe('quorum controller on the metadata core', () => {
     expect(topicByName(v.controller.image, 'late')).toBeUndefined(); // commands run in order: it would be there by now
   });
 
+  it('answers a repeated forwarded request id from memory: a delayed attempt does not re-create a topic deleted since', async () => {
+    quorum = await Quorum.start(1);
+    const v = await quorum.waitActive();
+    await registerBroker(quorum, 1);
+    const handlers = createQuorumHandlers({ controller: v.controller, commands: controllerCommands(), logger });
+    const forward = (request: pb.IForwardRequest): Promise<pb.IForwardResponse> => new Promise((resolve, reject) => {
+      const call = { request: pb.ForwardRequest.fromObject({ clusterId: CLUSTER_ID, brokerId: 1, ...request }), getDeadline: () => Infinity };
+      (handlers.forward as unknown as (c: typeof call, cb: (err: unknown, res?: pb.IForwardResponse) => void) => void)(call, (err, res) => (err ? reject(err) : resolve(res!)));
+    });
+    const create = { createTopics: { topics: [{ name: 'once', numPartitions: 1, replicationFactor: 1 }] }, requestId: 'req-1/create-topic/once' };
+    const first = await forward(create);
+    expect(tributary.v1.ErrorCode[first.createTopics?.topics?.[0]?.error?.code ?? 0]).toBe('NONE');
+    const deleted = await forward({ deleteTopics: { names: ['once'] }, requestId: 'req-2/delete-topic/once' });
+    expect(tributary.v1.ErrorCode[deleted.deleteTopics?.topics?.[0]?.error?.code ?? 0]).toBe('NONE');
+    const late = await forward(create); // the first attempt's answer, nothing applied
+    expect(Number(late.metadataOffset)).toBe(Number(first.metadataOffset));
+    const other = await forward({ createTopics: { topics: [{ name: 'marker', numPartitions: 1, replicationFactor: 1 }] }, requestId: 'req-3/create-topic/marker' });
+    await waitFor(() => v.controller.image.offset >= Number(other.metadataOffset), 'the marker topic to be applied');
+    expect(topicByName(v.controller.image, 'once')).toBeUndefined();
+    // Without an id, the same request is applied again (the old behaviour, for clients that send none).
+    await forward({ createTopics: { topics: [{ name: 'once', numPartitions: 1, replicationFactor: 1 }] } });
+    await waitFor(() => topicByName(v.controller.image, 'once') !== undefined, 'the id-less create');
+  });
+
   it('snapshots and compacts the log; a lagging watcher and a restarted voter catch up from the snapshot; every image converges', async () => {
     quorum = await Quorum.start(3, { snapshotIntervalRecords: 4, watchTailEntries: 3 });
     const q = quorum;
