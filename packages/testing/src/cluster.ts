@@ -264,6 +264,11 @@ class Cluster implements InProcessCluster {
     if (this.activeController() === undefined) return 'no active controller';
     const runningBrokers = this.brokers.filter((b) => this.running.has(b.nodeId)).map((b) => b.nodeId);
     for (const node of this.running.values()) {
+      // A restarted broker's image still shows its previous registration (unfenced) until its new one
+      // commits: ready means its own lifecycle says it is running on the new registration.
+      if (node.cluster !== undefined && node.config.processRoles.includes('broker') && node.cluster.lifecycleState !== 'running') {
+        return `node ${node.nodeId} is ${node.cluster.lifecycleState}, not running`;
+      }
       const seen = new Map(node.metadata.brokers().map((b) => [b.nodeId, b]));
       for (const id of runningBrokers) {
         const broker = seen.get(id);

@@ -85,10 +85,8 @@ describe('startCluster (in-process)', () => {
     await b.createTopics([{ topic: 'after-failover', numPartitions: 2, replicationFactor: 2 }]);
     // The forwarding broker has applied it when createTopics returns; the admin may ask the other
     // survivor, which follows the metadata log a moment later.
-    await waitFor('the new topic listed', async () => {
-      const names = (await b.listTopics()).map((t) => t.name);
-      return names.includes('after-failover') ? names : undefined;
-    }, 5_000);
+    await waitFor('every survivor to see the new topic', () => (c.brokers.filter((x) => x.nodeId !== first)
+      .every((x) => c.node(x.nodeId).metadata.topics().some((t) => t.name === 'after-failover')) ? true : undefined), 5_000);
     expect((await b.listTopics()).map((t) => t.name)).toEqual(['after-failover', 'orders']);
 
     // Back on the same port and data: it catches up and is unfenced.
