@@ -83,6 +83,9 @@ describe('broker liveness (3 combined nodes, session timeout 1500 ms)', () => {
     }
     // The rebalance (every second here) moves preferred leadership back.
     await waitFor(() => c.node(observer).metadata.topic('events')!.partitions.every((p) => p.leader === p.replicas[0]), 'preferred leaders back', 10_000);
+    // The victim learns it leads again from its own copy of the metadata log, which may trail the
+    // observer's by a fetch or two (CI saw the observer's image one record ahead).
+    await waitFor(() => led.every((p) => c.node(victim).metadata.partition('events', p.partition)!.leader === victim), 'victim sees its leadership back', 10_000);
     for (const p of led) expect(c.node(victim).metadata.partition('events', p.partition)!.leader).toBe(victim);
   });
 
