@@ -48,11 +48,13 @@ export function decideRetry(args: {
   return { retry: true, backoffMs: wait };
 }
 
+/**
+ * A backoff inside an operation a caller awaits. The timer keeps the process alive on purpose: while
+ * every connection is down it may be the only handle left, and an unref'd one let Node exit in the
+ * middle of `await producer.send()` (exit code 13, unsettled top-level await) instead of retrying.
+ */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    t.unref?.();
-  });
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
