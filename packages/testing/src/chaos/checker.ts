@@ -5,6 +5,7 @@
 // a producer's acknowledgement (ok send with an offset). A value is "seen" when any consumer read it.
 // Writes completed as `info` are indeterminate: never lost, reported as "unseen" when never read.
 
+import { checkGroups, type GroupCounts, type GroupViolationKind } from './group-checker.js';
 import { parseValue, type HistoryOp, type MetadataObservation } from './history.js';
 
 export type ViolationKind =
@@ -22,7 +23,8 @@ export type ViolationKind =
   | 'unavailable-after-heal' // a partition had no successful produce within the bound after the final heal
   | 'metadata-divergence' // nodes' final metadata differ
   | 'topic-lost' // a topic whose creation was acknowledged is gone (not deleted)
-  | 'topic-resurrected'; // a topic whose deletion was acknowledged still exists
+  | 'topic-resurrected' // a topic whose deletion was acknowledged still exists
+  | GroupViolationKind; // the groups workload's (group-checker.ts)
 
 export type LostPosition = 'prefix' | 'middle' | 'postfix';
 
@@ -55,6 +57,8 @@ export interface CheckCounts {
   readonly duplicated: number;
   readonly inconsistentOffsets: number;
   readonly orderViolations: number;
+  /** The groups workload's commits, fetches and reads (all zero without it). */
+  readonly groups: GroupCounts;
 }
 
 export interface CheckResult {
@@ -108,6 +112,7 @@ export function checkHistory(history: readonly HistoryOp[], options: CheckOption
   const orderViolations = checkOrder(sends, facts, report);
   checkMetadata(history, report);
   checkFinal(history, report);
+  const groups = checkGroups(history, (topic, partition, low, high) => offsetsBetween(facts.knownOffsets.get(tpKey(topic, partition)) ?? [], low, high), report);
 
   let sendsOk = 0, sendsFailed = 0, sendsIndeterminate = 0, unseen = 0, indeterminateRead = 0;
   for (const s of sends.values()) {
@@ -134,6 +139,7 @@ export function checkHistory(history: readonly HistoryOp[], options: CheckOption
     duplicated: kindCounts.get('duplicate') ?? 0,
     inconsistentOffsets: kindCounts.get('inconsistent-offset') ?? 0,
     orderViolations,
+    groups,
   };
   violations.sort((a, b) => a.time - b.time);
   return { valid: kindCounts.size === 0, violations, counts };

@@ -25,7 +25,14 @@ export type OpFunction =
   | 'fault-start' | 'fault-end' // nemesis, info only: value = FaultEvent
   | 'probe' // final phase: a produce to one partition after the final heal; ok value = elapsed ms
   | 'final-metadata' // final phase, ok only: a node's converged view (value = MetadataObservation)
-  | 'final-heal'; // nemesis, info only: every fault healed, dead nodes restarted; the final phase starts
+  | 'final-heal' // nemesis, info only: every fault healed, dead nodes restarted; the final phase starts
+  // groups workload (group-member.ts, groups-workload.ts; checked by group-checker.ts):
+  | 'group-join' | 'group-leave' | 'group-crash' // info only, process `groups`: value = the member's name
+  | 'group-assign' // ok only, process = the ownership span: value = { known, committed } fetched right after
+  | 'group-revoke' | 'group-lost' // a member gave up (ok) or lost (info) partitions: value = partition numbers
+  | 'group-commit' // value: [{ partition, offset }] (offset = next to read)
+  | 'offset-fetch' // the group's committed offsets; ok value: [{ partition, offset | null }]
+  | 'group-drain'; // final phase: ok when the group's commits reached the high watermarks, fail when not
 
 export interface HistoryOp {
   readonly process: string;

@@ -30,4 +30,7 @@ export {
   QueueWorkload, AdminWorkload, ProbeProducer, readAll, errorCode, DEFINITE_SEND_FAILURES, DEFAULT_QUEUE_WORKLOAD,
   type QueueWorkloadOptions, type AdminWorkloadOptions,
 } from './workloads.js';
+export { GroupsWorkload, DEFAULT_GROUPS_WORKLOAD, type GroupsWorkloadOptions } from './groups-workload.js';
+export { runGroupMember, spanName, DEFINITE_COMMIT_FAILURES, type GroupMemberConfig, type EmittedOp } from './group-member.js';
+export { checkGroups, isGroupSpan, type GroupViolation, type GroupViolationKind, type GroupCounts, type KnownOffsetsBetween } from './group-checker.js';
 export { runChaos, parseChaosArgs, summarize, DEFAULT_CHAOS_OPTIONS, WORKLOADS, type ChaosOptions, type ChaosResult, type WorkloadName } from './runner.js';

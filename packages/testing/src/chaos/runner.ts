@@ -14,9 +14,10 @@ import { NEMESIS_FAMILIES, Nemesis, planSchedule, type ActiveFault, type Nemesis
 import { renderReport } from './report-html.js';
 import { SeededRandom } from './seeded-random.js';
 import { computeStats, type RunStats } from './stats.js';
+import { DEFAULT_GROUPS_WORKLOAD, GroupsWorkload } from './groups-workload.js';
 import { AdminWorkload, DEFAULT_QUEUE_WORKLOAD, ProbeProducer, QueueWorkload, readAll, errorCode } from './workloads.js';
 
-export const WORKLOADS = ['queue', 'admin'] as const;
+export const WORKLOADS = ['queue', 'admin', 'groups'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface ChaosOptions {
@@ -107,7 +108,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions {
     ratePerSecond: int('rate', DEFAULT_CHAOS_OPTIONS.ratePerSecond, 1),
     recoveryBoundMs: int('recovery-bound-ms', DEFAULT_CHAOS_OPTIONS.recoveryBoundMs, 100),
   };
-  if (options.workloads.length === 0) issues.push('--workload: at least one of queue, admin');
+  if (options.workloads.length === 0) issues.push(`--workload: at least one of ${WORKLOADS.join(', ')}`);
   if (issues.length > 0) throw new Error(`chaos: ${issues.join('; ')}`);
   return options;
 }
@@ -147,6 +148,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const leaders = new Map<string, number>();
   let observing = true;
   let observerLoop: Promise<void> = Promise.resolve();
+  let groups: GroupsWorkload | undefined;
   try {
     await createTopic(bootstrapServers, TOPIC, options.partitions, cluster.plan.replicationFactor);
     observerLoop = (async () => {
@@ -174,8 +176,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const admin = options.workloads.includes('admin')
       ? new AdminWorkload({ bootstrapServers, history, replicationFactor: cluster.plan.replicationFactor, intervalMs: 1_000, liveTopicsMax: 3 })
       : undefined;
+    groups = options.workloads.includes('groups')
+      ? new GroupsWorkload({
+        bootstrapServers, topic: TOPIC, history, random: random.fork(), log, ...DEFAULT_GROUPS_WORKLOAD,
+      })
+      : undefined;
     queue.start();
     admin?.start();
+    groups?.start();
     const startedMs = Date.now();
 
     // Fault phase.
@@ -203,13 +211,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await probePartitions({ bootstrapServers, history, partitions: options.partitions, boundMs: options.recoveryBoundMs });
     await queue.stopProducers();
     const endOffsets = await highWatermarks(bootstrapServers, options.partitions);
-    const caughtUp = await queue.drainConsumers(endOffsets, DRAIN_TIMEOUT_MS);
+    const [caughtUp, groupCaughtUp] = await Promise.all([
+      queue.drainConsumers(endOffsets, DRAIN_TIMEOUT_MS), groups?.drain(endOffsets, DRAIN_TIMEOUT_MS) ?? true,
+    ]);
     if (!caughtUp) log('chaos: consumers did not catch up with the high watermarks within the drain timeout');
+    if (!groupCaughtUp) log('chaos: the consumer group did not commit up to the high watermarks within the drain timeout');
+    await groups?.stop();
     const fullRead = await readAll({ bootstrapServers, topic: TOPIC, endOffsets, history, processName: 'final-reader', timeoutMs: DRAIN_TIMEOUT_MS });
     if (!fullRead) log('chaos: the final reader did not reach the high watermarks');
     await recordFinalMetadata(cluster, history);
   } finally {
     observing = false;
+    groups?.kill(); // no-op after stop(); a run that threw leaves no member process behind
     await observerLoop;
     history.close();
     await cluster.stop();
@@ -312,6 +325,9 @@ export function summarize(check: CheckResult, stats: RunStats, runDir: string, r
     `  faults: ${Object.entries(stats.faultsByType).map(([k, v]) => `${k}×${v}`).join(' ') || 'none'}`,
     `  availability ${(stats.availability * 100).toFixed(1)} % (in faults ${stats.availabilityInFaults === null ? '—' : `${(stats.availabilityInFaults * 100).toFixed(1)} %`}), longest unavailable ${stats.longestUnavailableMs} ms, ${stats.throughputOkPerSecond.toFixed(1)} acked/s, latency p50 ${stats.latencyMs.p50} ms p99 ${stats.latencyMs.p99} ms`,
     `  recovery after heal (every partition acked again): ${formatRecoveryByType(stats) || 'no faults'}`,
+    ...(c.groups.spans === 0 ? [] : [
+      `  group: ${c.groups.spans} partition takeovers, ${c.groups.groupReads} records read, commits ${c.groups.commitsOk} ok / ${c.groups.commitsFailed} refused / ${c.groups.commitsIndeterminate} indeterminate, ${c.groups.offsetFetchesOk} offset fetches`,
+    ]),
     ...(byKind.size === 0 ? [] : [`  violations: ${[...byKind].map(([k, n]) => `${k}×${n}`).join(' ')}`]),
     `  report: ${join(runDir, 'report.html')}`,
     `  replay: ${replay}`,
