@@ -12,7 +12,7 @@ const argv = process.argv.slice(2);
 if (argv.includes('--help') || argv.includes('-h')) {
   console.log(`usage: npm run chaos -- [--time S] [--seed N] [--nemesis kill,pause,partition,slow,lossy,rolling-restart,kill-all,disk-full,power-loss|none]
                        [--topology single|combined3|split3+3] [--workload queue,admin,groups] [--schedule random|single]
-                       [--partitions P] [--rate SENDS_PER_S] [--recovery-bound-ms MS] [--out DIR]`);
+                       [--partitions P] [--rate SENDS_PER_S] [--recovery-bound-ms MS] [--network proxy|netns] [--out DIR]`);
   process.exit(0);
 }
 ensureReady();

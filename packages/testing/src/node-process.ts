@@ -26,6 +26,8 @@ export interface NodeProcessOptions {
   /** Where stdout/stderr go; defaults to `<dataDir>/../node-<id>.log`. */
   readonly logFile?: string;
   readonly env?: Readonly<Record<string, string>>;
+  /** Runs the node under this command (e.g. `ip netns exec <ns>`); it must exec, so the pid stays the node's. */
+  readonly commandPrefix?: readonly string[];
 }
 
 export type NodeProcessState = 'stopped' | 'running' | 'paused';
@@ -70,7 +72,8 @@ export class NodeProcess {
     for (const [key, value] of Object.entries(this.options.configs ?? {})) args.push('--set', `${key}=${value}`);
 
     this.log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, args, {
+    const prefix = this.options.commandPrefix ?? [];
+    const child = spawn(prefix[0] ?? process.execPath, prefix.length === 0 ? args : [...prefix.slice(1), process.execPath, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, TRIBUTARY_LOG_LEVEL: process.env.TRIBUTARY_LOG_LEVEL_NODES ?? 'info', ...this.options.env },
     });

@@ -19,11 +19,26 @@ import { DEFAULT_READY_TIMEOUT_MS, NodeProcess } from '../node-process.js';
 import { freePort } from '../free-port.js';
 import { FaultProxy } from './fault-proxy.js';
 import { ClusterObserver } from './cluster-observer.js';
+import { NetnsNetwork } from './netns-network.js';
 import { diskFullUnsupportedReason, mountTmpfs, unmountTmpfs, DEFAULT_TMPFS_BYTES } from './disk-faults.js';
 import type { SeededRandom } from './seeded-random.js';
 
 export const TOPOLOGIES = ['single', 'combined3', 'split3+3'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
+
+/**
+ * How links are cut: `proxy` — every connection through the fault proxy (portable, no root; latency,
+ * resets and blocks); `netns` — each node in its own network namespace, iptables drops packets
+ * (root, Linux; blocks and loss, no latency). See netns-network.ts.
+ */
+export const NETWORKS = ['proxy', 'netns'] as const;
+export type NetworkKind = (typeof NETWORKS)[number];
+
+/** What the nemesis cuts links with: the proxy or the iptables chain. */
+export interface LinkCutter {
+  blockAll(links: readonly (readonly [string, string])[]): void;
+  heal(): void;
+}
 
 /** The endpoint name of the runner's clients in the proxy. */
 export const CLIENT_ENDPOINT = 'client';
@@ -88,6 +103,8 @@ export interface ChaosClusterOptions {
   readonly tmpfsData?: boolean;
   readonly tmpfsBytes?: number;
   readonly readyTimeoutMs?: number;
+  /** Default `proxy`. */
+  readonly network?: NetworkKind;
 }
 
 export interface ChaosNode {
@@ -106,16 +123,20 @@ export class ChaosCluster {
   readonly observer: ClusterObserver;
   readonly plan: TopologyPlan;
   /** `http://host:port` of the clients' CONNECT listener; set as grpc_proxy in the runner. */
-  readonly clientProxyUrl: string;
+  readonly clientProxyUrl: string | undefined;
+  /** Set when the run uses network namespaces (then the proxy carries no traffic). */
+  readonly netns: NetnsNetwork | undefined;
   private stopped = false;
 
   private constructor(
     readonly options: ChaosClusterOptions,
     readonly nodes: readonly ChaosNode[],
     proxy: FaultProxy,
-    clientProxyUrl: string,
+    clientProxyUrl: string | undefined,
+    netns: NetnsNetwork | undefined,
   ) {
     this.proxy = proxy;
+    this.netns = netns;
     this.plan = planTopology(options.topology);
     this.clientProxyUrl = clientProxyUrl;
     this.observer = new ClusterObserver(new Map(nodes.map((n) => [n.nodeId, n.address])));
@@ -126,19 +147,21 @@ export class ChaosCluster {
     const plan = planTopology(options.topology);
     const proxy = new FaultProxy({ random: options.random.fork() });
     const tmpfs = options.tmpfsData === true && diskFullUnsupportedReason() === undefined;
+    const netns = options.network === 'netns' ? NetnsNetwork.create({ nodeIds: plan.nodes.map((n) => n.nodeId) }) : undefined;
     const addresses = new Map<number, string>();
     for (const spec of plan.nodes) {
-      const address = `127.0.0.1:${await freePort()}`;
+      // In its own namespace a node has the whole port space: Kafka's port, on its own address.
+      const address = netns === undefined ? `127.0.0.1:${await freePort()}` : `${netns.hostOf(spec.nodeId)}:9092`;
       addresses.set(spec.nodeId, address);
       proxy.registerEndpoint(endpointOf(spec.nodeId), address);
     }
-    const clientProxy = await proxy.listenConnect(CLIENT_ENDPOINT);
+    const clientProxy = netns === undefined ? await proxy.listenConnect(CLIENT_ENDPOINT) : undefined;
     const controllers = plan.nodes.filter((n) => n.roles.includes('controller'));
     const voters = plan.nodes.length === 1 ? undefined : controllers.map((n) => `${n.nodeId}@${addresses.get(n.nodeId)}`).join(',');
     mkdirSync(join(options.dir, 'logs'), { recursive: true });
     const nodes: ChaosNode[] = [];
     for (const spec of plan.nodes) {
-      const viewerProxy = await proxy.listenConnect(endpointOf(spec.nodeId));
+      const viewerProxy = netns === undefined ? await proxy.listenConnect(endpointOf(spec.nodeId)) : undefined;
       const volumeDir = join(options.dir, 'nodes', String(spec.nodeId));
       if (tmpfs) mountTmpfs(volumeDir, options.tmpfsBytes ?? DEFAULT_TMPFS_BYTES);
       const dataDir = join(volumeDir, 'data');
@@ -154,11 +177,14 @@ export class ChaosCluster {
           ...options.configs,
         },
         logFile: join(options.dir, 'logs', `node-${spec.nodeId}.log`),
-        env: { grpc_proxy: `http://${viewerProxy}`, https_proxy: '', http_proxy: '', no_grpc_proxy: '', no_proxy: '' },
+        env: viewerProxy === undefined
+          ? { grpc_proxy: '', https_proxy: '', http_proxy: '', no_grpc_proxy: '', no_proxy: '' }
+          : { grpc_proxy: `http://${viewerProxy}`, https_proxy: '', http_proxy: '', no_grpc_proxy: '', no_proxy: '' },
+        ...(netns === undefined ? {} : { commandPrefix: netns.commandPrefix(spec.nodeId) }),
       });
       nodes.push({ spec, nodeId: spec.nodeId, address, volumeDir, dataDir, process, tmpfs });
     }
-    const cluster = new ChaosCluster(options, nodes, proxy, `http://${clientProxy}`);
+    const cluster = new ChaosCluster(options, nodes, proxy, clientProxy === undefined ? undefined : `http://${clientProxy}`, netns);
     try {
       // Voters must come up together (a lone voter waits for a quorum), so start them concurrently.
       await Promise.all(nodes.map((n) => n.process.start(options.readyTimeoutMs)));
@@ -188,6 +214,11 @@ export class ChaosCluster {
     } finally {
       await admin.close();
     }
+  }
+
+  /** Where partitions are cut: the iptables chain under netns, else the proxy. */
+  get links(): LinkCutter {
+    return this.netns ?? this.proxy;
   }
 
   node(nodeId: number): ChaosNode {
@@ -242,6 +273,7 @@ export class ChaosCluster {
     this.observer.close();
     await Promise.all(this.nodes.map((n) => n.process.stop()));
     await this.proxy.close();
+    this.netns?.close();
     for (const n of this.nodes) if (n.tmpfs) unmountTmpfs(n.volumeDir);
   }
 }

@@ -15,9 +15,10 @@ export { computeStats, percentile, type RunStats, type FaultWindow, type SecondS
 export { renderReport, escapeHtml, type ReportInput } from './report-html.js';
 export { ClusterObserver, toObservation, DEFAULT_OBSERVE_TIMEOUT_MS } from './cluster-observer.js';
 export {
-  ChaosCluster, planTopology, endpointOf, TOPOLOGIES, CLIENT_ENDPOINT,
-  type Topology, type TopologyPlan, type NodeSpec, type ChaosNode, type ChaosClusterOptions,
+  ChaosCluster, planTopology, endpointOf, TOPOLOGIES, NETWORKS, CLIENT_ENDPOINT,
+  type Topology, type NetworkKind, type LinkCutter, type TopologyPlan, type NodeSpec, type ChaosNode, type ChaosClusterOptions,
 } from './chaos-cluster.js';
+export { NetnsNetwork, netnsUnsupportedReason, type NetnsNetworkOptions } from './netns-network.js';
 export {
   diskFullUnsupportedReason, mountTmpfs, unmountTmpfs, fillDisk, freeDisk, simulatePowerLoss,
   DEFAULT_TMPFS_BYTES, DEFAULT_POWER_LOSS_TAIL_BYTES_MAX, type TruncatedFile,

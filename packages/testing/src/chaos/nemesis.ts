@@ -185,11 +185,19 @@ export class Nemesis {
         const leader = await cluster.leaderOf(this.options.topic, random.int(0, this.options.partitions));
         const plan = planPartition(shape, cluster.nodeIds, random, leader);
         if (plan === undefined) return this.skip(`partition:${shape}`, `needs more nodes or a known leader (${cluster.nodeIds.length} node(s))`);
-        cluster.proxy.blockAll(plan.links);
-        return this.started(family, plan.targets, plan.detail, async () => cluster.proxy.heal());
+        cluster.links.blockAll(plan.links);
+        return this.started(family, plan.targets, `${plan.detail}${cluster.netns === undefined ? '' : ' (iptables)'}`, async () => cluster.links.heal());
       }
       case 'slow':
       case 'lossy': {
+        if (cluster.netns !== undefined) {
+          // No tc netem here: latency exists only in the proxy; loss is real packet drops.
+          if (family === 'slow') return this.skip(family, 'latency needs the proxy network (tc netem is not available)');
+          const target = random.pick(cluster.nodeIds);
+          const probability = 0.01 + random.next() * 0.09;
+          cluster.netns.dropRandomly(target, probability);
+          return this.started(family, [target], `links of node ${target}: ${(probability * 100).toFixed(1)} % of packets dropped (iptables)`, async () => cluster.links.heal());
+        }
         const target = random.pick(cluster.nodeIds);
         const peers = [CLIENT_ENDPOINT, ...cluster.nodeIds.filter((id) => id !== target).map(endpointOf)];
         const latencyMs = random.int(20, 300);
@@ -235,6 +243,7 @@ export class Nemesis {
   async healAll(): Promise<void> {
     const { cluster } = this.options;
     cluster.proxy.heal();
+    cluster.links.heal();
     for (const n of cluster.nodes) {
       freeDisk(n.volumeDir);
       if (n.process.state === 'paused') n.process.signal('SIGCONT');

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@tributary/client';
-import { ChaosCluster, TOPOLOGIES, type Topology } from './chaos-cluster.js';
+import { ChaosCluster, NETWORKS, TOPOLOGIES, type NetworkKind, type Topology } from './chaos-cluster.js';
 import { canonicalMetadata, checkHistory, type CheckResult } from './checker.js';
 import { HistoryRecorder, type MetadataObservation } from './history.js';
 import { NEMESIS_FAMILIES, Nemesis, planSchedule, type ActiveFault, type NemesisFamily, type ScheduleMode } from './nemesis.js';
@@ -34,6 +34,8 @@ export interface ChaosOptions {
   readonly ratePerSecond: number;
   /** Bound on the final probes: each partition must accept a produce within this, ms. */
   readonly recoveryBoundMs: number;
+  /** How links are cut (chaos-cluster.ts NETWORKS); netns needs root. */
+  readonly network: NetworkKind;
   readonly log?: (line: string) => void;
 }
 
@@ -48,6 +50,7 @@ export const DEFAULT_CHAOS_OPTIONS = {
   partitions: 4,
   ratePerSecond: DEFAULT_QUEUE_WORKLOAD.ratePerSecond,
   recoveryBoundMs: 30_000,
+  network: 'proxy' as NetworkKind,
 } as const;
 
 const TOPIC = 'chaos-queue';
@@ -75,7 +78,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions {
     if (value === undefined) { issues.push(`--${name} needs a value`); continue; }
     values.set(name, value);
   }
-  const known = new Set(['time', 'seed', 'nemesis', 'topology', 'workload', 'schedule', 'out', 'partitions', 'rate', 'recovery-bound-ms']);
+  const known = new Set(['time', 'seed', 'nemesis', 'topology', 'workload', 'schedule', 'out', 'partitions', 'rate', 'recovery-bound-ms', 'network']);
   for (const name of values.keys()) if (!known.has(name)) issues.push(`unknown option --${name}`);
   const int = (name: string, fallback: number, min: number): number => {
     const raw = values.get(name);
@@ -96,6 +99,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions {
   if (!(TOPOLOGIES as readonly string[]).includes(topology)) issues.push(`--topology must be one of ${TOPOLOGIES.join(', ')}, got ${topology}`);
   const schedule = values.get('schedule') ?? DEFAULT_CHAOS_OPTIONS.schedule;
   if (schedule !== 'random' && schedule !== 'single') issues.push(`--schedule must be random or single, got ${schedule}`);
+  const network = values.get('network') ?? DEFAULT_CHAOS_OPTIONS.network;
+  if (!(NETWORKS as readonly string[]).includes(network)) issues.push(`--network must be one of ${NETWORKS.join(', ')}, got ${network}`);
   const options: ChaosOptions = {
     timeS: int('time', DEFAULT_CHAOS_OPTIONS.timeS, 1),
     seed: int('seed', DEFAULT_CHAOS_OPTIONS.seed, 0),
@@ -107,6 +112,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions {
     partitions: int('partitions', DEFAULT_CHAOS_OPTIONS.partitions, 1),
     ratePerSecond: int('rate', DEFAULT_CHAOS_OPTIONS.ratePerSecond, 1),
     recoveryBoundMs: int('recovery-bound-ms', DEFAULT_CHAOS_OPTIONS.recoveryBoundMs, 100),
+    network: network as NetworkKind,
   };
   if (options.workloads.length === 0) issues.push(`--workload: at least one of ${WORKLOADS.join(', ')}`);
   if (issues.length > 0) throw new Error(`chaos: ${issues.join('; ')}`);
@@ -131,15 +137,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const random = new SeededRandom(options.seed);
   const schedule = planSchedule({ random: random.fork(), families: options.nemesis, timeMs: options.timeS * 1000, mode: options.schedule });
   const replay = `npm run chaos -- --time ${options.timeS} --seed ${options.seed} --nemesis ${options.nemesis.join(',') || 'none'} ` +
-    `--topology ${options.topology} --workload ${options.workloads.join(',')} --schedule ${options.schedule}`;
+    `--topology ${options.topology} --workload ${options.workloads.join(',')} --schedule ${options.schedule}` +
+    (options.network === 'proxy' ? '' : ` --network ${options.network}`);
   log(`chaos: run dir ${runDir}`);
   log(`chaos: replay with: ${replay}`);
 
   const cluster = await ChaosCluster.start({
-    topology: options.topology, dir: runDir, random: random.fork(), tmpfsData: options.nemesis.includes('disk-full'),
+    topology: options.topology, dir: runDir, random: random.fork(), tmpfsData: options.nemesis.includes('disk-full'), network: options.network,
   });
-  // Every client of this process now dials through the proxy as endpoint `client`.
-  process.env.grpc_proxy = cluster.clientProxyUrl;
+  // Every client of this process now dials through the proxy as endpoint `client` — or, under
+  // netns, straight to the nodes' namespaces (an earlier run's proxy setting must not linger).
+  if (cluster.clientProxyUrl === undefined) delete process.env.grpc_proxy;
+  else process.env.grpc_proxy = cluster.clientProxyUrl;
   process.env.no_grpc_proxy = '';
   process.env.no_proxy = '';
   const history = new HistoryRecorder({ file: join(runDir, 'history.jsonl') });
@@ -233,7 +242,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const skipped = Object.fromEntries(nemesis.skipped);
   const meta: Record<string, string> = {
     seed: String(options.seed), commit: gitCommit(), topology: options.topology, nemesis: options.nemesis.join(',') || 'none',
-    workloads: options.workloads.join(','), schedule: options.schedule, 'fault phase': `${options.timeS} s`,
+    workloads: options.workloads.join(','), schedule: options.schedule, network: options.network, 'fault phase': `${options.timeS} s`,
     'run time': `${(stats.durationMs / 1000).toFixed(1)} s`, replay,
   };
   const results = { meta, valid: check.valid, counts: check.counts, violations: check.violations, skipped, stats: { ...stats, seconds: undefined }, seconds: stats.seconds };
