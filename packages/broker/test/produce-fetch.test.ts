@@ -139,6 +139,29 @@ describe('Produce and Fetch on one node', () => {
     expect(Date.now() - wakeStart).toBeLessThan(2000);
   });
 
+  it('min_bytes: a fetch waits until enough bytes have accumulated, or answers what there is at max_wait_ms', async () => {
+    await createTopic(t, 'minbytes');
+    const one = batchOf(['a'.repeat(400)]).length;
+    // Three batches are needed for min_bytes; the first two do not end the wait.
+    const parked = fetchFrom(t, 'minbytes', 0, 0, { maxWaitMs: 5000, minBytes: one * 3 - 10 });
+    let answered = false;
+    void parked.then(() => { answered = true; });
+    await produceBatch(t, 'minbytes', 0, batchOf(['a'.repeat(400)]));
+    await produceBatch(t, 'minbytes', 0, batchOf(['b'.repeat(400)]));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answered).toBe(false);
+    const started = Date.now();
+    await produceBatch(t, 'minbytes', 0, batchOf(['c'.repeat(400)]));
+    const res = await parked;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(values(res.recordBatch)).toEqual(['a'.repeat(400), 'b'.repeat(400), 'c'.repeat(400)]);
+    // Fewer bytes than min_bytes by max_wait_ms: the fetch answers with what it has.
+    const short = Date.now();
+    const partial = await fetchFrom(t, 'minbytes', 0, 0, { maxWaitMs: 300, minBytes: 1_000_000 });
+    expect(Date.now() - short).toBeGreaterThanOrEqual(290);
+    expect(values(partial.recordBatch)).toHaveLength(3);
+  });
+
   it('returns at least one batch even when it is larger than max_bytes', async () => {
     await createTopic(t, 'onebatch');
     await produceBatch(t, 'onebatch', 0, batchOf(['x'.repeat(5000)]));
