@@ -68,10 +68,17 @@ export class GroupsWorkload {
     this.log = options.log ?? (() => undefined);
   }
 
-  start(): void {
+  /** Starts max(membersMin, 2) members (`initialMembers` if given) and, unless `churn` is false, the churn. */
+  start(options: { readonly churn?: boolean; readonly initialMembers?: number } = {}): void {
     this.running = true;
-    for (let i = 0; i < Math.max(this.options.membersMin, 2); i++) this.spawnMember();
-    this.churnLoop = this.churn();
+    const initial = options.initialMembers ?? Math.max(this.options.membersMin, 2);
+    for (let i = 0; i < initial; i++) this.join();
+    if (options.churn !== false) this.churnLoop = this.churn();
+  }
+
+  /** Names of the members alive now. */
+  memberNames(): string[] {
+    return [...this.members.keys()];
   }
 
   /** Stops the churn, lets every member leave, then records the group's committed offsets. */
@@ -132,7 +139,7 @@ export class GroupsWorkload {
       if (actions.length === 0) continue;
       const action = random.pick(actions);
       if (action === 'join') {
-        this.spawnMember();
+        this.join();
         continue;
       }
       const name = random.pick(alive);
@@ -142,7 +149,8 @@ export class GroupsWorkload {
     }
   }
 
-  private spawnMember(): void {
+  /** Starts one more member process; returns its name (`g<n>`). */
+  join(): string {
     const { options } = this;
     const name = `g${this.nextMember++}`;
     const config: GroupMemberConfig = {
@@ -181,6 +189,7 @@ export class GroupsWorkload {
       pending.clear();
     });
     this.members.set(name, { name, child, exited, pending });
+    return name;
   }
 
   private async leave(name: string): Promise<void> {
@@ -200,7 +209,8 @@ export class GroupsWorkload {
     for (const member of this.members.values()) member.child.kill('SIGKILL');
   }
 
-  private async crash(name: string): Promise<void> {
+  /** SIGKILL of one member: no LeaveGroup, no last commit. */
+  async crash(name: string): Promise<void> {
     const member = this.members.get(name);
     if (member === undefined) return;
     member.child.kill('SIGKILL');
