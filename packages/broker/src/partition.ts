@@ -3,7 +3,11 @@
 // followers' LEOs so replication (issue 5) only has to feed them in.
 import type { Logger } from 'pino';
 import { readBatchHeader } from '@tributary/protocol';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
 import { ApiError, assert } from './errors.js';
+import { PRODUCER_STATE_SNAPSHOT_FILE, decodeProducerSnapshot, encodeProducerSnapshot, type ProducerStateSnapshot } from './replication/producer-state-snapshot.js';
 import { computeHighWatermark } from './high-watermark.js';
 import type { PartitionInfo } from './metadata-view.js';
 import type { EpochEndOffset, LogAppendInfo, PartitionLogPort } from './partition-log.js';
@@ -70,6 +74,8 @@ export class Partition {
       readonly info: PartitionInfo;
       readonly config: TopicConfig;
       readonly log: PartitionLogPort;
+      /** Directory of producer-state.snapshot (the log's); none = no snapshots (in-memory logs). */
+      readonly snapshotDir?: string;
       readonly logger: Logger;
       /** Called whenever the high watermark moves, so parked fetches and produces re-check. */
       readonly onHighWatermarkChange: () => void;
@@ -313,10 +319,21 @@ export class Partition {
     p.settle(batch, err);
   }
 
-  /** Rebuilds idempotent producer state from batch headers of the log tail (open / recovery). */
-  async loadProducerState(): Promise<void> {
+  /**
+   * Rebuilds idempotent producer state (open / recovery): from producer-state.snapshot when there is
+   * an intact one within [logStartOffset, logEndOffset], then batch headers from its offset on; without
+   * one, batch headers of the last PRODUCER_STATE_SCAN_MAX_RECORDS offsets. Returns where the scan began.
+   */
+  async loadProducerState(): Promise<{ readonly snapshotOffset: number | undefined; readonly scannedFrom: number }> {
     this.producers.clear();
-    let offset = Math.max(this.logStartOffset, this.logEndOffset - PRODUCER_STATE_SCAN_MAX_RECORDS);
+    const snapshot = await this.readProducerSnapshot();
+    const usable = snapshot !== undefined && snapshot.offset >= this.logStartOffset && snapshot.offset <= this.logEndOffset;
+    if (snapshot !== undefined && !usable) {
+      this.args.logger.info({ snapshotOffset: snapshot.offset, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset }, 'producer state snapshot outside the log; scanning instead');
+    }
+    if (usable) for (const entry of snapshot.producers) this.producers.set(entry.producerId, entry);
+    const scannedFrom = usable ? snapshot.offset : Math.max(this.logStartOffset, this.logEndOffset - PRODUCER_STATE_SCAN_MAX_RECORDS);
+    let offset = scannedFrom;
     while (offset < this.logEndOffset) {
       const { bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
       if (bytes.length === 0) break;
@@ -326,6 +343,34 @@ export class Partition {
       if (last === undefined) break;
       offset = last.baseOffset + last.lastOffsetDelta + 1;
     }
+    return { snapshotOffset: usable ? snapshot.offset : undefined, scannedFrom };
+  }
+
+  /** Writes the producer table as of the log end offset (clean shutdown); a no-op without a snapshot dir. */
+  async writeProducerSnapshot(): Promise<void> {
+    if (this.args.snapshotDir === undefined) return;
+    const bytes = encodeProducerSnapshot({ offset: this.logEndOffset, producers: [...this.producers.values()] });
+    await writeFileAtomic(join(this.args.snapshotDir, PRODUCER_STATE_SNAPSHOT_FILE), bytes);
+  }
+
+  private async readProducerSnapshot(): Promise<ProducerStateSnapshot | undefined> {
+    if (this.args.snapshotDir === undefined) return undefined;
+    const file = join(this.args.snapshotDir, PRODUCER_STATE_SNAPSHOT_FILE);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch {
+      return undefined; // none yet (first open, or removed by a truncation)
+    }
+    const snapshot = decodeProducerSnapshot(bytes);
+    if (snapshot === undefined) this.args.logger.warn({ file }, 'producer state snapshot is corrupt; scanning the log instead');
+    return snapshot;
+  }
+
+  /** A truncation may remove batches the snapshot holds: it must not be loaded any more. */
+  private async removeProducerSnapshot(): Promise<void> {
+    if (this.args.snapshotDir === undefined) return;
+    await rm(join(this.args.snapshotDir, PRODUCER_STATE_SNAPSHOT_FILE), { force: true });
   }
 
   // ---- replication: leader side ----
@@ -457,6 +502,7 @@ export class Partition {
       this.args.logger.warn({ leaderEpoch: this.info.leaderEpoch, leader: this.info.leader, lostOffsets: `[${keptEndOffset}, ${this.highWatermark})`, highWatermark: this.highWatermark },
         `truncating committed records [${keptEndOffset}, ${this.highWatermark}) below the high watermark: the leader (elected uncleanly) does not have them`);
     }
+    await this.removeProducerSnapshot();
     if (decision.kind === 'truncate') {
       await this.args.log.truncateTo(decision.offset);
       truncateProducerState(this.producers, decision.offset);
@@ -469,6 +515,7 @@ export class Partition {
   /** Our fetch offset is outside the leader's log: start over at the leader's log start. */
   async resetToLeaderStart(generation: number, leaderLogStartOffset: number): Promise<void> {
     if (generation !== this.roleGeneration || this.logEndOffset >= leaderLogStartOffset) return;
+    await this.removeProducerSnapshot();
     await this.args.log.truncateFullyAndStartAt(leaderLogStartOffset);
     this.producers.clear();
   }

@@ -221,6 +221,10 @@ export class ReplicaManager {
     this.partitions.clear();
     for (const partition of partitions) {
       try {
+        // Before the log closes: the next open loads the producer table instead of scanning for it.
+        // Only an optimisation — a failure (a full disk) is logged and the close goes on.
+        await partition.writeProducerSnapshot().catch((err: unknown) =>
+          this.options.logger.warn({ err, topic: partition.topic, partition: partition.partition }, 'writing the producer state snapshot failed'));
         await partition.log.close();
       } catch (err) {
         clean = false;
@@ -245,16 +249,16 @@ export class ReplicaManager {
     const logger = this.options.logger.child({ topic: info.topic, partition: info.partition });
     const log = await this.options.openLog({ dir, topic: info.topic, partition: info.partition, config });
     const partition = new Partition({
-      nodeId: this.options.nodeId, info, config, log, logger,
+      nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
       onHighWatermarkChange: () => this.options.notifier.notify(key),
       onLogEndOffsetChange: () => this.options.notifier.notify(logEndOffsetKey(info.topic, info.partition)),
       ...(this.partitionReplication() === undefined ? {} : { replication: this.partitionReplication()! }),
     });
-    await partition.loadProducerState();
+    const loaded = await partition.loadProducerState();
     this.partitions.set(key, partition);
     // On one node this replays the HW up to the recovered LEO (a clean restart keeps it already).
     partition.updateInfo(info);
-    logger.debug({ logStartOffset: partition.logStartOffset, logEndOffset: partition.logEndOffset, highWatermark: partition.highWatermark }, 'partition opened');
+    logger.debug({ logStartOffset: partition.logStartOffset, logEndOffset: partition.logEndOffset, highWatermark: partition.highWatermark, producerStateSnapshot: loaded.snapshotOffset ?? null, producerStateScannedFrom: loaded.scannedFrom }, 'partition opened');
   }
 
   private async deletePartition(info: PartitionInfo): Promise<void> {
