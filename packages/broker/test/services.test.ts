@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
+import descriptor from 'protobufjs/ext/descriptor/index.js';
 import { batchOf, createTopic, produceBatch, startTestNode, type TestNode } from './helpers.js';
 
 describe('health, reflection and HTTP', () => {
@@ -41,6 +42,29 @@ describe('health, reflection and HTTP', () => {
     stream.end();
     client.close();
     expect(services).toEqual(expect.arrayContaining(['tributary.v1.Broker', 'tributary.v1.Admin', 'grpc.health.v1.Health']));
+  });
+
+  it('describes a service through reflection (what grpcurl needs to call it): the file with its methods', async () => {
+    const definition = protoLoader.loadSync('grpc/reflection/v1alpha/reflection.proto', {
+      includeDirs: [new URL('../../../node_modules/@grpc/reflection/build/proto/', import.meta.url).pathname],
+    });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as { grpc: { reflection: { v1alpha: { ServerReflection: grpc.ServiceClientConstructor } } } };
+    const client = new pkg.grpc.reflection.v1alpha.ServerReflection(t.node.address, grpc.credentials.createInsecure());
+    type Answer = { fileDescriptorResponse?: { fileDescriptorProto: Buffer[] }; errorResponse?: { errorMessage: string } };
+    const stream = (client as unknown as { serverReflectionInfo(): grpc.ClientDuplexStream<object, Answer> }).serverReflectionInfo();
+    const answer = await new Promise<Answer>((resolve, reject) => {
+      stream.on('data', resolve);
+      stream.on('error', reject);
+      stream.write({ fileContainingSymbol: 'tributary.v1.Broker' });
+    });
+    stream.end();
+    client.close();
+    expect(answer.errorResponse).toBeUndefined();
+    const files = (answer.fileDescriptorResponse?.fileDescriptorProto ?? []).map((bytes) => descriptor.FileDescriptorProto.decode(bytes) as unknown as {
+      package: string; service: { name: string; method: { name: string }[] }[];
+    });
+    const broker = files.flatMap((f) => f.service.map((s) => ({ pkg: f.package, ...s }))).find((s) => s.pkg === 'tributary.v1' && s.name === 'Broker');
+    expect(broker?.method.map((m) => m.name)).toEqual(expect.arrayContaining(['Produce', 'Fetch', 'Metadata', 'ListOffsets', 'InitProducerId']));
   });
 
   it('serves /metrics from the node registry, /healthz and /readyz', async () => {
