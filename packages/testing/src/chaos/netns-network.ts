@@ -24,6 +24,16 @@ export function netnsUnsupportedReason(): string | undefined {
       return `${tool} is not installed (apt-get install ${tool === 'ip' ? 'iproute2' : 'iptables'})`;
     }
   }
+  // Root in a container may still lack CAP_NET_ADMIN / CAP_SYS_ADMIN: try what a run does.
+  const probe = `tribprobe${process.pid}`;
+  try {
+    execFileSync('iptables', ['-w', '-S', 'OUTPUT'], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
+  } catch (error) {
+    return `iptables or ip netns is not permitted here (${(error as Error).message.split('\n')[0]})`;
+  } finally {
+    try { execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' }); } catch { /* was not created */ }
+  }
   return undefined;
 }
 
