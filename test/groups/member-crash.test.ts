@@ -6,6 +6,7 @@
 // and the group's commits reach the end of every partition.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Producer } from '@tributary/client';
+import { waitFor } from '../cluster/helpers.js';
 import { GroupsWorkload, HistoryRecorder, SeededRandom, checkHistory, startCluster, type HistoryOp } from '@tributary/testing';
 
 const TOPIC = 'orders';
@@ -24,15 +25,6 @@ function ownership(ops: readonly HistoryOp[]): Map<string, Set<number>> {
     }
   }
   return owned;
-}
-
-async function waitFor(what: string, probe: () => boolean, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (!probe()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return Date.now() - started;
 }
 
 describe('consumer group with member processes (3 nodes, 6 partitions)', () => {
@@ -75,7 +67,7 @@ describe('consumer group with member processes (3 nodes, 6 partitions)', () => {
         return owners.every((m) => owned.get(m)?.size === each) && new Set(owners.flatMap((m) => [...owned.get(m)!])).size === 6;
       };
       const members = group.memberNames();
-      await waitFor('2 partitions for each of 3 members', () => balanced(members, 2), 30_000);
+      await waitFor('2 partitions for each of 3 members', () => (balanced(members, 2) ? true : undefined), 30_000);
       await produce(300);
 
       const victim = members[0] as string;
@@ -83,7 +75,7 @@ describe('consumer group with member processes (3 nodes, 6 partitions)', () => {
       const killedAt = Date.now();
       await group.crash(victim);
       const survivors = members.filter((m) => m !== victim);
-      await waitFor('3 partitions for each survivor', () => balanced(survivors, 3), SESSION_TIMEOUT_MS * 4);
+      await waitFor('3 partitions for each survivor', () => (balanced(survivors, 3) ? true : undefined), SESSION_TIMEOUT_MS * 4);
       const movedMs = Date.now() - killedAt;
       console.log(`group: member ${victim} SIGKILLed; its partitions ${victimPartitions.join(',')} moved to ${survivors.join(',')} after ${movedMs} ms (session.timeout.ms ${SESSION_TIMEOUT_MS})`);
       expect(movedMs).toBeGreaterThanOrEqual(SESSION_TIMEOUT_MS - 500); // a crash is noticed by the session timeout, not earlier
