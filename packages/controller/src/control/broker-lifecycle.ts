@@ -86,7 +86,7 @@ function isBroker(x: BrokerImage | ControllerError): x is BrokerImage {
 }
 
 /**
- * A heartbeat: unfences a fenced broker once it has applied the metadata up to the image's offset
+ * A heartbeat: unfences a fenced broker once it has applied the metadata up to its own registration
  * (then elects it where it is the only eligible leader of an offline partition), or runs its
  * controlled shutdown; with `replicaLogEnds` (the reports, this heartbeat's included) it also runs
  * the recovery elections this broker's report may complete. Records nothing when nothing changes.
@@ -95,7 +95,11 @@ function isBroker(x: BrokerImage | ControllerError): x is BrokerImage {
 export function brokerHeartbeat(image: MetadataImage, req: BrokerHeartbeatRequest, ctx: ControllerContext, replicaLogEnds?: ReplicaLogEndLookup): ControllerResult<BrokerHeartbeatResponse> {
   const b = requireCurrentBroker(image, req.brokerId, req.brokerEpoch);
   if (!isBroker(b)) return { records: [], response: { ok: false, error: b } };
-  const isCaughtUp = req.metadataOffset >= image.offset;
+  // Caught up = it has applied its own registration record (Kafka's rule, KIP-631): so it has every
+  // record committed before it registered, which is what it needs to act on its roles; what came after
+  // streams in like for any broker. (Comparing with the latest offset made each unfence record put the
+  // other starting brokers behind again: they were unfenced one heartbeat apart.)
+  const isCaughtUp = req.metadataOffset >= b.brokerEpoch;
   if (req.wantShutDown || b.inControlledShutdown) {
     const r = controlledShutdown(image, { brokerId: b.brokerId, brokerEpoch: b.brokerEpoch }, ctx);
     return { records: r.records, response: { ok: true, isFenced: true, isCaughtUp, shouldShutDown: r.response.ok && r.response.shouldShutDown } };

@@ -69,6 +69,19 @@ describe('broker lifecycle', () => {
     expect(brokerHeartbeat(image, { brokerId: 2, brokerEpoch: epoch(image, 2), metadataOffset: image.offset, wantShutDown: false }, ctx).records).toEqual([]);
   });
 
+  it('counts a broker caught up once it has applied its own registration, whatever came after (Kafka’s rule)', () => {
+    let image = clusterWith([1], ctx);
+    const register = (brokerId: number) => registerBroker(image, { brokerId, incarnationId: `i${brokerId}`, endpoint: { host: 'h', port: brokerId }, rack: undefined, roles: ['broker'], cleanShutdown: true }, ctx);
+    image = commit(image, register(2));
+    const registeredAt = epoch(image, 2);
+    image = commit(image, register(3)); // the log moves on past broker 2's registration
+    expect(image.offset).toBeGreaterThan(registeredAt);
+    const behind = brokerHeartbeat(image, { brokerId: 2, brokerEpoch: registeredAt, metadataOffset: registeredAt - 1, wantShutDown: false }, ctx);
+    expect(behind.response).toMatchObject({ isFenced: true, isCaughtUp: false });
+    const own = brokerHeartbeat(image, { brokerId: 2, brokerEpoch: registeredAt, metadataOffset: registeredAt, wantShutDown: false }, ctx);
+    expect(own.response).toMatchObject({ isFenced: false, isCaughtUp: true });
+  });
+
   it('answers STALE_BROKER_EPOCH and BROKER_ID_NOT_REGISTERED', () => {
     const image = clusterWith([1], ctx);
     const stale = brokerHeartbeat(image, { brokerId: 1, brokerEpoch: epoch(image, 1) - 1, metadataOffset: 0, wantShutDown: false }, ctx);
