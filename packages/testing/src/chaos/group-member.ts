@@ -39,10 +39,14 @@ function stderrLogger(name: string): Logger {
 
 export type EmittedOp = Omit<HistoryOp, 'time'>;
 
-/** Commit errors that prove the commit was refused (the broker answered no). */
+/**
+ * Commit errors that prove the commit was refused: the coordinator judged this member and said no.
+ * Coordinator errors (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, ...) are not among them: the client
+ * retries those, and an earlier attempt whose answer was lost may have been applied — indeterminate.
+ */
 export const DEFINITE_COMMIT_FAILURES: ReadonlySet<string> = new Set([
   'REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'ILLEGAL_STATE',
-  'NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS', 'GROUP_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
 ]);
 
 export const spanName = (member: string, partition: number, assignment: number): string => `${member}:p${partition}:a${assignment}`;

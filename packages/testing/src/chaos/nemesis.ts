@@ -190,15 +190,14 @@ export class Nemesis {
       }
       case 'slow':
       case 'lossy': {
+        if (cluster.netns !== undefined && family === 'slow') return this.skip(family, 'latency needs the proxy network (tc netem is not available)');
+        const target = random.pick(cluster.nodeIds);
         if (cluster.netns !== undefined) {
           // No tc netem here: latency exists only in the proxy; loss is real packet drops.
-          if (family === 'slow') return this.skip(family, 'latency needs the proxy network (tc netem is not available)');
-          const target = random.pick(cluster.nodeIds);
           const probability = 0.01 + random.next() * 0.09;
           cluster.netns.dropRandomly(target, probability);
           return this.started(family, [target], `links of node ${target}: ${(probability * 100).toFixed(1)} % of packets dropped (iptables)`, async () => cluster.links.heal());
         }
-        const target = random.pick(cluster.nodeIds);
         const peers = [CLIENT_ENDPOINT, ...cluster.nodeIds.filter((id) => id !== target).map(endpointOf)];
         const latencyMs = random.int(20, 300);
         const jitterMs = random.int(0, 100);
@@ -242,8 +241,7 @@ export class Nemesis {
   /** The final heal: every proxy rule off, paused nodes continued, disks freed, dead nodes restarted. */
   async healAll(): Promise<void> {
     const { cluster } = this.options;
-    cluster.proxy.heal();
-    cluster.links.heal();
+    cluster.links.heal(); // the proxy, or the iptables chain under netns (then the proxy carries nothing)
     for (const n of cluster.nodes) {
       freeDisk(n.volumeDir);
       if (n.process.state === 'paused') n.process.signal('SIGCONT');
