@@ -53,7 +53,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
       return {
         partition: p.partition, leader: p.leader, replicas: [...p.replicas], isr: [...p.isr], leaderEpoch: p.leaderEpoch,
         logStartOffset: hosted?.logStartOffset ?? -1, highWatermark: hosted?.highWatermark ?? -1,
-        logEndOffset: hosted?.logEndOffset ?? -1, offlineReplicas: [],
+        logEndOffset: hosted?.logEndOffset ?? -1, offlineReplicas: deps.replicas.offlineReplicasOf(p),
       };
     }),
     configs: configEntries(topic),

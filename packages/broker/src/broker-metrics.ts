@@ -14,6 +14,8 @@ export interface PartitionGaugeSource {
   /** [topic, partition, logStartOffset, highWatermark, logEndOffset] per hosted partition. */
   partitions(): Iterable<{ topic: string; partition: number; logStartOffset: number; highWatermark: number; logEndOffset: number }>;
   waitingRequests(): number;
+  /** Hosted replicas whose log failed or could not open in this run. */
+  offlineReplicas(): Iterable<{ topic: string; partition: number }>;
 }
 
 export function createBrokerMetrics(args: { readonly nodeId: number; readonly source: PartitionGaugeSource; readonly processMetrics: boolean }): BrokerMetrics {
@@ -44,6 +46,18 @@ export function createBrokerMetrics(args: { readonly nodeId: number; readonly so
   offsets('tributary_partition_log_start_offset', 'Log start offset per partition', (p) => p.logStartOffset);
   offsets('tributary_partition_high_watermark', 'High watermark per partition', (p) => p.highWatermark);
   offsets('tributary_partition_log_end_offset', 'Log end offset per partition', (p) => p.logEndOffset);
+  // Kafka's ReplicaManager OfflineReplicaCount, and which ones (a failed log stays offline until restart).
+  new Gauge({
+    name: 'tributary_offline_replicas', help: 'Hosted replicas whose log failed or could not open (offline until the node restarts)', registers,
+    collect() { this.set([...source.offlineReplicas()].length); },
+  });
+  new Gauge({
+    name: 'tributary_partition_offline', help: '1 per hosted replica whose log failed or could not open', labelNames: ['topic', 'partition'] as const, registers,
+    collect() {
+      this.reset();
+      for (const p of source.offlineReplicas()) this.set({ topic: p.topic, partition: String(p.partition) }, 1);
+    },
+  });
   new Gauge({
     name: 'tributary_waiting_requests', help: 'Fetch and acks=all produce requests parked waiting for data or the high watermark', registers,
     collect() { this.set(source.waitingRequests()); },

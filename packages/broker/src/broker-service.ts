@@ -161,12 +161,12 @@ function nextOffsetAfter(bytes: Buffer): number | undefined {
   return next;
 }
 
-function encodeTopicMetadata(topic: TopicInfo): tributary.v1.ITopicMetadata {
+function encodeTopicMetadata(topic: TopicInfo, replicas: ReplicaManager): tributary.v1.ITopicMetadata {
   return {
     name: topic.name, error: NO_ERROR, internal: topic.internal, topicId: topic.topicId,
     partitions: topic.partitions.map((p) => ({
       partition: p.partition, error: NO_ERROR, leaderId: p.leader, leaderEpoch: p.leaderEpoch,
-      replicas: [...p.replicas], isr: [...p.isr], offlineReplicas: [],
+      replicas: [...p.replicas], isr: [...p.isr], offlineReplicas: replicas.offlineReplicasOf(p),
     })),
   };
 }
@@ -303,10 +303,10 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
       const metadata = deps.metadata;
       req.topics.forEach((name, i) => requireName(name, `topics[${i}]`));
       const topics = req.topics.length === 0
-        ? metadata.topics().filter((t) => req.includeInternal || !t.internal).map(encodeTopicMetadata)
+        ? metadata.topics().filter((t) => req.includeInternal || !t.internal).map((t) => encodeTopicMetadata(t, deps.replicas))
         : req.topics.map((name) => {
           const topic = metadata.topic(name);
-          if (topic !== undefined) return encodeTopicMetadata(topic);
+          if (topic !== undefined) return encodeTopicMetadata(topic, deps.replicas);
           try {
             validateTopicName(name);
             throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);

@@ -27,6 +27,8 @@ export interface PartitionInfo {
   readonly partitionEpoch: number;
   readonly replicas: readonly number[];
   readonly isr: readonly number[];
+  /** Replicas whose log failed on their broker (cluster metadata); absent = none known. */
+  readonly offlineReplicas?: readonly number[];
 }
 
 export interface TopicInfo {

@@ -113,7 +113,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const notifier = new ChangeNotifier();
   const replicas = new ReplicaManager({
     nodeId: config.nodeId, config, metadata, openLog, notifier, logger: rootLogger.child({ component: 'replica-manager' }),
-    ...(cluster === undefined ? {} : { replication: cluster.replicationOptions() }),
+    ...(cluster === undefined ? {} : { replication: cluster.replicationOptions(), onReplicaOffline: () => cluster.heartbeatNow() }),
   });
   if (store !== undefined) await replicas.startup();
   const unsubscribe = store?.subscribe((change) => replicas.applyChange(change)) ?? (() => {});
@@ -133,6 +133,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
         }
       },
       waitingRequests: () => notifier.size,
+      offlineReplicas: () => replicas.offlineReplicas(),
     },
   });
 

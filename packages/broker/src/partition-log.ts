@@ -93,6 +93,11 @@ export interface OpenLogOptions {
   readonly topic: string;
   readonly partition: number;
   readonly config: TopicConfig;
+  /**
+   * Called once if the log fails on an I/O error while open (it then refuses every operation with
+   * KAFKA_STORAGE_ERROR and writes nothing more); the replica manager takes the replica offline.
+   */
+  readonly onFailure?: (err: unknown) => void;
 }
 
 /** Opens (creating when missing) the log in `dir`; recovery runs here. */

@@ -1,6 +1,13 @@
 // Hosts this node's partition replicas: opens their logs on start, creates/deletes them as metadata
 // changes, and wakes parked requests when a high watermark moves. Logs live in
 // `<data.dir>/<topic>-<partition>`.
+//
+// A log that cannot open, or fails on an I/O error while open, takes only its replica offline (Kafka's
+// offline log directories, per partition): the node keeps serving everything else, answers
+// KAFKA_STORAGE_ERROR for that partition, reports it to the controller (which moves its leadership
+// and ISR membership away) and never touches its files again in this run — not even to delete them.
+// A run with an offline replica never ends in a clean shutdown.
+import { AssertionError } from 'node:assert';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -29,6 +36,16 @@ export interface ReplicaManagerOptions {
   readonly logger: Logger;
   /** Cluster mode: replicate with other brokers. Absent on a single node (ISR = [self]). */
   readonly replication?: ReplicationOptions;
+  /** A replica went offline (its log failed): e.g. heartbeat now rather than at the next interval. */
+  readonly onReplicaOffline?: () => void;
+}
+
+/** A hosted replica whose log failed on an I/O error or could not open; offline until the node restarts. */
+export interface OfflineReplica {
+  readonly topic: string;
+  readonly partition: number;
+  /** The error, for operators. */
+  readonly reason: string;
 }
 
 /** A partition that no longer exists (its topic was deleted). */
@@ -39,6 +56,8 @@ export interface DeletedPartition {
 
 export class ReplicaManager {
   private readonly partitions = new Map<string, Partition>();
+  /** By partitionKey; never removed in this run (the files stay untouched until a restart). */
+  private readonly offline = new Map<string, OfflineReplica>();
   private closed = false;
   private readonly replicationConfig: ReplicationConfig | undefined;
   private readonly fetchers: ReplicaFetcherManager | undefined;
@@ -92,6 +111,21 @@ export class ReplicaManager {
 
   get partitionCount(): number {
     return this.partitions.size;
+  }
+
+  /** Replicas whose log failed or could not open in this run, by topic name then partition. */
+  offlineReplicas(): OfflineReplica[] {
+    return [...this.offline.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  }
+
+  isOffline(topic: string, partition: number): boolean {
+    return this.offline.has(partitionKey(topic, partition));
+  }
+
+  /** The offline replicas of `info` as metadata has them, plus this node's own before metadata says so. */
+  offlineReplicasOf(info: PartitionInfo): number[] {
+    const localOffline = this.isOffline(info.topic, info.partition);
+    return info.replicas.filter((id) => (info.offlineReplicas ?? []).includes(id) || (localOffline && id === this.options.nodeId));
   }
 
   /**
@@ -180,10 +214,14 @@ export class ReplicaManager {
     }
   }
 
-  /** The hosted partition, or UNKNOWN_TOPIC_OR_PARTITION. */
+  /** The hosted partition, or UNKNOWN_TOPIC_OR_PARTITION (KAFKA_STORAGE_ERROR when its log is offline). */
   getPartition(topic: string, partition: number): Partition {
     const hosted = this.partitions.get(partitionKey(topic, partition));
     if (hosted !== undefined) return hosted;
+    const offline = this.offline.get(partitionKey(topic, partition));
+    if (offline !== undefined) {
+      throw new ApiError('KAFKA_STORAGE_ERROR', `the log of ${topic}-${partition} on node ${this.options.nodeId} is offline: ${offline.reason}`);
+    }
     if (this.options.metadata.topic(topic) === undefined) {
       throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} does not exist`);
     }
@@ -208,8 +246,10 @@ export class ReplicaManager {
     }
   }
 
-  /** Closes every log (flushing it); parked requests are woken to answer. Idempotent. */
-  /** Closes every log; true when each one flushed and closed without error (a clean shutdown). */
+  /**
+   * Closes every log (flushing it); parked requests are woken to answer. True when each one flushed
+   * and closed without error and no log went offline in this run (a clean shutdown). Idempotent.
+   */
   async shutdown(): Promise<boolean> {
     if (this.closed) return false;
     this.closed = true;
@@ -231,6 +271,12 @@ export class ReplicaManager {
         this.options.logger.error({ err, topic: partition.topic, partition: partition.partition }, 'closing a log failed');
       }
     }
+    // A log that failed (even one that closed without complaint since) may have lost writes it had
+    // acknowledged to the page cache: the next registration must say so.
+    if (this.offline.size > 0) {
+      clean = false;
+      this.options.logger.warn({ offlineReplicas: this.offlineReplicas() }, 'not a clean shutdown: replicas went offline in this run');
+    }
     return clean;
   }
 
@@ -240,29 +286,72 @@ export class ReplicaManager {
 
   private async openPartition(info: PartitionInfo, { fresh }: { fresh: boolean }): Promise<void> {
     const key = partitionKey(info.topic, info.partition);
-    if (!info.replicas.includes(this.options.nodeId) || this.partitions.has(key)) return;
+    if (!info.replicas.includes(this.options.nodeId) || this.partitions.has(key) || this.offline.has(key)) return;
     const dir = this.logDir(info);
-    // A new partition must start empty: anything in its directory is left from a deleted namesake.
-    if (fresh) await rm(dir, { recursive: true, force: true });
     const topic = this.options.metadata.topic(info.topic);
     const config = resolveTopicConfig(topic?.configs ?? {}, this.options.config);
     const logger = this.options.logger.child({ topic: info.topic, partition: info.partition });
-    const log = await this.options.openLog({ dir, topic: info.topic, partition: info.partition, config });
-    const partition = new Partition({
-      nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
-      onHighWatermarkChange: () => this.options.notifier.notify(key),
-      onLogEndOffsetChange: () => this.options.notifier.notify(logEndOffsetKey(info.topic, info.partition)),
-      ...(this.partitionReplication() === undefined ? {} : { replication: this.partitionReplication()! }),
-    });
-    const loaded = await partition.loadProducerState();
+    let partition: Partition | undefined;
+    let loaded: Awaited<ReturnType<Partition['loadProducerState']>>;
+    try {
+      // A new partition must start empty: anything in its directory is left from a deleted namesake.
+      if (fresh) await rm(dir, { recursive: true, force: true });
+      const log = await this.options.openLog({
+        dir, topic: info.topic, partition: info.partition, config,
+        onFailure: (err) => this.takeOffline(info.topic, info.partition, err, partition),
+      });
+      partition = new Partition({
+        nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
+        onHighWatermarkChange: () => this.options.notifier.notify(key),
+        onLogEndOffsetChange: () => this.options.notifier.notify(logEndOffsetKey(info.topic, info.partition)),
+        ...(this.partitionReplication() === undefined ? {} : { replication: this.partitionReplication()! }),
+      });
+      loaded = await partition.loadProducerState();
+    } catch (err) {
+      if (err instanceof AssertionError) throw err;
+      // Not closed: closing a log that did not fail would write its checkpoints and clean-shutdown
+      // marker into a directory that just proved unreadable (the handles go with the process).
+      this.takeOffline(info.topic, info.partition, err, undefined);
+      return;
+    }
+    if (this.offline.has(key)) return; // the log failed while loading
     this.partitions.set(key, partition);
     // On one node this replays the HW up to the recovered LEO (a clean restart keeps it already).
     partition.updateInfo(info);
     logger.debug({ logStartOffset: partition.logStartOffset, logEndOffset: partition.logEndOffset, highWatermark: partition.highWatermark, producerStateSnapshot: loaded.snapshotOffset ?? null, producerStateScannedFrom: loaded.scannedFrom }, 'partition opened');
   }
 
+  /**
+   * The log of `topic`-`partition` failed (or could not open): the replica goes offline for the rest
+   * of this run. Synchronous bookkeeping (shutdown() must see it whenever it runs); `failed`, the
+   * partition of a log that failed, is closed (a failed log writes nothing on close) and its fetcher
+   * stopped in the background.
+   */
+  private takeOffline(topic: string, partition: number, err: unknown, failed: Partition | undefined): void {
+    const key = partitionKey(topic, partition);
+    if (this.offline.has(key)) return;
+    const reason = err instanceof Error ? err.message : String(err);
+    this.offline.set(key, { topic, partition, reason });
+    this.options.logger.error({ err, topic, partition }, 'replica offline: its log failed or could not open; its files are left as they are');
+    if (failed !== undefined) {
+      if (this.partitions.get(key) === failed) this.partitions.delete(key);
+      void (async () => {
+        await this.fetchers?.remove(failed);
+        await failed.log.close();
+      })().catch((closeErr: unknown) => this.options.logger.warn({ err: closeErr, topic, partition }, 'closing an offline log failed'));
+    }
+    this.options.notifier.notify(key); // parked requests answer (KAFKA_STORAGE_ERROR)
+    this.options.notifier.notify(logEndOffsetKey(topic, partition));
+    this.options.onReplicaOffline?.();
+  }
+
   private async deletePartition(info: PartitionInfo): Promise<void> {
     const key = partitionKey(info.topic, info.partition);
+    if (this.offline.has(key)) {
+      // Never delete what a failed disk holds in this run; a restart finds the log and handles it.
+      this.options.logger.warn({ topic: info.topic, partition: info.partition }, 'keeping the files of an offline replica that is no longer hosted');
+      return;
+    }
     const partition = this.partitions.get(key);
     if (partition !== undefined) await this.fetchers?.remove(partition);
     this.partitions.delete(key);

@@ -87,6 +87,11 @@ export interface PartitionLogOptions {
    * passes. Default DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES (128 MiB).
    */
   readonly cleanerDedupeBufferBytes?: number;
+  /**
+   * Called once when the log fails on an I/O error (state 'failed': it must be reopened). The owner
+   * takes the replica offline (Kafka's LogDirFailureChannel). Must not throw.
+   */
+  readonly onFailure?: (err: unknown) => void;
 }
 
 export const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5000;
@@ -239,6 +244,7 @@ export class PartitionLog {
   private readonly cleanerDedupeBufferBytes: number;
   /** The compaction in progress; calls run one after another. */
   private cleaning: Promise<unknown> = Promise.resolve();
+  private readonly onFailure: ((err: unknown) => void) | undefined;
 
   private constructor(
     readonly dir: string,
@@ -254,8 +260,10 @@ export class PartitionLog {
       highWatermarkCheckpointIntervalMs: number;
       cleaner: CleanerCheckpoint;
       cleanerDedupeBufferBytes: number;
+      onFailure: ((err: unknown) => void) | undefined;
     },
   ) {
+    this.onFailure = init.onFailure;
     this.cleanerCheckpoint = init.cleaner;
     assert.ok(init.cleanerDedupeBufferBytes > 0, `cleanerDedupeBufferBytes ${init.cleanerDedupeBufferBytes} must be > 0`);
     this.cleanerDedupeBufferBytes = init.cleanerDedupeBufferBytes;
@@ -332,6 +340,7 @@ export class PartitionLog {
         highWatermarkCheckpointIntervalMs: options.highWatermarkCheckpointIntervalMs ?? DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS,
         cleaner: loaded.cleaner,
         cleanerDedupeBufferBytes: options.cleanerDedupeBufferBytes ?? DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES,
+        onFailure: options.onFailure,
       });
       await log.finishOpen(loaded);
       await loaded.segments.at(-1)!.restoreRollStart(options.clock());
@@ -1249,6 +1258,7 @@ export class PartitionLog {
     this.failure = err;
     this.logger.error({ dir: this.dir, err }, 'log failed on an I/O error; it must be reopened');
     this.transition('failed');
+    this.onFailure?.(err);
   }
 
   private unavailable(): LogUnavailableError {

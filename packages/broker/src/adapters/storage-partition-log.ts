@@ -152,9 +152,10 @@ class StoragePartitionLog implements PartitionLogPort {
 
 /** Opens storage logs; `nowMs` drives segment.ms, flush.ms and LogAppendTime. */
 export function storageLogFactory(args: { readonly logger: Logger; readonly nowMs: () => number }): LogFactory {
-  return async ({ dir, topic, partition, config }) => {
+  return async ({ dir, topic, partition, config, onFailure }) => {
     const logger = args.logger.child({ topic, partition });
-    const open = (logConfig: LogConfig): Promise<PartitionLog> => PartitionLog.open({ dir, config: logConfig, clock: args.nowMs, logger });
+    const open = (logConfig: LogConfig): Promise<PartitionLog> =>
+      PartitionLog.open({ dir, config: logConfig, clock: args.nowMs, logger, ...(onFailure === undefined ? {} : { onFailure }) });
     return new StoragePartitionLog(await open(toLogConfig(config)), open, logger);
   };
 }

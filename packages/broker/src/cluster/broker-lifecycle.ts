@@ -43,6 +43,8 @@ export interface BrokerLifecycleOptions {
   readonly onRegistered?: (registration: { readonly brokerEpoch: number; readonly cleanShutdown: boolean }) => Promise<void>;
   /** Log ends of hosted replicas of recovering partitions, sent with every heartbeat. */
   readonly recoveringReplicas: () => readonly RecoveringReplicaLogEnd[];
+  /** Hosted replicas whose log failed or could not open in this run, sent with every heartbeat. */
+  readonly offlineReplicas?: () => readonly OfflineReplicaRef[];
   readonly heartbeatIntervalMs?: number;
   readonly controlledShutdownTimeoutMs?: number;
   readonly logger: Logger;
@@ -55,6 +57,11 @@ export interface RecoveringReplicaLogEnd {
   /** Leader epoch of the log's last batch; -1 for an empty log. */
   readonly lastEpoch: number;
   readonly logEndOffset: number;
+}
+
+export interface OfflineReplicaRef {
+  readonly topicId: string;
+  readonly partition: number;
 }
 
 export class BrokerLifecycle {
@@ -173,6 +180,7 @@ export class BrokerLifecycle {
       clusterId: o.channel.clusterId, brokerId: o.brokerId, brokerEpoch: this.epoch,
       metadataOffset: Math.max(0, o.metadataOffset()), wantShutDown: this.shutdownRequested,
       recoveringReplicas: o.recoveringReplicas().map((r) => ({ ...r })),
+      offlineReplicas: (o.offlineReplicas?.() ?? []).map((r) => ({ topicId: r.topicId, partition: r.partition })),
     }, { timeoutMs: this.heartbeatIntervalMs * 4 });
     if (this.stateValue === 'stopped') return;
     const code = res.error?.code ?? tributary.v1.ErrorCode.NONE;

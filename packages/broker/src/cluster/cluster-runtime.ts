@@ -8,7 +8,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  QuorumController, addQuorumService, allPartitions, controllerCommands, controllerPolicies, metadataStateMachine,
+  QuorumController, addQuorumService, allPartitions, controllerCommands, controllerPolicies, metadataStateMachine, topicByName,
   type ControllerConfig, type MetadataImage, type TopicConfigValidator,
 } from '@tributary/controller';
 import { ApiError } from '../errors.js';
@@ -18,7 +18,7 @@ import type { ReplicaManager } from '../replica-manager.js';
 import type { ReplicationOptions } from '../replication/replication-options.js';
 import { validateTopicConfigOverrides } from '../topic-config.js';
 import { clearUncleanUnreported } from '../clean-shutdown.js';
-import { BrokerLifecycle, type RecoveringReplicaLogEnd } from './broker-lifecycle.js';
+import { BrokerLifecycle, type OfflineReplicaRef, type RecoveringReplicaLogEnd } from './broker-lifecycle.js';
 import { ClusterMetadata } from './cluster-metadata.js';
 import { ControllerChannel } from './controller-channel.js';
 import { GrpcAlterPartitionClient } from './grpc-alter-partition-client.js';
@@ -166,6 +166,7 @@ export class ClusterRuntime {
         brokerId: config.nodeId, channel: this.channel, endpoint: args.advertised, rack: config.brokerRack,
         roles: config.processRoles, metadataOffset: () => (this.replicasReady ? this.follower.appliedOffset : 0),
         cleanShutdown: this.options.cleanShutdown, recoveringReplicas: () => this.recoveringReplicas(),
+        offlineReplicas: () => this.offlineReplicas(),
         onRegistered: async ({ cleanShutdown }) => {
           if (!cleanShutdown) await clearUncleanUnreported(config.dataDir);
         },
@@ -188,6 +189,11 @@ export class ClusterRuntime {
     if (this.closing !== undefined) return;
     this.startedValue = true;
     logger.info({ metadataOffset: this.follower.appliedOffset, topics: this.metadata.topics().length }, 'cluster member started');
+  }
+
+  /** Tells the controller now (not at the next interval) what changed, e.g. a replica went offline. */
+  heartbeatNow(): void {
+    this.lifecycle?.heartbeatNow();
   }
 
   /** The broker's part of stopping: a controlled shutdown (unless `controlled` is false). */
@@ -228,6 +234,16 @@ export class ClusterRuntime {
         topicId: topic.topicId, partition: partition.partition, partitionEpoch: partition.partitionEpoch,
         lastEpoch: hosted.log.latestEpoch, logEndOffset: hosted.logEndOffset,
       });
+    }
+    return out;
+  }
+
+  /** This run's offline replicas (failed or unopenable logs) of partitions in the image, by topic id. */
+  private offlineReplicas(): OfflineReplicaRef[] {
+    const out: OfflineReplicaRef[] = [];
+    for (const r of this.replicas?.offlineReplicas() ?? []) {
+      const topic = topicByName(this.follower.image, r.topic);
+      if (topic !== undefined && topic.partitions[r.partition] !== undefined) out.push({ topicId: topic.topicId, partition: r.partition });
     }
     return out;
   }

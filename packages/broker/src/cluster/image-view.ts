@@ -8,7 +8,7 @@ import type { DeletedPartition } from '../replica-manager.js';
 export function toPartitionInfo(t: TopicImage, p: PartitionImage): PartitionInfo {
   return {
     topic: t.name, topicId: t.topicId, partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch,
-    partitionEpoch: p.partitionEpoch, replicas: p.replicas, isr: p.isr,
+    partitionEpoch: p.partitionEpoch, replicas: p.replicas, isr: p.isr, offlineReplicas: p.offlineReplicas,
   };
 }
 

@@ -9,11 +9,12 @@
 // leadership in the same batch, like a fence. The last-ISR rule keeps it as the sole member of
 // partitions nobody else can lead; after an unclean shutdown those become recovering (no ordinary
 // election: the longest replica log leads once every replica has reported, see partition-election.ts).
+// A new incarnation also starts with no offline replicas (its heartbeats report the logs that still fail).
 import type { BrokerImage, MetadataImage } from '../metadata/metadata-image.js';
 import type { BrokerEndpoint, MetadataRecord } from '../metadata/metadata-records.js';
 import type { ControllerContext } from './controller-config.js';
 import { type ControllerError, type ControllerResult, controllerError } from './controller-result.js';
-import { changesForJoining, changesForLeaving, changesForRecovery, markUncleanRestart } from './cluster-elections.js';
+import { changesForJoining, changesForLeaving, changesForOfflineReplicas, changesForRecovery, clearOfflineReplicas, markUncleanRestart, type ReplicaRef } from './cluster-elections.js';
 import type { ReplicaLogEndLookup } from './replica-log-reports.js';
 
 export interface RegisterBrokerRequest {
@@ -46,7 +47,8 @@ export function registerBroker(image: MetadataImage, req: RegisterBrokerRequest,
     return { records: [], response: { ok: true, kind: 'unchanged', brokerEpoch: existing.brokerEpoch } };
   }
   const leaving = existing === undefined ? [] : changesForLeaving(image, new Set([req.brokerId]), ctx.config);
-  const records: MetadataRecord[] = req.cleanShutdown ? leaving : markUncleanRestart(image, req.brokerId, leaving);
+  const marked = req.cleanShutdown ? leaving : markUncleanRestart(image, req.brokerId, leaving);
+  const records: MetadataRecord[] = existing === undefined ? marked : clearOfflineReplicas(image, req.brokerId, marked);
   records.push({
     type: 'registerBroker', brokerId: req.brokerId, incarnationId: req.incarnationId, brokerEpoch: 0,
     endpoint: { host: req.endpoint.host, port: req.endpoint.port }, rack: req.rack === '' ? undefined : req.rack, roles: [...req.roles], fenced: true,
@@ -60,6 +62,8 @@ export interface BrokerHeartbeatRequest {
   /** The offset of the last metadata batch the broker has applied. */
   readonly metadataOffset: number;
   readonly wantShutDown: boolean;
+  /** Hosted replicas whose log failed or could not open in this run (absent: none). */
+  readonly offlineReplicas?: readonly ReplicaRef[];
 }
 
 export type BrokerHeartbeatResponse =
@@ -86,7 +90,9 @@ function isBroker(x: BrokerImage | ControllerError): x is BrokerImage {
 }
 
 /**
- * A heartbeat: unfences a fenced broker once it has applied the metadata up to its own registration
+ * A heartbeat: first marks the replicas it reports offline (leadership and ISR membership of those
+ * partitions move away; such a heartbeat does nothing else, the next one goes on); then unfences a
+ * fenced broker once it has applied the metadata up to its own registration
  * (then elects it where it is the only eligible leader of an offline partition), or runs its
  * controlled shutdown; with `replicaLogEnds` (the reports, this heartbeat's included) it also runs
  * the recovery elections this broker's report may complete. Records nothing when nothing changes.
@@ -100,6 +106,9 @@ export function brokerHeartbeat(image: MetadataImage, req: BrokerHeartbeatReques
   // streams in like for any broker. (Comparing with the latest offset made each unfence record put the
   // other starting brokers behind again: they were unfenced one heartbeat apart.)
   const isCaughtUp = req.metadataOffset >= b.brokerEpoch;
+  // Before anything that elects: an unfence must not make a replica whose log failed a leader.
+  const offline = changesForOfflineReplicas(image, b.brokerId, req.offlineReplicas ?? [], ctx.config);
+  if (offline.length > 0) return { records: offline, response: { ok: true, isFenced: b.fenced, isCaughtUp, shouldShutDown: false } };
   if (req.wantShutDown || b.inControlledShutdown) {
     const r = controlledShutdown(image, { brokerId: b.brokerId, brokerEpoch: b.brokerEpoch }, ctx);
     return { records: r.records, response: { ok: true, isFenced: true, isCaughtUp, shouldShutDown: r.response.ok && r.response.shouldShutDown } };

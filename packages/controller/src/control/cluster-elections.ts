@@ -4,7 +4,7 @@ import type { MetadataImage, PartitionImage, TopicImage } from '../metadata/meta
 import { allPartitions, effectiveTopicConfig, isBrokerUsable } from '../metadata/metadata-image.js';
 import { NO_LEADER, type PartitionChangeRecord } from '../metadata/metadata-records.js';
 import type { ControllerConfig } from './controller-config.js';
-import { type ElectionKind, planPartitionChange } from './partition-election.js';
+import { type ElectionKind, electPartition, partitionChangeTo, planPartitionChange } from './partition-election.js';
 import type { ReplicaLogEndLookup } from './replica-log-reports.js';
 
 export const UNCLEAN_LEADER_ELECTION_ENABLE = 'unclean.leader.election.enable';
@@ -90,6 +90,63 @@ export function markUncleanRestart(image: MetadataImage, brokerId: number, leavi
       out.push({
         type: 'partitionChange', topicId: topic.topicId, partition: p.partition, leader: undefined, isr: undefined, replicas: undefined,
         leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch + 1, unclean: false, recovering: true,
+      });
+    }
+  }
+  return out;
+}
+
+/** A replica by topic id and partition, as a broker reports it. */
+export interface ReplicaRef {
+  readonly topicId: string;
+  readonly partition: number;
+}
+
+/**
+ * `brokerId` reports the logs of `replicas` failed (or could not open): each one it hosts that is not
+ * offline yet becomes offline — leadership moves to another usable ISR member and the replica leaves
+ * the ISR, as on a fence but for that partition alone (the last-ISR rule keeps it as the sole member
+ * when no one else can take over: the partition goes offline rather than lose data). Reports of
+ * partitions the broker does not host, or that no longer exist, are ignored.
+ */
+export function changesForOfflineReplicas(image: MetadataImage, brokerId: number, replicas: readonly ReplicaRef[], config: ControllerConfig): PartitionChangeRecord[] {
+  const out: PartitionChangeRecord[] = [];
+  const seen = new Set<string>();
+  for (const r of replicas) {
+    const key = `${r.topicId}:${r.partition}`;
+    const topic = image.topicsById.get(r.topicId);
+    const p = topic?.partitions[r.partition];
+    if (topic === undefined || p === undefined || seen.has(key) || !p.replicas.includes(brokerId) || p.offlineReplicas.includes(brokerId)) continue;
+    seen.add(key);
+    const offlineReplicas = p.replicas.filter((id) => id === brokerId || p.offlineReplicas.includes(id));
+    const target = electPartition({
+      topicId: topic.topicId, partition: { ...p, offlineReplicas }, isUsable: (id) => isBrokerUsable(image, id), election: 'keep',
+      uncleanEnabled: uncleanElectionEnabled(image, topic.name, config),
+    });
+    const change = partitionChangeTo(topic.topicId, p, { ...target, offlineReplicas });
+    if (change !== undefined) out.push(change);
+  }
+  return out;
+}
+
+/**
+ * A new registration of `brokerId` (a restart) starts with no offline replicas: this run reports again
+ * the logs it cannot open. `changes` (the same batch's changes so far) are amended; partitions they do
+ * not touch get a change of their own. The broker is fenced by the registration, so nothing it hosts
+ * becomes electable before it has reported.
+ */
+export function clearOfflineReplicas(image: MetadataImage, brokerId: number, changes: readonly PartitionChangeRecord[]): PartitionChangeRecord[] {
+  const out = [...changes];
+  const changeIndex = new Map(changes.map((c, i) => [`${c.topicId}:${c.partition}`, i]));
+  for (const { topic, partition: p } of allPartitions(image)) {
+    if (!p.offlineReplicas.includes(brokerId)) continue;
+    const offlineReplicas = p.offlineReplicas.filter((id) => id !== brokerId);
+    const i = changeIndex.get(`${topic.topicId}:${p.partition}`);
+    if (i !== undefined) out[i] = { ...out[i]!, offlineReplicas };
+    else {
+      out.push({
+        type: 'partitionChange', topicId: topic.topicId, partition: p.partition, leader: undefined, isr: undefined, replicas: undefined,
+        leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch + 1, unclean: false, offlineReplicas,
       });
     }
   }

@@ -13,7 +13,8 @@ export {
 } from './partition-election.js';
 export { ReplicaLogReports, type ReplicaLogReport, type ReplicaLogEndLookup } from './replica-log-reports.js';
 export {
-  reelect, changesForLeaving, changesForJoining, changesForRecovery, markUncleanRestart, uncleanElectionEnabled, UNCLEAN_LEADER_ELECTION_ENABLE, type ReelectOptions,
+  reelect, changesForLeaving, changesForJoining, changesForRecovery, changesForOfflineReplicas, clearOfflineReplicas, markUncleanRestart,
+  uncleanElectionEnabled, UNCLEAN_LEADER_ELECTION_ENABLE, type ReelectOptions, type ReplicaRef,
 } from './cluster-elections.js';
 export {
   registerBroker, brokerHeartbeat, controlledShutdown, fenceBrokers, fenceStaleBrokers, expiredBrokers, requireCurrentBroker,

@@ -1,7 +1,7 @@
 // AlterPartition (ISR changes requested by partition leaders), preferred-leader elections, and
 // producer id blocks.
 import type { MetadataImage, PartitionImage } from '../metadata/metadata-image.js';
-import { allPartitions, isBrokerUsable, partitionOf, topicByName } from '../metadata/metadata-image.js';
+import { allPartitions, isBrokerUsable, isReplicaUsable, partitionOf, topicByName } from '../metadata/metadata-image.js';
 import type { MetadataRecord, PartitionChangeRecord } from '../metadata/metadata-records.js';
 import type { ControllerContext } from './controller-config.js';
 import { type ControllerError, type ControllerResult, controllerError } from './controller-result.js';
@@ -50,7 +50,7 @@ function stateOf(p: PartitionImage): AlterPartitionState {
  * in the epoch it names (FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER), the partition epoch is current
  * (INVALID_UPDATE_VERSION), the new ISR holds the leader, is within the replicas without duplicates
  * (INVALID_REQUEST) and adds only usable brokers in the registration the leader saw them fetch with
- * (INELIGIBLE_REPLICA, KIP-841 and KIP-903). Bumps partitionEpoch, never
+ * (INELIGIBLE_REPLICA, KIP-841 and KIP-903; not offline replicas, KIP-858). Bumps partitionEpoch, never
  * leaderEpoch. An unchanged ISR answers the current state with no records.
  */
 export function alterPartition(image: MetadataImage, req: AlterPartitionRequest, _ctx: ControllerContext): ControllerResult<AlterPartitionResponse> {
@@ -78,9 +78,9 @@ export function alterPartition(image: MetadataImage, req: AlterPartitionRequest,
   if (!newIsr.includes(p.leader)) return refuse(controllerError('INVALID_REQUEST', `new ISR [${newIsr.join(',')}] does not contain the leader ${p.leader}`), p);
   const outside = newIsr.filter((id) => !p.replicas.includes(id));
   if (outside.length > 0) return refuse(controllerError('INVALID_REQUEST', `new ISR members [${outside.join(',')}] are not replicas [${p.replicas.join(',')}]`), p);
-  const ineligible = newIsr.filter((id) => !p.isr.includes(id) && !isBrokerUsable(image, id));
+  const ineligible = newIsr.filter((id) => !p.isr.includes(id) && !isReplicaUsable(image, p, id));
   if (ineligible.length > 0) {
-    return refuse(controllerError('INELIGIBLE_REPLICA', `brokers [${ineligible.join(',')}] cannot join the ISR (fenced, shutting down or unregistered)`), p);
+    return refuse(controllerError('INELIGIBLE_REPLICA', `brokers [${ineligible.join(',')}] cannot join the ISR (fenced, shutting down, unregistered or their replica is offline)`), p);
   }
   const restarted = (req.newIsrBrokerEpochs ?? []).filter(({ brokerId, brokerEpoch }) =>
     brokerEpoch !== -1 && newIsr.includes(brokerId) && !p.isr.includes(brokerId) && image.brokers.get(brokerId)?.brokerEpoch !== brokerEpoch);

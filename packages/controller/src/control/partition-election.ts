@@ -16,6 +16,8 @@
 //   acknowledged record is on some replica that kept it, and that replica's log is at least as long
 //   (an epoch's records come from its one leader, whose log held everything acknowledged before).
 //   With unclean election enabled the longest of the replicas that have reported leads at once.
+// - An offline replica (its log failed on its broker, PartitionImage.offlineReplicas) counts as
+//   unusable for this partition alone: it leaves the leadership and the ISR as a fenced broker would.
 // - Every change bumps partitionEpoch; a leader change also bumps leaderEpoch.
 import type { PartitionImage } from '../metadata/metadata-image.js';
 import type { PartitionChangeRecord } from '../metadata/metadata-records.js';
@@ -48,10 +50,17 @@ export interface PartitionTarget {
   readonly isr: readonly number[];
   readonly unclean: boolean;
   readonly recovering: boolean;
+  /** Absent: the partition's own (unchanged). */
+  readonly offlineReplicas?: readonly number[];
 }
 
-/** The state `input.partition` should be in (possibly its current state). */
+/** The state `input.partition` should be in (possibly its current state); offline replicas are unusable. */
 export function electPartition(input: ElectionInput): PartitionTarget {
+  const offline = input.partition.offlineReplicas;
+  if (offline.length > 0) {
+    const isUsable = input.isUsable;
+    input = { ...input, isUsable: (id) => !offline.includes(id) && isUsable(id) };
+  }
   const p = input.partition;
   if (p.recovering) return recoveryElection(input);
   let isr = p.replicas.filter((id) => p.isr.includes(id) && input.isUsable(id));
@@ -103,7 +112,8 @@ export function partitionChangeTo(topicId: string, partition: PartitionImage, ta
   const leaderChanged = target.leader !== partition.leader;
   const isrChanged = !sameIds(target.isr, partition.isr);
   const recoveringChanged = target.recovering !== partition.recovering;
-  if (!leaderChanged && !isrChanged && !recoveringChanged) return undefined;
+  const offlineChanged = target.offlineReplicas !== undefined && !sameIds(target.offlineReplicas, partition.offlineReplicas);
+  if (!leaderChanged && !isrChanged && !recoveringChanged && !offlineChanged) return undefined;
   return {
     type: 'partitionChange', topicId, partition: partition.partition,
     leader: leaderChanged ? target.leader : undefined,
@@ -113,6 +123,7 @@ export function partitionChangeTo(topicId: string, partition: PartitionImage, ta
     partitionEpoch: partition.partitionEpoch + 1,
     unclean: target.unclean,
     ...(recoveringChanged ? { recovering: target.recovering } : {}),
+    ...(offlineChanged ? { offlineReplicas: partition.replicas.filter((id) => target.offlineReplicas!.includes(id)) } : {}),
   };
 }
 

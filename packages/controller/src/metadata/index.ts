@@ -11,7 +11,7 @@ export {
   recordToWire, recordFromWire, snapshotToWire, snapshotFromWire, type MetadataSnapshotData,
 } from './metadata-codec.js';
 export {
-  emptyImage, topicByName, partitionOf, topicConfig, brokerConfig, effectiveTopicConfig, isBrokerUsable, usableBrokers,
+  emptyImage, topicByName, partitionOf, topicConfig, brokerConfig, effectiveTopicConfig, isBrokerUsable, isReplicaUsable, usableBrokers,
   isOffline, allPartitions,
   type MetadataImage, type BrokerImage, type TopicImage, type PartitionImage, type ConfigMap,
 } from './metadata-image.js';

@@ -191,6 +191,12 @@ function checkPartitionShape(where: string, replicas: readonly number[], isr: re
   invariant(leader === NO_LEADER || isr.includes(leader), () => `${where}: leader ${leader} is not in ISR [${isr.join(',')}]`);
 }
 
+/** Offline replicas: distinct replicas, never the leader (a failed log cannot lead). */
+function checkOfflineReplicas(where: string, replicas: readonly number[], offline: readonly number[], leader: number): void {
+  invariant(distinct(offline) && offline.every((id) => replicas.includes(id)), () => `${where}: offline replicas [${offline.join(',')}] are not distinct replicas of [${replicas.join(',')}]`);
+  invariant(leader === NO_LEADER || !offline.includes(leader), () => `${where}: leader ${leader} is an offline replica`);
+}
+
 /** ISR stored in replica order, so equal sets compare equal. */
 function inReplicaOrder(replicas: readonly number[], isr: readonly number[]): readonly number[] {
   return Object.freeze(replicas.filter((id) => isr.includes(id)));
@@ -209,9 +215,12 @@ function applyPartition(d: ImageDraft, r: PartitionRecord): void {
   }
   const recovering = r.recovering === true;
   invariant(!recovering || (r.leader === NO_LEADER && r.isr.length === 1), () => `${where}: recovering with leader ${r.leader} and ISR [${r.isr.join(',')}]`);
+  const offlineReplicas = r.offlineReplicas ?? [];
+  checkOfflineReplicas(where, r.replicas, offlineReplicas, r.leader);
   const p: PartitionImage = Object.freeze({
     partition: r.partition, replicas: Object.freeze([...r.replicas]), isr: inReplicaOrder(r.replicas, r.isr),
     leader: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, recovering,
+    offlineReplicas: inReplicaOrder(r.replicas, offlineReplicas),
   });
   d.mutTopics().set(topic.topicId, Object.freeze({ ...topic, partitions: Object.freeze([...topic.partitions, p]) }));
 }
@@ -236,10 +245,14 @@ function applyPartitionChange(d: ImageDraft, r: PartitionChangeRecord): void {
     invariant(r.unclean || old.isr.includes(leader), () => `${where}: new leader ${leader} was not in ISR [${old.isr.join(',')}] and the change is not unclean`);
   }
   invariant(!r.unclean || (leaderChanged && !old.isr.includes(leader)), () => `${where}: flagged unclean but leader ${leader} came from the ISR`);
+  // A replica a `replicas` change removes takes its offline mark along.
+  const offlineReplicas = r.offlineReplicas ?? old.offlineReplicas.filter((id) => replicas.includes(id));
+  checkOfflineReplicas(where, replicas, offlineReplicas, leader);
   for (const id of isr) {
     if (old.isr.includes(id)) continue;
     const b = d.brokersView.get(id);
     invariant(b !== undefined && !b.fenced, () => `${where}: broker ${id} joins the ISR but is not a registered unfenced broker`);
+    invariant(!offlineReplicas.includes(id), () => `${where}: broker ${id} joins the ISR but its replica is offline`);
   }
   // Recovering: offline with the one (suspect) ISR member until a recovery election names a leader.
   const recovering = r.recovering ?? old.recovering;
@@ -248,6 +261,7 @@ function applyPartitionChange(d: ImageDraft, r: PartitionChangeRecord): void {
   const p: PartitionImage = Object.freeze({
     partition: old.partition, replicas: Object.freeze([...replicas]), isr: inReplicaOrder(replicas, isr),
     leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, recovering,
+    offlineReplicas: inReplicaOrder(replicas, offlineReplicas),
   });
   const partitions = [...topic.partitions];
   partitions[r.partition] = p;

@@ -42,6 +42,7 @@ export function recordToWire(r: MetadataRecord): pb.IMetadataRecord {
       return { partition: {
         topicId: r.topicId, partition: r.partition, replicas: [...r.replicas], isr: [...r.isr],
         leader: r.leader, leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, recovering: r.recovering === true,
+        offlineReplicas: r.offlineReplicas === undefined ? [] : [...r.offlineReplicas],
       } };
     case 'partitionChange':
       return { partitionChange: {
@@ -51,6 +52,7 @@ export function recordToWire(r: MetadataRecord): pb.IMetadataRecord {
         hasReplicas: r.replicas !== undefined, replicas: r.replicas === undefined ? [] : [...r.replicas],
         leaderEpoch: r.leaderEpoch, partitionEpoch: r.partitionEpoch, unclean: r.unclean,
         hasRecovering: r.recovering !== undefined, recovering: r.recovering === true,
+        hasOfflineReplicas: r.offlineReplicas !== undefined, offlineReplicas: r.offlineReplicas === undefined ? [] : [...r.offlineReplicas],
       } };
     case 'config':
       return { config: {
@@ -121,6 +123,7 @@ export function recordFromWire(w: pb.IMetadataRecord, where = 'record'): Metadat
         leader: int(r.leader ?? 0, `${where}.partition.leader`), leaderEpoch: int(r.leaderEpoch ?? 0, `${where}.partition.leaderEpoch`),
         partitionEpoch: int(r.partitionEpoch ?? 0, `${where}.partition.partitionEpoch`),
         ...(r.recovering === true ? { recovering: true } : {}),
+        ...((r.offlineReplicas ?? []).length > 0 ? { offlineReplicas: ints(r.offlineReplicas, `${where}.partition.offlineReplicas`) } : {}),
       };
     }
     case 'partitionChange': {
@@ -134,6 +137,7 @@ export function recordFromWire(w: pb.IMetadataRecord, where = 'record'): Metadat
         leaderEpoch: int(r.leaderEpoch ?? 0, `${f}.leaderEpoch`), partitionEpoch: int(r.partitionEpoch ?? 0, `${f}.partitionEpoch`),
         unclean: r.unclean === true,
         ...(r.hasRecovering === true ? { recovering: r.recovering === true } : {}),
+        ...(r.hasOfflineReplicas === true ? { offlineReplicas: ints(r.offlineReplicas, `${f}.offlineReplicas`) } : {}),
       };
     }
     case 'config': {

@@ -35,6 +35,12 @@ export interface PartitionImage {
    * is back and has reported its log end (control/partition-election.ts).
    */
   readonly recovering: boolean;
+  /**
+   * Replicas whose log failed on their broker (an I/O error, or it could not open), in replica order:
+   * each leads nothing and joins no ISR (but for the last-ISR rule) until its broker registers again —
+   * Kafka's offline log directories, per replica. Their data stays on the broker's disk.
+   */
+  readonly offlineReplicas: readonly number[];
 }
 
 export interface TopicImage {
@@ -102,6 +108,11 @@ export function effectiveTopicConfig(image: MetadataImage, topicName: string, ke
 export function isBrokerUsable(image: MetadataImage, brokerId: number): boolean {
   const b = image.brokers.get(brokerId);
   return b !== undefined && !b.fenced && !b.inControlledShutdown;
+}
+
+/** May `brokerId` lead `p` or join its ISR: a usable broker whose replica of `p` is not offline. */
+export function isReplicaUsable(image: MetadataImage, p: PartitionImage, brokerId: number): boolean {
+  return isBrokerUsable(image, brokerId) && !p.offlineReplicas.includes(brokerId);
 }
 
 /** Registered unfenced brokers not in controlled shutdown, ascending id. */

@@ -30,6 +30,10 @@ export function imageInvariantViolations(image: MetadataImage): string[] {
       return b === undefined || b.fenced || b.inControlledShutdown;
     });
     const lastIsrKept = p.leader === NO_LEADER && p.isr.length === 1;
+    if (!p.offlineReplicas.every((id) => p.replicas.includes(id))) problems.push(`${where}: offline replicas [${p.offlineReplicas.join(',')}] not within replicas [${p.replicas.join(',')}]`);
+    if (p.leader !== NO_LEADER && p.offlineReplicas.includes(p.leader)) problems.push(`${where}: leader ${p.leader} is an offline replica`);
+    const offlineInIsr = p.isr.filter((id) => p.offlineReplicas.includes(id));
+    if (offlineInIsr.length > 0 && !lastIsrKept) problems.push(`${where}: offline replicas [${offlineInIsr.join(',')}] in ISR [${p.isr.join(',')}]`);
     if (p.recovering && !lastIsrKept) problems.push(`${where}: recovering with leader ${p.leader} and ISR [${p.isr.join(',')}]`);
     if (unusable.length > 0 && !lastIsrKept) problems.push(`${where}: fenced or departed brokers [${unusable.join(',')}] in ISR [${p.isr.join(',')}]`);
   }

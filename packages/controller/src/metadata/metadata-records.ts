@@ -70,6 +70,8 @@ export interface PartitionRecord {
   readonly partitionEpoch: number;
   /** Awaiting a recovery election (see PartitionImage.recovering); absent = false. */
   readonly recovering?: boolean;
+  /** See PartitionImage.offlineReplicas; absent = none. */
+  readonly offlineReplicas?: readonly number[];
 }
 
 /**
@@ -93,6 +95,11 @@ export interface PartitionChangeRecord {
   readonly unclean: boolean;
   /** Sets or clears PartitionImage.recovering; undefined = unchanged. */
   readonly recovering?: boolean;
+  /**
+   * Replaces PartitionImage.offlineReplicas; undefined = unchanged (but for replicas a `replicas`
+   * change removes, which leave it).
+   */
+  readonly offlineReplicas?: readonly number[];
 }
 
 export type ConfigResourceType = 'topic' | 'broker' | 'cluster';

@@ -35,6 +35,7 @@ export function imageToRecords(image: MetadataImage): MetadataRecord[] {
         type: 'partition', topicId: t.topicId, partition: p.partition, replicas: p.replicas, isr: p.isr,
         leader: p.leader, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch,
         ...(p.recovering ? { recovering: true } : {}),
+        ...(p.offlineReplicas.length > 0 ? { offlineReplicas: p.offlineReplicas } : {}),
       });
     }
   }

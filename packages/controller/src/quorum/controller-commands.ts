@@ -30,6 +30,8 @@ export interface BrokerHeartbeat {
   readonly wantShutDown: boolean;
   /** Log ends of the broker's replicas of recovering partitions. */
   readonly recoveringReplicas: readonly RecoveringReplicaReport[];
+  /** The broker's hosted replicas whose log failed or could not open in this run. */
+  readonly offlineReplicas: readonly { readonly topicId: string; readonly partition: number }[];
 }
 
 export interface RecoveringReplicaReport {

@@ -113,6 +113,7 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
           topicId: r.topicId ?? '', partition: r.partition ?? 0, partitionEpoch: r.partitionEpoch ?? 0,
           lastEpoch: r.lastEpoch ?? -1, logEndOffset: Number(r.logEndOffset ?? 0),
         })),
+        offlineReplicas: (req.offlineReplicas ?? []).map((r) => ({ topicId: r.topicId ?? '', partition: r.partition ?? 0 })),
       }, ctx()));
       if (isRefusal(response)) return refusal(response);
       controller.noteHeartbeat(req.brokerId);
