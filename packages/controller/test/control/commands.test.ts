@@ -35,7 +35,7 @@ function fence(image: MetadataImage, ...ids: number[]): MetadataImage {
 }
 
 describe('election', () => {
-  const p: PartitionImage = { partition: 0, replicas: [3, 1, 2], isr: [1, 2], leader: 1, leaderEpoch: 4, partitionEpoch: 7, recovering: false };
+  const p: PartitionImage = { partition: 0, replicas: [3, 1, 2], isr: [1, 2], leader: 1, leaderEpoch: 4, partitionEpoch: 7, recovering: false, offlineReplicas: [] };
   it('picks the first usable ISR member in replica order', () => {
     expect(electPartition({ topicId: 'x', partition: p, isUsable: (id) => id !== 1, uncleanEnabled: false, election: 'keep' }))
       .toEqual({ leader: 2, isr: [2], unclean: false, recovering: false });
