@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileRecordTemplate, recordJsonLine, type RecordView } from '../src/format/record.js';
 import { renderTable } from '../src/format/table.js';
-import { clusterJson, computeClusterHealth, renderTopic, topicJson, type ClusterView, type TopicView } from '../src/format/views.js';
+import { clusterJson, computeClusterHealth, renderHealth, renderTopic, topicJson, type ClusterView, type TopicView } from '../src/format/views.js';
 
 const enc = new TextEncoder();
 const record: RecordView = {
@@ -106,6 +106,16 @@ describe('views', () => {
     ]);
     expect(healthy.healthy).toBe(true);
     expect(healthy.unhealthyReasons).toEqual([]);
+  });
+
+  it('health lists replicas whose log failed on a broker that is otherwise up', () => {
+    const p = { partition: 0, leader: 1, replicas: [1, 2], isr: [1], leaderEpoch: 1, logStartOffset: 0, highWatermark: 0, offlineReplicas: [2] };
+    const up = { ...cluster, nodes: cluster.nodes.map((n) => ({ ...n, fenced: false })) };
+    const health = computeClusterHealth(up, [{ name: 'x', partitions: [p], configs: {} }]);
+    expect(health.offlineReplicas).toEqual([{ topic: 'x', partition: 0, nodeId: 2 }]);
+    expect(health.offlinePartitions).toEqual([]);
+    expect(health.unhealthyReasons).toEqual(['under_replicated_partitions', 'offline_replicas']);
+    expect(renderHealth(health, 'text')).toContain('x/0@2');
   });
 
   it('a leader on a fenced broker counts as offline', () => {

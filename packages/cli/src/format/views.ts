@@ -11,6 +11,8 @@ export interface PartitionView {
   readonly leaderEpoch: number;
   readonly logStartOffset: number;
   readonly highWatermark: number;
+  /** Replicas whose log failed on their broker (absent: none reported). */
+  readonly offlineReplicas?: readonly number[];
 }
 
 export interface TopicView {
@@ -135,6 +137,8 @@ export interface ClusterHealth {
   readonly offlinePartitions: readonly PartitionRef[];
   /** Partitions whose ISR is smaller than the replica set. */
   readonly underReplicatedPartitions: readonly PartitionRef[];
+  /** Replicas whose log failed on their broker (the broker itself may be up and serving the rest). */
+  readonly offlineReplicas: readonly (PartitionRef & { readonly nodeId: number })[];
 }
 
 /** Health is a pure function of what the cluster reports; `cluster health` only fetches and prints. */
@@ -142,9 +146,11 @@ export function computeClusterHealth(cluster: ClusterView, topics: readonly Topi
   const fenced = new Set(cluster.nodes.filter((n) => n.fenced).map((n) => n.id));
   const offlinePartitions: PartitionRef[] = [];
   const underReplicatedPartitions: PartitionRef[] = [];
+  const offlineReplicas: (PartitionRef & { nodeId: number })[] = [];
   for (const topic of topics) {
     for (const p of topic.partitions) {
       const ref = { topic: topic.name, partition: p.partition };
+      for (const nodeId of p.offlineReplicas ?? []) offlineReplicas.push({ ...ref, nodeId });
       if (p.leader < 0 || fenced.has(p.leader)) offlinePartitions.push(ref);
       if (p.isr.length < p.replicas.length) underReplicatedPartitions.push(ref);
     }
@@ -153,11 +159,13 @@ export function computeClusterHealth(cluster: ClusterView, topics: readonly Topi
     a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition;
   offlinePartitions.sort(byTopicPartition);
   underReplicatedPartitions.sort(byTopicPartition);
+  offlineReplicas.sort((a, b) => byTopicPartition(a, b) || a.nodeId - b.nodeId);
   const unhealthyReasons: string[] = [];
   if (cluster.controller.leaderId < 0) unhealthyReasons.push('no_active_controller');
   if (fenced.size > 0) unhealthyReasons.push('fenced_brokers');
   if (offlinePartitions.length > 0) unhealthyReasons.push('offline_partitions');
   if (underReplicatedPartitions.length > 0) unhealthyReasons.push('under_replicated_partitions');
+  if (offlineReplicas.length > 0) unhealthyReasons.push('offline_replicas');
   return {
     healthy: unhealthyReasons.length === 0,
     unhealthyReasons,
@@ -166,6 +174,7 @@ export function computeClusterHealth(cluster: ClusterView, topics: readonly Topi
     fencedBrokers: [...fenced].sort((a, b) => a - b),
     offlinePartitions,
     underReplicatedPartitions,
+    offlineReplicas,
   };
 }
 
@@ -180,5 +189,6 @@ export function renderHealth(health: ClusterHealth, format: OutputFormat): strin
     ['Fenced brokers:', `[${health.fencedBrokers.join(', ')}]`],
     ['Offline partitions:', refs(health.offlinePartitions)],
     ['Under-replicated partitions:', refs(health.underReplicatedPartitions)],
+    ['Offline replicas:', health.offlineReplicas.length === 0 ? '[]' : `[${health.offlineReplicas.map((r) => `${r.topic}/${r.partition}@${r.nodeId}`).join(', ')}]`],
   ]);
 }
