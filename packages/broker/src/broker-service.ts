@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { decodeRecordBatches, readBatchHeader, tributary, type BrokerHandlers, type RecordInput } from '@tributary/protocol';
+import { decodeRecordBatch, readBatchHeader, tributary, type BatchHeader, type BrokerHandlers, type RecordBatch, type RecordInput } from '@tributary/protocol';
 import type { BrokerMetrics } from './broker-metrics.js';
 import { ChangeNotifier } from './change-notifier.js';
 import { ApiError, InvalidArgumentError, NO_ERROR, errorCodeOf, toWireError } from './errors.js';
@@ -118,27 +118,67 @@ function encodeProduceResult(result: ProduceResult): tributary.v1.IProduceRespon
   };
 }
 
-function toWireRecords(bytes: Buffer, fromOffset: number): tributary.v1.IRecord[] {
-  if (bytes.length === 0) return [];
-  return decodeRecordBatches(bytes).flatMap((batch) => batch.records
-    .filter((r) => r.offset >= fromOffset)
-    .map((r) => ({
-      key: r.key ?? Buffer.alloc(0), hasKey: r.key !== null, value: r.value ?? Buffer.alloc(0), hasValue: r.value !== null,
-      headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? Buffer.alloc(0) })),
-      timestampMs: r.timestamp, offset: r.offset,
-    })));
+/**
+ * The records of the stored batches in `bytes` at offsets ≥ fromOffset, for the RECORDS fetch format. A
+ * batch that does not decode (poison stored by an older version, or a disk fault the CRC caught) ends the
+ * list there: the records of the batches before it are returned, and when there are none the partition
+ * answers CORRUPT_MESSAGE (so a reader can tell where the bad batch is and seek past it); the call as a
+ * whole never fails on stored bytes.
+ */
+function toWireRecords(bytes: Buffer, fromOffset: number): { records: tributary.v1.IRecord[]; error: unknown; nextOffset: number | undefined } {
+  const records: tributary.v1.IRecord[] = [];
+  let nextOffset: number | undefined;
+  let pos = 0;
+  while (pos < bytes.length) {
+    let batch: RecordBatch;
+    try {
+      batch = decodeRecordBatch(bytes, pos);
+    } catch (err) {
+      if (records.length > 0) break;
+      return { records, nextOffset, error: new ApiError('CORRUPT_MESSAGE', `stored batch at or after offset ${fromOffset} does not decode: ${err instanceof Error ? err.message : String(err)}`, { cause: err }) };
+    }
+    pos += batch.sizeBytes;
+    nextOffset = batch.lastOffset + 1;
+    for (const r of batch.records) {
+      if (r.offset < fromOffset) continue;
+      records.push({
+        key: r.key ?? Buffer.alloc(0), hasKey: r.key !== null, value: r.value ?? Buffer.alloc(0), hasValue: r.value !== null,
+        headers: r.headers.map((h) => ({ key: h.key, value: h.value ?? Buffer.alloc(0) })),
+        timestampMs: r.timestamp, offset: r.offset,
+      });
+    }
+  }
+  return { records, error: undefined, nextOffset };
 }
 
 export function encodeFetchResults(input: FetchInput, results: readonly FetchPartitionResult[], format: tributary.v1.RecordFormat): tributary.v1.IFetchResponse {
+  return encodeFetch(input, results, format).response;
+}
+
+interface EncodedFetch {
+  readonly response: tributary.v1.IFetchResponse;
+  /** Some partition answers an error or a diverging epoch. */
+  readonly failed: boolean;
+  /** Per input partition: the offset after the last batch delivered, when one was. */
+  readonly nextOffsets: readonly (number | undefined)[];
+}
+
+function encodeFetch(input: FetchInput, results: readonly FetchPartitionResult[], format: tributary.v1.RecordFormat): EncodedFetch {
   const byTopic = new Map<string, tributary.v1.IFetchPartitionResponse[]>();
+  const nextOffsets: (number | undefined)[] = [];
+  let failed = false;
   results.forEach((r, i) => {
     const asRecords = format === tributary.v1.RecordFormat.RECORDS;
+    const converted = asRecords ? toWireRecords(r.bytes, input.partitions[i]?.fetchOffset ?? 0) : undefined;
+    const error = r.error ?? converted?.error;
+    failed ||= error !== undefined || r.divergingEpoch !== undefined;
+    nextOffsets.push(converted !== undefined ? converted.nextOffset : nextOffsetAfter(r.bytes));
     const response: tributary.v1.IFetchPartitionResponse = {
       partition: r.partition,
-      error: r.error === undefined ? NO_ERROR : toWireError(r.error),
+      error: error === undefined ? NO_ERROR : toWireError(error),
       highWatermark: r.highWatermark, lastStableOffset: r.lastStableOffset, logStartOffset: r.logStartOffset,
       leaderEpoch: r.leaderEpoch,
-      ...(asRecords ? { records: toWireRecords(r.bytes, input.partitions[i]?.fetchOffset ?? 0) } : { recordBatch: r.bytes }),
+      ...(converted !== undefined ? { records: converted.records } : { recordBatch: r.bytes }),
       ...(r.divergingEpoch !== undefined ? { divergingEpoch: { epoch: r.divergingEpoch.epoch, endOffset: r.divergingEpoch.endOffset } } : {}),
       abortedTransactions: [],
     };
@@ -146,15 +186,23 @@ export function encodeFetchResults(input: FetchInput, results: readonly FetchPar
     if (list === undefined) byTopic.set(r.topic, (list = []));
     list.push(response);
   });
-  return { error: NO_ERROR, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
+  return { response: { error: NO_ERROR, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }, failed, nextOffsets };
 }
 
-/** The offset after the last record in `bytes` (whole batches), or undefined when empty. */
+/**
+ * The offset after the last batch in `bytes` (whole batches), or undefined when empty. Stops at a header
+ * it cannot read (the reader of those bytes gets to see the bad batch and report it).
+ */
 function nextOffsetAfter(bytes: Buffer): number | undefined {
   let pos = 0;
   let next: number | undefined;
   while (pos < bytes.length) {
-    const header = readBatchHeader(bytes, pos);
+    let header: BatchHeader;
+    try {
+      header = readBatchHeader(bytes, pos);
+    } catch {
+      break;
+    }
     next = header.lastOffset + 1;
     pos += header.sizeBytes;
   }
@@ -262,14 +310,14 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
           if (results === undefined) break;
           if (results.every((r) => r.bytes.length === 0 && r.error === undefined && r.divergingEpoch === undefined)) continue;
           recordFetch(results);
-          const failed = results.some((r) => r.error !== undefined || r.divergingEpoch !== undefined);
+          const encoded = encodeFetch(input, results, call.request.format);
           // Flow control: write() only says "full" after 16 queued messages (grpc-js's object-mode
           // buffer), which can be hundreds of MiB of batches; so we also count bytes whose write callback
           // (the HTTP/2 layer took them) has not fired and stop reading ahead beyond one response's worth.
           // A slow reader thus costs this node at most ~2 responses of memory per stream.
           const size = results.reduce((sum, r) => sum + r.bytes.length, 0);
           unsentBytes += size;
-          const writable = call.write(encodeFetchResults(input, results, call.request.format), () => {
+          const writable = call.write(encoded.response, () => {
             unsentBytes -= size;
             wakeWriter?.();
           });
@@ -281,12 +329,13 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
             });
             wakeWriter = undefined;
           }
-          if (failed) break; // the stream ends on error, after delivering it
+          if (encoded.failed) break; // the stream ends on error, after delivering it
+          // Bytes that gave no whole readable batch cannot move the stream on: end it rather than resend them.
+          if (results.some((r, i) => r.bytes.length > 0 && encoded.nextOffsets[i] === undefined)) break;
           input = {
             ...input,
             partitions: input.partitions.map((p, i) => {
-              const bytes = results[i]?.bytes;
-              const next = bytes === undefined ? undefined : nextOffsetAfter(bytes);
+              const next = encoded.nextOffsets[i];
               return next === undefined ? p : { ...p, fetchOffset: Math.max(p.fetchOffset, next) };
             }),
           };

@@ -1,7 +1,8 @@
 // Produce, per partition: find the partition and check we lead it at the client's epoch, validate
-// the batches' framing, size and CRC from their headers (records are never decoded), append, and for
-// acks=all wait until the high watermark covers the batch.
-import { encodeRecordBatch, validateBatches, type Compression, type RecordInput } from '@tributary/protocol';
+// the batches' framing, size and CRC from their headers, then their records as Kafka's LogValidator
+// does (counts, varints, offset deltas, bounded decompression; no record objects are built), append, and
+// for acks=all wait until the high watermark covers the batch. A bad batch fails its partition only.
+import { encodeRecordBatch, validateBatches, validateProducedBatch, type Compression, type RecordInput } from '@tributary/protocol';
 import { ChangeNotifier, partitionKey } from './change-notifier.js';
 import { ApiError } from './errors.js';
 import type { ReplicaManager } from './replica-manager.js';
@@ -82,6 +83,11 @@ async function producePartition(
       if (other !== undefined) {
         throw new ApiError('INVALID_RECORD', `topic ${topic} has compression.type=${config.compressionType} but a batch is ${other.compression}; the broker does not recompress`);
       }
+    }
+    if (input.recordBatch !== undefined) {
+      // Client bytes: every record is checked before anything is written. (A batch built just above by
+      // our own encoder is not walked again.)
+      for (const header of headers) validateProducedBatch(batches, header, { maxUncompressedBytes: config.maxMessageBytes });
     }
     const appended = await partition.appendAsLeader(batches, { requiredAcks: request.acks, nowMs });
     if (request.acks === -1) {

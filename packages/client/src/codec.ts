@@ -21,18 +21,25 @@ export function encodeProducerBatch(batch: ProducerBatch, compression: Compressi
 
 /**
  * Decodes the whole batches in `buf`. A trailing partial batch (a fetch cut at max bytes) is ignored:
- * the next fetch starts from the position after the last whole batch.
+ * the next fetch starts from the position after the last whole batch. A batch that does not decode ends
+ * the list: the batches before it are returned with the error, so their records are still delivered and
+ * the next fetch starts at the bad batch (whose offset the error then names).
  */
-export function decodeFetchedBatches(bytes: Uint8Array): RecordBatch[] {
+export function decodeFetchedBatches(bytes: Uint8Array): { readonly batches: RecordBatch[]; readonly error: unknown } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const batches: RecordBatch[] = [];
   let pos = 0;
   while (pos + BATCH_HEADER_BYTES <= buf.length) {
     const size = LOG_OVERHEAD_BYTES + buf.readInt32BE(pos + BATCH_LENGTH_OFFSET);
     if (pos + size > buf.length) break; // partial trailing batch (a corrupt length fails in decodeRecordBatch)
-    const batch = decodeRecordBatch(buf, pos);
+    let batch: RecordBatch;
+    try {
+      batch = decodeRecordBatch(buf, pos);
+    } catch (error) {
+      return { batches, error };
+    }
     batches.push(batch);
     pos += batch.sizeBytes;
   }
-  return batches;
+  return { batches, error: undefined };
 }

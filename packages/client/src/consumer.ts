@@ -532,14 +532,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     }
     const bytes = r.recordBatch;
     if (bytes === null || bytes === undefined || bytes.length === 0) return;
-    let batches: RecordBatch[];
-    try {
-      batches = decodeFetchedBatches(bytes);
-    } catch (error) {
-      this.pendingError = new CorruptRecordError(s.topic, s.partition, item.fetchOffset, error);
+    const decoded = decodeFetchedBatches(bytes);
+    const batches: RecordBatch[] = decoded.batches;
+    if (decoded.error !== undefined && batches.length === 0) {
+      this.pendingError = new CorruptRecordError(s.topic, s.partition, item.fetchOffset, decoded.error);
       s.nextFetchAtMs = Infinity; // until the user seeks past it
       return;
     }
+    // A bad batch after good ones: deliver the good ones; the next fetch starts at the bad batch and
+    // reports it at its own offset.
     if (batches.length === 0) {
       this.pendingError = new MessageTooLargeError(
         `a batch at ${s.topic}-${s.partition} offset ${item.fetchOffset} is larger than max.partition.fetch.bytes=${this.config.maxPartitionFetchBytes}`,

@@ -1,6 +1,6 @@
 // Consumer fetch paths against a scripted broker: leader epochs on fetch, KIP-320 truncation
 // detection, leadership errors, corrupt data.
-import { encodeRecordBatch, ErrorCode, stampBatch } from '@tributary/protocol';
+import { computeBatchCrc, CRC_OFFSET, encodeRecordBatch, ErrorCode, LAST_OFFSET_DELTA_OFFSET, RECORD_COUNT_OFFSET, stampBatch } from '@tributary/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Consumer, CorruptRecordError, LogTruncationError, type ConsumerOptions } from '../src/index.js';
 import { startFakeBroker, type FakeBroker, type FakeBrokerScript } from './fake-broker.js';
@@ -104,5 +104,23 @@ describe('consumer fetch', () => {
     const err = await consumer.poll({ timeoutMs: 2_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptRecordError);
     expect(err).toMatchObject({ code: 'CORRUPT_MESSAGE', topic: TOPIC, partition: 0, fetchOffset: 0 });
+  });
+
+  it('a bad batch after good ones: the good records are delivered, then the error names the bad batch offset', async () => {
+    // Poison an older broker stored: header claims 1,001 records, the bytes hold one (CRC valid).
+    const poison = batchBytes(3, 1, 0);
+    poison.writeInt32BE(1000, LAST_OFFSET_DELTA_OFFSET);
+    poison.writeInt32BE(1001, RECORD_COUNT_OFFSET);
+    poison.writeUInt32BE(computeBatchCrc(poison, 0, poison.length), CRC_OFFSET);
+    const { consumer } = await setup({
+      fetch: (p) => (Number(p.fetchOffset) <= 3
+        ? { highWatermark: 1004, recordBatch: Buffer.concat([...(Number(p.fetchOffset) === 0 ? [batchBytes(0, 3, 0)] : []), poison]) }
+        : { highWatermark: 1004 }),
+    });
+    const records = await consumer.poll({ timeoutMs: 2_000 });
+    expect(records.map((r) => [r.offset, r.value?.toString()])).toEqual([[0, 'v0'], [1, 'v1'], [2, 'v2']]);
+    const err = await consumer.poll({ timeoutMs: 2_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CorruptRecordError);
+    expect(err).toMatchObject({ code: 'CORRUPT_MESSAGE', fetchOffset: 3 });
   });
 });

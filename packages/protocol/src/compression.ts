@@ -1,7 +1,7 @@
 // Compression codecs of the record batch (attributes bits 0-2). Codes are Kafka's.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { compressSync as lz4CompressSync, uncompressSync as lz4UncompressSync } from 'lz4-napi';
-import { CorruptRecordError, InvalidArgumentError, UnsupportedCompressionError } from './errors.js';
+import { CorruptRecordError, InvalidArgumentError, MessageTooLargeError, UnsupportedCompressionError } from './errors.js';
 
 export type Compression = 'none' | 'gzip' | 'lz4';
 
@@ -61,20 +61,40 @@ export function compress(compression: Compression, data: Buffer): Buffer {
  * the limit) is a CorruptRecordError with the codec's error as `cause`. The result is a fresh buffer.
  */
 export function decompress(compression: Compression, data: Uint8Array, maxBytes: number): Buffer {
+  try {
+    return inflateBounded(compression, data, maxBytes);
+  } catch (err) {
+    if (err instanceof MessageTooLargeError) throw new CorruptRecordError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * Decompresses a record sequence whose decompressed size may not exceed `maxBytes`, stopping *while*
+ * inflating: gzip through zlib's maxOutputLength (zlib aborts as soon as its output passes the bound, so a
+ * 200 KB bomb that would inflate to 200 MiB costs ~1 MiB of work), lz4 from its size prefix before
+ * anything is allocated. Throws MessageTooLargeError past the bound and CorruptRecordError (codec error
+ * as `cause`) for a stream that does not decompress. `none` returns a view of `data` (no copy, no bound:
+ * the caller already bounded the batch). The result is a fresh buffer otherwise.
+ */
+export function inflateBounded(compression: Compression, data: Uint8Array, maxBytes: number): Buffer {
   switch (compression) {
     case 'none':
       return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     case 'gzip':
       try {
-        return gunzipSync(data, { maxOutputLength: maxBytes });
+        return gunzipSync(data, { maxOutputLength: Math.max(1, maxBytes) });
       } catch (cause) {
-        throw new CorruptRecordError(`gzip record data does not decompress (limit ${maxBytes} bytes)`, { cause });
+        if ((cause as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new MessageTooLargeError(`gzip record data inflates past the limit of ${maxBytes} bytes`, { cause });
+        }
+        throw new CorruptRecordError(`gzip record data does not decompress`, { cause });
       }
     case 'lz4': {
       if (data.byteLength < 4) throw new CorruptRecordError('lz4 record data shorter than its size prefix');
       const declaredBytes = Buffer.from(data.buffer, data.byteOffset, 4).readUInt32LE(0);
       if (declaredBytes > maxBytes) {
-        throw new CorruptRecordError(`lz4 record data declares ${declaredBytes} bytes, over the limit of ${maxBytes}`);
+        throw new MessageTooLargeError(`lz4 record data declares ${declaredBytes} bytes, over the limit of ${maxBytes}`);
       }
       let out: Buffer;
       try {

@@ -124,6 +124,8 @@ export class TributaryError extends Error {
         return new CorruptRecordError(message);
       case ErrorCode.MESSAGE_TOO_LARGE:
         return new MessageTooLargeError(message);
+      case ErrorCode.INVALID_RECORD:
+        return new InvalidRecordError(message);
       case ErrorCode.INVALID_ARGUMENT: {
         // InvalidArgumentError messages travel as "field: detail" (see its constructor).
         const match = /^([^\s:]+): ([\s\S]*)$/.exec(message);
@@ -143,11 +145,23 @@ export class CorruptRecordError extends TributaryError {
   }
 }
 
+/**
+ * A well-framed batch whose contents break a rule the broker enforces before appending (Kafka's
+ * InvalidRecordException): its header's record count or offset range disagrees with its records, a
+ * client sent a control batch, ...
+ */
+export class InvalidRecordError extends TributaryError {
+  override name = 'InvalidRecordError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.INVALID_RECORD, message, options);
+  }
+}
+
 /** A batch or request is larger than a configured limit (`max.message.bytes`, `maxBatchBytes`...). */
 export class MessageTooLargeError extends TributaryError {
   override name = 'MessageTooLargeError';
-  constructor(message: string) {
-    super(ErrorCode.MESSAGE_TOO_LARGE, message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MESSAGE_TOO_LARGE, message, options);
   }
 }
 

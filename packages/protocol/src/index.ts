@@ -9,6 +9,7 @@ export {
   TributaryError,
   CorruptRecordError,
   MessageTooLargeError,
+  InvalidRecordError,
   UnsupportedCompressionError,
   InvalidArgumentError,
   toWireError,
@@ -21,6 +22,7 @@ export {
   DEFAULT_MAX_DECOMPRESSED_BYTES,
   compressionFromName,
   compressionFromCode,
+  inflateBounded,
 } from './compression.js';
 export {
   BASE_OFFSET_OFFSET,
@@ -75,6 +77,7 @@ export {
   decodeRecordBatch,
   decodeRecordBatches,
 } from './record-batch.js';
+export { type ProducedBatchLimits, validateProducedBatch } from './batch-validator.js';
 export {
   ByteCursor,
   MAX_VARINT_BYTES,

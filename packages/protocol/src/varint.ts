@@ -54,22 +54,27 @@ export class ByteCursor {
 
   /** Reads a zigzag varint (int32). */
   readVarint(what: string): number {
+    // Small-integer bit operations only (this is the hottest function of record validation and decoding):
+    // groups 0-3 fill bits 0-27, the 5th byte may only carry bits 28-31.
     const buf = this.buf;
     let pos = this.pos;
     const end = this.end;
-    let raw = 0;
-    let shift = 0;
-    for (;;) {
+    if (pos >= end) throw new CorruptRecordError(`${what}: varint runs past the end at position ${pos}`);
+    let b = buf[pos++]!;
+    let raw = b & 0x7f;
+    for (let shift = 7; b >= 0x80; shift += 7) {
       if (pos >= end) throw new CorruptRecordError(`${what}: varint runs past the end at position ${pos}`);
-      const b = buf[pos++]!;
-      if (shift === 28 && b > 0x0f) throw new CorruptRecordError(`${what}: varint overflows 32 bits at position ${pos - 1}`);
-      raw += (b & 0x7f) * 2 ** shift;
-      if (b < 0x80) break;
-      shift += 7;
+      b = buf[pos++]!;
+      if (shift === 28) {
+        if (b > 0x0f) throw new CorruptRecordError(`${what}: varint overflows 32 bits at position ${pos - 1}`);
+        raw = (raw | (b << 28)) >>> 0;
+        break;
+      }
+      raw |= (b & 0x7f) << shift;
     }
     this.pos = pos;
-    // raw is an unsigned 32-bit value held exactly in a double; undo zigzag.
-    return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+    // raw is the unsigned 32-bit zigzag value; undo zigzag into an int32.
+    return (raw >>> 1) ^ -(raw & 1);
   }
 
   /** Reads a zigzag varlong (int64) whose value must be a safe integer. */

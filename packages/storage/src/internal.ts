@@ -4,7 +4,7 @@ export * from './batch-header.js';
 export { LeaderEpochCache } from './leader-epoch-cache.js';
 export { OffsetIndex, OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
 export { TimeIndex, TIME_INDEX_ENTRY_BYTES } from './time-index.js';
-export { LogSegment, segmentFileName, LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX } from './log-segment.js';
+export { LogSegment, MAX_RELATIVE_OFFSET, segmentFileName, LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX } from './log-segment.js';
 export {
   CLEAN_SHUTDOWN_FILE,
   HIGH_WATERMARK_CHECKPOINT_FILE,

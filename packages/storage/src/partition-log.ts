@@ -40,7 +40,7 @@ import {
 import { CLEANED_SUFFIX, CleanedSegmentWriter, removeStage, SEGMENT_SUFFIXES, segmentPath, SWAP_SUFFIX } from './cleaned-segment.js';
 import { type BatchCleanStats, cleanBatch, DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES, OffsetMap, planCleaning } from './log-cleaner.js';
 import { readBatchRecords } from './record-reader.js';
-import { LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
+import { InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
 import type { EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
 import { DEFAULT_LOG_CONFIG, deletesByRetention, type LogConfig } from './log-config.js';
 import {
@@ -63,6 +63,24 @@ export const APPEND_MAX_BYTES = 0x7fffffff;
 export const READ_MAX_BYTES = 32 * 1024 * 1024;
 const FLUSH_TIMER_PERIOD_MS_MAX = 1000;
 const FLUSH_TIMER_PERIOD_MS_MIN = 10;
+
+/**
+ * Refuses (InvalidRecordError, log unchanged) an append whose offsets [firstOffset, lastOffset] could not
+ * be written: past the safe-integer range offsets are kept in, or wider than one segment's relative
+ * offsets (MAX_RELATIVE_OFFSET). The writer rolls a segment before an append that does not fit it, but one
+ * append always lands in one segment, so a wider one would break the segment's index and fail the log —
+ * and a client's (or a peer's) bytes must never fail a log. Checked before any offset is assigned.
+ */
+function checkAppendSpan(firstOffset: number, lastOffset: number, batchCount: number): void {
+  if (!Number.isSafeInteger(lastOffset) || !Number.isSafeInteger(firstOffset) || lastOffset < firstOffset) {
+    throw new InvalidRecordError(`append of ${batchCount} batch(es) at offset ${firstOffset} would end at offset ${lastOffset}, outside the offsets this log can hold`);
+  }
+  if (lastOffset - firstOffset > MAX_RELATIVE_OFFSET) {
+    throw new InvalidRecordError(
+      `append of ${batchCount} batch(es) spans ${lastOffset - firstOffset + 1} offsets [${firstOffset}, ${lastOffset}], more than one segment can index (${MAX_RELATIVE_OFFSET + 1})`,
+    );
+  }
+}
 
 export interface PartitionLogOptions {
   /** The partition's directory; created if missing. The log owns it exclusively. */
@@ -457,6 +475,7 @@ export class PartitionLog {
       assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
       const validated = validateBatches(batches, { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true });
       const firstOffset = this.nextOffsetToAssign;
+      checkAppendSpan(firstOffset, validated.reduce((last, b) => last + b.lastOffsetDelta + 1, firstOffset - 1), validated.length);
       let nextOffset = firstOffset;
       const logAppendTimeMs = opts.logAppendTimeMs;
       const stamped: BatchExtent[] = [];
@@ -503,6 +522,7 @@ export class PartitionLog {
         }
         expected = batch.lastOffset + 1;
       }
+      checkAppendSpan(this.nextOffsetToAssign, expected - 1, validated.length);
       for (const batch of validated) {
         if (this.epochCache.assign(batch.partitionLeaderEpoch, batch.baseOffset)) this.epochCheckpointDirty = true;
       }

@@ -1,7 +1,7 @@
 import { AssertionError } from 'node:assert';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CorruptRecordError, InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, parseLogConfig, RecordTooLargeError, UnexpectedAppendOffsetError } from '../src/index.js';
-import { LogSegment } from '../src/internal.js';
+import { LogSegment, MAX_RELATIVE_OFFSET } from '../src/internal.js';
 import { buildBatch, flipBits, resealCrc, splitBatches } from './batch-builder.js';
 import { appendMany, LogHarness, readAll } from './harness.js';
 
@@ -165,6 +165,31 @@ describe('append and read', () => {
     await expect(log.appendAsLeader(badCount, 0)).rejects.toBeInstanceOf(InvalidRecordError);
     expect((await log.appendAsLeader(buildBatch({ fill: 9 }), 0)).firstOffset).toBe(2);
     expect((await readAll(log)).map((b) => b.fill)).toEqual([0, 1, 9]);
+  });
+
+  it('an append wider than one segment can index is refused (INVALID_RECORD): the log is not failed and reopens', async () => {
+    const dir = await h.dir();
+    const log = await h.open(dir);
+    await appendMany(log, 2);
+    // The finding: 100 batches whose headers claim 2^31-1 records each (valid CRCs) once got past the
+    // checks, were written, then failed the offset index ("relative offset … out of u32 range") and the log.
+    const huge = (): Buffer => buildBatch({ recordCount: MAX_RELATIVE_OFFSET });
+    const hostile = Buffer.concat(Array.from({ length: 100 }, huge));
+    await expect(log.appendAsLeader(hostile, 0)).rejects.toBeInstanceOf(InvalidRecordError);
+    // Exactly one offset too many for a segment, in two batches, is refused too; the span of one segment passes.
+    await expect(log.appendAsLeader(Buffer.concat([huge(), buildBatch({ recordCount: 2 })]), 0)).rejects.toMatchObject({ code: 'INVALID_RECORD' });
+    expect(log.currentState).toBe('open');
+    expect(log.logEndOffset).toBe(2);
+    await expect(log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 2, recordCount: MAX_RELATIVE_OFFSET }), buildBatch({ baseOffset: 2 + MAX_RELATIVE_OFFSET, recordCount: 2 })])))
+      .rejects.toBeInstanceOf(InvalidRecordError);
+    const fits = await log.appendAsLeader(Buffer.concat([huge(), buildBatch()]), 0);
+    expect(fits).toMatchObject({ firstOffset: 2, lastOffset: 2 + MAX_RELATIVE_OFFSET });
+    expect((await log.appendAsLeader(buildBatch({ fill: 7 }), 0)).firstOffset).toBe(3 + MAX_RELATIVE_OFFSET);
+    expect(log.currentState).toBe('open');
+    await log.close();
+    const reopened = await h.open(dir);
+    expect(reopened.logEndOffset).toBe(4 + MAX_RELATIVE_OFFSET);
+    expect((await readAll(reopened)).map((b) => b.fill)).toEqual([0, 1, 0x61, 0x61, 7]);
   });
 
   it('follower appends keep offsets and epochs and must continue the log', async () => {
