@@ -513,8 +513,12 @@ export class Producer {
       if (this.cluster.metadata.partition(batch.topic, batch.partition) === undefined || needsMetadataRefresh(error)) {
         this.refreshMetadataThenWake();
       }
-      this.accumulator.reenqueue(batch, nowMs + decision.backoffMs, error);
-      this.scheduleAt(nowMs + decision.backoffMs);
+      // A batch refused behind an unfinished earlier one needs no backoff: the accumulator sends a
+      // retried batch only once its partition has nothing in flight, i.e. after the earlier one's answer
+      // (backing off too, every reordering cost 100 ms of the partition's throughput).
+      const backoffMs = outOfOrder ? 0 : decision.backoffMs;
+      this.accumulator.reenqueue(batch, nowMs + backoffMs, error);
+      this.scheduleAt(nowMs + backoffMs);
       return;
     }
     const expired = !decision.retry && decision.reason === 'deadline';
