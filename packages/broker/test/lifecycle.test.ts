@@ -1,6 +1,6 @@
 import { cp, mkdir, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeRecordBatches } from '@tributary/protocol';
 import { batchOf, call, codeName, createTopic, fetchFrom, makeTempDir, produceBatch, startTestNode } from './helpers.js';
 
@@ -126,16 +126,16 @@ describe('node lifecycle: restarts, recovery, deletion, live configs, shutdown, 
     const t = await startTestNode();
     await createTopic(t, 'idle');
     const waiting = async (): Promise<string | undefined> => (await t.node.metrics.registry.getSingleMetricAsString('tributary_waiting_requests')).split('\n').find((l) => l.startsWith('tributary_waiting_requests{'));
+    // Exactly n parked: waited for with a deadline (a busy machine delivers the call late), never assumed after a sleep.
+    const parkedCount = (n: number): Promise<void> => vi.waitFor(async () => expect(await waiting()).toMatch(new RegExp(` ${n}$`)), { timeout: 10_000, interval: 20 });
     // A client-cancelled long poll releases its waiter.
     const cancelled = t.broker.fetch({ maxWaitMs: 20_000, minBytes: 1, topics: [{ topic: 'idle', partitions: [{ partition: 0, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }] }, () => undefined);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await waiting()).toMatch(/ 1$/);
+    await parkedCount(1);
     cancelled.cancel();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(await waiting()).toMatch(/ 0$/);
+    await parkedCount(0); // long before its 20 s max wait
 
     const parked = fetchFrom(t, 'idle', 0, 0, { maxWaitMs: 20_000, minBytes: 1 });
-    await new Promise((r) => setTimeout(r, 100));
+    await parkedCount(1);
     const started = Date.now();
     await Promise.all([t.node.close(), t.node.close()]);
     const answered = await parked.then((p) => codeName(p.error), (e: Error) => e.message);

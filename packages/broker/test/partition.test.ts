@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { encodeRecordBatch } from '@tributary/protocol';
 import { computeHighWatermark, MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
 import { ChangeNotifier, Partition } from '../src/internal.js';
 import { batchOf, silentLogger } from './helpers.js';
@@ -62,6 +63,36 @@ describe('Partition', () => {
     expect(partition.logEndOffset).toBe(0);
     await partition.appendAsLeader(batchOf(['a']), { requiredAcks: 1, nowMs: 0 });
     expect(partition.logEndOffset).toBe(1);
+  });
+});
+
+describe('idempotent appends arriving out of sending order', () => {
+  // Pipelined requests of one producer are separate gRPC calls: the broker may receive the second
+  // before the first. It must never append a batch ahead of the ones it follows.
+  const batch = (seq: number, records: number): Buffer => encodeRecordBatch({
+    producerId: 3, producerEpoch: 0, baseSequence: seq,
+    records: Array.from({ length: records }, (_, i) => ({ key: null, value: Buffer.from(`v${seq + i}`), timestamp: 1_000 })),
+  });
+  const append = (p: Partition, seq: number, records: number): Promise<{ batchBaseOffsets: readonly number[] }> =>
+    p.appendAsLeader(batch(seq, records), { requiredAcks: 1, nowMs: 0 });
+
+  it('refuses an unknown producer\'s first batch unless it starts at sequence 0 (UNKNOWN_PRODUCER_ID), appending nothing', async () => {
+    const { partition } = makePartition(0);
+    await expect(append(partition, 3, 2)).rejects.toMatchObject({ code: 'UNKNOWN_PRODUCER_ID' });
+    expect(partition.logEndOffset).toBe(0);
+    expect((await append(partition, 0, 3)).batchBaseOffsets).toEqual([0]);
+    expect((await append(partition, 3, 2)).batchBaseOffsets).toEqual([3]); // the retry, now in order
+    expect(partition.logEndOffset).toBe(5);
+  });
+
+  it('refuses a known producer\'s batch that overtook its predecessor (OUT_OF_ORDER_SEQUENCE_NUMBER); the retry lands after it', async () => {
+    const { partition } = makePartition(0);
+    await append(partition, 0, 2);
+    await expect(append(partition, 4, 1)).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    expect((await append(partition, 2, 2)).batchBaseOffsets).toEqual([2]);
+    expect((await append(partition, 4, 1)).batchBaseOffsets).toEqual([4]);
+    expect((await append(partition, 2, 2)).batchBaseOffsets).toEqual([2]); // a duplicate: its offsets, nothing appended
+    expect(partition.logEndOffset).toBe(5);
   });
 });
 

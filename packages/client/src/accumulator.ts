@@ -42,6 +42,11 @@ export class ProducerBatch {
   producerId = -1;
   producerEpoch = -1;
   baseSequence = -1;
+  /**
+   * Idempotence: whether, when the current attempt was sent, an earlier batch of the partition (same
+   * producer id) was unfinished. Only then may a sequence refusal of this attempt still resolve.
+   */
+  sentBehindUnfinished = false;
   /** The last retriable error, reported as the cause if the batch then times out. */
   lastError: unknown = undefined;
   /** Encoded bytes, cached so a retry sends exactly what the first attempt sent. */

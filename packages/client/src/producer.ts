@@ -51,6 +51,7 @@ export type IdempotenceState = 'disabled' | 'uninitialized' | 'initializing' | '
 
 const DUPLICATE_SEQUENCE_NUMBER = tributary.v1.ErrorCode.DUPLICATE_SEQUENCE_NUMBER;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = tributary.v1.ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
+const UNKNOWN_PRODUCER_ID = tributary.v1.ErrorCode.UNKNOWN_PRODUCER_ID;
 const INT32_MAX = 2_147_483_647;
 /**
  * With idempotence, at most this many batches of one partition are unacknowledged on the wire: the
@@ -87,15 +88,15 @@ export class Producer {
   private readonly accumulator: RecordAccumulator;
   private readonly inFlightByAddress = new Map<string, number>();
   private readonly nextSequence = new Map<string, number>();
-  /** Per partition: the sequence after the last acknowledged batch of the current producer id. */
-  private readonly ackedSequence = new Map<string, number>();
   /**
-   * Per partition, unfinished batches stamped with each producer id. After a new producer id, batches
-   * of an older one may still be on the wire or waiting to be retried; the broker orders sequences
-   * per producer id only, so a partition's batches of the new id wait until those are done — else a
-   * retried old batch could land after newer records (per-partition order is the promise).
+   * Per partition, the stamped batches not finished yet (in flight or queued for a retry), in stamping
+   * order — which is sequence order within one producer id. Two uses:
+   * - After a new producer id, batches of an older one may still be on the wire or waiting to be
+   *   retried; the broker orders sequences per producer id only, so a partition's batches of the new id
+   *   wait until those are done — else a retried old batch could land after newer records.
+   * - Whether a sequence refusal is certain (see `sentBehindUnfinished`).
    */
-  private readonly stampedUnfinished = new Map<string, Map<number, number>>();
+  private readonly stampedUnfinished = new Map<string, ProducerBatch[]>();
   /** Set once the broker fenced this producer id: every pending and later send fails with it. */
   private fatalError: ProducerFencedError | undefined;
   private senderScheduled = false;
@@ -372,9 +373,9 @@ export class Producer {
     batch.producerId = this.producerId;
     batch.producerEpoch = this.producerEpoch;
     batch.baseSequence = seq;
-    const byPid = this.stampedUnfinished.get(key) ?? new Map<number, number>();
-    byPid.set(batch.producerId, (byPid.get(batch.producerId) ?? 0) + 1);
-    this.stampedUnfinished.set(key, byPid);
+    const unfinished = this.stampedUnfinished.get(key) ?? [];
+    unfinished.push(batch);
+    this.stampedUnfinished.set(key, unfinished);
     this.nextSequence.set(key, (seq + batch.records.length) % (INT32_MAX + 1));
     batch.encoded = undefined;
   }
@@ -384,6 +385,7 @@ export class Producer {
     const byTopic = new Map<string, Map<number, ProducerBatch[]>>();
     for (const batch of request.batches) {
       this.stampIdempotence(batch);
+      batch.sentBehindUnfinished = this.hasUnfinishedBefore(batch);
       batch.encoded ??= encodeProducerBatch(batch, this.config.compressionType);
       let parts = byTopic.get(batch.topic);
       if (parts === undefined) byTopic.set(batch.topic, (parts = new Map()));
@@ -461,11 +463,6 @@ export class Producer {
         const first = perBatch.length === batchCount.get(key) ? Number(perBatch[index]) : Number(r.baseOffset ?? -1);
         const baseOffset = this.config.acks === 0 || first < 0 ? -1 : (perBatch.length === batchCount.get(key) ? first : (nextOffset.get(key) ?? first));
         if (baseOffset >= 0) nextOffset.set(key, baseOffset + batch.records.length);
-        if (batch.baseSequence >= 0 && batch.producerId === this.producerId) {
-          // Responses of one partition may complete out of order across requests: keep the furthest.
-          const acked = (batch.baseSequence + batch.records.length) % (INT32_MAX + 1);
-          if (acked > (this.ackedSequence.get(key) ?? 0) || acked < batch.baseSequence) this.ackedSequence.set(key, acked);
-        }
         this.finishBatch(batch, { baseOffset, logAppendTimeMs: Number(r.logAppendTimeMs ?? -1) });
       } else {
         this.handleBatchError(batch, errorFromWire(code, r.error?.message ?? '', {
@@ -490,17 +487,20 @@ export class Producer {
       this.finishBatch(batch, { error });
       return;
     }
-    const outOfOrder = error instanceof TributaryClientError && error.code === errorName(OUT_OF_ORDER_SEQUENCE_NUMBER);
-    if (outOfOrder && this.isUnresolvableGap(batch)) {
-      // Every earlier batch was acknowledged, yet the broker sees a gap: it lost them. Retrying cannot
-      // fill the gap; fail this batch and start a new producer id so later batches are accepted.
+    const outOfOrder = error instanceof TributaryClientError
+      && (error.code === errorName(OUT_OF_ORDER_SEQUENCE_NUMBER) || error.code === errorName(UNKNOWN_PRODUCER_ID));
+    if (outOfOrder && batch.baseSequence >= 0 && !batch.sentBehindUnfinished) {
+      // Every earlier batch of the partition had finished before this attempt was sent, yet the broker
+      // sees a gap (it lost acknowledged batches, or an earlier one failed). Retrying cannot fill the
+      // gap; fail this batch and start a new producer id so later batches are accepted.
       this.finishBatch(batch, { error: new OutOfOrderSequenceError(
-        `${batch.topic}-${batch.partition}: broker refused sequence ${batch.baseSequence} of producer ${batch.producerId} as out of order after every earlier batch was acknowledged`, error) });
-      if (batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('out-of-order sequence after acknowledged batches');
+        `${batch.topic}-${batch.partition}: broker refused sequence ${batch.baseSequence} of producer ${batch.producerId} (${(error as TributaryClientError).code}) although every earlier batch had finished before it was sent`, error) });
+      if (batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('sequence refused after every earlier batch had finished');
       return;
     }
-    // With idempotence, any other sequence gap means an earlier batch of this partition is still being
-    // retried: this one must be retried after it.
+    // Otherwise an earlier batch of this partition was unfinished when this one was sent: the broker
+    // may have received this one first (requests are not processed in sending order) or the earlier
+    // one is being retried. Retry this one after it (the accumulator re-queues in sequence order).
     const retriable = error instanceof TributaryClientError
       && (error.retriable || (this.idempotenceState === 'ready' && outOfOrder));
     const nowMs = Date.now();
@@ -513,8 +513,12 @@ export class Producer {
       if (this.cluster.metadata.partition(batch.topic, batch.partition) === undefined || needsMetadataRefresh(error)) {
         this.refreshMetadataThenWake();
       }
-      this.accumulator.reenqueue(batch, nowMs + decision.backoffMs, error);
-      this.scheduleAt(nowMs + decision.backoffMs);
+      // A batch refused behind an unfinished earlier one needs no backoff: the accumulator sends a
+      // retried batch only once its partition has nothing in flight, i.e. after the earlier one's answer
+      // (backing off too, every reordering cost 100 ms of the partition's throughput).
+      const backoffMs = outOfOrder ? 0 : decision.backoffMs;
+      this.accumulator.reenqueue(batch, nowMs + backoffMs, error);
+      this.scheduleAt(nowMs + backoffMs);
       return;
     }
     const expired = !decision.retry && decision.reason === 'deadline';
@@ -527,14 +531,21 @@ export class Producer {
   }
 
   /**
-   * Kafka's rule: OUT_OF_ORDER_SEQUENCE_NUMBER is retriable only while an earlier batch of the partition
-   * is unacknowledged (it may still land). If the batch is the first unacknowledged one of the current
-   * producer id, or belongs to a producer id already abandoned, nothing can fill the gap.
+   * Whether a batch of the same partition and producer id, stamped before `batch`, is unfinished (in
+   * flight or queued for a retry). Judged when an attempt is sent, not when its answer comes: Kafka's
+   * rule (a sequence refusal is retriable while an earlier batch may still land) relies on one TCP
+   * connection processing requests in order, so an answer arriving after the earlier batches' proves
+   * the broker judged it after them. Here separate gRPC calls carry no processing order — the broker
+   * may judge a batch before an earlier one sent on another call, and answer it after — so only an
+   * attempt sent when every earlier batch had finished makes a refusal certain.
    */
-  private isUnresolvableGap(batch: ProducerBatch): boolean {
+  private hasUnfinishedBefore(batch: ProducerBatch): boolean {
     if (batch.baseSequence < 0) return false;
-    if (batch.producerId !== this.producerId) return true;
-    return batch.baseSequence === (this.ackedSequence.get(this.sequenceKey(batch)) ?? 0);
+    for (const b of this.stampedUnfinished.get(this.sequenceKey(batch)) ?? []) {
+      if (b === batch) return false;
+      if (b.producerId === batch.producerId) return true;
+    }
+    throw new IllegalStateError(`${batch.topic}-${batch.partition}: a stamped batch (sequence ${batch.baseSequence}) is not tracked as unfinished`);
   }
 
   /** INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: fatal. Pending and later sends fail; nothing is resent. */
@@ -570,28 +581,22 @@ export class Producer {
     this.producerId = -1;
     this.producerEpoch = -1;
     this.nextSequence.clear();
-    this.ackedSequence.clear();
   }
 
   /** A batch not stamped yet must wait: batches of an older producer id of its partition are unfinished. */
   private holdsForOlderProducerId(batch: ProducerBatch): boolean {
     if (batch.baseSequence >= 0) return false;
-    const byPid = this.stampedUnfinished.get(this.sequenceKey(batch));
-    if (byPid === undefined) return false;
-    for (const [pid, count] of byPid) if (pid !== this.producerId && count > 0) return true;
-    return false;
+    return (this.stampedUnfinished.get(this.sequenceKey(batch)) ?? []).some((b) => b.producerId !== this.producerId);
   }
 
   private finishBatch(batch: ProducerBatch, results: { error: Error } | { baseOffset: number; logAppendTimeMs: number }): void {
     if (batch.baseSequence >= 0) {
       const key = this.sequenceKey(batch);
-      const byPid = this.stampedUnfinished.get(key);
-      const left = (byPid?.get(batch.producerId) ?? 0) - 1;
-      if (byPid !== undefined) {
-        if (left > 0) byPid.set(batch.producerId, left);
-        else byPid.delete(batch.producerId);
-        if (byPid.size === 0) this.stampedUnfinished.delete(key);
-      }
+      const unfinished = this.stampedUnfinished.get(key) ?? [];
+      const i = unfinished.indexOf(batch);
+      if (i < 0) throw new IllegalStateError(`${batch.topic}-${batch.partition}: finishing a stamped batch (sequence ${batch.baseSequence}) not tracked as unfinished`);
+      unfinished.splice(i, 1);
+      if (unfinished.length === 0) this.stampedUnfinished.delete(key);
     }
     let bytes = 0;
     for (const r of batch.records) bytes += r.sizeBytes;

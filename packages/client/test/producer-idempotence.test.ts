@@ -82,6 +82,40 @@ describe('idempotent producer: OUT_OF_ORDER_SEQUENCE_NUMBER', () => {
     expect(producer.idempotence).toMatchObject({ state: 'ready', producerId: 4 });
   });
 
+  for (const code of [ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, ErrorCode.UNKNOWN_PRODUCER_ID]) {
+    it(`${ErrorCode[code]} is retried when an earlier batch was in flight as it was sent, even if that one's ack arrives first`, async () => {
+      // Separate gRPC calls carry no processing order: the broker judged 'b' (sequence 1) before 'a'
+      // (sequence 0) arrived, and its refusal reaches the client after 'a' was acknowledged. Judged when
+      // the answer came (every earlier batch acknowledged) it looked certain; it is not — resend 'b'.
+      let aAcked: () => void = () => undefined;
+      const aAckedGate = new Promise<void>((resolve) => { aAcked = resolve; });
+      let aLanded = false;
+      const { fake, producer } = await setup({
+        initProducerId: () => ({ producerId: 6, producerEpoch: 0 }),
+        produce: async (batch) => {
+          if (batch.baseSequence === 0) {
+            await vi.waitFor(() => expect(fake!.produceRequests).toBe(2), { timeout: 5_000 }); // 'b' is on the wire
+            aLanded = true;
+            return { code: 0, baseOffset: 0 };
+          }
+          if (!aLanded || fake!.produced.filter((p) => p.batch.baseSequence === 1).length === 1) {
+            await aAckedGate; // answered only after the client has 'a''s ack
+            return { code };
+          }
+          return { code: 0, baseOffset: 1 };
+        },
+      }, { 'max.in.flight.requests.per.connection': 5 });
+      const a = producer.send({ topic: TOPIC, value: 'a', partition: 0 });
+      await vi.waitFor(() => expect(fake.produceRequests).toBe(1), { timeout: 5_000 });
+      const b = producer.send({ topic: TOPIC, value: 'b', partition: 0 }); // its own request
+      expect((await a).offset).toBe(0);
+      aAcked();
+      expect((await b).offset).toBe(1);
+      expect(fake.produced.filter((p) => p.batch.baseSequence === 1).length).toBe(2);
+      expect(producer.idempotence).toMatchObject({ state: 'ready', producerId: 6 });
+    });
+  }
+
   it('fails with OutOfOrderSequenceError when every earlier batch was acknowledged, and continues with a new producer id', async () => {
     let pid = 20;
     let refuse = true;

@@ -39,7 +39,7 @@ export type SequenceCheck =
   | { readonly kind: 'append' }
   /** A retry of a batch already in the log: answer with its original offsets, append nothing. */
   | { readonly kind: 'duplicate'; readonly batch: ProducerBatch }
-  | { readonly kind: 'error'; readonly code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' | 'INVALID_PRODUCER_EPOCH'; readonly message: string };
+  | { readonly kind: 'error'; readonly code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' | 'UNKNOWN_PRODUCER_ID' | 'INVALID_PRODUCER_EPOCH'; readonly message: string };
 
 export function lastSequenceOf(batch: BatchIdentity): number {
   // Sequences wrap from Int32.MAX to 0.
@@ -54,7 +54,15 @@ function nextSequence(seq: number): number {
 export function checkSequence(table: ReadonlyMap<number, ProducerEntry>, batch: BatchIdentity): SequenceCheck {
   if (batch.producerId === NO_PRODUCER_ID) return { kind: 'append' };
   const entry = table.get(batch.producerId);
-  if (entry === undefined) return { kind: 'append' }; // unknown producer (new, or its state expired with retention)
+  if (entry === undefined) {
+    // A producer's first batch here starts at sequence 0. Anything else may be a later batch that
+    // overtook the first on the way (requests of one connection are not processed in order: separate
+    // HTTP/2 streams, and a large request's last frame can arrive after a small later one's). Appending it
+    // would put it before the batches it follows; the producer retries it once those are answered, or
+    // (when it knows they were all acknowledged) starts over, as with state lost to retention.
+    if (batch.baseSequence === 0) return { kind: 'append' };
+    return { kind: 'error', code: 'UNKNOWN_PRODUCER_ID', message: `producer ${batch.producerId} has no state here; its first batch must start at sequence 0, got ${batch.baseSequence}` };
+  }
   if (batch.producerEpoch < entry.producerEpoch) {
     return { kind: 'error', code: 'INVALID_PRODUCER_EPOCH', message: `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than ${entry.producerEpoch}` };
   }

@@ -94,6 +94,11 @@ describe('idempotent producer state', () => {
     recordBatch(table, { producerId: 7, producerEpoch: 1, baseSequence: 0, lastOffsetDelta: 0, baseOffset: 105 });
     expect(checkSequence(table, { producerId: 7, producerEpoch: 0, baseSequence: 5, lastOffsetDelta: 0 })).toMatchObject({ code: 'INVALID_PRODUCER_EPOCH' });
   });
+  it('takes an unknown producer only at sequence 0: a later batch may have overtaken the first', () => {
+    const table = new Map<number, ProducerEntry>();
+    expect(checkSequence(table, { producerId: 8, producerEpoch: 0, baseSequence: 5, lastOffsetDelta: 0 })).toMatchObject({ kind: 'error', code: 'UNKNOWN_PRODUCER_ID' });
+    expect(checkSequence(table, { producerId: 8, producerEpoch: 0, baseSequence: 0, lastOffsetDelta: 4 })).toEqual({ kind: 'append' });
+  });
   it('keeps only the last 5 batches per producer', () => {
     const table = new Map<number, ProducerEntry>();
     for (let i = 0; i < 7; i++) recordBatch(table, { producerId: 1, producerEpoch: 0, baseSequence: i, lastOffsetDelta: 0, baseOffset: i });
