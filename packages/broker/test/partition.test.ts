@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { computeHighWatermark, MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
 import { ChangeNotifier, Partition } from '../src/internal.js';
-import { batchOf, silentLogger } from './helpers.js';
+import { anyProducerIds, batchOf, silentLogger } from './helpers.js';
 
 const broker = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/unused' } });
 
@@ -10,7 +10,7 @@ function makePartition(leaderEpoch: number, isr: number[] = [1], configs: Record
   let changes = 0;
   const config = resolveTopicConfig(configs, broker);
   const info = { topic: 't', topicId: 'id', partition: 0, leader: 1, leaderEpoch, partitionEpoch: 0, replicas: [1, 2, 3], isr };
-  const partition = new Partition({ nodeId: 1, info, config, log: new MemoryPartitionLog(config), logger: silentLogger, onHighWatermarkChange: () => { changes += 1; } });
+  const partition = new Partition({ nodeId: 1, info, config, log: new MemoryPartitionLog(config), logger: silentLogger, onHighWatermarkChange: () => { changes += 1; }, producerIds: anyProducerIds });
   return { partition, hwChanges: () => changes };
 }
 

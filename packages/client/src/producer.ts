@@ -501,8 +501,12 @@ export class Producer {
     }
     // With idempotence, any other sequence gap means an earlier batch of this partition is still being
     // retried: this one must be retried after it.
+    // UNKNOWN_PRODUCER_ID for the id the cluster just gave us: the partition leader's metadata has not
+    // seen its block yet (it was allocated through another broker a moment ago); it will.
+    const unknownOwnId = error instanceof TributaryClientError && error.code === 'UNKNOWN_PRODUCER_ID'
+      && batch.producerId === this.producerId && this.idempotenceState === 'ready';
     const retriable = error instanceof TributaryClientError
-      && (error.retriable || (this.idempotenceState === 'ready' && outOfOrder));
+      && (error.retriable || unknownOwnId || (this.idempotenceState === 'ready' && outOfOrder));
     const nowMs = Date.now();
     const deadlineMs = batch.createdMs + this.config.deliveryTimeoutMs;
     const decision = decideRetry({
