@@ -5,7 +5,7 @@ export { ensureMetaProperties, parseMetaProperties, generateClusterId, META_PROP
 export { planCreateTopic, planCreatePartitions, planAlterConfigs, placePartitions, MAX_PARTITIONS_PER_TOPIC } from './topic-commands.js';
 export { ChangeNotifier, partitionKey } from './change-notifier.js';
 export { ReplicaManager } from './replica-manager.js';
-export { Partition, NO_LEADER_EPOCH } from './partition.js';
+export { Partition, NO_LEADER_EPOCH, type ProducerIdPolicy } from './partition.js';
 export { produce, MAX_BATCHES_PER_PARTITION } from './produce.js';
 export { fetch, readPartitions } from './fetch.js';
 export { listOffset, MAX_TIMESTAMP_SCAN_BATCHES } from './list-offsets.js';

@@ -164,6 +164,10 @@ export class LocalMetadataStore implements MetadataView, MetadataCommands {
     });
   }
 
+  producerIdsEnd(): number {
+    return this.producerIdBlockEnd;
+  }
+
   allocateProducerId(): Promise<number> {
     return this.mutate(() => {
       const id = this.nextProducerId;

@@ -55,6 +55,11 @@ export interface MetadataView {
   topics(): readonly TopicInfo[];
   topic(name: string): TopicInfo | undefined;
   partition(topic: string, partition: number): PartitionInfo | undefined;
+  /**
+   * Producer ids in [0, producerIdsEnd()) were allocated (in blocks, to some broker); none at or above
+   * it. Only grows. Partition leaders refuse batches of other ids (replication/producer-admission.ts).
+   */
+  producerIdsEnd(): number;
 }
 
 /** What changed; applied by the broker after the change is durable in the metadata store. */

@@ -65,6 +65,10 @@ export interface NodeConfig {
   readonly replicaLagTimeMaxMs: number;
   readonly replicaFetchWaitMaxMs: number;
   readonly replicaFetchBackoffMs: number;
+  /** producer.id.expiration.ms: a producer id with no write to a partition for this long is forgotten there. */
+  readonly producerIdExpirationMs: number;
+  /** producer.ids.per.partition.max: most producer ids one partition keeps idempotence state for. */
+  readonly producerIdsPerPartitionMax: number;
 }
 
 /** Room for everything in a request that is not record bytes (framing, topic names, ...). */
@@ -198,6 +202,8 @@ export const NODE_CONFIG_KEYS = {
   'replica.lag.time.max.ms': { field: 'replicaLagTimeMaxMs', schema: intString(1, 24 * HOUR_MS), default: '30000', doc: 'A follower not caught up with its leader for this long is removed from the ISR, milliseconds.' },
   'replica.fetch.wait.max.ms': { field: 'replicaFetchWaitMaxMs', schema: intString(0, 60 * 1000), default: '500', doc: 'Long-poll time of a follower fetch, milliseconds; must be < replica.lag.time.max.ms.' },
   'replica.fetch.backoff.ms': { field: 'replicaFetchBackoffMs', schema: intString(0, 60 * 1000), default: '1000', doc: 'Pause of a follower after a failed fetch, milliseconds.' },
+  'producer.id.expiration.ms': { field: 'producerIdExpirationMs', schema: intString(1, 2 ** 31 - 1), default: String(24 * HOUR_MS), doc: 'A producer id with no write to a partition for this long is forgotten there (its next batch must start a new sequence), milliseconds; expired ids make room for new ones first.' },
+  'producer.ids.per.partition.max': { field: 'producerIdsPerPartitionMax', schema: intString(1, 1_000_000), default: '10000', doc: 'Most producer ids one partition keeps idempotence state for; when full of unexpired ids a new producer id is refused (THROTTLING_QUOTA_EXCEEDED, retriable) rather than evicting a live producer\'s state.' },
   'log.level': { field: 'logLevel', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
 } as const satisfies Record<string, KeySpec>;
 

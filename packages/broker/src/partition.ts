@@ -22,6 +22,8 @@ import {
   checkSequence, lastSequenceOf, recordBatch, truncateProducerState,
   type BatchIdentity, type ProducerBatch, type ProducerEntry, type SequenceCheck,
 } from './replication/producer-state.js';
+import { expireProducers, type ProducerTableLimits } from './replication/producer-state.js';
+import { checkProducerAdmission, checkProducerCapacity } from './replication/producer-admission.js';
 
 /** A leader append: offsets of the whole request plus each batch's base offset, in request order. */
 export interface LeaderAppendInfo extends LogAppendInfo {
@@ -54,6 +56,17 @@ const PRODUCER_SCAN_READ_BYTES = 1024 * 1024;
 /** The client did not say which epoch it believes current. */
 export const NO_LEADER_EPOCH = -1;
 
+/** Which producer ids this partition admits, and how its producer table is bounded (producer-admission.ts). */
+export interface ProducerIdPolicy {
+  /** Producer ids below this were allocated by the cluster (this broker's metadata image). */
+  readonly allocatedEnd: () => number;
+  /** producer.ids.per.partition.max */
+  readonly producersMax: number;
+  /** producer.id.expiration.ms */
+  readonly expirationMs: number;
+  readonly nowMs: () => number;
+}
+
 export class Partition {
   private info: PartitionInfo;
   private config: TopicConfig;
@@ -82,6 +95,7 @@ export class Partition {
       /** Called when the leader's log grows, so parked follower fetches re-check. */
       readonly onLogEndOffsetChange?: () => void;
       readonly replication?: PartitionReplication;
+      readonly producerIds: ProducerIdPolicy;
     },
   ) {
     this.info = args.info;
@@ -219,6 +233,7 @@ export class Partition {
     // A retried request may start with batches already written or pending (a prefix) followed by new
     // ones: the prefix is answered with its original offsets, only the rest is appended.
     const headers = batchIdentities(batches);
+    this.admitProducers(headers);
     const known: (ProducerBatch | Promise<ProducerBatch>)[] = [];
     for (const h of headers) {
       if (h.producerId < 0) break;
@@ -261,7 +276,7 @@ export class Partition {
       for (const h of fresh) {
         appendedOffsets.push(baseOffset);
         if (h.producerId >= 0) {
-          recordBatch(this.producers, { ...h, baseOffset });
+          recordBatch(this.producers, { ...h, baseOffset }, this.producerTableLimits());
           const p = pending.find((q) => q.identity === h);
           if (p !== undefined) this.settlePendingBatch(p, undefined, { firstSequence: h.baseSequence, lastSequence: lastSequenceOf(h), firstOffset: baseOffset, lastOffset: baseOffset + h.lastOffsetDelta });
         }
@@ -276,6 +291,36 @@ export class Partition {
     this.args.onLogEndOffsetChange?.();
     this.maybeAdvanceHighWatermark();
     return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
+  }
+
+  /**
+   * Refuses batches whose producer identity the cluster never gave out, and new producer ids while the
+   * table is full of unexpired ones — before anything about them is stored (producer-admission.ts).
+   */
+  private admitProducers(headers: readonly BatchIdentity[]): void {
+    const policy = this.args.producerIds;
+    const allocatedEnd = policy.allocatedEnd();
+    const judged = new Set<number>();
+    for (const h of headers) {
+      // A producer's later batches in one request follow its first: the sequence check judges them.
+      if (judged.has(h.producerId)) continue;
+      judged.add(h.producerId);
+      const refusal = checkProducerAdmission(h, { allocatedEnd, known: this.producers.has(h.producerId) || this.pendingBatches.has(h.producerId) });
+      if (refusal !== null) throw new ApiError(refusal.code, `${this.topic}-${this.partition}: ${refusal.message}`);
+    }
+    const fresh = [...judged].filter((id) => id >= 0 && !this.producers.has(id) && !this.pendingBatches.has(id)).length;
+    if (fresh === 0) return;
+    const nowMs = policy.nowMs();
+    const expired = expireProducers(this.producers, { nowMs, expirationMs: policy.expirationMs });
+    if (expired > 0) this.args.logger.debug({ expired, expirationMs: policy.expirationMs }, 'expired idle producer ids');
+    let pendingOnly = 0;
+    for (const id of this.pendingBatches.keys()) if (!this.producers.has(id)) pendingOnly += 1;
+    const full = checkProducerCapacity({ occupied: this.producers.size + pendingOnly, newProducers: fresh, producersMax: policy.producersMax });
+    if (full !== null) throw new ApiError(full.code, `${this.topic}-${this.partition}: ${full.message}`);
+  }
+
+  private producerTableLimits(): ProducerTableLimits {
+    return { producersMax: this.args.producerIds.producersMax, nowMs: this.args.producerIds.nowMs() };
   }
 
   /** The idempotence decision for one batch against written state plus pending (accepted, unwritten) batches. */
@@ -331,14 +376,16 @@ export class Partition {
     if (snapshot !== undefined && !usable) {
       this.args.logger.info({ snapshotOffset: snapshot.offset, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset }, 'producer state snapshot outside the log; scanning instead');
     }
-    if (usable) for (const entry of snapshot.producers) this.producers.set(entry.producerId, entry);
+    // Expiry counts from this replica's clock: an entry without its write time starts its period now.
+    const loadedMs = this.args.producerIds.nowMs();
+    if (usable) for (const entry of snapshot.producers) this.producers.set(entry.producerId, { ...entry, lastWriteMs: entry.lastWriteMs ?? loadedMs });
     const scannedFrom = usable ? snapshot.offset : Math.max(this.logStartOffset, this.logEndOffset - PRODUCER_STATE_SCAN_MAX_RECORDS);
     let offset = scannedFrom;
     while (offset < this.logEndOffset) {
       const { bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
       if (bytes.length === 0) break;
       const ids = batchIdentities(bytes);
-      for (const h of ids) recordBatch(this.producers, h);
+      for (const h of ids) recordBatch(this.producers, h, this.producerTableLimits());
       const last = ids[ids.length - 1];
       if (last === undefined) break;
       offset = last.baseOffset + last.lastOffsetDelta + 1;
@@ -362,7 +409,7 @@ export class Partition {
     } catch {
       return undefined; // none yet (first open, or removed by a truncation)
     }
-    const snapshot = decodeProducerSnapshot(bytes);
+    const snapshot = decodeProducerSnapshot(bytes, this.args.producerIds.producersMax);
     if (snapshot === undefined) this.args.logger.warn({ file }, 'producer state snapshot is corrupt; scanning the log instead');
     return snapshot;
   }
@@ -459,7 +506,7 @@ export class Partition {
       if (fresh.length > 0) {
         const ids = batchIdentities(fresh);
         await this.args.log.appendAsFollower(fresh);
-        for (const h of ids) recordBatch(this.producers, h);
+        for (const h of ids) recordBatch(this.producers, h, this.producerTableLimits());
       }
     }
     if (generation !== this.roleGeneration) return;

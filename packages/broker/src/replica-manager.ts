@@ -302,6 +302,10 @@ export class ReplicaManager {
       });
       partition = new Partition({
         nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
+        producerIds: {
+          allocatedEnd: () => this.options.metadata.producerIdsEnd(), nowMs: this.nowMs,
+          producersMax: this.options.config.producerIdsPerPartitionMax, expirationMs: this.options.config.producerIdExpirationMs,
+        },
         onHighWatermarkChange: () => this.options.notifier.notify(key),
         onLogEndOffsetChange: () => this.options.notifier.notify(logEndOffsetKey(info.topic, info.partition)),
         ...(this.partitionReplication() === undefined ? {} : { replication: this.partitionReplication()! }),

@@ -19,6 +19,9 @@ export interface TestNode {
 
 export const silentLogger = pino({ level: process.env.TRIBUTARY_TEST_LOG_LEVEL ?? 'silent' });
 
+/** For a Partition built directly in a test: ids below 1000 count as allocated; defaults otherwise. */
+export const anyProducerIds = { allocatedEnd: () => 1000, producersMax: 10_000, expirationMs: 24 * 3600 * 1000, nowMs: () => Date.now() };
+
 export async function makeTempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'tributary-broker-'));
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { encodeRecordBatch } from '@tributary/protocol';
 import { computeHighWatermark, MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
 import { ChangeNotifier, Partition } from '../src/internal.js';
-import { batchOf, silentLogger } from './helpers.js';
+import { anyProducerIds, batchOf, silentLogger } from './helpers.js';
 
 const broker = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/unused' } });
 
@@ -11,7 +11,7 @@ function makePartition(leaderEpoch: number, isr: number[] = [1], configs: Record
   let changes = 0;
   const config = resolveTopicConfig(configs, broker);
   const info = { topic: 't', topicId: 'id', partition: 0, leader: 1, leaderEpoch, partitionEpoch: 0, replicas: [1, 2, 3], isr };
-  const partition = new Partition({ nodeId: 1, info, config, log: new MemoryPartitionLog(config), logger: silentLogger, onHighWatermarkChange: () => { changes += 1; } });
+  const partition = new Partition({ nodeId: 1, info, config, log: new MemoryPartitionLog(config), logger: silentLogger, onHighWatermarkChange: () => { changes += 1; }, producerIds: anyProducerIds });
   return { partition, hwChanges: () => changes };
 }
 
@@ -76,9 +76,9 @@ describe('idempotent appends arriving out of sending order', () => {
   const append = (p: Partition, seq: number, records: number): Promise<{ batchBaseOffsets: readonly number[] }> =>
     p.appendAsLeader(batch(seq, records), { requiredAcks: 1, nowMs: 0 });
 
-  it('refuses an unknown producer\'s first batch unless it starts at sequence 0 (UNKNOWN_PRODUCER_ID), appending nothing', async () => {
+  it('refuses an unknown producer\'s first batch unless it starts at sequence 0 (OUT_OF_ORDER_SEQUENCE_NUMBER), appending nothing', async () => {
     const { partition } = makePartition(0);
-    await expect(append(partition, 3, 2)).rejects.toMatchObject({ code: 'UNKNOWN_PRODUCER_ID' });
+    await expect(append(partition, 3, 2)).rejects.toMatchObject({ code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
     expect(partition.logEndOffset).toBe(0);
     expect((await append(partition, 0, 3)).batchBaseOffsets).toEqual([0]);
     expect((await append(partition, 3, 2)).batchBaseOffsets).toEqual([3]); // the retry, now in order

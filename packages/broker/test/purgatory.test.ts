@@ -13,7 +13,7 @@ async function setup(isr: number[]) {
   };
   const metadata: MetadataView = {
     clusterId: 'c', controller: () => ({ leaderId: 1, term: 0 }), brokers: () => [],
-    topics: () => [topic], topic: (n) => (n === 't' ? topic : undefined), partition: (n, p) => (n === 't' ? topic.partitions[p] : undefined),
+    topics: () => [topic], topic: (n) => (n === 't' ? topic : undefined), partition: (n, p) => (n === 't' ? topic.partitions[p] : undefined), producerIdsEnd: () => 0,
   };
   const notifier = new ChangeNotifier();
   const replicas = new ReplicaManager({ nodeId: 1, config, metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger });

@@ -65,6 +65,15 @@ describe('health, reflection and HTTP', () => {
     });
     const broker = files.flatMap((f) => f.service.map((s) => ({ pkg: f.package, ...s }))).find((s) => s.pkg === 'tributary.v1' && s.name === 'Broker');
     expect(broker?.method.map((m) => m.name)).toEqual(expect.arrayContaining(['Produce', 'Fetch', 'Metadata', 'ListOffsets', 'InitProducerId']));
+    // Epochs a client may leave out are proto3 `optional`: the served descriptor gives them presence (a
+    // one-field oneof), so grpcurl and clients built from it send nothing (= unknown) rather than 0.
+    type Field = { name: string; oneofIndex?: number };
+    const messages = files.flatMap((f) => (f as unknown as { messageType?: { name: string; field: Field[] }[] }).messageType ?? []);
+    const fetchFields = messages.find((m) => m.name === 'FetchPartition')?.field ?? [];
+    const withPresence = (name: string, camel: string): boolean => fetchFields.some((f) => (f.name === name || f.name === camel) && Object.prototype.hasOwnProperty.call(f, 'oneofIndex'));
+    expect(withPresence('last_fetched_epoch', 'lastFetchedEpoch')).toBe(true);
+    expect(withPresence('current_leader_epoch', 'currentLeaderEpoch')).toBe(true);
+    expect(withPresence('fetch_offset', 'fetchOffset')).toBe(false);
   });
 
   it('serves /metrics from the node registry, /healthz and /readyz', async () => {

@@ -487,7 +487,11 @@ export class Producer {
       this.finishBatch(batch, { error });
       return;
     }
-    const outOfOrder = error instanceof TributaryClientError
+    // UNKNOWN_PRODUCER_ID for the id the cluster just gave us: the partition leader's metadata has not
+    // seen its block yet (it was allocated through another broker a moment ago); it will, so retry.
+    const unknownOwnId = error instanceof TributaryClientError && error.code === errorName(UNKNOWN_PRODUCER_ID)
+      && batch.producerId === this.producerId && this.idempotenceState === 'ready';
+    const outOfOrder = error instanceof TributaryClientError && !unknownOwnId
       && (error.code === errorName(OUT_OF_ORDER_SEQUENCE_NUMBER) || error.code === errorName(UNKNOWN_PRODUCER_ID));
     if (outOfOrder && batch.baseSequence >= 0 && !batch.sentBehindUnfinished) {
       // Every earlier batch of the partition had finished before this attempt was sent, yet the broker
@@ -502,7 +506,7 @@ export class Producer {
     // may have received this one first (requests are not processed in sending order) or the earlier
     // one is being retried. Retry this one after it (the accumulator re-queues in sequence order).
     const retriable = error instanceof TributaryClientError
-      && (error.retriable || (this.idempotenceState === 'ready' && outOfOrder));
+      && (error.retriable || unknownOwnId || (this.idempotenceState === 'ready' && outOfOrder));
     const nowMs = Date.now();
     const deadlineMs = batch.createdMs + this.config.deliveryTimeoutMs;
     const decision = decideRetry({

@@ -54,6 +54,7 @@ describe('error table', () => {
         'PREFERRED_LEADER_NOT_AVAILABLE',
         'ELIGIBLE_LEADERS_NOT_AVAILABLE',
         'UNSTABLE_OFFSET_COMMIT',
+        'THROTTLING_QUOTA_EXCEEDED',
       ].sort(),
     );
   });

@@ -81,6 +81,10 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     return this.topic(topic)?.partitions[partition];
   }
 
+  producerIdsEnd(): number {
+    return this.options.follower.image.nextProducerId;
+  }
+
   // ---- MetadataCommands ----
 
   async createTopic(command: CreateTopicCommand): Promise<TopicInfo> {
@@ -145,6 +149,9 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     if (this.options.brokerEpoch() < 0) throw new ApiError('COORDINATOR_NOT_AVAILABLE', `broker ${this.options.config.nodeId} is not registered with the controller yet`);
     const res = await channel.call('allocateProducerIds', { clusterId: channel.clusterId, brokerId: this.options.config.nodeId, brokerEpoch: this.options.brokerEpoch() });
     throwIfError(res.error);
+    // Hand out ids only once this broker's own metadata has the block: its partitions then accept them
+    // at once (other brokers may lag a moment; the producer retries UNKNOWN_PRODUCER_ID for its own id).
+    await this.options.follower.waitForOffset(Number(res.metadataOffset ?? 0), this.options.config.requestTimeoutMs);
     const first = Number(res.firstProducerId);
     this.producerIds = { next: first, end: first + res.size };
   }

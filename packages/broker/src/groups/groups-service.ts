@@ -42,7 +42,7 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
           memberId: req.memberId, groupInstanceId: orNull(req.groupInstanceId), clientId: req.clientId,
           sessionTimeoutMs: req.sessionTimeoutMs, rebalanceTimeoutMs: Math.max(0, req.rebalanceTimeoutMs || req.sessionTimeoutMs),
           protocolType: req.protocolType || 'consumer', strategies: req.assignmentStrategies, topics: req.topics,
-          ownedPartitions: req.ownedPartitions.map((tp) => ({ topic: tp.topic ?? '', partition: tp.partition ?? 0 })), ownedGeneration: req.generationId,
+          ownedPartitions: req.ownedPartitions.map((tp) => ({ topic: tp.topic ?? '', partition: tp.partition ?? 0 })), ownedGeneration: req.generationId ?? -1,
         }, abort.signal);
         return {
           error: code(reply.error), generationId: reply.generation, protocolName: reply.protocolName, leaderId: reply.leaderId,
@@ -72,7 +72,7 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
         return (t.partitions ?? []).map((p) => ({ topic, partition: p.partition ?? 0, offset: int64(p.committedOffset), metadata: p.metadata ?? '' }));
       });
       return guarded(async () => {
-        const results = await coordinator.commitOffsets(groupId, { memberId: req.memberId, groupInstanceId: orNull(req.groupInstanceId), generation: req.generationId }, commits);
+        const results = await coordinator.commitOffsets(groupId, { memberId: req.memberId, groupInstanceId: orNull(req.groupInstanceId), generation: req.generationId ?? -1 }, commits);
         return {
           error: NO_ERROR,
           topics: req.topics.map((t) => ({

@@ -23,7 +23,7 @@ export function encodeProducerSnapshot(snapshot: ProducerStateSnapshot): Buffer 
 }
 
 /** The snapshot in `bytes`, or undefined when they are not an intact one (torn, corrupt, another format). */
-export function decodeProducerSnapshot(bytes: Buffer): ProducerStateSnapshot | undefined {
+export function decodeProducerSnapshot(bytes: Buffer, producersMax = PRODUCERS_PER_PARTITION_MAX): ProducerStateSnapshot | undefined {
   const newline = bytes.indexOf(0x0a);
   if (newline < 0 || newline > 64) return undefined;
   const [magic, crcHex] = bytes.subarray(0, newline).toString('latin1').split(' ');
@@ -36,7 +36,7 @@ export function decodeProducerSnapshot(bytes: Buffer): ProducerStateSnapshot | u
     return undefined;
   }
   const { offset, producers } = parsed as { offset?: unknown; producers?: unknown };
-  if (!isOffset(offset) || !Array.isArray(producers) || producers.length > PRODUCERS_PER_PARTITION_MAX) return undefined;
+  if (!isOffset(offset) || !Array.isArray(producers) || producers.length > producersMax) return undefined;
   if (!producers.every((p) => isEntry(p, offset))) return undefined;
   return { offset, producers: producers as ProducerEntry[] };
 }
@@ -47,6 +47,7 @@ function isEntry(value: unknown, below: number): boolean {
   const e = value as Partial<ProducerEntry>;
   if (typeof e !== 'object' || e === null || !Number.isSafeInteger(e.producerId) || (e.producerId as number) < 0) return false;
   if (!Number.isInteger(e.producerEpoch) || !isOffset(e.lastOffset) || !Array.isArray(e.batches)) return false;
+  if (e.lastWriteMs !== undefined && !Number.isSafeInteger(e.lastWriteMs)) return false;
   if (e.batches.length === 0 || e.batches.length > BATCHES_PER_PRODUCER_MAX) return false;
   return e.batches.every((b: ProducerBatch) => Number.isInteger(b.firstSequence) && Number.isInteger(b.lastSequence)
     && isOffset(b.firstOffset) && isOffset(b.lastOffset) && b.firstOffset <= b.lastOffset && b.lastOffset < below);

@@ -7,7 +7,11 @@ import { assert } from '../errors.js';
 
 /** Kafka keeps 5: with max.in.flight ≤ 5 a retry always finds its original batch. */
 export const BATCHES_PER_PRODUCER_MAX = 5;
-/** Bounds the table; beyond it the producer with the oldest write is forgotten. */
+/**
+ * Default of producer.ids.per.partition.max. The leader refuses a new producer id when the table is
+ * full of unexpired ids (producer-admission.ts), so only a replica applying what its leader accepted
+ * (or a recovery scan) can go beyond it: then the producer with the oldest write is forgotten.
+ */
 export const PRODUCERS_PER_PARTITION_MAX = 10_000;
 const INT32_MAX = 0x7fffffff;
 
@@ -25,6 +29,14 @@ export interface ProducerEntry {
   readonly batches: readonly ProducerBatch[];
   /** Offset of the producer's last batch, to evict the least recently written producer. */
   readonly lastOffset: number;
+  /** This replica's clock when the producer's last batch was recorded (producer.id.expiration.ms). */
+  readonly lastWriteMs?: number;
+}
+
+/** How one partition's table is bounded (node config: producer.ids.per.partition.max, producer.id.expiration.ms). */
+export interface ProducerTableLimits {
+  readonly producersMax: number;
+  readonly nowMs: number;
 }
 
 export interface BatchIdentity {
@@ -61,7 +73,7 @@ export function checkSequence(table: ReadonlyMap<number, ProducerEntry>, batch: 
     // would put it before the batches it follows; the producer retries it once those are answered, or
     // (when it knows they were all acknowledged) starts over, as with state lost to retention.
     if (batch.baseSequence === 0) return { kind: 'append' };
-    return { kind: 'error', code: 'UNKNOWN_PRODUCER_ID', message: `producer ${batch.producerId} has no state here; its first batch must start at sequence 0, got ${batch.baseSequence}` };
+    return { kind: 'error', code: 'OUT_OF_ORDER_SEQUENCE_NUMBER', message: `producer ${batch.producerId} has no state here; its first batch must start at sequence 0, got ${batch.baseSequence}` };
   }
   if (batch.producerEpoch < entry.producerEpoch) {
     return { kind: 'error', code: 'INVALID_PRODUCER_EPOCH', message: `producer ${batch.producerId} epoch ${batch.producerEpoch} is older than ${entry.producerEpoch}` };
@@ -82,7 +94,11 @@ export function checkSequence(table: ReadonlyMap<number, ProducerEntry>, batch: 
  * Records an appended batch (leader append, follower append, or a recovery scan). Mutates `table`
  * (the caller owns it). A scan replays every batch in log order, so a newer epoch resets the window.
  */
-export function recordBatch(table: Map<number, ProducerEntry>, batch: BatchIdentity & { readonly baseOffset: number }): void {
+export function recordBatch(
+  table: Map<number, ProducerEntry>,
+  batch: BatchIdentity & { readonly baseOffset: number },
+  limits: ProducerTableLimits = { producersMax: PRODUCERS_PER_PARTITION_MAX, nowMs: 0 },
+): void {
   if (batch.producerId === NO_PRODUCER_ID) return;
   const entry = table.get(batch.producerId);
   const appended: ProducerBatch = {
@@ -92,8 +108,8 @@ export function recordBatch(table: Map<number, ProducerEntry>, batch: BatchIdent
   const keep = entry === undefined || entry.producerEpoch !== batch.producerEpoch ? [] : entry.batches.slice(-(BATCHES_PER_PRODUCER_MAX - 1));
   assert(entry === undefined || batch.producerEpoch >= entry.producerEpoch || batch.producerEpoch < 0, `producer ${batch.producerId} epoch went back from ${entry?.producerEpoch} to ${batch.producerEpoch}`);
   table.delete(batch.producerId); // re-insert: Map order = least recently written first
-  table.set(batch.producerId, { producerId: batch.producerId, producerEpoch: batch.producerEpoch, batches: [...keep, appended], lastOffset: appended.lastOffset });
-  if (table.size > PRODUCERS_PER_PARTITION_MAX) {
+  table.set(batch.producerId, { producerId: batch.producerId, producerEpoch: batch.producerEpoch, batches: [...keep, appended], lastOffset: appended.lastOffset, lastWriteMs: limits.nowMs });
+  if (table.size > limits.producersMax) {
     const oldest = table.keys().next();
     if (oldest.done !== true) table.delete(oldest.value);
   }
@@ -109,4 +125,18 @@ export function truncateProducerState(table: Map<number, ProducerEntry>, offset:
     if (batches.length === 0) table.delete(id);
     else table.set(id, { ...entry, batches, lastOffset: batches[batches.length - 1]!.lastOffset });
   }
+}
+
+/**
+ * Forgets producers whose last write is at least `expirationMs` old (Kafka's producer.id.expiration.ms).
+ * The table is in write order, so this stops at the first one still alive. Returns how many it dropped.
+ */
+export function expireProducers(table: Map<number, ProducerEntry>, args: { readonly nowMs: number; readonly expirationMs: number }): number {
+  let dropped = 0;
+  for (const [id, entry] of table) {
+    if (args.nowMs - (entry.lastWriteMs ?? args.nowMs) < args.expirationMs) break;
+    table.delete(id);
+    dropped += 1;
+  }
+  return dropped;
 }

@@ -48,6 +48,7 @@ async function leader(hook: { duringRead: (() => Promise<void>) | undefined }): 
     topics: () => [topic()],
     topic: (name) => (name === 't' ? topic() : undefined),
     partition: (name, p) => (name === 't' && p === 0 ? STATE : undefined),
+    producerIdsEnd: () => 0,
   };
   const notifier = new ChangeNotifier();
   const manager = new ReplicaManager({

@@ -96,7 +96,7 @@ describe('idempotent producer state', () => {
   });
   it('takes an unknown producer only at sequence 0: a later batch may have overtaken the first', () => {
     const table = new Map<number, ProducerEntry>();
-    expect(checkSequence(table, { producerId: 8, producerEpoch: 0, baseSequence: 5, lastOffsetDelta: 0 })).toMatchObject({ kind: 'error', code: 'UNKNOWN_PRODUCER_ID' });
+    expect(checkSequence(table, { producerId: 8, producerEpoch: 0, baseSequence: 5, lastOffsetDelta: 0 })).toMatchObject({ kind: 'error', code: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
     expect(checkSequence(table, { producerId: 8, producerEpoch: 0, baseSequence: 0, lastOffsetDelta: 4 })).toEqual({ kind: 'append' });
   });
   it('keeps only the last 5 batches per producer', () => {

@@ -32,6 +32,7 @@ class Cluster {
       topics: () => [topic()],
       topic: (name) => (name === 't' ? topic() : undefined),
       partition: (name, p) => (name === 't' && p === 0 ? this.state : undefined),
+      producerIdsEnd: () => 0, // no idempotent producers here
     };
   }
 

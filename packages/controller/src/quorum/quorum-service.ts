@@ -163,9 +163,9 @@ export function createQuorumHandlers<Image>(options: QuorumServiceOptions<Image>
     }),
 
     allocateProducerIds: unary('AllocateProducerIds', async (req: pb.AllocateProducerIdsRequest): Promise<pb.IAllocateProducerIdsResponse> => {
-      const { response } = await controller.runCommand('allocateProducerIds', (image) => commands.allocateProducerIds(image, { brokerId: req.brokerId, brokerEpoch: Number(req.brokerEpoch) }, ctx()));
+      const { response, offset } = await controller.runCommand('allocateProducerIds', (image) => commands.allocateProducerIds(image, { brokerId: req.brokerId, brokerEpoch: Number(req.brokerEpoch) }, ctx()));
       if (isRefusal(response)) return refusal(response);
-      return { error: NONE, controller: controller.hint(), firstProducerId: response.firstProducerId, size: response.size };
+      return { error: NONE, controller: controller.hint(), firstProducerId: response.firstProducerId, size: response.size, metadataOffset: offset };
     }),
 
     forward: unary('Forward', (req: pb.ForwardRequest, deadlineMs): Promise<pb.IForwardResponse> => {
