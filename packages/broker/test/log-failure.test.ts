@@ -29,6 +29,17 @@ async function offlineGauge(t: TestNode): Promise<number | undefined> {
   return metric === undefined ? undefined : (await metric.get()).values[0]?.value;
 }
 
+/** The directory's listing once no `.tmp` file (an atomic write in flight) is left, within a deadline. */
+async function settledListing(dir: string, timeoutMs = 10_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const names = (await readdir(dir)).sort();
+    if (!names.some((n) => n.endsWith('.tmp'))) return names;
+    if (Date.now() > deadline) throw new Error(`${dir} still has a .tmp file after ${timeoutMs} ms: ${names.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Produce to `ok` and read it back: the rest of the node serves. */
 async function expectServes(t: TestNode, offset: number): Promise<void> {
   const produced = await produceBatch(t, 'ok', 0, batchOf([`ok-${offset}`]));
@@ -58,7 +69,9 @@ describe('a failed partition log on one node', () => {
       expect(await offlineReplicas(t, 'ok')).toEqual([]);
       expect(await offlineGauge(t)).toBe(1);
       await expectServes(t, 1);
-      const files = (await readdir(join(dataDir, 'bad-0'))).sort();
+      // An atomic write the log began before it failed (a time index written as .tmp, then renamed) may
+      // still finish; wait until none is in flight, then nothing may change any more.
+      const files = await settledListing(join(dataDir, 'bad-0'));
 
       await t.node.close();
       expect(await exists(join(dataDir, CLEAN_SHUTDOWN_FILE))).toBe(false);
