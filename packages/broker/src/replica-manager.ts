@@ -148,6 +148,8 @@ export class ReplicaManager {
         continue;
       }
       if (!PARTITION_DIR.test(entry.name) || hosted.has(entry.name)) continue;
+      // Only directories that hold a log (segment files) are strays; others are not ours to move.
+      if (!(await readdir(dir)).some((f) => f.endsWith('.log'))) continue;
       if (options.strays === 'report') {
         this.options.logger.warn({ dir: entry.name }, 'keeping the log of a partition not (yet) in the metadata image');
         continue;
