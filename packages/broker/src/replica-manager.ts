@@ -280,13 +280,13 @@ export class ReplicaManager {
     const key = partitionKey(info.topic, info.partition);
     if (!info.replicas.includes(this.options.nodeId) || this.partitions.has(key)) return;
     const dir = this.logDir(info);
-    await this.setAsideNamesake(dir, info, fresh);
+    const recorded = await this.setAsideNamesake(dir, info, fresh);
     const topic = this.options.metadata.topic(info.topic);
     const config = resolveTopicConfig(topic?.configs ?? {}, this.options.config);
     const logger = this.options.logger.child({ topic: info.topic, partition: info.partition });
     const log = await this.options.openLog({ dir, topic: info.topic, partition: info.partition, config });
     try {
-      await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
+      if (!recorded) await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
     } catch (err) {
       await log.close().catch(() => undefined);
       throw err;
@@ -318,9 +318,10 @@ export class ReplicaManager {
   /**
    * Before a log opens in `dir`: a directory left there by another topic of the same name (its
    * partition.metadata names another topic id; for a partition just created, any directory at all)
-   * is renamed stray, so the partition starts empty and the old data stays on disk.
+   * is renamed stray, so the partition starts empty and the old data stays on disk. True when `dir`
+   * already records this topic id.
    */
-  private async setAsideNamesake(dir: string, info: PartitionInfo, fresh: boolean): Promise<void> {
+  private async setAsideNamesake(dir: string, info: PartitionInfo, fresh: boolean): Promise<boolean> {
     let text: string | undefined;
     try {
       text = await readFile(join(dir, PARTITION_METADATA_FILE), 'utf8');
@@ -333,6 +334,7 @@ export class ReplicaManager {
     } else if (fresh && storedTopicId === undefined && await exists(dir)) {
       await this.renameStray(dir, 'a partition created just now found a directory of the same name');
     }
+    return storedTopicId === info.topicId;
   }
 }
 
