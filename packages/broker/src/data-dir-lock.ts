@@ -88,6 +88,7 @@ export async function acquireDataDirLock(options: AcquireDataDirLockOptions): Pr
     for (let attempt = 0; attempt < DATA_DIR_LOCK_ATTEMPTS_MAX; attempt++) {
       try {
         await rename(staging, lockPath);
+        await removeLeftovers(dataDir);
         return lockHandle(lockPath, owner, handle);
       } catch (err) {
         if (!isDirectoryTaken(err)) throw err;
@@ -141,6 +142,7 @@ async function takeOver(dataDir: string, lockPath: string, stale: DataDirLockOwn
     throw err;
   }
   const moved = await readOwner(aside);
+  if (moved === 'missing') return false; // the new holder removed it as a leftover: look again
   const same = stale === 'unreadable' ? typeof moved !== 'object' : typeof moved === 'object' && moved.token === stale.token;
   if (!same) {
     // A live lock replaced the stale one between our read and our rename: put it back untouched.
@@ -149,6 +151,25 @@ async function takeOver(dataDir: string, lockPath: string, stale: DataDirLockOwn
   }
   await rm(aside, { recursive: true, force: true });
   return true;
+}
+
+/**
+ * Removes what crashed starters left beside the lock: moved-aside locks (`.stale.`, `.released.`) and
+ * staging directories of processes that no longer run. Called while holding the lock.
+ */
+async function removeLeftovers(dataDir: string): Promise<void> {
+  for (const name of await readdir(dataDir)) {
+    if (!name.startsWith(`${DATA_DIR_LOCK}.`)) continue;
+    const path = join(dataDir, name);
+    if (name.startsWith(`${DATA_DIR_LOCK}.acquiring.`)) {
+      const starter = await readOwner(path);
+      // A live starter's staging directory is its own to remove; one without a record is a crash's.
+      if (typeof starter === 'object' && await isHolderAlive(starter, path)) continue;
+    } else if (!name.startsWith(`${DATA_DIR_LOCK}.stale.`) && !name.startsWith(`${DATA_DIR_LOCK}.released.`)) {
+      continue;
+    }
+    await rm(path, { recursive: true, force: true });
+  }
 }
 
 function isDirectoryTaken(err: unknown): boolean {
@@ -172,9 +193,11 @@ async function isHolderAlive(holder: DataDirLockOwner, lockPath: string): Promis
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
     // EPERM: the process exists (another user's).
   }
-  const ticks = await processStartTicks(holder.pid);
-  if (ticks === undefined || holder.processStartTicks === undefined) return true;
-  return ticks === holder.processStartTicks;
+  const stat = await processStat(holder.pid);
+  if (stat === undefined) return true;
+  // A zombie (killed, not yet reaped by its parent) holds nothing open any more.
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return holder.processStartTicks === undefined || stat.startTicks === holder.processStartTicks;
 }
 
 /** Paths this process has open (Linux /proc/self/fd), undefined where that cannot be read. */
@@ -196,8 +219,8 @@ async function openDescriptorTargets(): Promise<Set<string> | undefined> {
   return targets;
 }
 
-/** Field 22 of /proc/<pid>/stat (start time after boot, clock ticks); undefined without /proc. */
-async function processStartTicks(pid: number): Promise<number | undefined> {
+/** Fields 3 (state) and 22 (start time after boot, clock ticks) of /proc/<pid>/stat; undefined without /proc. */
+async function processStat(pid: number): Promise<{ readonly state: string; readonly startTicks: number | undefined } | undefined> {
   let stat: string;
   try {
     stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -206,8 +229,12 @@ async function processStartTicks(pid: number): Promise<number | undefined> {
   }
   // The command name (field 2) is in parentheses and may hold spaces or ')': fields resume after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const value = Number(fields[22 - 3]);
-  return Number.isSafeInteger(value) ? value : undefined;
+  const startTicks = Number(fields[22 - 3]);
+  return { state: fields[0] ?? '', startTicks: Number.isSafeInteger(startTicks) ? startTicks : undefined };
+}
+
+async function processStartTicks(pid: number): Promise<number | undefined> {
+  return (await processStat(pid))?.startTicks;
 }
 
 export function formatOwner(owner: DataDirLockOwner): string {
