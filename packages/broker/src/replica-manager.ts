@@ -11,7 +11,7 @@
 // suffixes end in a letter, so they can never be taken for a partition directory (`-<digits>`), and
 // the random part makes two renames of one partition distinct.
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
 import type { Logger } from 'pino';
@@ -331,17 +331,16 @@ export class ReplicaManager {
     const storedTopicId = text === undefined ? undefined : /^topic_id:\s*(\S+)\s*$/m.exec(text)?.[1];
     if (storedTopicId !== undefined && storedTopicId !== info.topicId) {
       await this.renameStray(dir, `its partition.metadata names topic id ${storedTopicId}, the metadata's ${info.topic} is ${info.topicId}`);
-    } else if (fresh && storedTopicId === undefined && await exists(dir)) {
+    } else if (fresh && storedTopicId === undefined && await holdsFiles(dir)) {
       await this.renameStray(dir, 'a partition created just now found a directory of the same name');
     }
     return storedTopicId === info.topicId;
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+async function holdsFiles(dir: string): Promise<boolean> {
   try {
-    await stat(path);
-    return true;
+    return (await readdir(dir)).length > 0;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
