@@ -1,6 +1,7 @@
 // Public API of @tributary/broker: start a node, parse its config, and the metadata seam the
 // controller implements later.
 export { startNode, DEFAULT_SHUTDOWN_GRACE_MS, type StartNodeOptions, type TributaryNode } from './node.js';
+export { DataDirLockedError, type DataDirLockOwner } from './data-dir-lock.js';
 export {
   parseNodeConfig,
   NODE_CONFIG_KEYS,

@@ -17,6 +17,7 @@ import { startHttpServer, type HttpServerHandle } from './http-server.js';
 import { takeCleanShutdownMarker, writeCleanShutdownMarker } from './clean-shutdown.js';
 import { ClusterRuntime } from './cluster/cluster-runtime.js';
 import { LocalMetadataStore } from './local-metadata-store.js';
+import { acquireDataDirLock } from './data-dir-lock.js';
 import { clusterIdFromVoters, ensureMetaProperties } from './meta-properties.js';
 import type { MetadataCommands, MetadataView } from './metadata-view.js';
 import { REQUEST_OVERHEAD_BYTES, type NodeConfig } from './node-config.js';
@@ -91,10 +92,23 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const openLog = options.openLog ?? storageLogFactory({ logger: rootLogger.child({ component: 'storage' }), nowMs });
 
   await mkdir(config.dataDir, { recursive: true });
-  const identity = await ensureMetaProperties({
-    dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId,
-    ...(config.controllerQuorumVoters.length > 0 ? { defaultClusterId: clusterIdFromVoters(config.controllerQuorumVoters) } : {}),
+  // Before anything reads or writes the directory: a second node on it is refused here, untouched.
+  const lock = await acquireDataDirLock({
+    dataDir: config.dataDir, nodeId: config.nodeId, nowMs,
+    onStaleLock: (stale) => logger.warn({ dataDir: config.dataDir, stale }, 'took over the data directory lock of a node that is no longer running'),
   });
+  let identity: Awaited<ReturnType<typeof ensureMetaProperties>>;
+  try {
+    identity = await ensureMetaProperties({
+      dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId,
+      processRoles: config.processRoles, controllerQuorumVoters: config.controllerQuorumVoters,
+      ...(config.controllerQuorumVoters.length > 0 ? { defaultClusterId: clusterIdFromVoters(config.controllerQuorumVoters) } : {}),
+      logger,
+    });
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   // Taken before anything can write to a log: this run's registration says whether the last ended cleanly.
   const cleanShutdown = await takeCleanShutdownMarker(config.dataDir);
   const server = new grpc.Server({
@@ -179,6 +193,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     unsubscribe();
     await cluster?.close();
     await replicas.shutdown();
+    await lock.release();
     throw err;
   }
   const advertised = config.advertisedListen ?? { host: config.listen.host, port };
@@ -228,7 +243,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       const clean = await replicas.shutdown();
       if (clean) await writeCleanShutdownMarker(config.dataDir);
       logger.info({ clean }, 'node stopped');
-    })();
+    })().finally(() => lock.release()); // last: the directory is free only once nothing of this node writes to it
     return closing;
   };
 

@@ -1,6 +1,15 @@
 // Hosts this node's partition replicas: opens their logs on start, creates/deletes them as metadata
 // changes, and wakes parked requests when a high watermark moves. Logs live in
-// `<data.dir>/<topic>-<partition>`.
+// `<data.dir>/<topic>-<partition>`, each with a `partition.metadata` file naming its topic id.
+//
+// Data is deleted only on a committed deletion (the topic deleted, the replica moved away: the
+// storage renames the directory to `<topic>-<partition>.<32 hex>-delete`, then removes it; a crash in
+// between leaves that name, removed at the next start). A log the metadata merely does not know —
+// a directory of a partition not assigned here found at startup, or one whose partition.metadata
+// names another topic id (a deleted namesake) — is a *stray*: renamed to
+// `<topic>-<partition>.<32 hex>-stray` and kept for the operator (KIP-858), never deleted. Both
+// suffixes end in a letter, so they can never be taken for a partition directory (`-<digits>`), and
+// the random part makes two renames of one partition distinct.
 //
 // A log that cannot open, or fails on an I/O error while open, takes only its replica offline (Kafka's
 // offline log directories, per partition): the node keeps serving everything else, answers
@@ -8,8 +17,10 @@
 // and ISR membership away) and never touches its files again in this run — not even to delete them.
 // A run with an offline replica never ends in a clean shutdown.
 import { AssertionError } from 'node:assert';
-import { readdir, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-file.js';
 import type { Logger } from 'pino';
 import { ChangeNotifier, partitionKey } from './change-notifier.js';
 import { ApiError } from './errors.js';
@@ -26,6 +37,23 @@ import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transpo
 import type { PartitionReplication } from './partition.js';
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
+export const STRAY_SUFFIX = '-stray';
+/** Left by a committed deletion that a crash interrupted (the storage's delete renames, then removes). */
+const DELETED_DIR = /^.+-\d+\.[0-9a-f]{32}-delete$/;
+/** Kafka's name and format: `version: 0` and `topic_id: <id>` lines. */
+export const PARTITION_METADATA_FILE = 'partition.metadata';
+
+/** What startup does with a directory of a partition the metadata does not assign to this node. */
+export type StrayPolicy =
+  /** The image is complete (it includes this broker's own registration, or is the local store): rename it. */
+  | 'rename'
+  /** The image may not be complete (no registration of ours in it): only report it. */
+  | 'report';
+
+/** `<dirName>.<32 hex>-stray`. */
+export function strayDirName(dirName: string): string {
+  return `${dirName}.${randomUUID().replaceAll('-', '')}${STRAY_SUFFIX}`;
+}
 
 export interface ReplicaManagerOptions {
   readonly nodeId: number;
@@ -129,12 +157,11 @@ export class ReplicaManager {
   }
 
   /**
-   * Opens a log for every partition this node hosts. With `removeStrays` (single node: the local
-   * metadata store is complete and durable) it also removes directories of deleted topics; in
-   * cluster mode deletions arrive as metadata deltas, and a directory missing from the image is only
-   * reported — never delete data because metadata does not (yet) mention it.
+   * Opens a log for every partition this node hosts, on an image that is complete: every partition
+   * directory on disk was created for metadata that image contains. Directories of partitions the
+   * image does not assign here are strays: renamed (`strays: 'rename'`) or only reported.
    */
-  async startup(options: { readonly removeStrays: boolean } = { removeStrays: true }): Promise<void> {
+  async startup(options: { readonly strays: StrayPolicy } = { strays: 'rename' }): Promise<void> {
     const hosted = new Set<string>();
     for (const topic of this.options.metadata.topics()) {
       for (const info of topic.partitions) {
@@ -146,19 +173,30 @@ export class ReplicaManager {
         if (partition !== undefined) await this.reconcileFetcher(partition);
       }
     }
-    // A crash between persisting a topic deletion and removing its logs leaves orphans behind.
-    // Only directories that look like partition logs (named <topic>-<n>, holding segment files) go.
     for (const entry of await readdir(this.options.config.dataDir, { withFileTypes: true })) {
-      if (!entry.isDirectory() || !PARTITION_DIR.test(entry.name) || hosted.has(entry.name)) continue;
+      if (!entry.isDirectory()) continue;
       const dir = join(this.options.config.dataDir, entry.name);
-      if (!(await readdir(dir)).some((f) => f.endsWith('.log'))) continue;
-      if (!options.removeStrays) {
-        this.options.logger.warn({ dir: entry.name }, 'keeping the log of a partition not in the metadata image (stray)');
+      if (DELETED_DIR.test(entry.name)) {
+        this.options.logger.info({ dir: entry.name }, 'removing the rest of a deleted log');
+        await rm(dir, { recursive: true, force: true });
         continue;
       }
-      this.options.logger.warn({ dir: entry.name }, 'removing the log of a partition no longer in the metadata');
-      await rm(dir, { recursive: true, force: true });
+      if (!PARTITION_DIR.test(entry.name) || hosted.has(entry.name)) continue;
+      // Only directories that hold a log (segment files) are strays; others are not ours to move.
+      if (!(await readdir(dir)).some((f) => f.endsWith('.log'))) continue;
+      if (options.strays === 'report') {
+        this.options.logger.warn({ dir: entry.name }, 'keeping the log of a partition not (yet) in the metadata image');
+        continue;
+      }
+      await this.renameStray(dir, 'its partition is not assigned to this node in the metadata');
     }
+  }
+
+  /** Moves a log the metadata does not know aside, keeping every byte (the operator decides). */
+  private async renameStray(dir: string, reason: string): Promise<void> {
+    const stray = strayDirName(dir);
+    await rename(dir, stray);
+    this.options.logger.warn({ dir, stray, reason }, 'renamed a stray log: it is kept, not served; delete it once it is not needed');
   }
 
   /** Applies a durable metadata change to the hosted logs. */
@@ -294,12 +332,12 @@ export class ReplicaManager {
     let partition: Partition | undefined;
     let loaded: Awaited<ReturnType<Partition['loadProducerState']>>;
     try {
-      // A new partition must start empty: anything in its directory is left from a deleted namesake.
-      if (fresh) await rm(dir, { recursive: true, force: true });
+      const recorded = await this.setAsideNamesake(dir, info, fresh);
       const log = await this.options.openLog({
         dir, topic: info.topic, partition: info.partition, config,
         onFailure: (err) => this.takeOffline(info.topic, info.partition, err, partition),
       });
+      if (!recorded) await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
       partition = new Partition({
         nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
         producerIds: {
@@ -360,7 +398,51 @@ export class ReplicaManager {
     if (partition !== undefined) await this.fetchers?.remove(partition);
     this.partitions.delete(key);
     this.options.notifier.notify(key); // parked fetches answer UNKNOWN_TOPIC_OR_PARTITION
+    // The metadata committed this deletion: the storage renames the directory to `-delete`, then removes it.
     if (partition !== undefined) await partition.log.delete();
-    else await rm(this.logDir(info), { recursive: true, force: true });
+    else await deleteLogDir(this.logDir(info)); // never opened (its open failed): gone all the same
   }
+
+  /**
+   * Before a log opens in `dir`: a directory left there by another topic of the same name (its
+   * partition.metadata names another topic id; for a partition just created, any directory at all)
+   * is renamed stray, so the partition starts empty and the old data stays on disk. True when `dir`
+   * already records this topic id.
+   */
+  private async setAsideNamesake(dir: string, info: PartitionInfo, fresh: boolean): Promise<boolean> {
+    let text: string | undefined;
+    try {
+      text = await readFile(join(dir, PARTITION_METADATA_FILE), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const storedTopicId = text === undefined ? undefined : /^topic_id:\s*(\S+)\s*$/m.exec(text)?.[1];
+    if (storedTopicId !== undefined && storedTopicId !== info.topicId) {
+      await this.renameStray(dir, `its partition.metadata names topic id ${storedTopicId}, the metadata's ${info.topic} is ${info.topicId}`);
+    } else if (fresh && storedTopicId === undefined && await holdsFiles(dir)) {
+      await this.renameStray(dir, 'a partition created just now found a directory of the same name');
+    }
+    return storedTopicId === info.topicId;
+  }
+}
+
+async function holdsFiles(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length > 0;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** A committed deletion of a log that is not open: renamed `<dir>.<32 hex>-delete` (atomic), then removed. */
+async function deleteLogDir(dir: string): Promise<void> {
+  const deleted = `${dir}.${randomUUID().replaceAll('-', '')}-delete`;
+  try {
+    await rename(dir, deleted);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await rm(deleted, { recursive: true, force: true });
 }

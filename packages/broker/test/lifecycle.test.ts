@@ -1,4 +1,4 @@
-import { cp, mkdir, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { decodeRecordBatches } from '@tributary/protocol';
@@ -87,14 +87,21 @@ describe('node lifecycle: restarts, recovery, deletion, live configs, shutdown, 
       await createTopic(t, 'gone', 1);
       expect(await valuesAt(t, 'gone', 0)).toEqual([]);
 
-      // A crash between persisting a deletion and removing the files leaves an orphan log: removed at
-      // start. Directories that are not partition logs are left alone.
+      // A log the metadata does not know at start (a crash between persisting a deletion and removing
+      // the files, or a directory copied in) is a stray: renamed `-stray` and kept, never deleted.
+      // A `-delete` leftover (a committed deletion the crash interrupted) is removed. Directories that
+      // are not partition logs are left alone.
       await mkdir(join(t.dataDir, 'orphan-0'));
-      await writeFile(join(t.dataDir, 'orphan-0', '00000000000000000000.log'), '');
+      await writeFile(join(t.dataDir, 'orphan-0', '00000000000000000000.log'), 'bytes');
       await mkdir(join(t.dataDir, 'backup-1'));
+      await mkdir(join(t.dataDir, `gone-1.${'0'.repeat(32)}-delete`));
       t = await t.restart();
       const dirs = await readdir(t.dataDir);
       expect(dirs).not.toContain('orphan-0');
+      expect(dirs).not.toContain(`gone-1.${'0'.repeat(32)}-delete`);
+      const strays = dirs.filter((d) => /^orphan-0\.[0-9a-f]{32}-stray$/.test(d));
+      expect(strays).toHaveLength(1);
+      expect(await readFile(join(t.dataDir, strays[0]!, '00000000000000000000.log'), 'utf8')).toBe('bytes');
       expect(dirs).toEqual(expect.arrayContaining(['backup-1', 'gone-0']));
     } finally {
       await t.close();

@@ -15,6 +15,7 @@
 // all appends queued in one event-loop turn are written with one writev. Reads run concurrently and only
 // see batches whose write has completed (logEndOffset and segment sizes move after the write).
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -1263,9 +1264,21 @@ export class PartitionLog {
   }
 
   /** Closes the log and removes its directory. */
+  /**
+   * Closes and removes the log (a committed deletion). The directory is first renamed to
+   * `<dir>.<32 hex>-delete` (one atomic step, as Kafka does), so a crash during the removal leaves a
+   * name no one opens as this partition's log; the broker removes such leftovers at startup.
+   */
   async delete(): Promise<void> {
     await this.close().catch(() => undefined);
-    await rm(this.dir, { recursive: true, force: true });
+    const deleted = `${this.dir}.${randomUUID().replaceAll('-', '')}-delete`;
+    try {
+      await rename(this.dir, deleted);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    await rm(deleted, { recursive: true, force: true });
   }
 
   private transition(to: LogState): void {

@@ -182,7 +182,9 @@ export class ClusterRuntime {
       }
     }
     if (this.closing !== undefined) return;
-    this.replicasStarted = args.replicas.startup({ removeStrays: false });
+    // A broker's image now holds its own registration, so everything committed before this start —
+    // every partition that can have a directory here — is in it: what it does not assign is stray.
+    this.replicasStarted = args.replicas.startup({ strays: config.processRoles.includes('broker') ? 'rename' : 'report' });
     await this.replicasStarted;
     this.replicasReady = true;
     this.lifecycle?.heartbeatNow(); // report the applied offset now: unfencing need not wait an interval
