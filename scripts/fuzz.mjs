@@ -38,7 +38,7 @@ try {
     options: {
       runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' }, rpcs: { type: 'string' }, generators: { type: 'string' },
       'skip-known-bugs': { type: 'boolean', default: false }, 'requests-per-run': { type: 'string' }, 'oracle-every': { type: 'string' },
-      'no-shrink': { type: 'boolean', default: false }, impersonate: { type: 'boolean', default: false }, list: { type: 'boolean', default: false },
+      'no-shrink': { type: 'boolean', default: false }, trace: { type: 'boolean', default: false }, impersonate: { type: 'boolean', default: false }, list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -70,7 +70,7 @@ try {
     ...(args.path === undefined ? {} : { path: args.path }),
     ...(args['requests-per-run'] === undefined ? {} : { requestsPerRunMax: integer('requests-per-run', args['requests-per-run'], 1) }),
     ...(args['oracle-every'] === undefined ? {} : { oracleEveryRuns: integer('oracle-every', args['oracle-every'], 1) }),
-    shrink: !args['no-shrink'], impersonate: args.impersonate,
+    shrink: !args['no-shrink'], impersonate: args.impersonate, trace: args.trace,
     print: (line) => console.log(line),
   });
 } catch (err) {

@@ -150,6 +150,19 @@ export function encodeFetchResults(input: FetchInput, results: readonly FetchPar
 }
 
 /** The offset after the last record in `bytes` (whole batches), or undefined when empty. */
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 function nextOffsetAfter(bytes: Buffer): number | undefined {
   let pos = 0;
   let next: number | undefined;
@@ -258,9 +271,16 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
       let wakeWriter: (() => void) | undefined;
       const loop = async (): Promise<void> => {
         while (!signal.aborted) {
+          const roundStartMs = deps.nowMs();
           const results = await fetch(input, fetchDeps, signal);
           if (results === undefined) break;
-          if (results.every((r) => r.bytes.length === 0 && r.error === undefined && r.divergingEpoch === undefined)) continue;
+          if (results.every((r) => r.bytes.length === 0 && r.error === undefined && r.divergingEpoch === undefined)) {
+            // fetch() may return nothing without waiting (no partitions to wait on, or the notifier's
+            // waiter limit reached): wait out the round here, or this loop never yields the event loop.
+            const restMs = input.maxWaitMs - (deps.nowMs() - roundStartMs);
+            if (restMs > 0) await abortableSleep(restMs, signal);
+            continue;
+          }
           recordFetch(results);
           const failed = results.some((r) => r.error !== undefined || r.divergingEpoch !== undefined);
           // Flow control: write() only says "full" after 16 queued messages (grpc-js's object-mode

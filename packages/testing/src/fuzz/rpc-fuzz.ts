@@ -59,6 +59,8 @@ export interface RpcFuzzOptions {
   readonly backgroundIntervalMs?: number;
   /** Progress and findings, one line each. */
   readonly print?: (line: string) => void;
+  /** Print every run's requests before sending them (to see what a hang was doing). */
+  readonly trace?: boolean;
 }
 
 export interface FuzzFinding {
@@ -376,6 +378,7 @@ export async function runRpcFuzz(options: RpcFuzzOptions): Promise<RpcFuzzReport
       runsSinceOracle = 0;
     }
     const a = arena;
+    if (options.trace === true) print(`run ${report.runs}${failure === undefined ? '' : ' (shrinking)'}:\n    ${cases.map(describeCase).join('\n    ')}`);
     const logMark = logs.errors.length;
     const problems: Problem[] = [];
     await Promise.all(cases.map((c) => sendCase(a, c, problems)));
