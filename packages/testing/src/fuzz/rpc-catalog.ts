@@ -254,6 +254,21 @@ export class MessageArbitraries {
     return arb;
   }
 
+  /**
+   * A Produce request shaped so its record batches reach batch validation: valid acks, a known topic
+   * and partition, leader epoch -1 (unknown), no transactional id. Undefined when no batch generator is on.
+   */
+  produceEnvelope(): fc.Arbitrary<Record<string, unknown>> | undefined {
+    const batches = this.batches;
+    if (batches === undefined) return undefined;
+    const partition = fc.record({ partition: fc.integer({ min: 0, max: 2 }), recordBatch: batches, currentLeaderEpoch: fc.constant(-1) });
+    return fc.record({
+      acks: fc.constantFrom(-1, 1, 0),
+      timeoutMs: fc.constantFrom(500, 2000),
+      topics: fc.array(fc.record({ topic: fc.constantFrom(...this.targets.oracleTopics, ...this.targets.victimTopics), partitions: fc.array(partition, { minLength: 1, maxLength: 2 }) }), { minLength: 1, maxLength: 2 }),
+    });
+  }
+
   /** A well-typed request of `rpc` for the node `targetId` (plain object, encodable with rpc.requestType). */
   request(rpc: RpcInfo, generator: MessageGeneratorName, targetId: number): fc.Arbitrary<Record<string, unknown>> {
     return this.messageArbAt(rpc.requestType, { rpc: rpc.name, generator, targetId, batches: this.batches }, 0).map((obj) => fixup(rpc.name, obj));

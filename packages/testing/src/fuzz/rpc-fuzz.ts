@@ -79,6 +79,8 @@ export interface RpcFuzzReport {
   readonly statuses: Record<string, number>;
   readonly errorCodes: Record<string, number>;
   readonly warnings: Record<string, number>;
+  /** INTERNAL answers grpc-js gave before any handler ran (undecodable request of a stream / Health), by RPC. */
+  readonly deserializerInternal: Record<string, number>;
   readonly findings: FuzzFinding[];
   readonly crashes: number;
   readonly handlerErrors: number;
@@ -94,7 +96,8 @@ interface FuzzCase {
   readonly rpc: RpcInfo;
   /** Index into the cluster's nodes. */
   readonly node: number;
-  readonly generator: MessageGeneratorName;
+  /** 'batch': a Produce request carrying the enabled batch generators' record batches. */
+  readonly generator: MessageGeneratorName | 'batch';
   /** Typed requests (one per stream message for client streams), or raw frames. */
   readonly messages: readonly Record<string, unknown>[];
   readonly mutate: ((bytes: Uint8Array) => Buffer) | undefined;
@@ -192,7 +195,7 @@ export async function runRpcFuzz(options: RpcFuzzOptions): Promise<RpcFuzzReport
   const logs = new LogCapture();
   const report = {
     seed, runs: 0, requests: {} as Record<string, number>, statuses: {} as Record<string, number>, errorCodes: {} as Record<string, number>,
-    warnings: logs.warnings, findings: [] as FuzzFinding[], crashes: 0, handlerErrors: 0, lostAcknowledged: 0, offlinePartitions: 0,
+    warnings: logs.warnings, deserializerInternal: {} as Record<string, number>, findings: [] as FuzzFinding[], crashes: 0, handlerErrors: 0, lostAcknowledged: 0, offlinePartitions: 0,
     acknowledged: 0, oracleChecks: 0, clusterStarts: 0, wallMs: 0,
   };
   const memberIds = [1, 2, 3];
@@ -250,9 +253,9 @@ export async function runRpcFuzz(options: RpcFuzzOptions): Promise<RpcFuzzReport
         caseArbs.push(fc.array(messageArbs.request(rpc, 'raft-peer', targetId), streamCount(rpc)).map((messages) => ({ ...base, generator: 'raft-peer' as const, messages })));
       }
       // Produce requests carrying the enabled batch generators' record batches, weighted like a generator of their own.
-      if (rpc.name === 'Broker.Produce' && [...generators].some((g) => (BATCH_GENERATOR_NAMES as readonly string[]).includes(g))) {
-        const produce = messageArbs.request(rpc, 'typed', targetId);
-        for (let i = 0; i < 4; i++) caseArbs.push(produce.map((m) => ({ ...base, generator: 'typed' as const, messages: [m] })));
+      const envelope = rpc.name === 'Broker.Produce' ? messageArbs.produceEnvelope() : undefined;
+      if (envelope !== undefined) {
+        for (let i = 0; i < 4; i++) caseArbs.push(envelope.map((m) => ({ ...base, generator: 'batch' as const, messages: [m] })));
       }
     }
   }
@@ -293,8 +296,11 @@ export async function runRpcFuzz(options: RpcFuzzOptions): Promise<RpcFuzzReport
     if (status === undefined) return;
     if (status.code === grpc.status.CANCELLED && cancelledByUs) return;
     if (status.code === grpc.status.INTERNAL || status.code === grpc.status.UNKNOWN || status.code === grpc.status.DATA_LOSS) {
-      const kind = status.details.startsWith('Error deserializing request') ? 'stream-not-deserializable' : 'handler-error';
-      problems.push({ kind, detail: `${c.rpc.name} answered ${name}: ${status.details}`, damaging: false });
+      // grpc-js answers INTERNAL itself when a request that is not a valid message reaches an RPC
+      // whose deserializer throws (streams, and grpc-health-check's Health): no handler ran. Counted
+      // and reported, not a failing run (the generated unary services answer INVALID_ARGUMENT instead).
+      if (status.details.startsWith('Error deserializing request')) count(report.deserializerInternal, c.rpc.name);
+      else problems.push({ kind: 'handler-error', detail: `${c.rpc.name} answered ${name}: ${status.details}`, damaging: false });
     }
   };
 
@@ -365,7 +371,7 @@ export async function runRpcFuzz(options: RpcFuzzOptions): Promise<RpcFuzzReport
   const property = fc.asyncProperty(runArb, async (cases) => {
     if (failure !== undefined) {
       // Shrinking: a bounded number of attempts, and none after a state-level (oracle) failure.
-      if (failure.attempts >= shrinkMax || failure.problems.every((p) => p.kind !== 'handler-error' && p.kind !== 'stream-not-deserializable' && p.kind !== 'error-log' && p.kind !== 'node-not-serving' && p.kind !== 'bad-response')) return true;
+      if (failure.attempts >= shrinkMax || failure.problems.every((p) => p.kind !== 'handler-error' && p.kind !== 'error-log' && p.kind !== 'node-not-serving' && p.kind !== 'bad-response')) return true;
       failure.attempts++;
     } else {
       report.runs++;
@@ -405,7 +411,7 @@ export async function runRpcFuzz(options: RpcFuzzOptions): Promise<RpcFuzzReport
       if (p.kind === 'handler-error' || p.kind === 'bad-response') report.handlerErrors++;
       else if (p.kind === 'lost-acked-record' || p.kind === 'duplicate-record') report.lostAcknowledged++;
       else if (p.kind === 'offline-partition') report.offlinePartitions++;
-      else if (p.kind !== 'stream-not-deserializable' && p.kind !== 'generator') report.crashes++;
+      else if (p.kind !== 'generator') report.crashes++;
     }
   };
   try {
@@ -462,6 +468,7 @@ export function formatFuzzReport(report: RpcFuzzReport): string {
     `lost acknowledged records: ${report.lostAcknowledged}`,
     `offline partitions: ${report.offlinePartitions}`,
     `findings by kind: ${sorted(byKind)}`,
+    `INTERNAL from grpc-js's deserializer, no handler ran (not counted as findings): ${sorted(report.deserializerInternal)}`,
     `node warnings (top 8): ${Object.entries(report.warnings).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k} x${v}`).join('; ') || '-'}`,
     `wall time: ${(report.wallMs / 1000).toFixed(1)} s`,
   ].join('\n');
