@@ -189,6 +189,22 @@ function encodeFetch(input: FetchInput, results: readonly FetchPartitionResult[]
   return { response: { error: NO_ERROR, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) }, failed, nextOffsets };
 }
 
+/** The shortest pause of a Subscribe round that found nothing (a client's max_wait_ms 0 included). */
+const SUBSCRIBE_IDLE_MIN_MS = 10;
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
  * The offset after the last batch in `bytes` (whole batches), or undefined when empty. Stops at a header
  * it cannot read (the reader of those bytes gets to see the bad batch and report it).
@@ -306,9 +322,17 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
       let wakeWriter: (() => void) | undefined;
       const loop = async (): Promise<void> => {
         while (!signal.aborted) {
+          const roundStartMs = deps.nowMs();
           const results = await fetch(input, fetchDeps, signal);
           if (results === undefined) break;
-          if (results.every((r) => r.bytes.length === 0 && r.error === undefined && r.divergingEpoch === undefined)) continue;
+          if (results.every((r) => r.bytes.length === 0 && r.error === undefined && r.divergingEpoch === undefined)) {
+            // fetch() may return nothing without waiting (no partitions to wait on, or the notifier's
+            // waiter limit reached): wait out the round here, or this loop never yields the event loop.
+            // At least SUBSCRIBE_IDLE_MIN_MS even with max_wait_ms 0, so an idle stream cannot spin.
+            const restMs = Math.max(input.maxWaitMs - (deps.nowMs() - roundStartMs), SUBSCRIBE_IDLE_MIN_MS);
+            await abortableSleep(restMs, signal);
+            continue;
+          }
           recordFetch(results);
           const encoded = encodeFetch(input, results, call.request.format);
           // Flow control: write() only says "full" after 16 queued messages (grpc-js's object-mode
