@@ -253,24 +253,19 @@ export class Raft {
    * our term with one message); only voters may ask for votes. Two exceptions keep membership
    * changes live: a node that knows no configuration yet (a newcomer waiting for its first snapshot)
    * cannot tell members apart, and a member whose configuration lags (it has not applied the entry
-   * that added the current leader) must still catch up: a voter follows a leader it does not know
-   * only at the term it already has (it learns the term from the rejections of its pre-votes), and
-   * never instead of a leader it does know — so a non-member can neither raise a voter's term nor
-   * displace its leader; a non-voter, which never campaigns, does so after an election timeout
-   * without any leader.
+   * that added the current leader) must still catch up: it follows a leader it does not know only at
+   * the term it already has (a voter learns the term from the rejections of its pre-votes), and never
+   * instead of a leader it does know. So a non-member can neither raise our term nor displace our
+   * leader. The price: a learner whose configuration lacks the current leader (it missed the entry
+   * adding it) never campaigns, so cannot learn the term; it catches up once a leader it knows is
+   * elected. Trusting a leader it cannot know would let any sender overwrite its log.
    */
   private senderRefusal(m: Message): string | undefined {
     const { voters, learners } = this.tracker;
     if (voters.size === 0 && learners.size === 0) return undefined;
     if (m.type === 'vote' || m.type === 'pre-vote') return voters.has(m.from) ? undefined : 'vote request from a non-voter';
     if (voters.has(m.from) || learners.has(m.from)) return undefined;
-    if (LEADER_TYPES.has(m.type)) {
-      if (m.term === this.term && (this.lead === NONE || this.lead === m.from)) return undefined;
-      // A learner or removed node with a stale configuration cannot campaign to learn the current
-      // term; once it has heard no leader for an election timeout it follows one it does not know.
-      // (Until peers are authenticated, a non-member can raise such a node's term; voters are immune.)
-      if (!voters.has(this.id) && m.term >= this.term && this.electionElapsed >= this.config.electionTicks) return undefined;
-    }
+    if (LEADER_TYPES.has(m.type) && m.term === this.term && (this.lead === NONE || this.lead === m.from)) return undefined;
     // The leader removed by the conf change we just applied hands over to us (stepDownAfterRemoval).
     if (m.type === 'timeout-now' && m.term === this.term && m.from === this.lead) return undefined;
     return 'sender is not a member';

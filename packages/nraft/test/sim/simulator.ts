@@ -547,6 +547,14 @@ class Simulation {
     this.log(() => `committed ${cc.type} ${cc.nodeId}: members ${describeMembers(this.members)}`);
     for (const n of this.nodes.values()) {
       if (this.members.has(n.id)) {
+        if (n.decommissioned && n.storage !== undefined) {
+          // A removed node comes back with a new, empty data directory (as KRaft's directory ids and
+          // etcd's member ids demand): its old disk may say it was removed, and a node outside its
+          // own configuration never learns of a leader it does not know (nraft trusts no non-member).
+          n.storage = newStorage();
+          this.checker.wipeNode(n.id);
+          this.log(() => `n${n.id} re-added with a new disk`);
+        }
         n.decommissioned = false;
         if (n.raw === undefined) this.start(n);
       } else if (n.storage !== undefined && !n.decommissioned) {
@@ -617,9 +625,7 @@ class Simulation {
     this.log(() => `n${m.to} <- n${m.from} HOSTILE ${kind} ${describeMessage(m)}`);
     raw.step(m);
     const after = raw.status();
-    // A voter's term never moves on a non-member's message. (A non-voter that heard no leader for an
-    // election timeout follows a leader it does not know: it cannot campaign to learn the term.)
-    if (kind === 'outsider' && after.term !== before.term && before.confState.voters.includes(target.id)) {
+    if (kind === 'outsider' && after.term !== before.term) {
       throw new InvariantViolation('hostile-input', `n${target.id} moved from term ${before.term} to ${after.term} on a message from non-member ${m.from}`);
     }
     if (kind === 'malformed' && (after.term !== before.term || after.commit !== before.commit || after.lastIndex !== before.lastIndex || after.lead !== before.lead)) {
