@@ -225,7 +225,7 @@ export class QuorumController<Image> {
   private commandsQueued = 0;
   /** A fenceStaleBrokers command is queued or in flight (one at a time). */
   private fencing = false;
-  private lastHint = { leaderId: -1, term: 0 };
+  private lastHint = { leaderId: -1, term: 0, unreachable: '' };
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
   private readonly activeListeners = new Set<(active: boolean) => void>();
@@ -239,6 +239,9 @@ export class QuorumController<Image> {
   /** Refused raft messages counted by drivers that are gone. */
   private refusedBefore = 0;
   private readonly driverListeners = new Set<(running: boolean) => void>();
+  /** Leader only: when each other voter was last seen active by raft (sampled every tick). */
+  private readonly voterSeenMs = new Map<number, number>();
+  private unreachableVoters: readonly number[] = [];
 
   private constructor(private readonly options: QuorumControllerOptions<Image>) {
     this.nodeId = options.nodeId;
@@ -377,10 +380,36 @@ export class QuorumController<Image> {
     return this.driverFailure === undefined && this.driver.driverState === 'running';
   }
 
-  /** The leader hint sent with NOT_CONTROLLER answers and watch events (-1 while our driver is down: we know nothing). */
+  /**
+   * The leader hint sent with NOT_CONTROLLER answers and watch events (-1 while our driver is down:
+   * we know nothing), with the voters the leader cannot reach.
+   */
   hint(): pb.IControllerHint {
     const s = this.driver.status();
-    return { leaderId: s.lead > 0 && this.driverRunning() ? s.lead : -1, term: s.term };
+    const leaderId = s.lead > 0 && this.driverRunning() ? s.lead : -1;
+    return { leaderId, term: s.term, unreachableVoters: leaderId === this.nodeId ? [...this.unreachableVoters] : [] };
+  }
+
+  /**
+   * Leader only: a voter is unreachable once raft has not heard from it for two election timeouts
+   * (CheckQuorum clears raft's activity flags every election timeout, so one sample proves nothing).
+   */
+  private trackVoters(): void {
+    const s = this.driver.status();
+    if (s.role !== 'leader' || s.progress === undefined || !this.driverRunning()) {
+      this.voterSeenMs.clear();
+      this.unreachableVoters = [];
+      return;
+    }
+    const now = this.nowMs();
+    const limitMs = 2 * this.config.electionTicks * this.config.tickMs;
+    const unreachable: number[] = [];
+    for (const id of s.confState.voters) {
+      if (id === this.nodeId) continue;
+      if (s.progress.get(id)?.recentActive === true || !this.voterSeenMs.has(id)) this.voterSeenMs.set(id, now);
+      if (now - this.voterSeenMs.get(id)! > limitMs) unreachable.push(id);
+    }
+    this.unreachableVoters = unreachable;
   }
 
   /** Told when this voter becomes (true) or stops being (false) the active controller. */
@@ -606,6 +635,7 @@ export class QuorumController<Image> {
 
   private watchLeadership(): void {
     if (!this.driverRunning()) return;
+    this.trackVoters();
     const s = this.driver.status();
     if (this.activeTerm >= 0 && (!this.driver.isLeader() || s.term !== this.activeTerm)) this.resign();
     this.announceLeader();
@@ -616,11 +646,12 @@ export class QuorumController<Image> {
     const hint = this.hint();
     const leaderId = hint.leaderId ?? -1;
     const term = Number(hint.term ?? 0);
-    if (leaderId !== this.lastHint.leaderId || term !== this.lastHint.term) {
-      this.lastHint = { leaderId, term };
+    const unreachable = (hint.unreachableVoters ?? []).join(',');
+    if (leaderId !== this.lastHint.leaderId || term !== this.lastHint.term || unreachable !== this.lastHint.unreachable) {
+      this.lastHint = { leaderId, term, unreachable };
       for (const state of [...this.watchers]) {
         if (this.upToDate()) this.catchUp(state);
-        else if (!state.watcher.send({ controller: { leaderId, term }, committedOffset: this.appliedOffset })) this.dropWatcher(state, 'watcher cannot keep up');
+        else if (!state.watcher.send({ controller: hint, committedOffset: this.appliedOffset })) this.dropWatcher(state, 'watcher cannot keep up');
       }
     }
   }
