@@ -368,7 +368,7 @@ export class QuorumController<Image> {
   status(): ControllerStatus {
     const raft = this.driver.status();
     return {
-      nodeId: this.nodeId, leaderId: raft.lead > 0 ? raft.lead : -1, term: raft.term, active: this.isActive(),
+      nodeId: this.nodeId, leaderId: raft.lead > 0 && this.driverRunning() ? raft.lead : -1, term: raft.term, active: this.isActive(),
       appliedOffset: this.appliedOffset, commandsQueued: this.commandsQueued, watchers: this.watchers.size,
       driverRunning: this.driverRunning(), driverRestarts: this.driverRestarts,
       refusedRaftMessages: this.refusedBefore + raft.refusedMessages,
