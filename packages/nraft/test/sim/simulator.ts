@@ -151,7 +151,7 @@ function chooseProfile(rng: SimRandom, tightFlowControl: boolean): Profile {
 type SimEvent =
   | { readonly kind: 'tick'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'ready'; readonly node: NodeId; readonly incarnation: number }
-  | { readonly kind: 'deliver'; readonly message: Message; readonly senderIncarnation: number; readonly lost: boolean }
+  | { readonly kind: 'deliver'; readonly message: Message; readonly senderIncarnation: number; readonly lost: boolean; readonly disks: string }
   | { readonly kind: 'restart'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'heal-network'; readonly generation: number }
   | { readonly kind: 'chaos' }
@@ -164,6 +164,8 @@ interface SimNode {
   readonly tickPeriodMs: number;
   /** The node's disk; undefined until the node first starts. Survives crashes. */
   storage: SimStorage | undefined;
+  /** Bumped when the node is re-added with a new disk: a new identity, as far as the network goes. */
+  diskGeneration: number;
   raw: SimRaft | undefined;
   incarnation: number;
   readyScheduled: boolean;
@@ -255,6 +257,7 @@ class Simulation {
         rng: this.rng.fork(),
         tickPeriodMs: TICK_MS + this.rng.between(-1, 1), // a little clock skew between nodes
         storage: undefined,
+        diskGeneration: 0,
         raw: undefined,
         incarnation: 0,
         readyScheduled: false,
@@ -326,7 +329,10 @@ class Simulation {
       case 'deliver': {
         const m = ev.message;
         const n = this.node(m.to);
-        const delivered = !ev.lost && n.raw !== undefined && !this.network.isCut(m.from, m.to);
+        // Messages from or to a node's previous disk are gone with it (a re-added node is a new
+        // identity, as KRaft's directory ids make it: its old acks must not count for the new log).
+        const sameDisks = ev.disks === this.diskPair(m);
+        const delivered = sameDisks && !ev.lost && n.raw !== undefined && !this.network.isCut(m.from, m.to);
         this.reportDelivery(m, ev.senderIncarnation, delivered);
         if (!delivered || n.raw === undefined) return;
         this.log(() => `n${m.to} <- n${m.from} ${describeMessage(m)}`);
@@ -456,7 +462,12 @@ class Simulation {
       times = [this.nowMs + this.network.faults.delayMaxMs];
       lost = true;
     }
-    for (const atMs of times) this.queue.push(atMs, { kind: 'deliver', message: m, senderIncarnation: n.incarnation, lost });
+    const disks = this.diskPair(m);
+    for (const atMs of times) this.queue.push(atMs, { kind: 'deliver', message: m, senderIncarnation: n.incarnation, lost, disks });
+  }
+
+  private diskPair(m: Message): string {
+    return `${this.node(m.from).diskGeneration}:${this.node(m.to).diskGeneration}`;
   }
 
   /**
@@ -552,6 +563,7 @@ class Simulation {
           // etcd's member ids demand): its old disk may say it was removed, and a node outside its
           // own configuration never learns of a leader it does not know (nraft trusts no non-member).
           n.storage = newStorage();
+          n.diskGeneration++;
           this.checker.wipeNode(n.id);
           this.log(() => `n${n.id} re-added with a new disk`);
         }
