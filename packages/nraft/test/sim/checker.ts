@@ -112,13 +112,6 @@ export class InvariantChecker {
   }
 
   /** A node joins with `bootstrapped` = starts from the bootstrap snapshot, else with an empty disk. */
-  /** A node's disk was replaced by an empty one (a removed node re-added with a new data directory). */
-  wipeNode(id: NodeId): void {
-    this.node(id);
-    this.nodes.delete(id);
-    this.addNode(id, false);
-  }
-
   addNode(id: NodeId, bootstrapped: boolean): void {
     if (this.nodes.has(id)) throw new Error(`checker: node ${id} added twice`);
     const b = this.bootstrap;

@@ -151,7 +151,7 @@ function chooseProfile(rng: SimRandom, tightFlowControl: boolean): Profile {
 type SimEvent =
   | { readonly kind: 'tick'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'ready'; readonly node: NodeId; readonly incarnation: number }
-  | { readonly kind: 'deliver'; readonly message: Message; readonly senderIncarnation: number; readonly lost: boolean; readonly disks: string }
+  | { readonly kind: 'deliver'; readonly message: Message; readonly senderIncarnation: number; readonly lost: boolean }
   | { readonly kind: 'restart'; readonly node: NodeId; readonly incarnation: number }
   | { readonly kind: 'heal-network'; readonly generation: number }
   | { readonly kind: 'chaos' }
@@ -164,8 +164,6 @@ interface SimNode {
   readonly tickPeriodMs: number;
   /** The node's disk; undefined until the node first starts. Survives crashes. */
   storage: SimStorage | undefined;
-  /** Bumped when the node is re-added with a new disk: a new identity, as far as the network goes. */
-  diskGeneration: number;
   raw: SimRaft | undefined;
   incarnation: number;
   readyScheduled: boolean;
@@ -257,7 +255,6 @@ class Simulation {
         rng: this.rng.fork(),
         tickPeriodMs: TICK_MS + this.rng.between(-1, 1), // a little clock skew between nodes
         storage: undefined,
-        diskGeneration: 0,
         raw: undefined,
         incarnation: 0,
         readyScheduled: false,
@@ -329,10 +326,7 @@ class Simulation {
       case 'deliver': {
         const m = ev.message;
         const n = this.node(m.to);
-        // Messages from or to a node's previous disk are gone with it (a re-added node is a new
-        // identity, as KRaft's directory ids make it: its old acks must not count for the new log).
-        const sameDisks = ev.disks === this.diskPair(m);
-        const delivered = sameDisks && !ev.lost && n.raw !== undefined && !this.network.isCut(m.from, m.to);
+        const delivered = !ev.lost && n.raw !== undefined && !this.network.isCut(m.from, m.to);
         this.reportDelivery(m, ev.senderIncarnation, delivered);
         if (!delivered || n.raw === undefined) return;
         this.log(() => `n${m.to} <- n${m.from} ${describeMessage(m)}`);
@@ -462,12 +456,7 @@ class Simulation {
       times = [this.nowMs + this.network.faults.delayMaxMs];
       lost = true;
     }
-    const disks = this.diskPair(m);
-    for (const atMs of times) this.queue.push(atMs, { kind: 'deliver', message: m, senderIncarnation: n.incarnation, lost, disks });
-  }
-
-  private diskPair(m: Message): string {
-    return `${this.node(m.from).diskGeneration}:${this.node(m.to).diskGeneration}`;
+    for (const atMs of times) this.queue.push(atMs, { kind: 'deliver', message: m, senderIncarnation: n.incarnation, lost });
   }
 
   /**
@@ -558,15 +547,6 @@ class Simulation {
     this.log(() => `committed ${cc.type} ${cc.nodeId}: members ${describeMembers(this.members)}`);
     for (const n of this.nodes.values()) {
       if (this.members.has(n.id)) {
-        if (n.decommissioned && n.storage !== undefined) {
-          // A removed node comes back with a new, empty data directory (as KRaft's directory ids and
-          // etcd's member ids demand): its old disk may say it was removed, and a node outside its
-          // own configuration never learns of a leader it does not know (nraft trusts no non-member).
-          n.storage = newStorage();
-          n.diskGeneration++;
-          this.checker.wipeNode(n.id);
-          this.log(() => `n${n.id} re-added with a new disk`);
-        }
         n.decommissioned = false;
         if (n.raw === undefined) this.start(n);
       } else if (n.storage !== undefined && !n.decommissioned) {
@@ -692,9 +672,13 @@ class Simulation {
     if (leader?.raw === undefined || this.nowMs < this.confChangeBusyUntilMs) return;
     const options: ConfChange[] = [];
     const voters = [...this.members].filter(([, m]) => m === 'voter').map(([id]) => id);
-    for (const id of this.nodes.keys()) {
+    for (const [id, n] of this.nodes) {
       const m = this.members.get(id);
-      if (m === undefined) options.push({ type: 'add-learner', nodeId: id });
+      // A removed node never comes back under its id (etcd retires removed member ids; KRaft gives a
+      // returning voter a new directory id): its disk may say it was removed, and nraft trusts no
+      // leader outside a node's configuration, so it could never catch up; wiped, it could vote with
+      // a stale snapshot's membership.
+      if (m === undefined && !n.decommissioned) options.push({ type: 'add-learner', nodeId: id });
       else if (m === 'learner') options.push({ type: 'add-voter', nodeId: id }, { type: 'remove-node', nodeId: id });
       else if (voters.length > VOTERS_MIN) options.push({ type: 'remove-node', nodeId: id });
     }
