@@ -74,6 +74,20 @@ async function forge(address: string, messages: readonly (Message | tributary.in
   client.close();
 }
 
+describe('unreachable voters', () => {
+  it('the leader names a voter it has not heard from for two election timeouts in its hint', async () => {
+    const { voters } = await startQuorum();
+    await waitFor(() => [...voters.values()].some((c) => c.isActive()), 'an active controller');
+    const leader = [...voters.values()].find((c) => c.isActive())!;
+    expect(leader.hint().unreachableVoters).toEqual([]);
+    const victim = [...voters.values()].find((c) => c !== leader)!;
+    await victim.close();
+    await waitFor(() => (leader.hint().unreachableVoters ?? []).includes(victim.nodeId), 'the stopped voter to be reported');
+    expect(leader.hint().unreachableVoters).toEqual([victim.nodeId]);
+    expect(leader.isActive()).toBe(true);
+  });
+});
+
 describe('hostile Raft messages', () => {
   it('cannot stop a voter nor move its term', async () => {
     const { voters, address } = await startQuorum();
