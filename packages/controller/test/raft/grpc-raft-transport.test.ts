@@ -135,7 +135,7 @@ describe('GrpcRaftTransport', () => {
         wire(heartbeat(9, 2, 100)),                                 // not a voter: dropped
         wire(heartbeat(1, 2, 6)),                                   // pins the stream to node 1
         wire(heartbeat(3, 2, 100)),                                 // a voter, but this stream speaks for 1
-        { ...wire(heartbeat(1, 2, 7)), type: 999 },                  // undecodable type
+        { ...wire(heartbeat(1, 2, 7)), type: 999 as tributary.internal.v1.RaftMessageType },                  // undecodable type
         { ...wire(heartbeat(1, 2, 7)), term: { low: 0, high: 0x40_0000, unsigned: true } as unknown as number }, // beyond 2^53
         wire(heartbeat(1, 2, 5)),                                   // the only valid one
       ],
