@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run fuzz -- [--runs N] [--seed S] [--path P] [--rpcs Broker.Produce,Admin.*] [--generators typed,batch-count,...]
-//   [--skip-known-bugs] [--requests-per-run K] [--oracle-every R] [--no-shrink] [--impersonate] [--list]`
+//   [--requests-per-run K] [--oracle-every R] [--no-shrink] [--impersonate] [--list]`
 // Fuzzes every RPC of an in-process 3-node cluster (packages/testing/src/fuzz) and prints the seed first,
 // each finding with its shrunk requests and replay command, and the figures at the end. Exits 0 when
 // nothing was found, 1 on findings, 2 on bad arguments.
@@ -11,14 +11,13 @@ import { ensureReady, ROOT } from './ensure.mjs';
 
 function usage(message) {
   if (message) console.error(`fuzz: ${message}`);
-  console.error(`usage: npm run fuzz -- [--runs N] [--seed S] [--path P] [--rpcs LIST] [--generators LIST] [--skip-known-bugs]
+  console.error(`usage: npm run fuzz -- [--runs N] [--seed S] [--path P] [--rpcs LIST] [--generators LIST]
                      [--requests-per-run K] [--oracle-every R] [--no-shrink] [--impersonate] [--list]
   --runs N             property runs (default 1000); each sends 1..K requests concurrently
   --seed S             first fast-check seed (default: random, printed); chunk i uses S + i
   --path P             replay one counterexample (with the --seed of its chunk, as a finding prints it)
   --rpcs LIST          Service.Method or Service.* names, comma-separated (default: every RPC; --list shows them)
   --generators LIST    request generators, comma-separated (default: all; --list shows them)
-  --skip-known-bugs    leave out the generators that reach bugs being fixed elsewhere (as npm test does)
   --requests-per-run K most requests in one run (default 6)
   --oracle-every R     full oracle check every R runs (default 50); a cheap serving check runs after every run
   --no-shrink          report a failing run as it is
@@ -37,7 +36,7 @@ try {
   args = parseArgs({
     options: {
       runs: { type: 'string' }, seed: { type: 'string' }, path: { type: 'string' }, rpcs: { type: 'string' }, generators: { type: 'string' },
-      'skip-known-bugs': { type: 'boolean', default: false }, 'requests-per-run': { type: 'string' }, 'oracle-every': { type: 'string' },
+      'requests-per-run': { type: 'string' }, 'oracle-every': { type: 'string' },
       'no-shrink': { type: 'boolean', default: false }, trace: { type: 'boolean', default: false }, impersonate: { type: 'boolean', default: false }, list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -52,17 +51,16 @@ process.env.GRPC_VERBOSITY ??= 'NONE';
 const fuzz = await import(pathToFileURL(join(ROOT, 'packages/testing/dist/internal.js')).href);
 if (args.list) {
   console.log(`RPCs:\n  ${fuzz.loadRpcCatalog().map((r) => `${r.name} (${r.kind})`).join('\n  ')}`);
-  console.log(`generators:\n  ${fuzz.GENERATOR_NAMES.map((g) => `${g}${fuzz.KNOWN_BUG_GENERATORS[g] ? `  [known bug: ${fuzz.KNOWN_BUG_GENERATORS[g]}]` : ''}`).join('\n  ')}`);
+  console.log(`generators:\n  ${fuzz.GENERATOR_NAMES.map((g) => `${g}`).join('\n  ')}`);
   process.exit(0);
 }
 const runs = integer('runs', args.runs ?? '1000', 1);
 const seed = args.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : integer('seed', args.seed, 0);
 let generators = args.generators === undefined ? [...fuzz.GENERATOR_NAMES] : args.generators.split(',').filter(Boolean);
 for (const g of generators) if (!fuzz.GENERATOR_NAMES.includes(g)) usage(`unknown generator ${g} (--list shows them)`);
-if (args['skip-known-bugs']) generators = generators.filter((g) => fuzz.KNOWN_BUG_GENERATORS[g] === undefined);
 const rpcs = args.rpcs === undefined ? undefined : args.rpcs.split(',').filter(Boolean);
 
-console.log(`fuzz: seed ${seed} (replay: npm run fuzz -- --seed ${seed} --runs ${runs}${args.rpcs ? ` --rpcs ${args.rpcs}` : ''}${args.generators || args['skip-known-bugs'] ? ` --generators ${generators.join(',')}` : ''})`);
+console.log(`fuzz: seed ${seed} (replay: npm run fuzz -- --seed ${seed} --runs ${runs}${args.rpcs ? ` --rpcs ${args.rpcs}` : ''}${args.generators ? ` --generators ${generators.join(',')}` : ''})`);
 let report;
 try {
   report = await fuzz.runRpcFuzz({

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run sim -- --seeds N [--from S] [--seed S] [--steps K] [--trace] [--reported-loss] [--loose-flow] [--fail-fast]`
+// `npm run sim -- --seeds N [--from S] [--seed S] [--steps K] [--trace] [--reported-loss] [--loose-flow] [--hostile] [--fail-fast]`
 // Runs the deterministic nraft simulator (packages/nraft/test/sim) over a range of seeds and prints
 // progress, seeds/sec, total time and every failing seed with its one-line replay command.
 // The simulator is compiled on the fly with its own tsconfig (a second or two, incremental), so this
@@ -17,7 +17,7 @@ const FAILURES_SHOWN_MAX = 20;
 
 function usage(message) {
   if (message) console.error(`sim: ${message}`);
-  console.error('usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--steps K] [--trace] [--reported-loss] [--loose-flow] [--fail-fast]');
+  console.error('usage: npm run sim -- [--seeds N] [--from S] [--seed S] [--steps K] [--trace] [--reported-loss] [--loose-flow] [--hostile] [--fail-fast]');
   console.error('  --seeds N    how many seeds to run (default 1000)');
   console.error('  --from S     first seed of the range (default 1)');
   console.error('  --seed S     run exactly this one seed (replay)');
@@ -26,6 +26,7 @@ function usage(message) {
   console.error('  --reported-loss  lost appends are reported to raft (reportUnreachable); default: silent, raft recovers alone');
   console.error('  --loose-flow     in-flight window always 256 (default: drawn from 1, 4 and 256 appends per follower)');
   console.error('  --driver-fault F  break the driver on purpose (forget-vote | send-before-persist), to see it caught');
+  console.error('  --hostile    inject hostile peer messages (non-member with high terms, garbage indexes, commit past the log end)');
   console.error('  --fail-fast  stop at the first failing seed');
   process.exit(2);
 }
@@ -49,6 +50,7 @@ try {
       'loose-flow': { type: 'boolean', default: false },
       'driver-fault': { type: 'string' },
       'fail-fast': { type: 'boolean', default: false },
+      hostile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -79,7 +81,7 @@ let done = 0;
 console.error(`sim: seeds ${from}..${from + count - 1}, ${chaosTicks} ticks of faults each`);
 for (let seed = from; seed < from + count; seed++) {
   try {
-    const result = runSimulation({ seed, chaosTicks, trace, silentLoss: !args['reported-loss'], tightFlowControl: !args['loose-flow'], driverFault: args['driver-fault'] });
+    const result = runSimulation({ seed, chaosTicks, trace, silentLoss: !args['reported-loss'], tightFlowControl: !args['loose-flow'], driverFault: args['driver-fault'], hostilePeers: args.hostile });
     events += result.events;
     if (count === 1) console.error(`sim: seed ${seed} ok: ${JSON.stringify(result)}`);
   } catch (err) {

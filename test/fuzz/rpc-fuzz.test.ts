@@ -6,7 +6,7 @@
 // No handler may throw (INTERNAL/UNKNOWN, UNKNOWN_SERVER_ERROR) and no node may log an error.
 // Longer runs: `npm run fuzz -- --runs N --seed S` (scripts/fuzz.mjs).
 import { describe, expect, it } from 'vitest';
-import { GENERATOR_NAMES, KNOWN_BUG_GENERATORS, formatFuzzReport, runRpcFuzz } from '@tributary/testing/internal';
+import { GENERATOR_NAMES, formatFuzzReport, runRpcFuzz } from '@tributary/testing/internal';
 
 const SEED = 20_251_010;
 const RUNS = 150;
@@ -14,9 +14,7 @@ const ORACLE_EVERY_RUNS = 25;
 
 describe('RPC fuzzer (fixed seed)', () => {
   it(`${RUNS} runs over every RPC: no crash, handler error, lost acknowledged record or offline partition`, async () => {
-    // Until the fixes for the bugs they reach are merged: see KNOWN_BUG_GENERATORS.
-    const generators = GENERATOR_NAMES.filter((g) => KNOWN_BUG_GENERATORS[g] === undefined);
-    const report = await runRpcFuzz({ runs: RUNS, seed: SEED, generators, oracleEveryRuns: ORACLE_EVERY_RUNS, shrink: false });
+    const report = await runRpcFuzz({ runs: RUNS, seed: SEED, generators: [...GENERATOR_NAMES], oracleEveryRuns: ORACLE_EVERY_RUNS, shrink: false });
     const summary = formatFuzzReport(report);
     console.log(summary);
     expect(report.findings.map((f) => `${f.kind}: ${f.detail}\n  ${f.requests}\n  replay: ${f.replay}`)).toEqual([]);

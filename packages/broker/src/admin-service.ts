@@ -192,6 +192,7 @@ export function createAdminHandlers(deps: AdminServiceDeps): AdminHandlers {
         controllerLeaderId: controller.leaderId,
         controllerTerm: int64(controller.term),
         nodes: describeNodes(metadata.brokers(), deps.config),
+        unreachableControllerVoters: [...(controller.unreachableVoters ?? [])],
       };
     }),
   };

@@ -45,6 +45,8 @@ export interface ControllerInfo {
   /** -1 = no active controller known. */
   readonly leaderId: number;
   readonly term: number;
+  /** Controller voters the active controller cannot reach (as it last reported; empty = none or unknown). */
+  readonly unreachableVoters?: readonly number[];
 }
 
 export interface MetadataView {

@@ -11,11 +11,12 @@ import { AdminService, BrokerService, PROTO_DIR } from '@tributary/protocol';
 import { createAdminHandlers } from './admin-service.js';
 import { createBrokerHandlers } from './broker-service.js';
 import { createBrokerMetrics, type BrokerMetrics } from './broker-metrics.js';
+import { registerControllerMetrics } from './controller-metrics.js';
 import { ChangeNotifier } from './change-notifier.js';
 import { formatHostPort, type HostPort } from './host-port.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
 import { takeCleanShutdownMarker, writeCleanShutdownMarker } from './clean-shutdown.js';
-import { ClusterRuntime } from './cluster/cluster-runtime.js';
+import { ClusterRuntime, type ClusterRuntimeOptions } from './cluster/cluster-runtime.js';
 import { LocalMetadataStore } from './local-metadata-store.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { clusterIdFromVoters, ensureMetaProperties } from './meta-properties.js';
@@ -40,6 +41,8 @@ export interface StartNodeOptions {
   readonly shutdownGraceMs?: number;
   /** Group coordinator settings by Kafka name (offsets.topic.num.partitions, offsets.retention.minutes, ...). */
   readonly groups?: Readonly<Record<string, string | number>>;
+  /** Test seam: wraps the controller's metadata log storage each time it is opened (fault injection). */
+  readonly wrapRaftStorage?: ClusterRuntimeOptions['wrapRaftStorage'];
 }
 
 export interface TributaryNode {
@@ -118,7 +121,10 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   });
   // Cluster mode: metadata comes from the controller quorum; alone: from the local store.
   const cluster = config.controllerQuorumVoters.length > 0
-    ? await ClusterRuntime.create({ config, clusterId: identity.clusterId, server, logger: rootLogger, nowMs, cleanShutdown })
+    ? await ClusterRuntime.create({
+      config, clusterId: identity.clusterId, server, logger: rootLogger, nowMs, cleanShutdown,
+      ...(options.wrapRaftStorage === undefined ? {} : { wrapRaftStorage: options.wrapRaftStorage }),
+    })
     : undefined;
   const store = cluster === undefined
     ? await LocalMetadataStore.open({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: config.nodeId, roles: config.processRoles, config })
@@ -203,15 +209,23 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   cluster?.start({ replicas, advertised });
 
   let ready = true;
+  const controller = cluster?.controller;
+  if (controller !== undefined) registerControllerMetrics(metrics.registry, controller);
+  // A controller voter whose Raft driver stopped is not ready until a restarted one runs.
+  const isReady = (): boolean => ready && (cluster?.started ?? true) && (controller?.driverRunning() ?? true);
   let http: HttpServerHandle | undefined;
   if (config.httpListen !== undefined) {
-    http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady: () => ready && (cluster?.started ?? true) });
+    http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady });
   }
   const retentionTimer = setInterval(() => {
     void replicas.applyRetention(nowMs());
   }, config.logRetentionCheckIntervalMs);
   retentionTimer.unref();
   for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'SERVING');
+  const unsubscribeDriver = controller?.onDriverRunningChange((running) => {
+    if (!ready) return;
+    health.setStatus('', running ? 'SERVING' : 'NOT_SERVING');
+  }) ?? (() => {});
   const address = formatHostPort({ host: config.listen.host, port });
   logger.info({ address, httpAddress: http === undefined ? undefined : formatHostPort(http.address), clusterId: identity.clusterId, dataDir: config.dataDir, partitions: replicas.partitionCount }, 'node started');
 
@@ -219,6 +233,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const close = (closeOptions: { readonly controlledShutdown?: boolean } = {}): Promise<void> => {
     closing ??= (async () => {
       ready = false;
+      unsubscribeDriver();
       logger.info('node stopping');
       await cluster?.leave(closeOptions.controlledShutdown ?? true);
       for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');

@@ -89,6 +89,8 @@ export interface ClusterDescription {
   readonly clusterId: string;
   readonly controller: { readonly leaderId: number; readonly term: number };
   readonly nodes: readonly { readonly id: number; readonly roles: readonly string[]; readonly address: string; readonly fenced: boolean; readonly rack: string }[];
+  /** Controller voters the active controller has not heard from for two election timeouts. */
+  readonly unreachableControllerVoters: readonly number[];
 }
 
 const { ErrorCode } = tributary.v1;
@@ -266,6 +268,7 @@ export class Admin {
       clusterId: r.clusterId,
       controller: { leaderId: r.controllerLeaderId, term: Number(r.controllerTerm) },
       nodes: r.nodes.map((n) => ({ id: num(n.id), roles: n.roles ?? [], address: str(n.address), fenced: bool(n.fenced), rack: str(n.rack) })),
+      unreachableControllerVoters: (r.unreachableControllerVoters ?? []).map(num),
     };
   }
 

@@ -24,6 +24,7 @@
 import { encodeConfChange } from './conf-change-codec.js';
 import { entriesPayloadBytes } from './entry-size.js';
 import { ProposalDroppedError, invariant } from './errors.js';
+import { malformedReason } from './message-check.js';
 import type { Progress, ProgressState } from './progress.js';
 import { committedIndex, hasQuorum, voteResult, type VoteResult } from './quorum.js';
 import { RaftLog } from './raft-log.js';
@@ -57,6 +58,9 @@ const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
 /** Messages a follower forwards to its leader with term 0 (they carry no term of their own). */
 const FORWARDED_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(['read-index', 'transfer-leader']);
 
+/** Messages only a leader sends to its followers. */
+const LEADER_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(['app', 'heartbeat', 'snap']);
+
 export interface ProgressStatus {
   readonly match: number;
   readonly next: number;
@@ -81,6 +85,8 @@ export interface RaftStatus {
   readonly firstIndex: number;
   readonly confState: ConfState;
   readonly leadTransferee: NodeId;
+  /** Peer messages refused since start: malformed, from a non-member, or with impossible indexes. */
+  readonly refusedMessages: number;
   /** Per member, on the leader only. */
   readonly progress?: ReadonlyMap<NodeId, ProgressStatus>;
 }
@@ -122,6 +128,14 @@ export class Raft {
    * leader's own removal, sent together with its commit): campaign as soon as they are applied.
    */
   private campaignAfterApply = false;
+  /**
+   * Follower: the last index known to hold the current leader's entry (from an append it accepted,
+   * or a snapshot). A heartbeat may declare at most this much committed (with the last index when
+   * the log ends in the leader's own term: by Log Matching every entry up to it is the leader's).
+   */
+  private leaderMatchIndex = 0;
+  /** Messages refused since start (malformed, from a non-member, impossible indexes). */
+  refusedMessages = 0;
 
   constructor(
     readonly config: RaftConfig,
@@ -163,6 +177,12 @@ export class Raft {
     }
     if (m.to !== this.id || m.from === NONE || m.from === this.id) {
       this.config.logger.warn({ type: m.type, from: m.from, to: m.to }, 'nraft: ignoring misaddressed message');
+      return;
+    }
+    // Before any term handling: a message no correct member could have sent changes nothing here.
+    const refusal = malformedReason(m) ?? this.senderRefusal(m);
+    if (refusal !== undefined) {
+      this.refuse(m, refusal);
       return;
     }
     if (m.term === 0) {
@@ -225,6 +245,38 @@ export class Raft {
         this.stepFollower(m);
         return;
     }
+  }
+
+  /**
+   * Why this node does not take `m` from its sender, or undefined. Only members of the configuration
+   * this node applies may speak to it (a removed node, or one that never was a member, cannot bump
+   * our term with one message); only voters may ask for votes. Two exceptions keep membership
+   * changes live: a node that knows no configuration yet (a newcomer waiting for its first snapshot)
+   * cannot tell members apart, and a member whose configuration lags (it has not applied the entry
+   * that added the current leader) must still catch up: it follows a leader it does not know only at
+   * the term it already has (a voter learns the term from the rejections of its pre-votes), and never
+   * instead of a leader it does know. So a non-member can neither raise our term nor displace our
+   * leader. The price: a learner whose configuration lacks the current leader (it missed the entry
+   * adding it) never campaigns, so cannot learn the term; it catches up once a leader it knows is
+   * elected. Trusting a leader it cannot know would let any sender overwrite its log.
+   */
+  private senderRefusal(m: Message): string | undefined {
+    const { voters, learners } = this.tracker;
+    if (voters.size === 0 && learners.size === 0) return undefined;
+    if (m.type === 'vote' || m.type === 'pre-vote') return voters.has(m.from) ? undefined : 'vote request from a non-voter';
+    if (voters.has(m.from) || learners.has(m.from)) return undefined;
+    if (LEADER_TYPES.has(m.type) && m.term === this.term && (this.lead === NONE || this.lead === m.from)) return undefined;
+    // The leader removed by the conf change we just applied hands over to us (stepDownAfterRemoval).
+    if (m.type === 'timeout-now' && m.term === this.term && m.from === this.lead) return undefined;
+    return 'sender is not a member';
+  }
+
+  private refuse(m: Message, reason: string): void {
+    this.refusedMessages++;
+    this.config.logger.warn(
+      { id: this.id, term: this.term, type: m.type, from: m.from, msgTerm: m.term, reason },
+      'nraft: refusing message',
+    );
   }
 
   /** Appends a normal entry; returns its index. Throws ProposalDroppedError. */
@@ -386,6 +438,7 @@ export class Raft {
       firstIndex: this.log.firstIndex(),
       confState: this.tracker.confState(),
       leadTransferee: this.leadTransferee,
+      refusedMessages: this.refusedMessages,
       ...(progress === undefined ? {} : { progress }),
     };
   }
@@ -410,6 +463,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = this.config.electionTicks + this.config.random.intn(this.config.electionTicks);
     this.leadTransferee = NONE;
+    this.leaderMatchIndex = 0;
     this.votes.clear();
     const persisted = this.log.persistedLastIndex();
     this.tracker.resetProgress(this.log.lastIndex() + 1, (id) => (id === this.id ? persisted : 0));
@@ -596,6 +650,8 @@ export class Raft {
         break;
     }
     if (m.type !== myResp) return;
+    // A granted pre-vote echoes the term we asked about; any other term answers no request of ours.
+    if (this.role === 'pre-candidate' && !m.reject && m.term !== this.term + 1) return;
     const result = this.poll(m.from, !m.reject);
     if (result === 'won') {
       if (this.role === 'pre-candidate') this.startCampaign('vote', false);
@@ -609,6 +665,16 @@ export class Raft {
   // ---------------------------------------------------------------- follower
 
   private stepFollower(m: Message): void {
+    if (LEADER_TYPES.has(m.type) && this.lead !== NONE && this.lead !== m.from) {
+      // One leader per term: a second one in our term is not a correct member.
+      this.refuse(m, `leader of term ${this.term} is ${this.lead}`);
+      return;
+    }
+    if (m.type === 'timeout-now' && m.from !== this.lead) {
+      // Only our leader may hand leadership over to us.
+      this.refuse(m, `timeout-now from ${m.from}, but the leader of term ${this.term} is ${this.lead}`);
+      return;
+    }
     switch (m.type) {
       case 'app':
         this.electionElapsed = 0;
@@ -641,11 +707,16 @@ export class Raft {
 
   private handleAppend(m: Message): void {
     if (m.index < this.log.committed) {
+      // Committed entries are on the leader too (Leader Completeness): they match it.
+      this.leaderMatchIndex = Math.max(this.leaderMatchIndex, this.log.committed);
       this.send({ type: 'app-resp', to: m.from, index: this.log.committed });
       return;
     }
+    // The commit a leader sends is clamped to the entries this append proved we share (etcd-raft's
+    // commitTo(min(m.Commit, lastNewIndex))), so a commit index past our log end never lands.
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
+      this.leaderMatchIndex = Math.max(this.leaderMatchIndex, lastNew);
       this.send({ type: 'app-resp', to: m.from, index: lastNew });
       return;
     }
@@ -663,7 +734,14 @@ export class Raft {
   }
 
   private handleHeartbeat(m: Message): void {
-    this.log.commitTo(m.commit);
+    // A correct leader declares at most min(match, committed); anything beyond what we know to share
+    // with it (a lost log tail, a confused or hostile sender) is clamped, never trusted.
+    const lastIndex = this.log.lastIndex();
+    const known = Math.max(this.leaderMatchIndex, this.log.termOrZero(lastIndex) === this.term ? lastIndex : 0);
+    if (m.commit > known && m.commit > this.log.committed) {
+      this.config.logger.debug({ id: this.id, term: this.term, commit: m.commit, known, lastIndex }, 'nraft: heartbeat commit clamped');
+    }
+    this.log.commitTo(Math.min(m.commit, known));
     this.send({ type: 'heartbeat-resp', to: m.from, context: m.context });
   }
 
@@ -671,6 +749,7 @@ export class Raft {
     const snap = m.snapshot;
     if (snap === undefined) return;
     if (this.restore(snap)) {
+      this.leaderMatchIndex = this.log.lastIndex();
       this.send({ type: 'app-resp', to: m.from, index: this.log.lastIndex() });
     } else {
       this.send({ type: 'app-resp', to: m.from, index: this.log.committed });
@@ -730,7 +809,8 @@ export class Raft {
       case 'app':
       case 'heartbeat':
       case 'snap':
-        invariant(false, () => `two leaders in term ${this.term}: ${this.id} and ${m.from}`);
+        // We lead this term, so no correct member sends this: refuse it rather than trust it.
+        this.refuse(m, `${this.id} is the leader of term ${this.term}`);
         return;
       case 'read-index':
         this.handleReadIndex({ index: 0, from: m.from, ctx: m.context });
@@ -759,6 +839,10 @@ export class Raft {
   }
 
   private handleAppendResponse(m: Message, pr: Progress): void {
+    if (!m.reject && m.index > this.log.lastIndex()) {
+      this.refuse(m, `acknowledges index ${m.index} beyond our last index ${this.log.lastIndex()}`);
+      return;
+    }
     pr.recentActive = true;
     if (m.reject) {
       let nextProbe = m.rejectHint;

@@ -8,7 +8,9 @@ import {
   RawNode,
   decodeConfChange,
   type ConfChangeType,
+  type Entry,
   type Message,
+  type MessageType,
   type NodeId,
   type RaftConfigInput,
   type ReadState,
@@ -116,6 +118,8 @@ export class ScenarioEnv {
         });
       case 'restart':
         return this.each(args, (n) => this.restart(n));
+      case 'inject':
+        return this.inject(args);
       case 'report-unreachable':
         this.live(Number(args[0])).reportUnreachable(Number(args[1]));
         return;
@@ -220,6 +224,32 @@ export class ScenarioEnv {
     return now.length > 0;
   }
 
+  /**
+   * `inject 9->2 heartbeat term=101 commit=50 [log-term=T index=I reject=true hint=H entries=T/I,T/I
+   * snap=I/T voters=(1,2,3)]`: steps a message no correct node sent (a forged or corrupted one)
+   * straight into its target, as if the network delivered it now.
+   */
+  private inject(args: string[]): void {
+    const [from, to] = (args[0] ?? '').split('->').map(Number);
+    const type = args[1] as MessageType;
+    const kv = keyValues(args.slice(2));
+    const num = (k: string): number => (kv.has(k) ? Number(kv.get(k)) : 0);
+    const entries: Entry[] = (kv.get('entries') ?? '').split(',').filter(Boolean).map((te) => {
+      const [term, index] = te.split('/').map(Number);
+      return { term: term!, index: index!, type: 'normal', data: enc.encode('forged') };
+    });
+    const snap = kv.get('snap')?.split('/').map(Number);
+    const m: Message = {
+      type, from: from!, to: to!, term: num('term'), logTerm: num('log-term'), index: num('index'), entries,
+      commit: num('commit'), reject: kv.get('reject') === 'true', rejectHint: num('hint'), context: new Uint8Array(),
+      ...(snap === undefined ? {} : {
+        snapshot: { metadata: { index: snap[0]!, term: snap[1]!, confState: { voters: idList(kv.get('voters') ?? ''), learners: [] } }, data: enc.encode('[]') },
+      }),
+    };
+    this.transcript.push(`  injected ${describe(m)}`);
+    this.live(to!).step(m);
+  }
+
   private stabilize(only: Set<NodeId> | undefined): void {
     for (let round = 0; round < MAX_STABILIZE_ROUNDS; round++) {
       let progressed = false;
@@ -282,6 +312,7 @@ export class ScenarioEnv {
       case 'last-index':
       case 'first-index':
       case 'applied-index':
+      case 'refused':
         return this.expectOn(what, Number(rest[0]), rest.slice(2).map(Number));
       case 'no-leader':
         return this.expectOn('lead', 0, rest.slice(1).map(Number));
@@ -361,6 +392,7 @@ export class ScenarioEnv {
         : field === 'lead' ? st.lead
         : field === 'last-index' ? st.lastIndex
         : field === 'first-index' ? st.firstIndex
+        : field === 'refused' ? st.refusedMessages
         : st.applied;
       check(got === want, `node ${id} ${field} is ${got}, expected ${want}`);
     }

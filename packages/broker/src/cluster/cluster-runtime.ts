@@ -9,7 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
   QuorumController, addQuorumService, allPartitions, controllerCommands, controllerPolicies, metadataStateMachine, topicByName,
-  type ControllerConfig, type MetadataImage, type TopicConfigValidator,
+  type ControllerConfig, type MetadataImage, type QuorumControllerOptions, type TopicConfigValidator,
 } from '@tributary/controller';
 import { ApiError } from '../errors.js';
 import { formatHostPort } from '../host-port.js';
@@ -33,6 +33,8 @@ export interface ClusterRuntimeOptions {
   readonly nowMs?: () => number;
   /** The previous run ended in a clean shutdown (clean-shutdown.ts); told to the controller at registration. */
   readonly cleanShutdown: boolean;
+  /** Test seam: wraps the controller's metadata log storage (fault injection). */
+  readonly wrapRaftStorage?: QuorumControllerOptions<MetadataImage>['wrapRaftStorage'];
 }
 
 export class ClusterRuntime {
@@ -85,6 +87,7 @@ export class ClusterRuntime {
         voters: new Map(config.controllerQuorumVoters.map((v) => [v.nodeId, formatHostPort(v)])),
         machine: metadataStateMachine(options.clusterId), policies: controllerPolicies({ config: core }), logger: options.logger,
         ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+        ...(options.wrapRaftStorage === undefined ? {} : { wrapRaftStorage: options.wrapRaftStorage }),
         config: {
           tickMs, electionTicks: 10, heartbeatTicks: 1,
           brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,

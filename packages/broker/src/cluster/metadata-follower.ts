@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { applyRecords, emptyImage, imageFromSnapshotData, recordFromWire, snapshotFromWire, type MetadataImage } from '@tributary/controller';
 import { tributary } from '@tributary/protocol';
 import { ApiError } from '../errors.js';
+import type { ControllerInfo } from '../metadata-view.js';
 import type { ControllerChannel } from './controller-channel.js';
 
 import pb = tributary.internal.v1;
@@ -36,7 +37,7 @@ interface OffsetWaiter {
 export class MetadataFollower {
   private imageValue: MetadataImage;
   private applied = 0;
-  private controllerValue = { leaderId: -1, term: 0 };
+  private controllerValue: ControllerInfo = { leaderId: -1, term: 0 };
   private call: grpc.ClientReadableStream<pb.MetadataEvent> | undefined;
   private nextVoter: number;
   private closed = false;
@@ -66,7 +67,7 @@ export class MetadataFollower {
     return this.applied;
   }
 
-  get controller(): { leaderId: number; term: number } {
+  get controller(): ControllerInfo {
     return this.controllerValue;
   }
 
@@ -149,7 +150,10 @@ export class MetadataFollower {
 
   private async handle(event: pb.MetadataEvent): Promise<void> {
     if (event.controller !== null && event.controller !== undefined) {
-      this.controllerValue = { leaderId: event.controller.leaderId ?? -1, term: Number(event.controller.term) };
+      this.controllerValue = {
+        leaderId: event.controller.leaderId ?? -1, term: Number(event.controller.term),
+        unreachableVoters: [...(event.controller.unreachableVoters ?? [])],
+      };
       this.options.channel.noteLeader(event.controller);
     }
     const before = this.imageValue;

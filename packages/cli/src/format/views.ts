@@ -32,6 +32,8 @@ export interface ClusterView {
   readonly clusterId: string;
   readonly controller: { readonly leaderId: number; readonly term: number };
   readonly nodes: readonly NodeView[];
+  /** Controller voters the active controller cannot reach (absent from older servers). */
+  readonly unreachableControllerVoters?: readonly number[];
 }
 
 /** Exactly the contract keys, in contract order (extra fields on the inputs are dropped). */
@@ -132,7 +134,11 @@ export interface ClusterHealth {
   readonly unhealthyReasons: readonly string[];
   readonly controllerId: number;
   readonly nodes: readonly number[];
+  /** Registered, unfenced brokers: where new replicas can be placed. */
+  readonly availableBrokers: readonly number[];
   readonly fencedBrokers: readonly number[];
+  /** Controller voters the active controller has not heard from (down, or their Raft driver stopped). */
+  readonly unreachableControllerVoters: readonly number[];
   /** Partitions with no leader, or whose leader is fenced. */
   readonly offlinePartitions: readonly PartitionRef[];
   /** Partitions whose ISR is smaller than the replica set. */
@@ -160,8 +166,14 @@ export function computeClusterHealth(cluster: ClusterView, topics: readonly Topi
   offlinePartitions.sort(byTopicPartition);
   underReplicatedPartitions.sort(byTopicPartition);
   offlineReplicas.sort((a, b) => byTopicPartition(a, b) || a.nodeId - b.nodeId);
+  // Until a broker has registered and been unfenced nothing can be placed on it: CreateTopics would
+  // fail with "replication factor 1 is larger than the 0 available brokers".
+  const availableBrokers = cluster.nodes.filter((n) => n.roles.includes('broker') && !n.fenced).map((n) => n.id).sort((a, b) => a - b);
+  const unreachableControllerVoters = [...(cluster.unreachableControllerVoters ?? [])].sort((a, b) => a - b);
   const unhealthyReasons: string[] = [];
   if (cluster.controller.leaderId < 0) unhealthyReasons.push('no_active_controller');
+  if (unreachableControllerVoters.length > 0) unhealthyReasons.push('unreachable_controller_voters');
+  if (availableBrokers.length === 0) unhealthyReasons.push('no_available_brokers');
   if (fenced.size > 0) unhealthyReasons.push('fenced_brokers');
   if (offlinePartitions.length > 0) unhealthyReasons.push('offline_partitions');
   if (underReplicatedPartitions.length > 0) unhealthyReasons.push('under_replicated_partitions');
@@ -171,7 +183,9 @@ export function computeClusterHealth(cluster: ClusterView, topics: readonly Topi
     unhealthyReasons,
     controllerId: cluster.controller.leaderId,
     nodes: cluster.nodes.map((n) => n.id).sort((a, b) => a - b),
+    availableBrokers,
     fencedBrokers: [...fenced].sort((a, b) => a - b),
+    unreachableControllerVoters,
     offlinePartitions,
     underReplicatedPartitions,
     offlineReplicas,
@@ -186,7 +200,9 @@ export function renderHealth(health: ClusterHealth, format: OutputFormat): strin
     ['Unhealthy reasons:', `[${health.unhealthyReasons.join(', ')}]`],
     ['Controller ID:', health.controllerId < 0 ? 'none' : health.controllerId],
     ['All nodes:', `[${health.nodes.join(', ')}]`],
+    ['Available brokers:', `[${health.availableBrokers.join(', ')}]`],
     ['Fenced brokers:', `[${health.fencedBrokers.join(', ')}]`],
+    ['Unreachable controller voters:', `[${health.unreachableControllerVoters.join(', ')}]`],
     ['Offline partitions:', refs(health.offlinePartitions)],
     ['Under-replicated partitions:', refs(health.underReplicatedPartitions)],
     ['Offline replicas:', health.offlineReplicas.length === 0 ? '[]' : `[${health.offlineReplicas.map((r) => `${r.topic}/${r.partition}@${r.nodeId}`).join(', ')}]`],

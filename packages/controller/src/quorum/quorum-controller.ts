@@ -13,6 +13,11 @@
 // - Broker liveness: the last heartbeat per broker, on the active controller only; a new active
 //   controller gives every registered broker a fresh session before it fences anyone.
 // - Every `snapshotIntervalRecords` records the image becomes the Raft snapshot and the log is compacted.
+// - No remote message stops the Raft driver (nraft refuses them); if it stops anyway (a storage error, a
+//   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and starts
+//   a new driver on the same durable log after a backoff (raftDriverRestartBackoff{Min,Max}Ms), at most
+//   raftDriverRestartsMax times in a row. The image is kept: committed entries the new driver hands
+//   back again (everything after its snapshot) are already in it and are skipped.
 // - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
 //   the log, or a snapshot of the image when they are further behind than that tail.
 import { join } from 'node:path';
@@ -22,7 +27,7 @@ import { FileRaftStorage } from '@tributary/nraft/adapters';
 import { tributary } from '@tributary/protocol';
 import type { Logger } from 'pino';
 import { GrpcRaftTransport, addRaftService } from '../raft/grpc-raft-transport.js';
-import { RaftDriver } from '../raft/raft-driver.js';
+import { RaftDriver, type RaftDriverStorage } from '../raft/raft-driver.js';
 import { RaftProposalError } from '../raft/raft-driver-errors.js';
 import type { MetadataMachine } from './metadata-machine.js';
 import { NotControllerError, QuorumError } from './quorum-errors.js';
@@ -40,6 +45,13 @@ export const DEFAULT_COMMAND_QUEUE_MAX = 1_000;
 export const DEFAULT_WATCH_TAIL_ENTRIES = 10_000;
 /** Watch streams served at once. */
 export const DEFAULT_WATCHERS_MAX = 1_000;
+/** First wait before restarting a failed Raft driver; doubles per consecutive failure up to the max. */
+export const DEFAULT_RAFT_DRIVER_RESTART_BACKOFF_MIN_MS = 200;
+export const DEFAULT_RAFT_DRIVER_RESTART_BACKOFF_MAX_MS = 30_000;
+/** Consecutive failed driver runs after which the voter stays down (unhealthy) for an operator. */
+export const DEFAULT_RAFT_DRIVER_RESTARTS_MAX = 10;
+/** A driver that ran this long counts as recovered: the consecutive-failure count starts again. */
+export const DEFAULT_RAFT_DRIVER_STABLE_MS = 60_000;
 
 export interface QuorumControllerConfig {
   readonly tickMs: number;
@@ -55,6 +67,10 @@ export interface QuorumControllerConfig {
   readonly commandQueueMax: number;
   readonly watchTailEntries: number;
   readonly watchersMax: number;
+  readonly raftDriverRestartBackoffMinMs: number;
+  readonly raftDriverRestartBackoffMaxMs: number;
+  readonly raftDriverRestartsMax: number;
+  readonly raftDriverStableMs: number;
 }
 
 export const DEFAULT_QUORUM_CONTROLLER_CONFIG: QuorumControllerConfig = {
@@ -70,6 +86,10 @@ export const DEFAULT_QUORUM_CONTROLLER_CONFIG: QuorumControllerConfig = {
   commandQueueMax: DEFAULT_COMMAND_QUEUE_MAX,
   watchTailEntries: DEFAULT_WATCH_TAIL_ENTRIES,
   watchersMax: DEFAULT_WATCHERS_MAX,
+  raftDriverRestartBackoffMinMs: DEFAULT_RAFT_DRIVER_RESTART_BACKOFF_MIN_MS,
+  raftDriverRestartBackoffMaxMs: DEFAULT_RAFT_DRIVER_RESTART_BACKOFF_MAX_MS,
+  raftDriverRestartsMax: DEFAULT_RAFT_DRIVER_RESTARTS_MAX,
+  raftDriverStableMs: DEFAULT_RAFT_DRIVER_STABLE_MS,
 };
 
 /** Validates a partial config over the defaults; names every bad field. */
@@ -79,6 +99,9 @@ export function parseQuorumControllerConfig(input: Partial<QuorumControllerConfi
   for (const [field, v] of Object.entries(config)) {
     if (typeof v === 'boolean') continue;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) problems.push(`${field} must be a positive integer, got ${String(v)}`);
+  }
+  if (config.raftDriverRestartBackoffMinMs > config.raftDriverRestartBackoffMaxMs) {
+    problems.push(`raftDriverRestartBackoffMinMs (${config.raftDriverRestartBackoffMinMs}) must be <= raftDriverRestartBackoffMaxMs (${config.raftDriverRestartBackoffMaxMs})`);
   }
   if (config.heartbeatTicks >= config.electionTicks) problems.push(`heartbeatTicks (${config.heartbeatTicks}) must be < electionTicks (${config.electionTicks})`);
   if (problems.length > 0) throw new RangeError(`invalid quorum controller config: ${problems.join('; ')}`);
@@ -124,6 +147,12 @@ export interface ControllerStatus {
   readonly appliedOffset: number;
   readonly commandsQueued: number;
   readonly watchers: number;
+  /** The Raft driver is running (false between a failure and a successful restart, or for good). */
+  readonly driverRunning: boolean;
+  /** Drivers started again after a failure, since this voter started. */
+  readonly driverRestarts: number;
+  /** Peer messages raft refused (non-members, malformed, impossible indexes), over all driver runs. */
+  readonly refusedRaftMessages: number;
 }
 
 /** A WatchMetadata stream: `send` returns false when the stream cannot keep up (it is then dropped). */
@@ -144,6 +173,11 @@ export interface QuorumControllerOptions<Image> {
   readonly config?: Partial<QuorumControllerConfig>;
   readonly logger: Logger;
   readonly nowMs?: () => number;
+  /**
+   * Wraps the metadata log storage each time a driver opens it. A test seam for fault injection
+   * (a storage that fails on demand); production passes nothing.
+   */
+  readonly wrapRaftStorage?: (storage: RaftDriverStorage) => RaftDriverStorage;
 }
 
 interface TailEntry {
@@ -191,10 +225,23 @@ export class QuorumController<Image> {
   private commandsQueued = 0;
   /** A fenceStaleBrokers command is queued or in flight (one at a time). */
   private fencing = false;
-  private lastHint = { leaderId: -1, term: 0 };
+  private lastHint = { leaderId: -1, term: 0, unreachable: '' };
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
   private readonly activeListeners = new Set<(active: boolean) => void>();
+  /** Why the current driver stopped (undefined while it runs). */
+  private driverFailure: unknown;
+  private driverStartedMs = 0;
+  private driverRestarts = 0;
+  /** Driver runs that failed in a row (reset once one runs for raftDriverStableMs). */
+  private consecutiveFailures = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** Refused raft messages counted by drivers that are gone. */
+  private refusedBefore = 0;
+  private readonly driverListeners = new Set<(running: boolean) => void>();
+  /** Leader only: when each other voter was last seen active by raft (sampled every tick). */
+  private readonly voterSeenMs = new Map<number, number>();
+  private unreachableVoters: readonly number[] = [];
 
   private constructor(private readonly options: QuorumControllerOptions<Image>) {
     this.nodeId = options.nodeId;
@@ -220,27 +267,88 @@ export class QuorumController<Image> {
   private async open(server: grpc.Server): Promise<void> {
     const o = this.options;
     const rlog = raftLogger(o.logger.child({ component: 'raft' }));
-    const storage = await FileRaftStorage.open({
-      dir: join(o.dataDir, RAFT_DIR), fsync: this.config.fsync, logger: rlog,
-      confState: { voters: [...o.voters.keys()].sort((a, b) => a - b), learners: [] },
+    // The service outlives any one driver and transport: it hands messages to the current one, and
+    // only from the other voters.
+    addRaftService(server, {
+      clusterId: o.clusterId, nodeId: o.nodeId, logger: rlog,
+      knowsPeer: (id) => id !== o.nodeId && o.voters.has(id),
+      deliver: (m) => this.transport.deliver(m),
     });
-    this.transport = new GrpcRaftTransport({
-      nodeId: o.nodeId, clusterId: o.clusterId, logger: rlog,
-      peers: new Map([...o.voters].filter(([id]) => id !== o.nodeId)),
-      reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 500,
-    });
-    addRaftService(server, this.transport);
-    this.driver = await RaftDriver.start({
-      nodeId: o.nodeId, storage, transport: this.transport, logger: rlog,
-      apply: (entries) => this.apply(entries),
-      restore: (snap) => this.restore(snap),
-      tickMs: this.config.tickMs, proposalTimeoutMs: this.config.proposalTimeoutMs,
-      raft: { electionTicks: this.config.electionTicks, heartbeatTicks: this.config.heartbeatTicks, preVote: true, checkQuorum: true },
-    });
+    await this.startDriver();
     this.every(this.config.tickMs, () => this.watchLeadership());
     this.every(Math.max(50, Math.floor(this.config.brokerSessionTimeoutMs / 4)), () => this.checkSessions());
     if (this.config.autoLeaderRebalanceEnable) this.every(this.config.leaderImbalanceCheckIntervalMs, () => this.checkLeaderBalance());
     this.logger.info({ nodeId: o.nodeId, voters: [...o.voters].map(([id, a]) => `${id}@${a}`), appliedOffset: this.appliedOffset }, 'quorum controller started');
+  }
+
+  /** Opens the durable metadata log and starts a driver (and its transport) on it. */
+  private async startDriver(): Promise<void> {
+    const o = this.options;
+    const rlog = raftLogger(o.logger.child({ component: 'raft' }));
+    const opened: RaftDriverStorage = await FileRaftStorage.open({
+      dir: join(o.dataDir, RAFT_DIR), fsync: this.config.fsync, logger: rlog,
+      confState: { voters: [...o.voters.keys()].sort((a, b) => a - b), learners: [] },
+    });
+    const storage = o.wrapRaftStorage?.(opened) ?? opened;
+    const transport = new GrpcRaftTransport({
+      nodeId: o.nodeId, clusterId: o.clusterId, logger: rlog,
+      peers: new Map([...o.voters].filter(([id]) => id !== o.nodeId)),
+      reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 500,
+    });
+    let driver: RaftDriver;
+    try {
+      driver = await RaftDriver.start({
+        nodeId: o.nodeId, storage, transport, logger: rlog,
+        apply: (entries) => this.apply(entries),
+        restore: (snap) => this.restore(snap),
+        tickMs: this.config.tickMs, proposalTimeoutMs: this.config.proposalTimeoutMs,
+        raft: { electionTicks: this.config.electionTicks, heartbeatTicks: this.config.heartbeatTicks, preVote: true, checkQuorum: true },
+        onFailed: (cause) => this.driverFailed(driver, cause),
+      });
+    } catch (err) {
+      await transport.close();
+      await storage.close().catch(() => undefined);
+      throw err;
+    }
+    this.transport = transport;
+    this.driver = driver;
+    this.driverFailure = undefined;
+    this.driverStartedMs = this.nowMs();
+  }
+
+  /** The driver closed itself on a failure: report it, then start a new one after a backoff. */
+  private driverFailed(driver: RaftDriver, cause: unknown): void {
+    if (driver !== this.driver || this.closing !== undefined) return;
+    // Count a driver's refusals once (a failed restart reports the same, already closed driver).
+    if (this.driverFailure === undefined) this.refusedBefore += driver.status().refusedMessages;
+    this.driverFailure = cause ?? new Error('raft driver failed');
+    if (this.nowMs() - this.driverStartedMs >= this.config.raftDriverStableMs) this.consecutiveFailures = 0;
+    this.consecutiveFailures++;
+    if (this.activeTerm >= 0) this.resign();
+    this.announceLeader();
+    for (const l of this.driverListeners) l(false);
+    if (this.consecutiveFailures > this.config.raftDriverRestartsMax) {
+      this.logger.error({ err: cause, failures: this.consecutiveFailures }, 'raft driver failed too often in a row; not restarting it (this voter stays down)');
+      return;
+    }
+    const delayMs = Math.min(
+      this.config.raftDriverRestartBackoffMaxMs,
+      this.config.raftDriverRestartBackoffMinMs * 2 ** (this.consecutiveFailures - 1),
+    );
+    this.logger.error({ err: cause, failures: this.consecutiveFailures, delayMs }, 'raft driver stopped; restarting it from the durable log');
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.closing !== undefined) return;
+      this.startDriver().then(
+        () => {
+          this.driverRestarts++;
+          this.logger.info({ restarts: this.driverRestarts, appliedOffset: this.appliedOffset }, 'raft driver restarted');
+          for (const l of this.driverListeners) l(true);
+        },
+        (err: unknown) => this.driverFailed(this.driver, err),
+      );
+    }, delayMs);
+    this.restartTimer.unref();
   }
 
   // ---- reading ----
@@ -260,21 +368,60 @@ export class QuorumController<Image> {
   status(): ControllerStatus {
     const raft = this.driver.status();
     return {
-      nodeId: this.nodeId, leaderId: raft.lead > 0 ? raft.lead : -1, term: raft.term, active: this.isActive(),
+      nodeId: this.nodeId, leaderId: raft.lead > 0 && this.driverRunning() ? raft.lead : -1, term: raft.term, active: this.isActive(),
       appliedOffset: this.appliedOffset, commandsQueued: this.commandsQueued, watchers: this.watchers.size,
+      driverRunning: this.driverRunning(), driverRestarts: this.driverRestarts,
+      refusedRaftMessages: this.refusedBefore + raft.refusedMessages,
     };
   }
 
-  /** The leader hint sent with NOT_CONTROLLER answers and watch events. */
+  /** False while the Raft driver is down (between a failure and its restart, or for good). */
+  driverRunning(): boolean {
+    return this.driverFailure === undefined && this.driver.driverState === 'running';
+  }
+
+  /**
+   * The leader hint sent with NOT_CONTROLLER answers and watch events (-1 while our driver is down:
+   * we know nothing), with the voters the leader cannot reach.
+   */
   hint(): pb.IControllerHint {
     const s = this.driver.status();
-    return { leaderId: s.lead > 0 ? s.lead : -1, term: s.term };
+    const leaderId = s.lead > 0 && this.driverRunning() ? s.lead : -1;
+    return { leaderId, term: s.term, unreachableVoters: leaderId === this.nodeId ? [...this.unreachableVoters] : [] };
+  }
+
+  /**
+   * Leader only: a voter is unreachable once raft has not heard from it for two election timeouts
+   * (CheckQuorum clears raft's activity flags every election timeout, so one sample proves nothing).
+   */
+  private trackVoters(): void {
+    const s = this.driver.status();
+    if (s.role !== 'leader' || s.progress === undefined || !this.driverRunning()) {
+      this.voterSeenMs.clear();
+      this.unreachableVoters = [];
+      return;
+    }
+    const now = this.nowMs();
+    const limitMs = 2 * this.config.electionTicks * this.config.tickMs;
+    const unreachable: number[] = [];
+    for (const id of s.confState.voters) {
+      if (id === this.nodeId) continue;
+      if (s.progress.get(id)?.recentActive === true || !this.voterSeenMs.has(id)) this.voterSeenMs.set(id, now);
+      if (now - this.voterSeenMs.get(id)! > limitMs) unreachable.push(id);
+    }
+    this.unreachableVoters = unreachable;
   }
 
   /** Told when this voter becomes (true) or stops being (false) the active controller. */
   onActiveChange(listener: (active: boolean) => void): () => void {
     this.activeListeners.add(listener);
     return () => this.activeListeners.delete(listener);
+  }
+
+  /** Told when the Raft driver stops on a failure (false) and when a restarted one runs again (true). */
+  onDriverRunningChange(listener: (running: boolean) => void): () => void {
+    this.driverListeners.add(listener);
+    return () => this.driverListeners.delete(listener);
   }
 
   /** Moves leadership to another voter (tests, rolling restarts). */
@@ -408,7 +555,7 @@ export class QuorumController<Image> {
    * its topics were deleted.
    */
   private upToDate(): boolean {
-    if (this.driver.driverState !== 'running') return false;
+    if (!this.driverRunning()) return false;
     const s = this.driver.status();
     return s.lead > 0 && this.appliedTerm === s.term && this.appliedOffset >= s.commit;
   }
@@ -435,6 +582,8 @@ export class QuorumController<Image> {
   private apply(entries: readonly Entry[]): void {
     const machine = this.options.machine;
     for (const e of entries) {
+      // A restarted driver hands back committed entries this image already holds.
+      if (e.index <= this.appliedOffset) continue;
       if (e.type === 'normal' && e.data.byteLength > 0) {
         this.imageValue = machine.apply(this.imageValue, e.data, e.index);
         this.recordsSinceSnapshot += 1;
@@ -454,6 +603,8 @@ export class QuorumController<Image> {
   }
 
   private restore(snap: Snapshot): void {
+    // A restarted driver restores its own snapshot, which this image has already passed.
+    if (snap.metadata.index <= this.appliedOffset) return;
     this.imageValue = this.options.machine.restore(snap.data);
     this.appliedOffset = snap.metadata.index;
     this.appliedTerm = snap.metadata.term;
@@ -483,15 +634,24 @@ export class QuorumController<Image> {
   // ---- leadership and timers ----
 
   private watchLeadership(): void {
-    if (this.driver.driverState !== 'running') return;
+    if (!this.driverRunning()) return;
+    this.trackVoters();
     const s = this.driver.status();
-    const leaderId = s.lead > 0 ? s.lead : -1;
     if (this.activeTerm >= 0 && (!this.driver.isLeader() || s.term !== this.activeTerm)) this.resign();
-    if (leaderId !== this.lastHint.leaderId || s.term !== this.lastHint.term) {
-      this.lastHint = { leaderId, term: s.term };
+    this.announceLeader();
+  }
+
+  /** Tells watchers about a new leader hint (leader -1 while our driver is down). */
+  private announceLeader(): void {
+    const hint = this.hint();
+    const leaderId = hint.leaderId ?? -1;
+    const term = Number(hint.term ?? 0);
+    const unreachable = (hint.unreachableVoters ?? []).join(',');
+    if (leaderId !== this.lastHint.leaderId || term !== this.lastHint.term || unreachable !== this.lastHint.unreachable) {
+      this.lastHint = { leaderId, term, unreachable };
       for (const state of [...this.watchers]) {
         if (this.upToDate()) this.catchUp(state);
-        else if (!state.watcher.send({ controller: { leaderId, term: s.term }, committedOffset: this.appliedOffset })) this.dropWatcher(state, 'watcher cannot keep up');
+        else if (!state.watcher.send({ controller: hint, committedOffset: this.appliedOffset })) this.dropWatcher(state, 'watcher cannot keep up');
       }
     }
   }
@@ -562,6 +722,7 @@ export class QuorumController<Image> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      clearTimeout(this.restartTimer);
       if (this.activeTerm >= 0) this.resign();
       for (const state of [...this.watchers]) this.dropWatcher(state, 'controller stopping');
       await this.driver.close();

@@ -70,9 +70,18 @@ export interface RaftServiceHandler {
   readonly clusterId: string;
   readonly nodeId: NodeId;
   readonly logger: Logger;
+  /**
+   * Whether `id` is a peer this node knows (a voter of the quorum). Messages claiming any other
+   * sender are dropped here, before raft sees them. Without it every sender is passed on.
+   */
+  knowsPeer?(id: NodeId): boolean;
   /** Called for every valid message addressed to this node. */
   deliver(message: Message): void;
 }
+
+/** Why the server drops an inbound message before raft sees it. */
+type InboundRefusal = 'decode' | 'misaddressed' | 'unknown-peer' | 'sender-mismatch';
+
 
 /**
  * Registers the Raft service on a server the caller owns (and binds, starts and shuts down).
@@ -83,6 +92,17 @@ export function addRaftService(server: grpc.Server, handler: RaftServiceHandler)
     send(call, callback) {
       let received = 0;
       let rejected = false;
+      // One stream speaks for one node: the sender of its first message. Peers are not authenticated
+      // yet (a later security issue), but a stream cannot speak for several nodes, nor for a node
+      // outside the quorum.
+      let streamFrom: NodeId | undefined;
+      const refusals = new Map<InboundRefusal, number>();
+      const refuse = (reason: InboundRefusal, detail: object): void => {
+        const n = (refusals.get(reason) ?? 0) + 1;
+        refusals.set(reason, n);
+        // One line per reason per stream (then every 1000th): a hostile stream cannot flood the log.
+        if (n === 1 || n % 1000 === 0) handler.logger.warn({ peer: call.getPeer(), reason, refused: n, ...detail }, 'raft message dropped');
+      };
       // Headers right away tell the sender the stream is up (it resets its backoff on them).
       call.sendMetadata(new grpc.Metadata());
       call.on('data', (env: pb.RaftEnvelope) => {
@@ -99,11 +119,20 @@ export function addRaftService(server: grpc.Server, handler: RaftServiceHandler)
           try {
             message = decodeRaftMessage(w);
           } catch (err) {
-            handler.logger.warn({ err, peer: call.getPeer() }, 'invalid raft message dropped');
+            refuse('decode', { err });
             continue;
           }
           if (message.to !== handler.nodeId) {
-            handler.logger.warn({ to: message.to, from: message.from }, 'raft message for another node dropped');
+            refuse('misaddressed', { to: message.to, from: message.from });
+            continue;
+          }
+          if (handler.knowsPeer !== undefined && !handler.knowsPeer(message.from)) {
+            refuse('unknown-peer', { from: message.from });
+            continue;
+          }
+          streamFrom ??= message.from;
+          if (message.from !== streamFrom) {
+            refuse('sender-mismatch', { from: message.from, streamFrom });
             continue;
           }
           received++;
@@ -302,6 +331,11 @@ export class GrpcRaftTransport implements RaftTransport, RaftServiceHandler {
 
   onSnapshotSent(handler: RaftSnapshotSentHandler): void {
     this.snapshotSentHandler = handler;
+  }
+
+  /** The quorum's voters other than this node: the only senders whose messages raft gets. */
+  knowsPeer(id: NodeId): boolean {
+    return this.links.has(id);
   }
 
   deliver(message: Message): void {

@@ -59,6 +59,12 @@ export interface RaftDriverOptions {
   readonly pendingProposalsMax?: number;
   readonly pendingReadsMax?: number;
   readonly logger?: Logger;
+  /**
+   * Told once, after the driver closed itself because of a failure (a storage error, a broken
+   * invariant): `cause` is what was thrown. Not called for close(). The owner decides whether to
+   * start a new driver on the same storage (QuorumController restarts it with backoff).
+   */
+  readonly onFailed?: (cause: unknown) => void;
 }
 
 interface DriverConfig {
@@ -485,7 +491,9 @@ export class RaftDriver {
   private fail(err: unknown): void {
     if (this.state !== 'running') return;
     this.logger.error({ err }, 'raft driver failed; closing');
-    this.closing ??= this.shutdown(err);
+    this.closing ??= this.shutdown(err).catch((closeErr: unknown) => {
+      this.logger.error({ err: closeErr }, 'raft driver shutdown after a failure failed');
+    });
   }
 
   private async shutdown(cause: unknown): Promise<void> {
@@ -497,8 +505,15 @@ export class RaftDriver {
     for (const index of [...this.pending.keys()]) this.failPending(index, 'closed', cause);
     for (const key of [...this.reads.keys()]) this.failRead(key, 'closed', cause);
     for (const task of this.maintenance.splice(0)) task.abandon(new RaftDriverClosedError(cause === undefined ? undefined : { cause }));
-    await this.options.storage.close();
+    try {
+      await this.options.storage.close();
+    } catch (err) {
+      // The storage already failed; closing it may fail too. The owner still needs to hear about it.
+      if (cause === undefined) throw err;
+      this.logger.warn({ err }, 'closing the failed raft storage failed');
+    }
     this.state = 'closed';
     this.logger.info({ failed: cause !== undefined }, 'raft driver closed');
+    if (cause !== undefined) this.options.onFailed?.(cause);
   }
 }

@@ -1,6 +1,9 @@
+import * as grpc from '@grpc/grpc-js';
 import type { Message } from '@tributary/nraft';
+import { RaftClient, tributary } from '@tributary/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GrpcRaftTransport } from '../../src/raft/grpc-raft-transport.js';
+import { encodeRaftMessage } from '../../src/raft/raft-message-codec.js';
 import { recordingLogger, startRaftServer, stopServer, waitFor } from './grpc-helpers.js';
 
 function heartbeat(from: number, to: number, term: number): Message {
@@ -18,6 +21,9 @@ async function node(id: number, clusterId = 'c1', port = 0, envelopeMessagesMax?
     nodeId: id, clusterId, logger, reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 100,
     ...(envelopeMessagesMax === undefined ? {} : { envelopeMessagesMax }),
   });
+  // The quorum is nodes 1..3: a transport takes messages only from peers it knows (addresses are
+  // placeholders until a test connects two nodes with setPeers).
+  transport.setPeers(new Map([1, 2, 3].filter((p) => p !== id).map((p) => [p, '127.0.0.1:1'])));
   const received: Message[] = [];
   transport.onMessage((m) => received.push(m));
   const { server, address } = await startRaftServer(transport, port);
@@ -115,6 +121,41 @@ describe('GrpcRaftTransport', () => {
   it('validates its options once, naming every bad field', () => {
     expect(() => new GrpcRaftTransport({ nodeId: -1, clusterId: '', reconnectBackoffMinMs: 500, reconnectBackoffMaxMs: 100, envelopeMessagesMax: 0 }))
       .toThrow(/nodeId .*; clusterId .*; envelopeMessagesMax must be a positive integer, got 0; reconnectBackoffMinMs must be <= reconnectBackoffMaxMs/);
+  });
+
+  it('drops messages from senders outside the quorum, messages a stream sends in another node\'s name, and undecodable ones', async () => {
+    const b = await node(2);
+    const client = new RaftClient(b.address, grpc.credentials.createInsecure());
+    cleanups.push(() => client.close());
+    const call = client.send(() => {});
+    const wire = (m: Message) => encodeRaftMessage(m);
+    call.write({
+      clusterId: 'c1',
+      messages: [
+        wire(heartbeat(9, 2, 100)),                                 // not a voter: dropped
+        wire(heartbeat(1, 2, 6)),                                   // pins the stream to node 1
+        wire(heartbeat(3, 2, 100)),                                 // a voter, but this stream speaks for 1
+        { ...wire(heartbeat(1, 2, 7)), type: 999 as tributary.internal.v1.RaftMessageType },                  // undecodable type
+        { ...wire(heartbeat(1, 2, 7)), term: { low: 0, high: 0x40_0000, unsigned: true } as unknown as number }, // beyond 2^53
+        wire(heartbeat(1, 2, 5)),                                   // the only valid one
+      ],
+    } satisfies tributary.internal.v1.IRaftEnvelope);
+    call.end();
+    await waitFor(() => b.received.length === 2, 'the valid messages');
+    expect(b.received).toEqual([heartbeat(1, 2, 6), heartbeat(1, 2, 5)]);
+    const reasons = b.logger.lines.filter((l) => l.msg === 'raft message dropped').map((l) => (l.obj as { reason: string }).reason);
+    expect(reasons.sort()).toEqual(['decode', 'sender-mismatch', 'unknown-peer']);
+  });
+
+  it('pins a stream to the sender of its first message', async () => {
+    const b = await node(2);
+    const client = new RaftClient(b.address, grpc.credentials.createInsecure());
+    cleanups.push(() => client.close());
+    const call = client.send(() => {});
+    call.write({ clusterId: 'c1', messages: [encodeRaftMessage(heartbeat(3, 2, 4)), encodeRaftMessage(heartbeat(1, 2, 4)), encodeRaftMessage(heartbeat(3, 2, 5))] });
+    call.end();
+    await waitFor(() => b.received.length === 2, 'the messages of the first sender');
+    expect(b.received.map((m) => [m.from, m.term])).toEqual([[3, 4], [3, 5]]);
   });
 
   it('delivers messages addressed to itself locally and drops ones for unknown peers', async () => {

@@ -26,6 +26,7 @@ export type ViolationKind =
   | 'log-structure'
   | 'apply-order'
   | 'read-index'
+  | 'hostile-input'
   | 'liveness';
 
 export class InvariantViolation extends Error {

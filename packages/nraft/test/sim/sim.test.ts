@@ -28,6 +28,21 @@ describe('nraft simulation sweep', () => {
     });
   }
 
+  it('hostile peers (non-member with high terms, garbage indexes, commit past the log end) change nothing they may not, over 300 seeds', () => {
+    const failures: string[] = [];
+    let injected = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      try {
+        injected += runSimulation({ seed, chaosTicks: SWEEP_CHAOS_TICKS, hostilePeers: true }).hostileInjected;
+      } catch (err) {
+        if (!(err instanceof SimulationFailure)) throw err;
+        failures.push(err.message);
+      }
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+    expect(injected).toBeGreaterThan(3_000);
+  });
+
   it('replays a seed exactly', () => {
     const lines: string[][] = [[], []];
     const results = [0, 1].map((k) => runSimulation({ seed: 42, chaosTicks: 80, trace: (l) => lines[k]?.push(l) }));

@@ -4,7 +4,7 @@
 // driver contract of Ready (persist -> send -> apply -> advance), and the InvariantChecker sees every
 // durable write, every application and every node's status after every event. Pure: no I/O, no clock,
 // no Math.random; the same seed always replays the same run.
-import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, StateRole } from '../../src/types.js';
+import type { ConfChange, ConfState, Entry, Message, MessageType, NodeId, Ready, StateRole } from '../../src/types.js';
 import { InvariantChecker, InvariantViolation, entryKey } from './checker.js';
 import { EventQueue } from './event-queue.js';
 import { BENIGN_FAULTS, Network, type NetworkFaults } from './network.js';
@@ -31,6 +31,15 @@ export interface SimOptions {
   readonly silentLoss?: boolean;
   /** Also draw tiny in-flight windows (1 or 4 appends per follower), not just the default 256. */
   readonly tightFlowControl?: boolean;
+  /**
+   * Inject hostile messages during the fault phase (the `--hostile` flag): a non-member with a far
+   * higher term, malformed messages in a member's name (garbage indexes, entries that do not follow
+   * their prevLogIndex or go back in term), and leader heartbeats whose commit is past the follower's
+   * log end. Each must be refused or clamped: a non-member's message never changes a node's term,
+   * a malformed one changes nothing, and every invariant still holds. Drawn from their own random
+   * stream, so the rest of a seed's run is unchanged up to the first injection.
+   */
+  readonly hostilePeers?: boolean;
 }
 
 export type DriverFault = 'send-before-persist' | 'forget-vote';
@@ -45,6 +54,8 @@ export interface SimResult {
   readonly crashes: number;
   readonly confChanges: number;
   readonly snapshots: number;
+  /** Hostile messages stepped into nodes (with hostilePeers). */
+  readonly hostileInjected: number;
   /** Ticks from the final heal until a fresh write was applied on every voter. */
   readonly healTicks: number;
 }
@@ -70,6 +81,7 @@ export function replayCommand(o: SimOptions): string {
   if (o.silentLoss === false) cmd += ' --reported-loss';
   if (o.tightFlowControl === false) cmd += ' --loose-flow';
   if (o.driverFault !== undefined) cmd += ` --driver-fault ${o.driverFault}`;
+  if (o.hostilePeers === true) cmd += ' --hostile';
   return `${cmd} --trace`;
 }
 
@@ -85,6 +97,9 @@ const BOOTSTRAP = { index: 1, term: 1 } as const;
 const SPARE_NODES = 2;
 const VOTERS_MIN = 3;
 const PROBE_PREFIX = 'live-';
+/** The id hostile messages come from: never a member (the network supports ids up to 1023). */
+const OUTSIDER_ID = 1000;
+const HOSTILE_TYPES: readonly MessageType[] = ['app', 'app-resp', 'vote', 'vote-resp', 'pre-vote', 'pre-vote-resp', 'heartbeat', 'heartbeat-resp', 'snap', 'timeout-now'];
 
 /** Per-seed intensities: some seeds are calm, some are storms, most are in between. */
 interface Profile {
@@ -214,9 +229,15 @@ class Simulation {
   private confChanges = 0;
   private snapshots = 0;
   private readonly leaderTerms = new Set<number>();
+  /** Own stream for hostile injections, so turning them on does not reshuffle the rest of the run. */
+  private readonly hostileRng: SimRandom | undefined;
+  private readonly hostileRate: number;
+  private hostileInjected = 0;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new SimRandom(opts.seed);
+    this.hostileRng = opts.hostilePeers === true ? new SimRandom(opts.seed * 31 + 7) : undefined;
+    this.hostileRate = this.hostileRng?.pick([0.05, 0.2, 0.5]) ?? 0;
     this.profile = chooseProfile(this.rng, opts.tightFlowControl !== false);
     this.network = new Network(this.rng.fork(), this.profile.faults);
     this.trace = opts.trace;
@@ -278,6 +299,7 @@ class Simulation {
       crashes: this.crashes,
       confChanges: this.confChanges,
       snapshots: this.snapshots,
+      hostileInjected: this.hostileInjected,
       healTicks: Math.ceil((this.nowMs - this.healStartMs) / TICK_MS),
     };
   }
@@ -552,6 +574,7 @@ class Simulation {
     if (r.chance(p.transferRate)) this.transfer();
     if (r.chance(p.snapshotRate)) this.takeSnapshot();
     if (r.chance(p.readRate)) this.read();
+    if (this.hostileRng !== undefined && this.hostileRng.chance(this.hostileRate)) this.injectHostile(this.hostileRng);
     if (r.chance(p.campaignRate)) {
       const n = this.randomRunning();
       if (n?.raw !== undefined) {
@@ -559,6 +582,78 @@ class Simulation {
         n.raw.campaign();
         this.afterInput(n);
       }
+    }
+  }
+
+  /**
+   * Steps one hostile message into a running node (as if the network delivered it now) and checks
+   * what it may change. Targets know a configuration: a newcomer that knows none accepts anyone
+   * until it learns one (nraft's documented exception).
+   */
+  private injectHostile(r: SimRandom): void {
+    const targets = [...this.nodes.values()].filter((n) => n.raw !== undefined && (n.confState.voters.length > 0 || n.confState.learners.length > 0));
+    if (targets.length === 0) return;
+    const target = r.pick(targets);
+    const raw = target.raw as SimRaft;
+    const before = raw.status();
+    const kind = r.pick(['outsider', 'malformed', 'commit-past-end'] as const);
+    let m: Message;
+    if (kind === 'outsider') {
+      m = this.hostileMessage(r, OUTSIDER_ID, target.id, before.term + r.between(1, 200), before.lastIndex);
+    } else if (kind === 'malformed') {
+      const others = [...this.nodes.keys()].filter((id) => id !== target.id);
+      m = this.malformedMessage(r, r.pick(others), target.id, before.term, before.lastIndex);
+    } else {
+      // A leader that sends its own commit index, not min(match, commit): past the end of a lagging
+      // follower's log. The follower must clamp it, not stop.
+      const leader = this.leader();
+      if (leader?.raw === undefined || leader.id === target.id || leader.term !== before.term) return;
+      m = {
+        type: 'heartbeat', from: leader.id, to: target.id, term: before.term, logTerm: 0, index: 0, entries: [],
+        commit: leader.raw.status().commit, reject: false, rejectHint: 0, context: new Uint8Array(0),
+      };
+    }
+    this.hostileInjected++;
+    this.log(() => `n${m.to} <- n${m.from} HOSTILE ${kind} ${describeMessage(m)}`);
+    raw.step(m);
+    const after = raw.status();
+    if (kind === 'outsider' && after.term !== before.term) {
+      throw new InvariantViolation('hostile-input', `n${target.id} moved from term ${before.term} to ${after.term} on a message from non-member ${m.from}`);
+    }
+    if (kind === 'malformed' && (after.term !== before.term || after.commit !== before.commit || after.lastIndex !== before.lastIndex || after.lead !== before.lead)) {
+      throw new InvariantViolation('hostile-input', `n${target.id} changed on a malformed message: ${JSON.stringify({ before, after }, (_k, v: unknown) => (v instanceof Map ? undefined : v))}`);
+    }
+    this.afterInput(target);
+  }
+
+  /** A well-formed message of a random type, claiming whatever indexes it likes. */
+  private hostileMessage(r: SimRandom, from: NodeId, to: NodeId, term: number, lastIndex: number): Message {
+    const type = r.pick(HOSTILE_TYPES);
+    const index = lastIndex + r.between(-2, 1_000);
+    const logTerm = r.between(0, term);
+    const entries: Entry[] = type === 'app' && index >= 0
+      ? Array.from({ length: r.between(0, 3) }, (_, k) => ({ term, index: index + 1 + k, type: 'normal' as const, data: textEncoder.encode(`hostile-${k}`) }))
+      : [];
+    return {
+      type, from, to, term, logTerm: type === 'app' || type.includes('vote') ? logTerm : 0, index: Math.max(0, index), entries,
+      commit: r.between(0, lastIndex + 1_000), reject: r.chance(0.3), rejectHint: r.between(0, lastIndex + 10), context: new Uint8Array(0),
+      ...(type === 'snap' ? { snapshot: { metadata: { index: lastIndex + r.between(1, 100), term, confState: { voters: [from], learners: [] } }, data: encodeAppState(0, 0) } } : {}),
+    };
+  }
+
+  /** A message no correct node could send, in a member's name. */
+  private malformedMessage(r: SimRandom, from: NodeId, to: NodeId, term: number, lastIndex: number): Message {
+    const base = this.hostileMessage(r, from, to, term, lastIndex);
+    const e = (t: number, i: number): Entry => ({ term: t, index: i, type: 'normal', data: textEncoder.encode('garbage') });
+    const at = lastIndex;
+    switch (r.between(0, 6)) {
+      case 0: return { ...base, index: -1 - r.intn(5) };
+      case 1: return { ...base, commit: -1 };
+      case 2: return { ...base, term: term + 0.5 };
+      case 3: return { ...base, type: 'app', index: at, logTerm: Math.min(term, 1), entries: [e(term, at + 1), e(term, at + 3)] };
+      case 4: return { ...base, type: 'app', index: at, logTerm: Math.min(term, 1), entries: [e(term, at + 1), e(Math.max(0, term - 1), at + 2)] };
+      case 5: return { ...base, type: 'app', index: at, logTerm: 0, entries: [e(term + 1, at + 1)] };
+      default: return { ...base, type: 'app', index: at, logTerm: 0, entries: [e(term, at + 2)] };
     }
   }
 
@@ -577,9 +672,13 @@ class Simulation {
     if (leader?.raw === undefined || this.nowMs < this.confChangeBusyUntilMs) return;
     const options: ConfChange[] = [];
     const voters = [...this.members].filter(([, m]) => m === 'voter').map(([id]) => id);
-    for (const id of this.nodes.keys()) {
+    for (const [id, n] of this.nodes) {
       const m = this.members.get(id);
-      if (m === undefined) options.push({ type: 'add-learner', nodeId: id });
+      // A removed node never comes back under its id (etcd retires removed member ids; KRaft gives a
+      // returning voter a new directory id): its disk may say it was removed, and nraft trusts no
+      // leader outside a node's configuration, so it could never catch up; wiped, it could vote with
+      // a stale snapshot's membership.
+      if (m === undefined && !n.decommissioned) options.push({ type: 'add-learner', nodeId: id });
       else if (m === 'learner') options.push({ type: 'add-voter', nodeId: id }, { type: 'remove-node', nodeId: id });
       else if (voters.length > VOTERS_MIN) options.push({ type: 'remove-node', nodeId: id });
     }

@@ -76,7 +76,8 @@ describe('RawNode', () => {
     node.step(msg('heartbeat', 2, 1, 0));
     // Responses from nodes outside the configuration are ignored by the leader.
     node.step(msg('app-resp', 9, 1, before.term, { index: 100 }));
-    expect(node.status()).toEqual(before);
+    // 2 and 9 are not members of this single-voter configuration: counted as refused.
+    expect(node.status()).toEqual({ ...before, refusedMessages: 2 });
   });
 
   it('drops proposals with a typed reason', () => {
@@ -94,14 +95,40 @@ describe('RawNode', () => {
     expect(() => node.transferLeadership(3)).toThrow(ProposalDroppedError);
   });
 
-  it('crashes loudly on a second leader in its term', () => {
+  it('refuses (does not assert on) a second leader in its term: remote input is not our invariant', () => {
     const st = new MemoryStorage({ confState: { voters: [1, 2, 3], learners: [] } });
     const node = new RawNode({ id: 1, random, preVote: false }, st);
     node.campaign();
     handle(node, st);
     node.step(msg('vote-resp', 2, 1, 1));
     expect(node.status().role).toBe('leader');
-    expect(() => node.step(msg('app', 3, 1, 1))).toThrow(AssertionError);
+    node.step(msg('app', 3, 1, 1));
+    node.step(msg('heartbeat', 3, 1, 1, { commit: 99 }));
+    expect(node.status()).toMatchObject({ role: 'leader', term: 1, refusedMessages: 2 });
+  });
+
+  it('refuses malformed messages before looking at their term', () => {
+    const st = new MemoryStorage({ confState: { voters: [1, 2, 3], learners: [] } });
+    const node = new RawNode({ id: 1, random }, st);
+    const entry = (index: number, term: number) => ({ index, term, type: 'normal' as const, data: new Uint8Array() });
+    const bad: Message[] = [
+      msg('heartbeat', 2, 1, 5, { commit: -1 }),
+      msg('heartbeat', 2, 1, 5.5),
+      msg('app', 2, 1, 5, { index: -3 }),
+      msg('app', 2, 1, 5, { index: 0, entries: [entry(1, 1), entry(3, 1)] }),
+      msg('app', 2, 1, 5, { index: 0, entries: [entry(1, 3), entry(2, 2)] }),
+      msg('app', 2, 1, 5, { index: 0, entries: [entry(1, 6)] }),
+      msg('app', 2, 1, 5, { index: 4, logTerm: 6 }),
+      msg('app', 2, 1, 5, { index: 0, entries: [entry(2, 1)] }),
+      msg('vote', 2, 1, 5, { index: 4, logTerm: 9 }),
+      msg('heartbeat', 2, 1, 5, { entries: [entry(1, 1)] }),
+      msg('snap', 2, 1, 5),
+      msg('snap', 2, 1, 5, { snapshot: { metadata: { index: 4, term: 6, confState: { voters: [1, 2, 3], learners: [] } }, data: new Uint8Array() } }),
+      msg('snap', 2, 1, 5, { snapshot: { metadata: { index: 4, term: 2, confState: { voters: [], learners: [] } }, data: new Uint8Array() } }),
+    ];
+    for (const m of bad) node.step(m);
+    expect(node.status()).toMatchObject({ term: 0, lastIndex: 0, commit: 0, lead: 0, refusedMessages: bad.length });
+    expect(node.hasReady()).toBe(false);
   });
 
   it('refuses a stored commit beyond the stored log', () => {

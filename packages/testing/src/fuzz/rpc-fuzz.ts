@@ -18,18 +18,6 @@ import {
   type GeneratorName, type MessageGeneratorName, type RpcInfo,
 } from './rpc-catalog.js';
 
-/**
- * Generators that reach bugs being fixed on other branches (issue 10); `npm test` leaves them out
- * until those fixes are merged. Each names the bug it hits.
- */
-export const KNOWN_BUG_GENERATORS: Readonly<Partial<Record<GeneratorName, string>>> = {
-  'batch-records': 'poison batches stored: a records section that does not decode is accepted (CRC valid) and breaks every reader',
-  'batch-codec': 'garbage accepted: an uncompressed records section labelled gzip/lz4 is stored',
-  'batch-bomb': 'compressed bombs / garbage accepted: stored unvalidated, readers then refuse the partition',
-  'batch-producer-collide': 'made-up producer ids accepted: a forged id inside the allocated range can take a live producer\'s sequence',
-  'raft-peer': 'nraft trusts non-member senders: a message from a non-member stops the Raft driver (two leaders in one term)',
-};
-
 export const DEFAULT_FUZZ_SEED = 20_251_010;
 export const DEFAULT_REQUESTS_PER_RUN_MAX = 6;
 export const DEFAULT_ORACLE_EVERY_RUNS = 50;

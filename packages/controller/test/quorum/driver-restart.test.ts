@@ -1,0 +1,67 @@
+// A controller voter whose Raft driver keeps failing restarts it with backoff, at most
+// raftDriverRestartsMax times in a row, then stays down and says so.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { QuorumController, controllerPolicies, metadataStateMachine, type RaftDriverStorage } from '../../src/index.js';
+import { waitFor } from '../raft/grpc-helpers.js';
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** Every persist fails: a disk that has gone bad for good. */
+function failingStorage(inner: RaftDriverStorage, counter: { persists: number }): RaftDriverStorage {
+  return {
+    initialState: () => inner.initialState(),
+    entries: (lo, hi, maxBytes) => inner.entries(lo, hi, maxBytes),
+    term: (i) => inner.term(i),
+    firstIndex: () => inner.firstIndex(),
+    lastIndex: () => inner.lastIndex(),
+    snapshot: () => inner.snapshot(),
+    persist: async () => {
+      counter.persists++;
+      throw new Error('injected storage fault: EIO');
+    },
+    createSnapshot: (index, confState, data) => inner.createSnapshot(index, confState, data),
+    compact: (index) => inner.compact(index),
+    close: () => inner.close(),
+  };
+}
+
+describe('Raft driver restarts', () => {
+  it('restarts a failed driver with backoff and gives up after raftDriverRestartsMax failures in a row', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tributary-restart-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const counter = { persists: 0 };
+    const server = new grpc.Server();
+    const controller = await QuorumController.start({
+      nodeId: 1, clusterId: 'restart-test', dataDir: root, logger: pino({ level: 'silent' }),
+      voters: new Map([[1, `127.0.0.1:${port}`]]), machine: metadataStateMachine('restart-test'), policies: controllerPolicies(),
+      config: { tickMs: 10, fsync: false, raftDriverRestartBackoffMinMs: 10, raftDriverRestartBackoffMaxMs: 40, raftDriverRestartsMax: 3 },
+      wrapRaftStorage: (inner) => failingStorage(inner, counter),
+    }, server);
+    cleanups.push(async () => {
+      await controller.close();
+      server.forceShutdown();
+    });
+    // The single voter campaigns, its persist fails, the driver stops; three restarts fail the same way.
+    await waitFor(() => counter.persists === 4 && !controller.status().driverRunning, 'four failed driver runs');
+    // No fifth run: the backoff would have passed many times over by the time the first of these checks fails.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(counter.persists).toBe(4);
+    expect(controller.status()).toMatchObject({ driverRunning: false, driverRestarts: 3, leaderId: -1, active: false });
+  });
+});
