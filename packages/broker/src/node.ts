@@ -96,10 +96,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
   await mkdir(config.dataDir, { recursive: true });
   // Before anything reads or writes the directory: a second node on it is refused here, untouched.
-  const lock = await acquireDataDirLock({
-    dataDir: config.dataDir, nodeId: config.nodeId, nowMs,
-    onStaleLock: (stale) => logger.warn({ dataDir: config.dataDir, stale }, 'took over the data directory lock of a node that is no longer running'),
-  });
+  const lock = await acquireDataDirLock({ dataDir: config.dataDir, nodeId: config.nodeId, nowMs });
   let identity: Awaited<ReturnType<typeof ensureMetaProperties>>;
   try {
     identity = await ensureMetaProperties({
