@@ -20,16 +20,11 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import {
   type BatchExtent,
-  BATCH_LENGTH_OFFSET,
-  LAST_OFFSET_DELTA_OFFSET,
-  LOG_OVERHEAD_BYTES,
   MAX_TIMESTAMP_OFFSET,
-  PARTITION_LEADER_EPOCH_OFFSET,
+  checkAppendBatches,
   readInt64,
-  stampLogAppendTime,
-  validateBatches,
-  writeInt64,
 } from './batch-header.js';
+import { batchesIn, setLogAppendTime, stampBatch } from '@tributary/record-format';
 import {
   CLEANER_CHECKPOINT_FILE,
   type CleanerCheckpoint,
@@ -474,16 +469,17 @@ export class PartitionLog {
       assert.ok(Number.isInteger(leaderEpoch) && leaderEpoch >= 0, `leader epoch ${leaderEpoch} must be a non-negative integer`);
       assert.ok(leaderEpoch >= this.epochCache.latestEpoch, `append at leader epoch ${leaderEpoch} below the log's latest epoch ${this.epochCache.latestEpoch}`);
       assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
-      const validated = validateBatches(batches, { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true });
+      // The broker validated these batches (CRC and records) at the edge: assert framing, trust the CRC.
+      const validated = checkAppendBatches(batches, { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true, verifyCrc: false });
       const firstOffset = this.nextOffsetToAssign;
       checkAppendSpan(firstOffset, validated.reduce((last, b) => last + b.lastOffsetDelta + 1, firstOffset - 1), validated.length);
       let nextOffset = firstOffset;
       const logAppendTimeMs = opts.logAppendTimeMs;
       const stamped: BatchExtent[] = [];
       for (const batch of validated) {
-        writeInt64(batches, batch.position, nextOffset);
-        batches.writeInt32BE(leaderEpoch, batch.position + PARTITION_LEADER_EPOCH_OFFSET);
-        if (logAppendTimeMs !== undefined) stampLogAppendTime(batches, batch.position, batch.sizeBytes, logAppendTimeMs);
+        stampBatch(batches, batch.position, { baseOffset: nextOffset, partitionLeaderEpoch: leaderEpoch });
+        // Verifies the CRC before re-sealing it, so a batch damaged after the edge is never re-blessed.
+        if (logAppendTimeMs !== undefined) setLogAppendTime(batches, batch.position, logAppendTimeMs);
         stamped.push({
           position: batch.position,
           sizeBytes: batch.sizeBytes,
@@ -511,7 +507,8 @@ export class PartitionLog {
     try {
       this.assertWritable();
       assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
-      const validated = validateBatches(batches, { maxBatchBytes: APPEND_MAX_BYTES, requireDenseOffsets: false });
+      // Bytes from the network: the CRC is checked here.
+      const validated = checkAppendBatches(batches, { maxBatchBytes: APPEND_MAX_BYTES, requireDenseOffsets: false, verifyCrc: true });
       let expected = this.nextOffsetToAssign;
       for (const batch of validated) {
         if (batch.baseOffset !== expected) {
@@ -1340,13 +1337,9 @@ async function forEachStoredBatch(
   while (at < segment.sizeBytes) {
     const { records } = await segment.readBatches(at, { maxBytes: CLEANER_READ_CHUNK_BYTES, maxOffset: Number.MAX_SAFE_INTEGER, mustTakeOne: true });
     assert.ok(records.length > 0, `no batch readable at position ${at} of segment ${segment.baseOffset}`);
-    let rel = 0;
-    while (rel < records.length) {
-      const sizeBytes = LOG_OVERHEAD_BYTES + records.readInt32BE(rel + BATCH_LENGTH_OFFSET);
-      const batch = records.subarray(rel, rel + sizeBytes);
-      const baseOffset = readInt64(batch, 0);
-      if (!(await visit(batch, baseOffset, baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET)))) return;
-      rel += sizeBytes;
+    // The log's own bytes, CRC-checked when they were appended or recovered: framing only.
+    for (const h of batchesIn(records, { verifyCrc: false })) {
+      if (!(await visit(records.subarray(h.position, h.position + h.sizeBytes), h.baseOffset, h.lastOffset))) return;
     }
     at += records.length;
   }
