@@ -2,7 +2,7 @@
 // node the ISR is [self] and HW = LEO after each append; computeHighWatermark already takes the
 // followers' LEOs so replication (issue 5) only has to feed them in.
 import type { Logger } from 'pino';
-import { readBatchHeader } from '@tributary/protocol';
+import { batchesIn } from '@tributary/protocol';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-file.js';
@@ -500,8 +500,13 @@ export class Partition {
     if (generation !== this.roleGeneration) return;
     if (records.length > 0) {
       // Skip batches we already hold (the leader returns whole batches from the one holding fetchOffset).
-      let pos = 0;
-      while (pos < records.length && readBatchHeader(records, pos).lastOffset < this.logEndOffset) pos += readBatchHeader(records, pos).sizeBytes;
+      let pos = records.length;
+      for (const h of batchesIn(records, { verifyCrc: false })) {
+        if (h.lastOffset >= this.logEndOffset) {
+          pos = h.position;
+          break;
+        }
+      }
       const fresh = records.subarray(pos);
       if (fresh.length > 0) {
         const ids = batchIdentities(fresh);
@@ -603,12 +608,9 @@ interface BatchInBuffer extends BatchIdentity {
 }
 
 function batchIdentities(batches: Buffer): BatchInBuffer[] {
-  const out: BatchInBuffer[] = [];
-  let pos = 0;
-  while (pos < batches.length) {
-    const h = readBatchHeader(batches, pos);
-    out.push({ producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta, baseOffset: h.baseOffset, position: pos, sizeBytes: h.sizeBytes });
-    pos += h.sizeBytes;
-  }
-  return out;
+  // Headers only; the CRC is the appending log's (follower) or the produce edge's (leader) to check.
+  return Array.from(batchesIn(batches, { verifyCrc: false }), (h) => ({
+    producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta,
+    baseOffset: h.baseOffset, position: h.position, sizeBytes: h.sizeBytes,
+  }));
 }
