@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { readBatchHeader } from '@tributary/protocol';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@tributary/storage';
 import { ApiError, assert } from './errors.js';
 import { PRODUCER_STATE_SNAPSHOT_FILE, decodeProducerSnapshot, encodeProducerSnapshot, type ProducerStateSnapshot } from './replication/producer-state-snapshot.js';
 import { computeHighWatermark } from './high-watermark.js';

@@ -18,9 +18,9 @@
 // A run with an offline replica never ends in a clean shutdown.
 import { AssertionError } from 'node:assert';
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@tributary/storage';
 import type { Logger } from 'pino';
 import { ChangeNotifier, partitionKey } from './change-notifier.js';
 import { ApiError } from './errors.js';
@@ -337,7 +337,10 @@ export class ReplicaManager {
         dir, topic: info.topic, partition: info.partition, config,
         onFailure: (err) => this.takeOffline(info.topic, info.partition, err, partition),
       });
-      if (!recorded) await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
+      if (!recorded) {
+        await mkdir(dir, { recursive: true }); // a log factory that keeps no files (memory logs) made none
+        await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
+      }
       partition = new Partition({
         nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
         producerIds: {
