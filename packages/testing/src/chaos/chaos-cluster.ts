@@ -22,6 +22,7 @@ import { ClusterObserver } from './cluster-observer.js';
 import { NetnsNetwork } from './netns-network.js';
 import { diskFullUnsupportedReason, mountTmpfs, unmountTmpfs, DEFAULT_TMPFS_BYTES } from './disk-faults.js';
 import type { SeededRandom } from './seeded-random.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const TOPOLOGIES = ['single', 'combined3', 'split3+3'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
@@ -209,7 +210,7 @@ export class ChaosCluster {
         const live = new Set(description?.nodes.filter((n) => !n.fenced).map((n) => n.id) ?? []);
         if (description !== undefined && description.controller.leaderId >= 0 && this.brokerIds.every((id) => live.has(id))) return;
         if (Date.now() > deadline) throw new Error(`brokers ${this.brokerIds.join(',')} not all registered and unfenced after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     } finally {
       await admin.close();
