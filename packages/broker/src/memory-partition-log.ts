@@ -55,7 +55,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
       next = lastOffset + 1;
       pos += header.sizeBytes;
     }
-    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
+    return { firstOffset: baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
   }
 
   get latestEpoch(): number {
@@ -79,7 +79,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
       expected = header.lastOffset + 1;
       pos += header.sizeBytes;
     }
-    return { baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
+    return { firstOffset: baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
   }
 
   async truncateTo(offset: number): Promise<void> {
@@ -109,7 +109,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
       out.push(batch.bytes);
       size += batch.bytes.length;
     }
-    return { bytes: Buffer.concat(out, size) };
+    return { records: Buffer.concat(out, size) };
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined> {

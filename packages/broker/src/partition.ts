@@ -270,9 +270,9 @@ export class Partition {
         for (const p of pending) this.settlePendingBatch(p, err);
         throw err;
       }
-      assert(result.baseOffset >= leoBefore && result.lastOffset >= result.baseOffset, `${this.topic}-${this.partition}: append returned offsets [${result.baseOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
+      assert(result.firstOffset >= leoBefore && result.lastOffset >= result.firstOffset, `${this.topic}-${this.partition}: append returned offsets [${result.firstOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
       // Offsets come from the append's result: consecutive batches from result.baseOffset, in order.
-      let baseOffset = result.baseOffset;
+      let baseOffset = result.firstOffset;
       for (const h of fresh) {
         appendedOffsets.push(baseOffset);
         if (h.producerId >= 0) {
@@ -287,10 +287,10 @@ export class Partition {
     const retried = await Promise.all(known);
     const batchBaseOffsets = [...retried.map((b) => b.firstOffset), ...appendedOffsets];
     const lastOffset = result?.lastOffset ?? retried[retried.length - 1]!.lastOffset;
-    if (result === undefined) return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: -1, batchBaseOffsets };
+    if (result === undefined) return { firstOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: -1, batchBaseOffsets };
     this.args.onLogEndOffsetChange?.();
     this.maybeAdvanceHighWatermark();
-    return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
+    return { firstOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
   }
 
   /**
@@ -382,7 +382,7 @@ export class Partition {
     const scannedFrom = usable ? snapshot.offset : Math.max(this.logStartOffset, this.logEndOffset - PRODUCER_STATE_SCAN_MAX_RECORDS);
     let offset = scannedFrom;
     while (offset < this.logEndOffset) {
-      const { bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
+      const { records: bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
       if (bytes.length === 0) break;
       const ids = batchIdentities(bytes);
       for (const h of ids) recordBatch(this.producers, h, this.producerTableLimits());
@@ -441,7 +441,7 @@ export class Partition {
     const offset = handled.outcome.fetchOffset;
     if (offset >= this.logEndOffset || (limits.maxBytes === 0 && !limits.minOneBatch)) return { outcome: handled.outcome, records: EMPTY };
     const read = await this.args.log.read(offset, limits.maxBytes, { maxOffset: this.logEndOffset, minOneBatch: limits.minOneBatch });
-    return { outcome: handled.outcome, records: read.bytes };
+    return { outcome: handled.outcome, records: read.records };
   }
 
   /** Timer-driven: shrink the ISR of lagging followers, retry an unanswered AlterPartition. */
