@@ -22,7 +22,7 @@ import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@tributary/storage';
 import type { Logger } from 'pino';
-import { ChangeNotifier, partitionKey } from './change-notifier.js';
+import { ChangeNotifier, logEndOffsetKey, partitionKey } from './change-notifier.js';
 import { ApiError } from './errors.js';
 import type { MetadataChange, MetadataView, PartitionInfo } from './metadata-view.js';
 import type { NodeConfig } from './node-config.js';
@@ -32,7 +32,6 @@ import { resolveTopicConfig } from './topic-config.js';
 import type { ReplicationOptions } from './replication/replication-options.js';
 import { parseReplicationConfig, type ReplicationConfig } from './replication/replication-config.js';
 import { ReplicaFetcherManager } from './replication/replica-fetcher.js';
-import { logEndOffsetKey } from './replication/replica-service.js';
 import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transport.js';
 import type { PartitionReplication } from './partition.js';
 

@@ -15,9 +15,10 @@ export { computeStats, percentile, type RunStats, type FaultWindow, type SecondS
 export { renderReport, escapeHtml, type ReportInput } from './report-html.js';
 export { ClusterObserver, toObservation, DEFAULT_OBSERVE_TIMEOUT_MS } from './cluster-observer.js';
 export {
-  ChaosCluster, planTopology, endpointOf, TOPOLOGIES, NETWORKS, CLIENT_ENDPOINT,
+  ChaosCluster, planTopology, TOPOLOGIES, NETWORKS,
   type Topology, type NetworkKind, type LinkCutter, type TopologyPlan, type NodeSpec, type ChaosNode, type ChaosClusterOptions,
 } from './chaos-cluster.js';
+export { CLIENT_ENDPOINT, endpointOf } from './endpoints.js';
 export { NetnsNetwork, netnsUnsupportedReason, type NetnsNetworkOptions } from './netns-network.js';
 export {
   diskFullUnsupportedReason, mountTmpfs, unmountTmpfs, fillDisk, freeDisk, simulatePowerLoss,
