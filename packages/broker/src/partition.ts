@@ -1,6 +1,6 @@
 // One partition replica hosted by this node: its log, leader epoch, ISR and high watermark. On one
-// node the ISR is [self] and HW = LEO after each append; computeHighWatermark already takes the
-// followers' LEOs so replication (issue 5) only has to feed them in.
+// node the ISR is [self] and HW = LEO after each append; in a cluster the leader's replication state
+// (replication/leader-replication.ts) moves the HW from its followers' fetches.
 import type { Logger } from 'pino';
 import { readBatchHeader } from '@tributary/protocol';
 import { readFile, rm } from 'node:fs/promises';
@@ -567,7 +567,7 @@ export class Partition {
     this.producers.clear();
   }
 
-  /** Follower progress (replication, later): record its LEO and re-evaluate the HW. */
+  /** Follower progress without replication state (tests of the HW rule): record its LEO and re-evaluate the HW. */
   updateFollowerLogEndOffset(replicaId: number, logEndOffset: number): void {
     this.followerLogEndOffsets.set(replicaId, logEndOffset);
     this.maybeAdvanceHighWatermark();

@@ -219,7 +219,7 @@ export class ReplicaManager {
   }
 
   /**
-   * Cluster mode entry point (issue 4 calls it after applying committed metadata): `states` are the
+   * Cluster mode entry point (the cluster runtime calls it after applying committed metadata): `states` are the
    * current states of partitions that changed (or all of them, e.g. after a snapshot); `deleted` are
    * partitions of deleted topics. For each state: this node is not a replica → stop replicating and
    * remove the log; leader === this node → become leader (a new leaderEpoch resets follower

@@ -106,7 +106,7 @@ export class ClusterRuntime {
     return new ClusterRuntime(options, controller);
   }
 
-  /** What the replica manager needs to replicate (issue 5's contract). */
+  /** What the replica manager needs to replicate. */
   replicationOptions(): ReplicationOptions {
     return {
       alterPartition: new GrpcAlterPartitionClient({

@@ -1,4 +1,4 @@
-// The chaos harness (issue 6): fault proxy, multi-process cluster, nemesis, workloads, history,
+// The chaos harness: fault proxy, multi-process cluster, nemesis, workloads, history,
 // checker, figures and report. `npm run chaos` drives it; test/chaos holds the scenarios.
 export { SeededRandom } from './seeded-random.js';
 export { FaultProxy, OPEN_LINK, DEFAULT_HOLD_BYTES_MAX, splitHostPort, type LinkRules, type FaultProxyOptions, type LinkFilter } from './fault-proxy.js';
