@@ -1,5 +1,5 @@
-// Public API of @tributary/broker: start a node, parse its config, and the metadata seam the
-// controller implements later.
+// Public API of @tributary/broker: start a node, parse its config, and the metadata seam
+// (MetadataView) that the single-node store and the cluster's ClusterMetadata both implement.
 export { startNode, DEFAULT_SHUTDOWN_GRACE_MS, type StartNodeOptions, type TributaryNode } from './node.js';
 export { DataDirLockedError, type DataDirLockOwner } from './data-dir-lock.js';
 export {

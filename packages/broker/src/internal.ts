@@ -10,5 +10,4 @@ export { produce, MAX_BATCHES_PER_PARTITION } from './produce.js';
 export { fetch, readPartitions } from './fetch.js';
 export { listOffset, MAX_TIMESTAMP_SCAN_BATCHES } from './list-offsets.js';
 export { decodeProduceRequest, decodeFetchRequest, SUBSCRIBE_DEFAULT_WAIT_MS, MAX_FETCH_PARTITIONS } from './broker-service.js';
-export { writeFileAtomic } from './atomic-file.js';
 export { MAX_ADMIN_RESOURCES_PER_REQUEST } from './admin-service.js';

@@ -2,9 +2,9 @@
 // partition at leaderEpoch 0 with ISR = [self]. State is one JSON file in the data dir, rewritten
 // atomically on every change; a change is applied to listeners only after it is durable.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '@tributary/storage';
 import { ApiError, assert } from './errors.js';
 import type {
   AlterConfigOp, BrokerNode, ControllerInfo, CreateTopicCommand, MetadataChange, MetadataCommands,
@@ -226,6 +226,7 @@ export class LocalMetadataStore implements MetadataView, MetadataCommands {
         partitions: t.partitions.map(({ topic: _t, topicId: _id, ...rest }) => rest),
       })),
     };
+    await mkdir(dirname(this.path), { recursive: true });
     await writeFileAtomic(this.path, JSON.stringify(stored, null, 1));
   }
 }

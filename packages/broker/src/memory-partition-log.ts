@@ -53,7 +53,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
       this.batches.push({ baseOffset: next, lastOffset, maxTimestamp, leaderEpoch, bytes });
       next = lastOffset + 1;
     }
-    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
+    return { firstOffset: baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
   }
 
   get latestEpoch(): number {
@@ -75,7 +75,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
       this.batches.push({ baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp, leaderEpoch: header.partitionLeaderEpoch, bytes });
       expected = header.lastOffset + 1;
     }
-    return { baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
+    return { firstOffset: baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
   }
 
   async truncateTo(offset: number): Promise<void> {
@@ -105,7 +105,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
       out.push(batch.bytes);
       size += batch.bytes.length;
     }
-    return { bytes: Buffer.concat(out, size) };
+    return { records: Buffer.concat(out, size) };
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined> {

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RAFT_DIR } from '@tributary/controller';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@tributary/storage';
 import { METADATA_DIR, METADATA_FILE } from './local-metadata-store.js';
 import { formatHostPort, parseHostPort } from './host-port.js';
 import { ConfigError, type ConfigIssue, type NodeRole, type QuorumVoter } from './node-config.js';

@@ -1,11 +1,11 @@
 // One partition replica hosted by this node: its log, leader epoch, ISR and high watermark. On one
-// node the ISR is [self] and HW = LEO after each append; computeHighWatermark already takes the
-// followers' LEOs so replication (issue 5) only has to feed them in.
+// node the ISR is [self] and HW = LEO after each append; in a cluster the leader's replication state
+// (replication/leader-replication.ts) moves the HW from its followers' fetches.
 import type { Logger } from 'pino';
 import { batchesIn } from '@tributary/protocol';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@tributary/storage';
 import { ApiError, assert } from './errors.js';
 import { PRODUCER_STATE_SNAPSHOT_FILE, decodeProducerSnapshot, encodeProducerSnapshot, type ProducerStateSnapshot } from './replication/producer-state-snapshot.js';
 import { computeHighWatermark } from './high-watermark.js';
@@ -270,9 +270,9 @@ export class Partition {
         for (const p of pending) this.settlePendingBatch(p, err);
         throw err;
       }
-      assert(result.baseOffset >= leoBefore && result.lastOffset >= result.baseOffset, `${this.topic}-${this.partition}: append returned offsets [${result.baseOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
+      assert(result.firstOffset >= leoBefore && result.lastOffset >= result.firstOffset, `${this.topic}-${this.partition}: append returned offsets [${result.firstOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
       // Offsets come from the append's result: consecutive batches from result.baseOffset, in order.
-      let baseOffset = result.baseOffset;
+      let baseOffset = result.firstOffset;
       for (const h of fresh) {
         appendedOffsets.push(baseOffset);
         if (h.producerId >= 0) {
@@ -287,10 +287,10 @@ export class Partition {
     const retried = await Promise.all(known);
     const batchBaseOffsets = [...retried.map((b) => b.firstOffset), ...appendedOffsets];
     const lastOffset = result?.lastOffset ?? retried[retried.length - 1]!.lastOffset;
-    if (result === undefined) return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: -1, batchBaseOffsets };
+    if (result === undefined) return { firstOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: -1, batchBaseOffsets };
     this.args.onLogEndOffsetChange?.();
     this.maybeAdvanceHighWatermark();
-    return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
+    return { firstOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
   }
 
   /**
@@ -382,7 +382,7 @@ export class Partition {
     const scannedFrom = usable ? snapshot.offset : Math.max(this.logStartOffset, this.logEndOffset - PRODUCER_STATE_SCAN_MAX_RECORDS);
     let offset = scannedFrom;
     while (offset < this.logEndOffset) {
-      const { bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
+      const { records: bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
       if (bytes.length === 0) break;
       const ids = batchIdentities(bytes);
       for (const h of ids) recordBatch(this.producers, h, this.producerTableLimits());
@@ -441,7 +441,7 @@ export class Partition {
     const offset = handled.outcome.fetchOffset;
     if (offset >= this.logEndOffset || (limits.maxBytes === 0 && !limits.minOneBatch)) return { outcome: handled.outcome, records: EMPTY };
     const read = await this.args.log.read(offset, limits.maxBytes, { maxOffset: this.logEndOffset, minOneBatch: limits.minOneBatch });
-    return { outcome: handled.outcome, records: read.bytes };
+    return { outcome: handled.outcome, records: read.records };
   }
 
   /** Timer-driven: shrink the ISR of lagging followers, retry an unanswered AlterPartition. */
@@ -572,7 +572,7 @@ export class Partition {
     this.producers.clear();
   }
 
-  /** Follower progress (replication, later): record its LEO and re-evaluate the HW. */
+  /** Follower progress without replication state (tests of the HW rule): record its LEO and re-evaluate the HW. */
   updateFollowerLogEndOffset(replicaId: number, logEndOffset: number): void {
     this.followerLogEndOffsets.set(replicaId, logEndOffset);
     this.maybeAdvanceHighWatermark();

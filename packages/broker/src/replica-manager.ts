@@ -18,11 +18,11 @@
 // A run with an offline replica never ends in a clean shutdown.
 import { AssertionError } from 'node:assert';
 import { randomUUID } from 'node:crypto';
-import { readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@tributary/storage';
 import type { Logger } from 'pino';
-import { ChangeNotifier, partitionKey } from './change-notifier.js';
+import { ChangeNotifier, logEndOffsetKey, partitionKey } from './change-notifier.js';
 import { ApiError } from './errors.js';
 import type { MetadataChange, MetadataView, PartitionInfo } from './metadata-view.js';
 import type { NodeConfig } from './node-config.js';
@@ -32,7 +32,6 @@ import { resolveTopicConfig } from './topic-config.js';
 import type { ReplicationOptions } from './replication/replication-options.js';
 import { parseReplicationConfig, type ReplicationConfig } from './replication/replication-config.js';
 import { ReplicaFetcherManager } from './replication/replica-fetcher.js';
-import { logEndOffsetKey } from './replication/replica-service.js';
 import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transport.js';
 import type { PartitionReplication } from './partition.js';
 
@@ -220,7 +219,7 @@ export class ReplicaManager {
   }
 
   /**
-   * Cluster mode entry point (issue 4 calls it after applying committed metadata): `states` are the
+   * Cluster mode entry point (the cluster runtime calls it after applying committed metadata): `states` are the
    * current states of partitions that changed (or all of them, e.g. after a snapshot); `deleted` are
    * partitions of deleted topics. For each state: this node is not a replica → stop replicating and
    * remove the log; leader === this node → become leader (a new leaderEpoch resets follower
@@ -337,7 +336,10 @@ export class ReplicaManager {
         dir, topic: info.topic, partition: info.partition, config,
         onFailure: (err) => this.takeOffline(info.topic, info.partition, err, partition),
       });
-      if (!recorded) await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
+      if (!recorded) {
+        await mkdir(dir, { recursive: true }); // a log factory that keeps no files (memory logs) made none
+        await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
+      }
       partition = new Partition({
         nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
         producerIds: {

@@ -1,6 +1,6 @@
 // Pure decisions for topic admin commands: validate a request against the current metadata and
-// produce the new topic/partition state. No I/O; topic ids are passed in. Shared by the local store
-// now and the controller later.
+// produce the new topic/partition state. No I/O; topic ids are passed in. Used by the single-node
+// store and, for validation and config changes, by the cluster metadata (the controller decides there).
 import { ApiError } from './errors.js';
 import type { NodeConfig } from './node-config.js';
 import type { AlterConfigOp, CreateTopicCommand, MetadataView, PartitionInfo, TopicInfo } from './metadata-view.js';

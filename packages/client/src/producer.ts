@@ -26,6 +26,7 @@ import { StickyPartitionCache, choosePartition } from './partitioner.js';
 import { BATCH_OVERHEAD_BYTES, recordSizeUpperBoundBytes, type RecordHeader } from './record-size.js';
 import { decideRetry } from './retry.js';
 import { errorName } from './wire-errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type { RecordMetadata } from './accumulator.js';
 
@@ -626,7 +627,7 @@ export class Producer {
       } catch (error) {
         const decision = decideRetry({ error, attempt, nowMs: Date.now(), deadlineMs, policy: this.config, jitter01: Math.random() });
         if (decision.retry && !this.cluster.isClosed) {
-          await new Promise((r) => setTimeout(r, decision.backoffMs));
+          await sleep(decision.backoffMs);
           continue;
         }
         if (error instanceof UnsupportedOperationError) {

@@ -38,3 +38,4 @@ export type { ConfigIssue, StorageErrorCode } from './errors.js';
 export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js';
 export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 export type { Clock, Logger } from './logger.js';
+export { fsyncDir, writeFileAtomic } from './checkpoint-file.js';

@@ -3,7 +3,8 @@
 // first (names, config keys and values: the broker owns those rules), and a command resolves only
 // once this broker has applied the offset the change committed at, so a client that created a topic
 // through this broker sees it in this broker's Metadata right away.
-import { INTERNAL_TOPIC_NAMES, type MetadataImage } from '@tributary/controller';
+import { INTERNAL_TOPIC_NAMES } from '@tributary/controller';
+import type { MetadataImage } from '@tributary/controller/metadata';
 import { tributary } from '@tributary/protocol';
 import { ApiError, type ErrorCodeName } from '../errors.js';
 import type {

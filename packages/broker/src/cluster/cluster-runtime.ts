@@ -8,9 +8,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  QuorumController, addQuorumService, allPartitions, controllerCommands, controllerPolicies, metadataStateMachine, topicByName,
-  type ControllerConfig, type MetadataImage, type QuorumControllerOptions, type TopicConfigValidator,
+  QuorumController, addQuorumService, controllerCommands, controllerPolicies, metadataStateMachine,
+  type ControllerConfig, type QuorumControllerOptions, type TopicConfigValidator,
 } from '@tributary/controller';
+import { allPartitions, topicByName, type MetadataImage } from '@tributary/controller/metadata';
 import { ApiError } from '../errors.js';
 import { formatHostPort } from '../host-port.js';
 import type { NodeConfig } from '../node-config.js';
@@ -105,7 +106,7 @@ export class ClusterRuntime {
     return new ClusterRuntime(options, controller);
   }
 
-  /** What the replica manager needs to replicate (issue 5's contract). */
+  /** What the replica manager needs to replicate. */
   replicationOptions(): ReplicationOptions {
     return {
       alterPartition: new GrpcAlterPartitionClient({

@@ -191,8 +191,8 @@ export class GroupCoordinator {
       let records = 0;
       while (offset < end) {
         const read = await partition.log.read(offset, LOAD_READ_BYTES, { maxOffset: end, minOneBatch: true });
-        if (read.bytes.length === 0) break;
-        for (const batch of decodeRecordBatches(read.bytes)) {
+        if (read.records.length === 0) break;
+        for (const batch of decodeRecordBatches(read.records)) {
           if (batch.lastOffset < offset) continue;
           if (!batch.control) {
             for (const r of batch.records) {

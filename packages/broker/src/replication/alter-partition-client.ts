@@ -1,5 +1,5 @@
 // The port through which a partition leader asks the active controller to change the ISR
-// (DESIGN.md §4 AlterPartition). Owned by replication; the cluster shell (issue 4) implements it
+// (DESIGN.md §4 AlterPartition). Owned by replication; the cluster shell implements it (cluster/grpc-alter-partition-client.ts)
 // over the Quorum gRPC service. The controller commits the change with compare-and-set on
 // partitionEpoch: a request built from a stale PartitionInfo is rejected and the leader waits for
 // the newer metadata instead of retrying blindly.

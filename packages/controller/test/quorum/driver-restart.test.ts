@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuorumController, controllerPolicies, metadataStateMachine, type RaftDriverStorage } from '../../src/index.js';
+import { QuorumController, controllerPolicies, metadataStateMachine, type RaftDriverStorage } from '../../src/internal.js';
 import { waitFor } from '../raft/grpc-helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];

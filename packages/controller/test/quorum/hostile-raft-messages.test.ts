@@ -11,7 +11,7 @@ import type { Message } from '@tributary/nraft';
 import { RaftClient, tributary } from '@tributary/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuorumController, controllerPolicies, metadataStateMachine, type MetadataImage } from '../../src/index.js';
+import { QuorumController, controllerPolicies, metadataStateMachine, type MetadataImage } from '../../src/internal.js';
 import { encodeRaftMessage } from '../../src/raft/raft-message-codec.js';
 import { waitFor } from '../raft/grpc-helpers.js';
 

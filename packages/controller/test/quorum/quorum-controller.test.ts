@@ -12,7 +12,7 @@ import {
   QuorumController, QuorumError, RAFT_DIR, addQuorumService, applyRecords, controllerCommands, controllerPolicies, createQuorumHandlers, emptyImage,
   imageFromSnapshotData, imageHash, metadataStateMachine, recordFromWire, snapshotFromWire, topicByName,
   type MetadataImage, type QuorumControllerConfig,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { waitFor } from '../raft/grpc-helpers.js';
 
 import pb = tributary.internal.v1;

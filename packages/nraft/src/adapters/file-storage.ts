@@ -28,7 +28,7 @@ import {
 } from '../types.js';
 import { invariant } from '../errors.js';
 import { SnapshotOutOfDateError } from '../memory-storage.js';
-import { StorageCorruptionError } from './errors.js';
+import { StorageCorruptionError } from './adapter-errors.js';
 import { decodeRecord, encodeRecordInto, recordBytes } from './log-record.js';
 import {
   TEMP_SUFFIX, decodeSnapshot, decodeState, encodeSnapshot, encodeState, syncDirectory, writeFileAtomic,
