@@ -2,9 +2,6 @@
 export { DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS, PartitionLog, READ_MAX_BYTES } from './partition-log.js';
 export type {
   AppendInfo,
-  CleanerStep,
-  CleanResult,
-  CompactOptions,
   IoStats,
   LogState,
   PartitionLogOptions,
@@ -13,6 +10,7 @@ export type {
   RetentionResult,
   TimestampOffset,
 } from './partition-log.js';
+export type { CleanerStep, CleanResult, CompactOptions } from './log-compactor.js';
 export {
   DEFAULT_LOG_CONFIG,
   LOG_CONFIG_KEYS,

@@ -18,37 +18,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type BatchExtent,
-  MAX_TIMESTAMP_OFFSET,
-  checkAppendBatches,
-  readInt64,
-} from './batch-header.js';
-import { batchesIn, setLogAppendTime, stampBatch } from '@tributary/record-format';
-import {
-  CLEANER_CHECKPOINT_FILE,
-  type CleanerCheckpoint,
-  fsyncDir,
-  serializeCleanerCheckpoint,
-  serializeOffsetCheckpoint,
-  writeFileAtomic,
-} from './checkpoint-file.js';
-import { CLEANED_SUFFIX, CleanedSegmentWriter, removeStage, SEGMENT_SUFFIXES, segmentPath, SWAP_SUFFIX } from './cleaned-segment.js';
-import { type BatchCleanStats, cleanBatch, DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES, OffsetMap, planCleaning } from './log-cleaner.js';
-import { readBatchRecords } from './record-reader.js';
+import { type BatchExtent, checkAppendBatches } from './batch-header.js';
+import { setLogAppendTime, stampBatch } from '@tributary/record-format';
+import { type CleanerCheckpoint, fsyncDir, writeFileAtomic } from './checkpoint-file.js';
+import { DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES } from './log-cleaner.js';
 import { InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
 import type { EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
+import { LogCheckpoints } from './log-checkpoints.js';
+import { type CleanResult, type CompactionHandle, type CompactOptions, LogCompactor } from './log-compactor.js';
 import { DEFAULT_LOG_CONFIG, deletesByRetention, type LogConfig } from './log-config.js';
-import {
-  CLEAN_SHUTDOWN_FILE,
-  HIGH_WATERMARK_CHECKPOINT_FILE,
-  LEADER_EPOCH_CHECKPOINT_FILE,
-  LEADER_EPOCH_ASSIGNED_FILE,
-  type LoadedLog,
-  loadLog,
-  LOG_START_OFFSET_CHECKPOINT_FILE,
-  RECOVERY_POINT_CHECKPOINT_FILE,
-} from './log-loader.js';
+import { CLEAN_SHUTDOWN_FILE, type LoadedLog, loadLog } from './log-loader.js';
 import { LogSegment, MAX_RELATIVE_OFFSET, type PlacedBatch } from './log-segment.js';
 import { type Clock, type Logger, NOOP_LOGGER } from './logger.js';
 
@@ -109,51 +88,6 @@ export interface PartitionLogOptions {
 }
 
 export const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5000;
-/** Bytes the cleaner reads from a segment at a time. */
-const CLEANER_READ_CHUNK_BYTES = 1024 * 1024;
-
-export interface CompactOptions {
-  /** Overrides the log's cleanerDedupeBufferBytes for this call. */
-  readonly dedupeBufferBytes?: number;
-  /**
-   * Observes the swap protocol (tests): called after each durable step; a test copies the directory
-   * here to model a crash at that point. Steps run on the writer queue from `committed` on.
-   */
-  readonly onStep?: (step: CleanerStep) => void | Promise<void>;
-}
-
-export type CleanerStep =
-  | { readonly kind: 'cleaned-written'; readonly pass: number; readonly baseOffsets: readonly number[] }
-  | { readonly kind: 'end-checkpointed'; readonly pass: number; readonly compactedEndOffset: number }
-  | { readonly kind: 'committed'; readonly pass: number; readonly baseOffset: number }
-  | { readonly kind: 'swapped'; readonly pass: number; readonly baseOffset: number }
-  | { readonly kind: 'checkpointed'; readonly pass: number; readonly firstDirtyOffset: number };
-
-export interface CleanResult {
-  /** `skipped`: nothing to do (reason says why); `aborted`: segments changed under the cleaner (retention, truncation, close). */
-  readonly outcome: 'cleaned' | 'skipped' | 'aborted';
-  readonly reason: string | null;
-  readonly dirtyRatio: number;
-  readonly passes: number;
-  /** The cleaner's checkpoint after the call: offsets below it are clean. */
-  readonly firstDirtyOffset: number;
-  readonly segmentsRewritten: number;
-  /** Sizes of the rewritten segments before and after, bytes. */
-  readonly bytesBefore: number;
-  readonly bytesAfter: number;
-  /** Records removed, tombstones included. */
-  readonly recordsRemoved: number;
-  readonly tombstonesRemoved: number;
-  readonly batchesRemoved: number;
-  /** Batches kept whole because the cleaner could not read their records. */
-  readonly unreadableBatches: number;
-}
-
-interface SegmentRewrite {
-  readonly segment: LogSegment;
-  readonly bytesBefore: number;
-  readonly bytesAfter: number;
-}
 
 export interface AppendInfo {
   readonly firstOffset: number;
@@ -245,19 +179,14 @@ export class PartitionLog {
   private drainScheduled = false;
   private draining = false;
   private readonly backgroundTasks = new Set<Promise<void>>();
-  private readonly checkpointChains = new Map<string, Promise<void>>();
-  /** Last content written per checkpoint file, to skip rewriting an unchanged one. */
-  private readonly checkpointContents = new Map<string, string>();
+  private readonly checkpoints: LogCheckpoints;
   private flushTimer: NodeJS.Timeout | null = null;
   private highWatermarkTimer: NodeJS.Timeout | null = null;
   private flushQueued = false;
   private closePromise: Promise<void> | null = null;
   private failure: unknown = null;
   private stats = { writes: 0, fsyncs: 0, segmentsRolled: 0 };
-  private cleanerCheckpoint: CleanerCheckpoint;
-  private readonly cleanerDedupeBufferBytes: number;
-  /** The compaction in progress; calls run one after another. */
-  private cleaning: Promise<unknown> = Promise.resolve();
+  private readonly compactor: LogCompactor;
   private readonly onFailure: ((err: unknown) => void) | undefined;
 
   private constructor(
@@ -278,9 +207,7 @@ export class PartitionLog {
     },
   ) {
     this.onFailure = init.onFailure;
-    this.cleanerCheckpoint = init.cleaner;
-    assert.ok(init.cleanerDedupeBufferBytes > 0, `cleanerDedupeBufferBytes ${init.cleanerDedupeBufferBytes} must be > 0`);
-    this.cleanerDedupeBufferBytes = init.cleanerDedupeBufferBytes;
+    this.checkpoints = new LogCheckpoints(dir);
     this.configValue = init.config;
     this.clock = init.clock;
     this.logger = init.logger;
@@ -291,6 +218,8 @@ export class PartitionLog {
     this.nextOffsetToAssign = this.logEndOffsetValue;
     this.highWatermarkValue = init.highWatermark;
     this.recoveryPointValue = init.recoveryPoint;
+    // After the fields its handle reads.
+    this.compactor = new LogCompactor(this.compactionHandle(), { checkpoint: init.cleaner, dedupeBufferBytes: init.cleanerDedupeBufferBytes });
     this.lastFlushMs = this.clock();
     this.startFlushTimer();
     const checkpointMs = init.highWatermarkCheckpointIntervalMs;
@@ -368,10 +297,9 @@ export class PartitionLog {
   /** Persists what loading changed, then removes the clean-shutdown marker. */
   private async finishOpen(loaded: LoadedLog): Promise<void> {
     const { checkpointed } = loaded;
-    if (checkpointed.highWatermark !== null) this.checkpointContents.set(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointed.highWatermark));
-    if (checkpointed.recoveryPoint !== null) this.checkpointContents.set(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointed.recoveryPoint));
+    this.checkpoints.loaded(checkpointed);
     if (loaded.epochCacheChanged || loaded.recovered) await this.writeEpochCheckpoint();
-    await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.logEndOffsetValue));
+    await this.checkpoints.recoveryPoint(this.logEndOffsetValue);
     if (loaded.cleanShutdown) {
       // From here on a crash is an unclean stop.
       await rm(path.join(this.dir, CLEAN_SHUTDOWN_FILE), { force: true });
@@ -451,7 +379,7 @@ export class PartitionLog {
 
   /** Persists the high watermark if it changed (atomic write). Runs on a timer and in close(). */
   async checkpointHighWatermark(): Promise<void> {
-    await this.writeCheckpoint(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.highWatermarkValue));
+    await this.checkpoints.highWatermark(this.highWatermarkValue);
   }
 
   // ---- append ----
@@ -684,7 +612,7 @@ export class PartitionLog {
       if (this.state !== 'open') return;
       if (baseOffset > this.recoveryPointValue) {
         this.recoveryPointValue = baseOffset;
-        await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(baseOffset));
+        await this.checkpoints.recoveryPoint(baseOffset);
       }
     })();
     previous.closingTask = task;
@@ -859,12 +787,7 @@ export class PartitionLog {
     }
     const startOffset = this.nextOffsetToAssign;
     if (!this.epochCache.assign(leaderEpoch, startOffset)) return Promise.resolve();
-    return Promise.all([this.writeEpochCheckpoint(), this.writeCheckpoint(LEADER_EPOCH_ASSIGNED_FILE, `${leaderEpoch} ${startOffset}\n`)]).then(() => undefined);
-  }
-
-  /** Truncation undoes any assigned epoch at the end (a reload must not bring it back). */
-  private clearAssignedEpoch(): Promise<void> {
-    return this.writeCheckpoint(LEADER_EPOCH_ASSIGNED_FILE, '');
+    return Promise.all([this.writeEpochCheckpoint(), this.checkpoints.assignedEpoch(leaderEpoch, startOffset)]).then(() => undefined);
   }
 
   /** Kafka's OffsetsForLeaderEpoch answer for this log (see LeaderEpochCache.endOffsetFor). */
@@ -929,7 +852,7 @@ export class PartitionLog {
     return this.enqueueTask(async () => {
       if (offset > this.logStartOffsetValue) {
         this.logStartOffsetValue = offset;
-        await this.writeCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
+        await this.checkpoints.logStartOffset(offset);
         if (this.epochCache.truncateFromStart(offset)) await this.writeEpochCheckpoint();
       }
       while (this.segments.length > 1 && this.segments[1]!.baseOffset <= this.logStartOffsetValue) {
@@ -956,7 +879,7 @@ export class PartitionLog {
       // Nothing to remove but a leader epoch assigned at the end with no records (assignLeaderEpoch):
       // the leader we now follow did not see it, and a follower's latest epoch must be one it can match.
       if (offset === this.nextOffsetToAssign && this.epochCache.truncateFromEnd(offset)) {
-        return Promise.all([this.writeEpochCheckpoint(), this.clearAssignedEpoch()]).then(() => this.logEndOffsetValue);
+        return Promise.all([this.writeEpochCheckpoint(), this.checkpoints.clearAssignedEpoch()]).then(() => this.logEndOffsetValue);
       }
       return Promise.resolve(this.logEndOffsetValue);
     }
@@ -964,7 +887,7 @@ export class PartitionLog {
     this.nextOffsetToAssign = offset;
     if (this.epochCache.truncateFromEnd(offset)) this.epochCheckpointDirty = true;
     return this.enqueueTask(async () => {
-      await this.clearAssignedEpoch();
+      await this.checkpoints.clearAssignedEpoch();
       while (this.activeSegment.baseOffset >= offset) {
         const dropped = this.segments.pop()!;
         this.logger.info({ dir: this.dir, baseOffset: dropped.baseOffset, offset }, 'deleting segment above truncation offset');
@@ -979,10 +902,10 @@ export class PartitionLog {
       this.highWatermarkValue = Math.min(this.highWatermarkValue, logEndOffset);
       this.epochCache.truncateFromEnd(logEndOffset);
       await this.writeEpochCheckpoint();
-      if (this.cleanerCheckpoint.firstDirtyOffset > logEndOffset) await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, firstDirtyOffset: logEndOffset });
+      await this.compactor.truncatedTo(logEndOffset);
       if (this.recoveryPointValue > logEndOffset) {
         this.recoveryPointValue = logEndOffset;
-        await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
+        await this.checkpoints.recoveryPoint(logEndOffset);
       }
       this.logger.info({ dir: this.dir, offset, logEndOffset }, 'truncated log');
       return logEndOffset;
@@ -1001,7 +924,7 @@ export class PartitionLog {
     this.epochCache.clear();
     this.epochCheckpointDirty = true;
     return this.enqueueTask(async () => {
-      await this.clearAssignedEpoch();
+      await this.checkpoints.clearAssignedEpoch();
       const old = this.segments.splice(0, this.segments.length);
       for (const segment of old) await segment.delete();
       this.segments.push(await LogSegment.create(this.dir, offset, this.config));
@@ -1011,9 +934,9 @@ export class PartitionLog {
       this.highWatermarkValue = offset;
       this.recoveryPointValue = offset;
       await this.writeEpochCheckpoint();
-      await this.writeCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
-      await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
-      await this.writeCleanerCheckpoint({ firstDirtyOffset: offset, compactedEndOffset: offset });
+      await this.checkpoints.logStartOffset(offset);
+      await this.checkpoints.recoveryPoint(offset);
+      await this.compactor.restartedAt(offset);
       await this.checkpointHighWatermark();
       await fsyncDir(this.dir);
       this.logger.info({ dir: this.dir, offset }, 'truncated fully');
@@ -1021,11 +944,11 @@ export class PartitionLog {
     });
   }
 
-  // ---- compaction (see log-cleaner.ts) ----
+  // ---- compaction (log-compactor.ts) ----
 
   /** Offsets below it are compacted; the next pass starts there. */
   get cleanerFirstDirtyOffset(): number {
-    return this.cleanerCheckpoint.firstDirtyOffset;
+    return this.compactor.firstDirtyOffset;
   }
 
   /**
@@ -1040,192 +963,29 @@ export class PartitionLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.cleaning.catch(() => undefined).then(() => this.runCleaner(nowMs, opts));
-    this.cleaning = run;
-    return run;
+    return this.compactor.compact(nowMs, opts);
   }
 
-  private async runCleaner(nowMs: number, opts: CompactOptions): Promise<CleanResult> {
-    this.assertWritable();
-    const stats: BatchCleanStats = { recordsRemoved: 0, tombstonesRemoved: 0, batchesRemoved: 0, unreadableBatches: 0 };
-    const totals = { passes: 0, segmentsRewritten: 0, bytesBefore: 0, bytesAfter: 0 };
-    const plan = planCleaning({
-      segments: this.segments.map((s) => ({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, maxTimestamp: s.maxTimestamp })),
-      logStartOffset: this.logStartOffsetValue,
-      highWatermark: this.highWatermarkValue,
-      firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset,
-      config: this.config,
-      nowMs,
-    });
-    const result = (outcome: CleanResult['outcome'], reason: string | null): CleanResult => ({
-      outcome,
-      reason,
-      dirtyRatio: plan.dirtyRatio,
-      firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset,
-      ...totals,
-      ...stats,
-    });
-    if (plan.action === 'skip') return result('skipped', plan.reason);
-    this.logger.info({ dir: this.dir, ...plan }, 'cleaning log');
-    const bytesMax = opts.dedupeBufferBytes ?? this.cleanerDedupeBufferBytes;
-    assert.ok(bytesMax > 0, `dedupeBufferBytes ${bytesMax} must be > 0`);
-    const tombstoneHorizonMs = nowMs - this.config.deleteRetentionMs;
-    let firstDirty = plan.firstDirtyOffset;
-    while (firstDirty < plan.cleanableEndOffset) {
-      this.assertWritable();
-      const pass = ++totals.passes;
-      const segments = this.segments.slice(0, -1).filter((s) => s.baseOffset < plan.cleanableEndOffset);
-      for (const segment of segments) segment.acquire();
-      let rewrites: SegmentRewrite[] = [];
-      try {
-        // A just-rolled segment may still be persisting its indexes; that must not overwrite ours.
-        for (const segment of segments) await segment.closingTask?.catch(() => undefined);
-        const map = new OffsetMap(bytesMax);
-        const mapEndOffset = await this.buildOffsetMap(segments, map, firstDirty, plan.cleanableEndOffset);
-        assert.ok(mapEndOffset > firstDirty, `cleaner pass made no progress at ${firstDirty}`);
-        rewrites = await this.writeCleanedSegments(
-          segments.filter((s) => s.baseOffset < mapEndOffset),
-          { map, mapEndOffset, tombstoneHorizonMs },
-          stats,
-        );
-        await opts.onStep?.({ kind: 'cleaned-written', pass, baseOffsets: rewrites.map((r) => r.segment.baseOffset) });
-        const compactedEndOffset = Math.max(this.cleanerCheckpoint.compactedEndOffset, mapEndOffset);
-        if (compactedEndOffset > this.cleanerCheckpoint.compactedEndOffset) {
-          await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, compactedEndOffset });
-          await opts.onStep?.({ kind: 'end-checkpointed', pass, compactedEndOffset });
-        }
-        const committed = await this.enqueueTask(() => this.swapInCleaned(rewrites, { pass, mapEndOffset, onStep: opts.onStep }));
-        if (!committed) {
-          for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX);
-          this.logger.warn({ dir: this.dir, pass }, 'segments changed while cleaning; abandoned the pass');
-          return result('aborted', 'segments changed while cleaning');
-        }
-        for (const rewrite of rewrites) {
-          totals.segmentsRewritten += 1;
-          totals.bytesBefore += rewrite.bytesBefore;
-          totals.bytesAfter += rewrite.bytesAfter;
-        }
-        firstDirty = mapEndOffset;
-      } catch (err) {
-        if (this.state === 'open') for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX).catch(() => undefined);
-        throw err;
-      } finally {
-        for (const segment of segments) segment.release();
-      }
-    }
-    this.logger.info({ dir: this.dir, ...totals, ...stats, firstDirtyOffset: firstDirty }, 'cleaned log');
-    return result('cleaned', null);
-  }
-
-  /**
-   * Fills `map` from the dirty batches at or after `firstDirty`, stopping before the first batch whose
-   * keys do not fit. Returns the end of the range the map covers (a batch's base offset, or `endOffset`).
-   */
-  private async buildOffsetMap(segments: readonly LogSegment[], map: OffsetMap, firstDirty: number, endOffset: number): Promise<number> {
-    for (const segment of segments) {
-      if (segment.nextOffset <= firstDirty) continue;
-      const start = await segment.findBatch(firstDirty);
-      if (start === null) continue;
-      let stop: number | null = null;
-      await forEachStoredBatch(segment, start.position, (batch, baseOffset, lastOffset) => {
-        if (lastOffset < firstDirty) return true;
-        const parsed = readBatchRecords(batch);
-        if (parsed.kind === 'unreadable' || parsed.isControl) return true;
-        if (map.tryAddBatch(parsed.records)) return true;
-        stop = baseOffset;
-        return false;
-      });
-      if (stop !== null) return stop;
-    }
-    return endOffset;
-  }
-
-  /** Writes `.cleaned` files for each segment that changes; unchanged segments are left alone. */
-  private async writeCleanedSegments(
-    segments: readonly LogSegment[],
-    opts: Parameters<typeof cleanBatch>[1],
-    stats: BatchCleanStats,
-  ): Promise<SegmentRewrite[]> {
-    const rewrites: SegmentRewrite[] = [];
-    try {
-      for (const segment of segments) {
-        const writer = await CleanedSegmentWriter.create(this.dir, segment.baseOffset, this.config);
-        let changed = false;
-        try {
-          await forEachStoredBatch(segment, 0, async (batch, baseOffset) => {
-            const out = cleanBatch(batch, opts, stats);
-            if (out !== batch) changed = true;
-            if (out !== null) await writer.append(out, baseOffset, readInt64(out, MAX_TIMESTAMP_OFFSET));
-            return true;
-          });
-          if (!changed) {
-            await writer.discard();
-            continue;
-          }
-          const bytesAfter = await writer.finish();
-          rewrites.push({ segment, bytesBefore: segment.sizeBytes, bytesAfter });
-        } catch (err) {
-          await writer.discard();
-          throw err;
-        }
-      }
-    } catch (err) {
-      for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX).catch(() => undefined);
-      throw err;
-    }
-    return rewrites;
-  }
-
-  /**
-   * The swap (writer queue): commits each rewrite oldest first (`.cleaned` -> `.swap`, log last, then a
-   * directory fsync), then renames the `.swap` files over the live ones and swaps the loaded segments
-   * in. Returns false, touching nothing, when a segment was removed or became active meanwhile.
-   */
-  private async swapInCleaned(
-    rewrites: readonly SegmentRewrite[],
-    opts: { readonly pass: number; readonly mapEndOffset: number; readonly onStep: CompactOptions['onStep'] },
-  ): Promise<boolean> {
-    if (this.state !== 'open') return false;
-    for (const { segment } of rewrites) {
-      const at = this.segments.indexOf(segment);
-      if (at < 0 || at === this.segments.length - 1) return false;
-    }
-    try {
-      for (const { segment } of rewrites) {
-        for (const suffix of SEGMENT_SUFFIXES) await rename(segmentPath(this.dir, segment.baseOffset, suffix, CLEANED_SUFFIX), segmentPath(this.dir, segment.baseOffset, suffix, SWAP_SUFFIX));
-        await fsyncDir(this.dir);
-        await opts.onStep?.({ kind: 'committed', pass: opts.pass, baseOffset: segment.baseOffset });
-      }
-      for (const { segment } of rewrites) {
-        for (const suffix of SEGMENT_SUFFIXES) await rename(segmentPath(this.dir, segment.baseOffset, suffix, SWAP_SUFFIX), segmentPath(this.dir, segment.baseOffset, suffix));
-        const loaded = await LogSegment.load({
-          dir: this.dir,
-          baseOffset: segment.baseOffset,
-          config: this.config,
-          recover: false,
-          logger: this.logger,
-          onBatch: () => undefined,
-          compactedEndOffset: this.cleanerCheckpoint.compactedEndOffset,
-        });
-        this.segments[this.segments.indexOf(segment)] = loaded.segment;
-        // The old file is unlinked already; its handle closes once the last reader (the cleaner too) is done.
-        segment.close().catch((err: unknown) => this.logger.warn({ dir: this.dir, baseOffset: segment.baseOffset, err }, 'closing a replaced segment failed'));
-        await opts.onStep?.({ kind: 'swapped', pass: opts.pass, baseOffset: segment.baseOffset });
-      }
-      await fsyncDir(this.dir);
-      await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, firstDirtyOffset: Math.max(this.cleanerCheckpoint.firstDirtyOffset, opts.mapEndOffset) });
-      await opts.onStep?.({ kind: 'checkpointed', pass: opts.pass, firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset });
-      return true;
-    } catch (err) {
-      // The files are in some state recovery completes or rolls back; the live log is not trustworthy.
-      this.fail(err);
-      throw err;
-    }
-  }
-
-  private async writeCleanerCheckpoint(checkpoint: CleanerCheckpoint): Promise<void> {
-    this.cleanerCheckpoint = checkpoint;
-    await this.writeCheckpoint(CLEANER_CHECKPOINT_FILE, serializeCleanerCheckpoint(checkpoint));
+  /** The compactor's view of this log: what it may read and the few changes it may make. */
+  private compactionHandle(): CompactionHandle {
+    return {
+      dir: this.dir,
+      logger: this.logger,
+      config: () => this.config,
+      segments: () => this.segments,
+      logStartOffset: () => this.logStartOffsetValue,
+      highWatermark: () => this.highWatermarkValue,
+      isOpen: () => this.state === 'open',
+      assertWritable: () => this.assertWritable(),
+      onWriterQueue: (run) => this.enqueueTask(run),
+      replaceSegment: (previous, next) => {
+        const at = this.segments.indexOf(previous);
+        assert.ok(at >= 0 && at < this.segments.length - 1, `segment ${previous.baseOffset} to replace is not a closed segment of the log`);
+        this.segments[at] = next;
+      },
+      fail: (err) => this.fail(err),
+      persistCheckpoint: (checkpoint) => this.checkpoints.cleaner(checkpoint),
+    };
   }
 
   // ---- lifecycle ----
@@ -1247,7 +1007,7 @@ export class PartitionLog {
           await this.flushSegments();
           for (const segment of this.segments) await segment.persistIndexes({ sync: true });
           if (this.epochCheckpointDirty) await this.writeEpochCheckpoint();
-          await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.logEndOffsetValue));
+          await this.checkpoints.recoveryPoint(this.logEndOffsetValue);
           await this.checkpointHighWatermark();
           await writeFileAtomic(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '');
         });
@@ -1309,38 +1069,6 @@ export class PartitionLog {
 
   private async writeEpochCheckpoint(): Promise<void> {
     this.epochCheckpointDirty = false;
-    await this.writeCheckpoint(LEADER_EPOCH_CHECKPOINT_FILE, this.epochCache.serialize());
-  }
-
-  /** Atomic checkpoint write, serialized per file so two writers never share a temp file. */
-  private writeCheckpoint(name: string, content: string): Promise<void> {
-    if (this.checkpointContents.get(name) === content) return this.checkpointChains.get(name) ?? Promise.resolve();
-    this.checkpointContents.set(name, content);
-    const previous = this.checkpointChains.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => writeFileAtomic(path.join(this.dir, name), content));
-    next.catch(() => this.checkpointContents.delete(name));
-    this.checkpointChains.set(name, next);
-    return next;
-  }
-}
-
-/**
- * Calls `visit(batch, baseOffset, lastOffset)` for each stored batch of `segment` from `position`, in
- * order, until it returns false. `batch` is a view valid during the call. Reads in chunks.
- */
-async function forEachStoredBatch(
-  segment: LogSegment,
-  position: number,
-  visit: (batch: Buffer, baseOffset: number, lastOffset: number) => boolean | Promise<boolean>,
-): Promise<void> {
-  let at = position;
-  while (at < segment.sizeBytes) {
-    const { records } = await segment.readBatches(at, { maxBytes: CLEANER_READ_CHUNK_BYTES, maxOffset: Number.MAX_SAFE_INTEGER, mustTakeOne: true });
-    assert.ok(records.length > 0, `no batch readable at position ${at} of segment ${segment.baseOffset}`);
-    // The log's own bytes, CRC-checked when they were appended or recovered: framing only.
-    for (const h of batchesIn(records, { verifyCrc: false })) {
-      if (!(await visit(records.subarray(h.position, h.position + h.sizeBytes), h.baseOffset, h.lastOffset))) return;
-    }
-    at += records.length;
+    await this.checkpoints.leaderEpochs(this.epochCache.serialize());
   }
 }

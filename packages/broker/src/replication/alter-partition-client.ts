@@ -51,12 +51,32 @@ export type AlterPartitionResult =
   | { readonly ok: true; readonly partition: PartitionInfo }
   | { readonly ok: false; readonly error: AlterPartitionErrorCode; readonly message: string };
 
+export interface AlterPartitionCallOptions {
+  /**
+   * The most the call may take, milliseconds (alterPartitionTimeoutMs): past it the call resolves with
+   * REQUEST_TIMED_OUT (the leader retries later). The request may still commit meanwhile; the leader
+   * then learns of it from metadata.
+   */
+  readonly timeoutMs: number;
+}
+
 export interface AlterPartitionClient {
   /**
    * Sends one request to the active controller and resolves when the change is committed in the
-   * metadata log, or with the refusal. Never rejects: transport failures are error results.
+   * metadata log, or with the refusal, within options.timeoutMs. Never rejects: transport failures
+   * and timeouts are error results.
    */
-  alterPartition(request: AlterPartitionRequest): Promise<AlterPartitionResult>;
+  alterPartition(request: AlterPartitionRequest, options: AlterPartitionCallOptions): Promise<AlterPartitionResult>;
+}
+
+/** `result`, or REQUEST_TIMED_OUT once `timeoutMs` has passed without it (the timer is unref'd and cleared). */
+export function resultWithin(result: Promise<AlterPartitionResult>, timeoutMs: number): Promise<AlterPartitionResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<AlterPartitionResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: 'REQUEST_TIMED_OUT', message: 'AlterPartition timed out' }), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A client for single-node mode and tests that never changes anything. */
