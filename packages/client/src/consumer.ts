@@ -8,6 +8,10 @@
 // answers with a diverging epoch whose end offset is below our position, the consumer throws
 // LogTruncationError if `auto.offset.reset=none`, otherwise it logs and seeks back to that end offset
 // (the first offset that may differ), as the Java client does.
+//
+// Why one file past 600 lines: assignment, poll and fetch all act on the per-partition positions and
+// buffers (SubscriptionState) and their generations; the group protocol lives in consumer-group.ts,
+// decoding in codec.ts, offset lookup in list-offsets.ts.
 import { tributary, type RecordBatch } from '@tributary/protocol';
 import { Cluster } from './cluster.js';
 import { decodeFetchedBatches } from './codec.js';

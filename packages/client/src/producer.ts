@@ -9,6 +9,11 @@
 // broker can drop duplicates and refuse gaps. If the broker does not implement InitProducerId, the
 // producer logs a warning once and sends without producer ids: retries may then duplicate records and,
 // with more than one request in flight, reorder them (see `idempotence`).
+//
+// Why one file past 600 lines: the send path and the sender loop share one in-flight state (batches,
+// sequences, per-broker request slots, the producer id) and complete every record exactly once between
+// them. Batching lives in accumulator.ts, buffers in buffer-pool.ts, encoding in codec.ts, partition
+// choice in partitioner.ts.
 import { tributary } from '@tributary/protocol';
 import {
   RecordAccumulator, type PendingRecord, type ProducerBatch, type RecordMetadata,

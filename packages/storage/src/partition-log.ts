@@ -14,6 +14,13 @@
 // queue ("the writer"). Appends assign offsets synchronously at call time, so offsets follow call order;
 // all appends queued in one event-loop turn are written with one writev. Reads run concurrently and only
 // see batches whose write has completed (logEndOffset and segment sizes move after the write).
+//
+// Why one file past 600 lines: everything left here reads or changes one set of fields — the segments,
+// log start and end, the next offset to assign, the high watermark, the recovery point and the epoch
+// cache — in the writer queue's order, and append, roll, retention, truncation, flush and close each
+// depend on the others' changes to them. What does not touch those fields lives beside it: the queue
+// (writer-queue.ts), compaction (log-compactor.ts), checkpoint files (log-checkpoints.ts), loading and
+// recovery (log-loader.ts), one segment (log-segment.ts).
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
@@ -29,6 +36,7 @@ import { type CleanResult, type CompactionHandle, type CompactOptions, LogCompac
 import { DEFAULT_LOG_CONFIG, deletesByRetention, type LogConfig } from './log-config.js';
 import { CLEAN_SHUTDOWN_FILE, type LoadedLog, loadLog } from './log-loader.js';
 import { LogSegment, MAX_RELATIVE_OFFSET, type PlacedBatch } from './log-segment.js';
+import { WriterQueue } from './writer-queue.js';
 import { type Clock, type Logger, NOOP_LOGGER } from './logger.js';
 
 
@@ -143,22 +151,12 @@ export interface IoStats {
 export type LogState = 'open' | 'closing' | 'closed' | 'failed';
 
 interface AppendOp {
-  readonly kind: 'append';
   readonly buffer: Buffer;
   readonly batches: readonly BatchExtent[];
   readonly info: AppendInfo;
   readonly resolve: (info: AppendInfo) => void;
   readonly reject: (err: unknown) => void;
 }
-
-interface TaskOp {
-  readonly kind: 'task';
-  readonly run: () => Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (err: unknown) => void;
-}
-
-type WriterOp = AppendOp | TaskOp;
 
 export class PartitionLog {
   private readonly segments: LogSegment[];
@@ -175,9 +173,11 @@ export class PartitionLog {
   private recoveryPointValue: number;
   private lastFlushMs: number;
   private epochCheckpointDirty = false;
-  private readonly queue: WriterOp[] = [];
-  private drainScheduled = false;
-  private draining = false;
+  private readonly writer = new WriterQueue<AppendOp>({
+    writeAppends: (group) => this.writeAppends(group),
+    hasFailed: () => this.state === 'failed',
+    failedError: (cause) => new LogUnavailableError(`log ${this.dir} failed`, { cause }),
+  });
   private readonly backgroundTasks = new Set<Promise<void>>();
   private readonly checkpoints: LogCheckpoints;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -477,50 +477,12 @@ export class PartitionLog {
       validBytes: buffer.length,
       batchCount: batches.length,
     };
-    return new Promise<AppendInfo>((resolve, reject) => {
-      this.queue.push({ kind: 'append', buffer, batches, info, resolve, reject });
-      this.scheduleDrain();
-    });
+    return new Promise<AppendInfo>((resolve, reject) => this.writer.append({ buffer, batches, info, resolve, reject }));
   }
 
   /** Runs `run` on the writer queue, after everything queued before it. */
   private enqueueTask<T>(run: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ kind: 'task', run, resolve: resolve as (value: unknown) => void, reject });
-      this.scheduleDrain();
-    });
-  }
-
-  private scheduleDrain(): void {
-    if (this.drainScheduled || this.draining) return;
-    this.drainScheduled = true;
-    // setImmediate, not a microtask: every append issued during this event-loop turn joins the write.
-    setImmediate(() => void this.drain());
-  }
-
-  private async drain(): Promise<void> {
-    this.drainScheduled = false;
-    this.draining = true;
-    try {
-      while (this.queue.length > 0) {
-        const head = this.queue[0]!;
-        if (head.kind === 'append') {
-          const group: AppendOp[] = [];
-          while (this.queue[0]?.kind === 'append') group.push(this.queue.shift() as AppendOp);
-          await this.writeAppends(group);
-        } else {
-          this.queue.shift();
-          try {
-            head.resolve(await head.run());
-          } catch (err) {
-            head.reject(err);
-            if (this.state === 'failed') this.rejectQueued(err);
-          }
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
+    return this.writer.task(run);
   }
 
   private async writeAppends(group: AppendOp[]): Promise<void> {
@@ -575,7 +537,7 @@ export class PartitionLog {
    * unless appends issued since then are still queued (they were assigned offsets from the new end).
    */
   private resyncNextOffset(): void {
-    if (!this.queue.some((op) => op.kind === 'append')) this.nextOffsetToAssign = this.logEndOffsetValue;
+    if (!this.writer.hasQueuedAppends()) this.nextOffsetToAssign = this.logEndOffsetValue;
   }
 
   private async writeToSegment(segment: LogSegment, buffers: Buffer[], placed: PlacedBatch[], nowMs: number): Promise<void> {
@@ -631,7 +593,7 @@ export class PartitionLog {
 
   /** Resolves when queued writes and background segment flushes (after rolls) are done. */
   async settled(): Promise<void> {
-    if (this.queue.length > 0 || this.draining || this.drainScheduled) await this.enqueueTask(async () => undefined).catch(() => undefined);
+    if (this.writer.busy) await this.enqueueTask(async () => undefined).catch(() => undefined);
     await Promise.all([...this.backgroundTasks]);
   }
 
@@ -1056,7 +1018,7 @@ export class PartitionLog {
   }
 
   private rejectQueued(err: unknown): void {
-    for (const op of this.queue.splice(0, this.queue.length)) op.reject(new LogUnavailableError(`log ${this.dir} failed`, { cause: err }));
+    this.writer.rejectAll(err);
   }
 
   private assertWritable(): void {
