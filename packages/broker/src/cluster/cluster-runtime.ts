@@ -8,8 +8,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  QuorumController, addQuorumService, controllerCommands, controllerPolicies, metadataStateMachine,
-  type QuorumControllerOptions,
+  QuorumController, addQuorumService, controllerCommands, controllerPolicies, fileGrpcQuorumIo, metadataStateMachine,
+  type FileGrpcQuorumIoOptions,
 } from '@tributary/controller';
 import { allPartitions, topicByName, type MetadataImage } from '@tributary/controller/metadata';
 import { formatHostPort } from '../host-port.js';
@@ -34,7 +34,7 @@ export interface ClusterRuntimeOptions {
   /** The previous run ended in a clean shutdown (clean-shutdown.ts); told to the controller at registration. */
   readonly cleanShutdown: boolean;
   /** Test seam: wraps the controller's metadata log storage (fault injection). */
-  readonly wrapRaftStorage?: QuorumControllerOptions<MetadataImage>['wrapRaftStorage'];
+  readonly wrapRaftStorage?: FileGrpcQuorumIoOptions['wrapRaftStorage'];
 }
 
 export class ClusterRuntime {
@@ -78,14 +78,18 @@ export class ClusterRuntime {
     let controller: QuorumController<MetadataImage> | undefined;
     if (config.processRoles.includes('controller')) {
       const core = controllerConfig(config);
-      controller = await QuorumController.start({
-        nodeId: config.nodeId, clusterId: options.clusterId, dataDir: config.dataDir,
-        voters: new Map(config.controllerQuorumVoters.map((v) => [v.nodeId, formatHostPort(v)])),
-        machine: metadataStateMachine(options.clusterId), policies: controllerPolicies({ config: core }), logger: options.logger,
-        ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+      const voters = new Map(config.controllerQuorumVoters.map((v) => [v.nodeId, formatHostPort(v)]));
+      const io = fileGrpcQuorumIo({
+        nodeId: config.nodeId, clusterId: options.clusterId, voters, dataDir: config.dataDir, fsync: true,
+        server: options.server, logger: options.logger.child({ component: 'raft' }),
         ...(options.wrapRaftStorage === undefined ? {} : { wrapRaftStorage: options.wrapRaftStorage }),
+      });
+      controller = await QuorumController.start({
+        nodeId: config.nodeId, clusterId: options.clusterId, voters, io,
+        machine: metadataStateMachine(options.clusterId), policies: controllerPolicies({ config: core }), logger: options.logger,
+        nowMs: options.nowMs ?? Date.now,
         config: quorumControllerConfig(config),
-      }, options.server);
+      });
       addQuorumService(options.server, {
         controller, logger: options.logger,
         commands: controllerCommands({ config: core }),
