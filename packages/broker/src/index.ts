@@ -4,6 +4,7 @@ export { startNode, DEFAULT_SHUTDOWN_GRACE_MS, type StartNodeOptions, type Tribu
 export { DataDirLockedError, type DataDirLockOwner } from './data-dir-lock.js';
 export {
   parseNodeConfig,
+  withConfigOverrides,
   NODE_CONFIG_KEYS,
   ConfigError,
   envVarName,

@@ -5,6 +5,8 @@ export { ensureMetaProperties, parseMetaProperties, generateClusterId, META_PROP
 export { planCreateTopic, planCreatePartitions, planAlterConfigs, placePartitions, MAX_PARTITIONS_PER_TOPIC } from './topic-commands.js';
 export { ChangeNotifier, partitionKey } from './change-notifier.js';
 export { ReplicaManager } from './replica-manager.js';
+export { LogMaintenance, type LogMaintenanceConfig, type MaintainedLog } from './log-maintenance.js';
+export { groupCoordinatorConfig, logMaintenanceConfig, replicationConfig, controllerConfig, quorumControllerConfig } from './component-configs.js';
 export { Partition, NO_LEADER_EPOCH, type ProducerIdPolicy } from './partition.js';
 export { produce, MAX_BATCHES_PER_PARTITION } from './produce.js';
 export { fetch, readPartitions } from './fetch.js';

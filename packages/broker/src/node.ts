@@ -21,12 +21,14 @@ import { LocalMetadataStore } from './local-metadata-store.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { clusterIdFromVoters, ensureMetaProperties } from './meta-properties.js';
 import type { MetadataCommands, MetadataView } from './metadata-view.js';
-import { REQUEST_OVERHEAD_BYTES, type NodeConfig } from './node-config.js';
+import { REQUEST_OVERHEAD_BYTES, withConfigOverrides, type NodeConfig } from './node-config.js';
+import { groupCoordinatorConfig, logMaintenanceConfig } from './component-configs.js';
+import { LogMaintenance } from './log-maintenance.js';
 import type { LogFactory } from './partition-log.js';
 import { ReplicaManager } from './replica-manager.js';
 import { registerReplicaService } from './replication/replica-service.js';
 import { storageLogFactory } from './adapters/storage-partition-log.js';
-import { GroupCoordinator, parseGroupCoordinatorConfig } from './groups/group-coordinator.js';
+import { GroupCoordinator } from './groups/group-coordinator.js';
 import { registerGroupsService } from './groups/groups-service.js';
 
 /** How long close() lets in-flight calls finish before cutting them off. */
@@ -39,7 +41,10 @@ export interface StartNodeOptions {
   readonly openLog?: LogFactory;
   readonly nowMs?: () => number;
   readonly shutdownGraceMs?: number;
-  /** Group coordinator settings by Kafka name (offsets.topic.num.partitions, offsets.retention.minutes, ...). */
+  /**
+   * Node config keys by Kafka name (offsets.topic.num.partitions, offsets.retention.minutes, ...) over
+   * `config`, parsed by the node config's own parser: a bad one is a ConfigError before anything starts.
+   */
   readonly groups?: Readonly<Record<string, string | number>>;
   /** Test seam: wraps the controller's metadata log storage each time it is opened (fault injection). */
   readonly wrapRaftStorage?: ClusterRuntimeOptions['wrapRaftStorage'];
@@ -88,7 +93,8 @@ async function bindGrpc(server: grpc.Server, listen: HostPort): Promise<number> 
   });
 }
 
-export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<TributaryNode> {
+export async function startNode(nodeConfig: NodeConfig, options: StartNodeOptions = {}): Promise<TributaryNode> {
+  const config = options.groups === undefined ? nodeConfig : withConfigOverrides(nodeConfig, options.groups);
   const rootLogger = options.logger ?? defaultLogger(config);
   const logger = rootLogger.child({ component: 'node' });
   const nowMs = options.nowMs ?? Date.now;
@@ -129,7 +135,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   const metadata: MetadataView & MetadataCommands = cluster?.metadata ?? store!;
   const notifier = new ChangeNotifier();
   const replicas = new ReplicaManager({
-    nodeId: config.nodeId, config, metadata, openLog, notifier, logger: rootLogger.child({ component: 'replica-manager' }),
+    nodeId: config.nodeId, config, metadata, openLog, notifier, nowMs, logger: rootLogger.child({ component: 'replica-manager' }),
     ...(cluster === undefined ? {} : { replication: cluster.replicationOptions(), onReplicaOffline: () => cluster.heartbeatNow() }),
   });
   if (store !== undefined) await replicas.startup();
@@ -174,7 +180,11 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   }
   const groups = new GroupCoordinator({
     nodeId: config.nodeId, metadata, commands: metadata, replicas, notifier, nowMs,
-    config: parseGroupCoordinatorConfig(options.groups), logger: rootLogger.child({ component: 'group-coordinator' }),
+    config: groupCoordinatorConfig(config), logger: rootLogger.child({ component: 'group-coordinator' }),
+  });
+  const maintenance = new LogMaintenance({
+    config: logMaintenanceConfig(config), logs: () => replicas.hostedPartitions(), nowMs,
+    logger: rootLogger.child({ component: 'log-maintenance' }),
   });
   registerGroupsService(server, { coordinator: groups, logger: rootLogger.child({ component: 'groups-service' }) });
   server.addService(AdminService, createAdminHandlers({
@@ -214,10 +224,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   if (config.httpListen !== undefined) {
     http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady });
   }
-  const retentionTimer = setInterval(() => {
-    void replicas.applyRetention(nowMs());
-  }, config.logRetentionCheckIntervalMs);
-  retentionTimer.unref();
+  groups.start();
+  maintenance.start();
   for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'SERVING');
   const unsubscribeDriver = controller?.onDriverRunningChange((running) => {
     if (!ready) return;
@@ -234,8 +242,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       logger.info('node stopping');
       await cluster?.leave(closeOptions.controlledShutdown ?? true);
       for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');
-      clearInterval(retentionTimer);
       groups.close();
+      await maintenance.close();
       shutdown.abort();
       notifier.notifyAll();
       await new Promise<void>((resolve) => {

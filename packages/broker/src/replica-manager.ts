@@ -30,7 +30,8 @@ import { Partition } from './partition.js';
 import type { LogFactory } from './partition-log.js';
 import { resolveTopicConfig } from './topic-config.js';
 import type { ReplicationOptions } from './replication/replication-options.js';
-import { parseReplicationConfig, type ReplicationConfig } from './replication/replication-config.js';
+import type { ReplicationConfig } from './replication/replication-config.js';
+import { replicationConfig } from './component-configs.js';
 import { ReplicaFetcherManager } from './replication/replica-fetcher.js';
 import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transport.js';
 import type { PartitionReplication } from './partition.js';
@@ -61,6 +62,8 @@ export interface ReplicaManagerOptions {
   readonly openLog: LogFactory;
   readonly notifier: ChangeNotifier;
   readonly logger: Logger;
+  /** The clock, milliseconds since the epoch (ISR lag, producer expiry). */
+  readonly nowMs: () => number;
   /** Cluster mode: replicate with other brokers. Absent on a single node (ISR = [self]). */
   readonly replication?: ReplicationOptions;
   /** A replica went offline (its log failed): e.g. heartbeat now rather than at the next interval. */
@@ -88,31 +91,36 @@ export class ReplicaManager {
   private closed = false;
   private readonly replicationConfig: ReplicationConfig | undefined;
   private readonly fetchers: ReplicaFetcherManager | undefined;
-  private readonly isrTimer: NodeJS.Timeout | undefined;
+  private isrTimer: NodeJS.Timeout | undefined;
+  private readonly nowMs: () => number;
 
   constructor(private readonly options: ReplicaManagerOptions) {
+    this.nowMs = options.nowMs;
     const replication = options.replication;
     if (replication !== undefined) {
       // The node's replica.* keys, unless the caller (a test) passes its own.
-      const config = parseReplicationConfig({
-        replicaLagTimeMaxMs: options.config.replicaLagTimeMaxMs, replicaFetchWaitMaxMs: options.config.replicaFetchWaitMaxMs,
-        replicaFetchBackoffMs: options.config.replicaFetchBackoffMs, ...replication.config,
-      });
+      const config = replicationConfig(options.config, replication.config);
       this.replicationConfig = config;
       this.fetchers = new ReplicaFetcherManager({
         nodeId: options.nodeId, clusterId: () => options.metadata.clusterId, brokerEpoch: replication.brokerEpoch,
         transport: replication.fetchTransport ?? grpcReplicaFetchTransport({ maxReceiveBytes: config.replicaFetchResponseMaxBytes + 1024 * 1024 }),
         config, nowMs: this.nowMs, logger: options.logger.child({ component: 'replica-fetcher' }),
       });
-      // Followers that stop fetching must still leave the ISR: shrink is checked on a timer too.
-      this.isrTimer = setInterval(() => {
-        for (const partition of this.partitions.values()) partition.maybeChangeIsr(this.nowMs());
-      }, Math.max(1, Math.floor(config.replicaLagTimeMaxMs / 2)));
-      this.isrTimer.unref();
     }
   }
 
-  private readonly nowMs = (): number => Date.now();
+  /**
+   * Starts the manager's timers (the constructor starts none; startup() calls this). Replication only:
+   * followers that stop fetching must still leave the ISR, so shrink is checked on a timer too. Idempotent.
+   */
+  start(): void {
+    const config = this.replicationConfig;
+    if (config === undefined || this.isrTimer !== undefined || this.closed) return;
+    this.isrTimer = setInterval(() => {
+      for (const partition of this.partitions.values()) partition.maybeChangeIsr(this.nowMs());
+    }, Math.max(1, Math.floor(config.replicaLagTimeMaxMs / 2)));
+    this.isrTimer.unref();
+  }
 
   private partitionReplication(): PartitionReplication | undefined {
     const replication = this.options.replication;
@@ -158,9 +166,11 @@ export class ReplicaManager {
   /**
    * Opens a log for every partition this node hosts, on an image that is complete: every partition
    * directory on disk was created for metadata that image contains. Directories of partitions the
-   * image does not assign here are strays: renamed (`strays: 'rename'`) or only reported.
+   * image does not assign here are strays: renamed (`strays: 'rename'`) or only reported. Starts the
+   * manager's timers (start()).
    */
   async startup(options: { readonly strays: StrayPolicy } = { strays: 'rename' }): Promise<void> {
+    this.start();
     const hosted = new Set<string>();
     for (const topic of this.options.metadata.topics()) {
       for (const info of topic.partitions) {
@@ -272,15 +282,9 @@ export class ReplicaManager {
     return this.partitions.get(partitionKey(topic, partition));
   }
 
-  async applyRetention(nowMs: number): Promise<void> {
-    for (const partition of this.partitions.values()) {
-      if (this.closed) return;
-      try {
-        await partition.log.applyRetention(nowMs);
-      } catch (err) {
-        this.options.logger.error({ err, topic: partition.topic, partition: partition.partition }, 'retention failed');
-      }
-    }
+  /** The replicas hosted now (a copy: the set may change while the caller awaits); none once shut down. */
+  hostedPartitions(): readonly Partition[] {
+    return this.closed ? [] : [...this.partitions.values()];
   }
 
   /**

@@ -5,7 +5,7 @@
 //   the command core), and the controller's topic rules the broker's single-node mode reuses.
 // Tests reach everything else through './internal'.
 export {
-  QuorumController, parseQuorumControllerConfig, RAFT_DIR,
+  QuorumController, parseQuorumControllerConfig, RAFT_DIR, fileGrpcQuorumIo, type QuorumIo, type FileGrpcQuorumIoOptions,
   DEFAULT_QUORUM_CONTROLLER_CONFIG, DEFAULT_BROKER_SESSION_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_RECORDS,
   DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS, DEFAULT_COMMAND_QUEUE_MAX, DEFAULT_WATCH_TAIL_ENTRIES, DEFAULT_WATCHERS_MAX,
   type QuorumControllerConfig, type QuorumControllerOptions, type ControllerPolicies, type ControllerStatus, type MetadataMachine,

@@ -72,12 +72,13 @@ class Cluster {
       const notifier = new ChangeNotifier();
       const config = parseNodeConfig({ flags: { 'node.id': id, listen: '127.0.0.1:0', 'data.dir': `/nonexistent/${id}` }, set: {} });
       const manager = new ReplicaManager({
-        nodeId: id, config, metadata: this.metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger,
+        nodeId: id, config, metadata: this.metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger, nowMs: Date.now,
         replication: {
           alterPartition: this.alterPartition(), brokerEpoch: () => 1, fetchTransport: this.transport(id),
           config: { replicaLagTimeMaxMs: 400, replicaFetchWaitMaxMs: 100, replicaFetchBackoffMs: 20 },
         },
       });
+      manager.start();
       this.managers.set(id, manager);
       this.notifiers.set(id, notifier);
     }
