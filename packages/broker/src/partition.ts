@@ -4,7 +4,6 @@
 import type { Logger } from 'pino';
 import { batchesIn } from '@tributary/protocol';
 import { ApiError, assert } from './errors.js';
-import { FileProducerStateStore } from './adapters/file-producer-state-store.js';
 import { decodeProducerSnapshot, encodeProducerSnapshot, type ProducerStateSnapshot } from './replication/producer-state-snapshot.js';
 import type { ProducerStateStore } from './replication/producer-state-store.js';
 import { computeHighWatermark } from './high-watermark.js';
@@ -75,13 +74,8 @@ export class Partition {
       readonly info: PartitionInfo;
       readonly config: TopicConfig;
       readonly log: PartitionLogPort;
-      /** Where the producer-state snapshot is kept; none (and no snapshotDir) = no snapshots (in-memory logs). */
+      /** Where the producer-state snapshot is kept; none = no snapshots (in-memory logs). */
       readonly producerStateStore?: ProducerStateStore;
-      /**
-       * Shorthand for `producerStateStore: new FileProducerStateStore(snapshotDir)` (the log's directory),
-       * kept while the replica manager passes a directory; ignored when producerStateStore is given.
-       */
-      readonly snapshotDir?: string;
       readonly logger: Logger;
       /** Called whenever the high watermark moves, so parked fetches and produces re-check. */
       readonly onHighWatermarkChange: () => void;
@@ -94,7 +88,7 @@ export class Partition {
     this.info = args.info;
     this.config = args.config;
     this.idempotence = new IdempotenceWindow({ label: `${args.info.topic}-${args.info.partition}`, producersMax: args.producerIds.producersMax });
-    this.producerStateStore = args.producerStateStore ?? (args.snapshotDir === undefined ? undefined : new FileProducerStateStore(args.snapshotDir));
+    this.producerStateStore = args.producerStateStore;
   }
 
   get topic(): string {

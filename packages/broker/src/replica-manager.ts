@@ -35,6 +35,7 @@ import { replicationConfig } from './component-configs.js';
 import { ReplicaFetcherManager } from './replication/replica-fetcher.js';
 import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transport.js';
 import type { PartitionReplication } from './partition.js';
+import { FileProducerStateStore } from './adapters/file-producer-state-store.js';
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 export const STRAY_SUFFIX = '-stray';
@@ -345,7 +346,7 @@ export class ReplicaManager {
         await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
       }
       partition = new Partition({
-        nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
+        nodeId: this.options.nodeId, info, config, log, logger, producerStateStore: new FileProducerStateStore(dir),
         producerIds: {
           allocatedEnd: () => this.options.metadata.producerIdsEnd(), nowMs: this.nowMs,
           producersMax: this.options.config.producerIdsPerPartitionMax, expirationMs: this.options.config.producerIdExpirationMs,
