@@ -17,10 +17,9 @@
 // and ISR membership away) and never touches its files again in this run — not even to delete them.
 // A run with an offline replica never ends in a clean shutdown.
 import { AssertionError } from 'node:assert';
-import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '@tributary/storage';
+import { isSetAsideDirName, setAsideDirPath, writeFileAtomic } from '@tributary/storage';
 import type { Logger } from 'pino';
 import { ChangeNotifier, logEndOffsetKey, partitionKey } from './change-notifier.js';
 import { ApiError } from './errors.js';
@@ -39,8 +38,6 @@ import { FileProducerStateStore } from './adapters/file-producer-state-store.js'
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 export const STRAY_SUFFIX = '-stray';
-/** Left by a committed deletion that a crash interrupted (the storage's delete renames, then removes). */
-const DELETED_DIR = /^.+-\d+\.[0-9a-f]{32}-delete$/;
 /** Kafka's name and format: `version: 0` and `topic_id: <id>` lines. */
 export const PARTITION_METADATA_FILE = 'partition.metadata';
 
@@ -51,9 +48,9 @@ export type StrayPolicy =
   /** The image may not be complete (no registration of ours in it): only report it. */
   | 'report';
 
-/** `<dirName>.<32 hex>-stray`. */
-export function strayDirName(dirName: string): string {
-  return `${dirName}.${randomUUID().replaceAll('-', '')}${STRAY_SUFFIX}`;
+/** `<dir>.<32 hex>-stray` (the `<topic>-<partition>` part cut short if the name would be too long). */
+export function strayDirName(dir: string): string {
+  return setAsideDirPath(dir, 'stray');
 }
 
 export interface ReplicaManagerOptions {
@@ -186,7 +183,7 @@ export class ReplicaManager {
     for (const entry of await readdir(this.options.config.dataDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const dir = join(this.options.config.dataDir, entry.name);
-      if (DELETED_DIR.test(entry.name)) {
+      if (isSetAsideDirName(entry.name, 'delete')) { // left by a committed deletion a crash interrupted
         this.options.logger.info({ dir: entry.name }, 'removing the rest of a deleted log');
         await rm(dir, { recursive: true, force: true });
         continue;
@@ -406,8 +403,16 @@ export class ReplicaManager {
     this.partitions.delete(key);
     this.options.notifier.notify(key); // parked fetches answer UNKNOWN_TOPIC_OR_PARTITION
     // The metadata committed this deletion: the storage renames the directory to `-delete`, then removes it.
-    if (partition !== undefined) await partition.log.delete();
-    else await deleteLogDir(this.logDir(info)); // never opened (its open failed): gone all the same
+    try {
+      if (partition !== undefined) await partition.log.delete();
+      else await deleteLogDir(this.logDir(info)); // never opened (its open failed): gone all the same
+    } catch (err) {
+      if (err instanceof AssertionError) throw err;
+      // A file system error deleting one log must not stop this node from following the metadata: the
+      // partition is gone from the metadata either way; its files stay for the operator (and are found
+      // as a stray at the next start).
+      this.options.logger.error({ err, topic: info.topic, partition: info.partition, dir: this.logDir(info) }, 'could not remove the log of a deleted partition; its files stay on disk');
+    }
   }
 
   /**
@@ -444,7 +449,7 @@ async function holdsFiles(dir: string): Promise<boolean> {
 
 /** A committed deletion of a log that is not open: renamed `<dir>.<32 hex>-delete` (atomic), then removed. */
 async function deleteLogDir(dir: string): Promise<void> {
-  const deleted = `${dir}.${randomUUID().replaceAll('-', '')}-delete`;
+  const deleted = setAsideDirPath(dir, 'delete');
   try {
     await rename(dir, deleted);
   } catch (err) {

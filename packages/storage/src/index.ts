@@ -37,3 +37,4 @@ export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js
 export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 export type { Clock, Logger } from './logger.js';
 export { fsyncDir, writeFileAtomic } from './checkpoint-file.js';
+export { DIR_NAME_BYTES_MAX, isSetAsideDirName, setAsideDirPath, type SetAsideKind } from './set-aside-dir.js';

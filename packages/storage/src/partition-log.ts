@@ -22,7 +22,7 @@
 // (writer-queue.ts), compaction (log-compactor.ts), checkpoint files (log-checkpoints.ts), loading and
 // recovery (log-loader.ts), one segment (log-segment.ts).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { setAsideDirPath } from './set-aside-dir.js';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { type BatchExtent, checkAppendBatches } from './batch-header.js';
@@ -982,7 +982,6 @@ export class PartitionLog {
     return this.closePromise;
   }
 
-  /** Closes the log and removes its directory. */
   /**
    * Closes and removes the log (a committed deletion). The directory is first renamed to
    * `<dir>.<32 hex>-delete` (one atomic step, as Kafka does), so a crash during the removal leaves a
@@ -990,7 +989,7 @@ export class PartitionLog {
    */
   async delete(): Promise<void> {
     await this.close().catch(() => undefined);
-    const deleted = `${this.dir}.${randomUUID().replaceAll('-', '')}-delete`;
+    const deleted = setAsideDirPath(this.dir, 'delete');
     try {
       await rename(this.dir, deleted);
     } catch (err) {
