@@ -256,6 +256,9 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
       unsubscribeDriver();
       logger.info('node stopping');
       await cluster.leave(closeOptions.controlledShutdown ?? true);
+      // Our own metadata watch is a stream this server serves (combined node): end it, or the server's
+      // graceful shutdown would wait the whole grace period for it.
+      cluster.follower.close();
       for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');
       clearInterval(retentionTimer);
       groups.close();

@@ -1,0 +1,11 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+const { parseNodeConfig, startNode } = await import(process.cwd() + '/packages/broker/dist/index.js');
+const dataDir = await mkdtemp(join(tmpdir(), 'tributary-startup-'));
+const config = parseNodeConfig({ flags: { 'node.id': 1, listen: '127.0.0.1:0', 'data.dir': dataDir }, set: {} });
+const t0 = Date.now();
+const node = await startNode(config, { logger: pino({ level: 'debug', timestamp: () => `,"dt":${Date.now() - t0}` }) });
+console.error('returned', Date.now() - t0);
+await node.close();
