@@ -161,7 +161,8 @@ export function identityMismatches(args: {
         message: `${dataDir} belongs to a node that ran alone on a local metadata file (${LEGACY_METADATA_DIR}/${LEGACY_METADATA_FILE}, stored in ${path}: no controller.quorum.voters), but this start gives --voters ${formatVoters(given.controllerQuorumVoters)}: a quorum does not read that file. To fix: restart without --voters (the node then imports the file into a quorum of one voter on itself), or move ${dataDir} away to start a new node`,
       });
     }
-  } else if (storedIds.join(',') !== givenIds.join(',')) {
+  } else if (storedIds.join(',') !== givenIds.join(',') && !(given.alone && storedAlone(stored))) {
+    // (Both alone with different ids: the node.id issue above says it.)
     let message: string;
     if (given.alone) {
       message = `${dataDir} belongs to a member of the controller quorum ${formatVoters(stored.controllerQuorumVoters)} (stored in ${path}), but this start gives no --voters: alone, the node would form a quorum of its own, would not see that quorum's metadata and would take every partition on disk for unknown. To fix: ${fix}`;
