@@ -13,7 +13,7 @@ import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuorumController } from '@tributary/controller';
 import {
-  applyRecords, encodeMetadataBatch, topicByName, type MetadataImage, type MetadataRecord,
+  NO_LEADER, applyRecords, encodeMetadataBatch, topicByName, type MetadataImage, type MetadataRecord,
 } from '@tributary/controller/metadata';
 import { ConfigError } from '../node-config.js';
 
@@ -87,9 +87,12 @@ export async function readLegacyLocalMetadata(dataDir: string): Promise<LegacyLo
         || !isIds(part.replicas) || part.replicas.length === 0 || !isIds(part.isr)) {
         refuse(path, `has a malformed partition ${index} of topic ${topicName}: ${JSON.stringify(p)?.slice(0, 200)}`);
       }
+      // Leaderless until this broker registers: a leader must be a registered, unfenced broker, and the
+      // import commits before the registration. Once it is unfenced the controller elects the ISR member
+      // (leaderEpoch + 1), as after a restart of a whole cluster.
       records.push({
         type: 'partition', topicId, partition: index, replicas: part.replicas, isr: part.isr,
-        leader: part.leader, leaderEpoch: part.leaderEpoch, partitionEpoch: part.partitionEpoch,
+        leader: NO_LEADER, leaderEpoch: part.leaderEpoch, partitionEpoch: part.partitionEpoch,
       });
     });
     for (const [name, value] of Object.entries(topic.configs as Record<string, unknown>)) {
