@@ -289,7 +289,7 @@ export async function completeLocalMetadataImport(args: { readonly dataDir: stri
   return meta;
 }
 
-/** Which mode a data directory's contents show: the local metadata store, or a controller's Raft log. */
+/** Which mode a data directory's contents show: an earlier version's local metadata file, or a controller's Raft log. */
 async function storedModeEvidence(dataDir: string): Promise<'alone' | 'quorum' | undefined> {
   const present = async (path: string): Promise<boolean> => {
     try {

@@ -23,7 +23,7 @@ export interface NodeConfig {
   readonly advertisedListen: HostPort | undefined;
   readonly dataDir: string;
   readonly processRoles: readonly NodeRole[];
-  /** The controller quorum's voters, parsed and validated; empty = this node runs alone (no quorum). */
+  /** The controller quorum's voters, parsed and validated; empty = this node runs alone (a quorum of one voter on itself, see startNode). */
   readonly controllerQuorumVoters: readonly QuorumVoter[];
   readonly httpListen: HostPort | undefined;
   /** When set, must equal the id stored in `<data.dir>/meta.properties` (or is stored there). */

@@ -58,8 +58,3 @@ export interface AlterPartitionClient {
    */
   alterPartition(request: AlterPartitionRequest): Promise<AlterPartitionResult>;
 }
-
-/** A client for single-node mode and tests that never changes anything. */
-export const REJECTING_ALTER_PARTITION_CLIENT: AlterPartitionClient = {
-  alterPartition: async () => ({ ok: false, error: 'NOT_CONTROLLER', message: 'no controller quorum in this mode' }),
-};
