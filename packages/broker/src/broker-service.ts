@@ -14,7 +14,7 @@ import type { MetadataCommands, MetadataView, TopicInfo } from './metadata-view.
 import type { NodeConfig } from './node-config.js';
 import { produce, type ProduceInput, type ProducePartitionInput, type ProduceResult } from './produce.js';
 import type { ReplicaManager } from './replica-manager.js';
-import { validateTopicName } from './topic-commands.js';
+import { validateTopicName } from './topic-name.js';
 
 /** Subscribe streams never wait less than this per round, so an idle stream does not spin. */
 export const SUBSCRIBE_MIN_WAIT_MS = 100;

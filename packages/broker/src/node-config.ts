@@ -30,7 +30,7 @@ export interface NodeConfig {
   readonly advertisedListen: HostPort | undefined;
   readonly dataDir: string;
   readonly processRoles: readonly NodeRole[];
-  /** The controller quorum's voters, parsed and validated; empty = this node runs alone (no quorum). */
+  /** The controller quorum's voters, parsed and validated; empty = this node runs alone (a quorum of one voter on itself, see startNode). */
   readonly controllerQuorumVoters: readonly QuorumVoter[];
   readonly httpListen: HostPort | undefined;
   /** When set, must equal the id stored in `<data.dir>/meta.properties` (or is stored there). */
@@ -192,7 +192,7 @@ export const NODE_CONFIG_KEYS = {
   'advertised.listen': { field: 'advertisedListen', schema: hostPortString(false), default: undefined, doc: 'host:port given to clients in Metadata; defaults to the actual listen address.' },
   'data.dir': { field: 'dataDir', schema: z.string().trim().min(1, 'must not be empty'), default: undefined, required: true, doc: 'Directory holding meta.properties, cluster metadata and partition logs.' },
   'process.roles': { field: 'processRoles', schema: rolesString, default: 'broker,controller', doc: 'Comma-separated roles: broker, controller.' },
-  'controller.quorum.voters': { field: 'controllerQuorumVoters', schema: votersString, default: '', doc: 'Static controller voters `id@host:port,...`; empty = this node runs alone.' },
+  'controller.quorum.voters': { field: 'controllerQuorumVoters', schema: votersString, default: '', doc: 'Static controller voters `id@host:port,...`; empty = this node runs alone: a quorum of one voter on itself (`<node.id>@<listen>`).' },
   'http.listen': { field: 'httpListen', schema: hostPortString(true), default: undefined, doc: 'host:port of the HTTP server for /metrics, /healthz, /readyz; unset = no HTTP server.' },
   'cluster.id': { field: 'clusterId', schema: clusterIdString, default: undefined, doc: 'Expected cluster id; generated on first start and stored in meta.properties when unset.' },
   'num.partitions': { field: 'numPartitions', schema: intString(1, PARTITIONS_PER_TOPIC_MAX), default: '1', doc: 'Partitions of a new topic when the request says -1.' },
@@ -348,6 +348,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
     issues.push({ key: 'fetch.max.bytes, message.max.bytes', message: `fetch.max.bytes (${config.fetchMaxBytes}) must be ≥ message.max.bytes (${config.messageMaxBytes})` });
   }
   const voterIds = config.controllerQuorumVoters.map((v) => v.nodeId);
+  if (voterIds.length === 0 && !config.processRoles.includes('controller')) {
+    issues.push({ key: 'process.roles, controller.quorum.voters', message: `without controller.quorum.voters the node is a quorum of one voter on itself and needs the controller role (process.roles is ${config.processRoles.join(',')}); give --voters of the quorum this node joins, or add controller to process.roles` });
+  }
   if (config.processRoles.includes('controller') && voterIds.length > 0 && !voterIds.includes(config.nodeId)) {
     issues.push({ key: 'node.id, controller.quorum.voters, process.roles', message: `node ${config.nodeId} has the controller role but is not among the voters ${voterIds.join(',')}` });
   }

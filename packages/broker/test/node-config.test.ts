@@ -119,23 +119,24 @@ describe('startNode options.groups', () => {
 
 describe('meta.properties', () => {
   const alone = { processRoles: ['broker', 'controller'] as const, controllerQuorumVoters: [] };
+  const self = (nodeId: number) => ({ selfVoter: { nodeId, host: '127.0.0.1', port: 9092 } });
   it('stores node.id and cluster.id on first start and refuses a mismatch', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tributary-meta-'));
     try {
-      const first = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone });
+      const first = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone, ...self(3) });
       expect(first.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-      expect(await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone })).toEqual(first);
-      const wrongNode = await ensureMetaProperties({ dataDir: dir, nodeId: 4, clusterId: undefined, ...alone }).catch((e: unknown) => e);
+      expect(await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone, ...self(3) })).toEqual(first);
+      const wrongNode = await ensureMetaProperties({ dataDir: dir, nodeId: 4, clusterId: undefined, ...alone, ...self(4) }).catch((e: unknown) => e);
       expect(wrongNode).toBeInstanceOf(ConfigError);
       expect((wrongNode as ConfigError).issues.map((i) => i.key)).toEqual(['node.id']);
-      const wrongCluster = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: 'other', ...alone }).catch((e: unknown) => e);
+      const wrongCluster = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: 'other', ...alone, ...self(3) }).catch((e: unknown) => e);
       expect((wrongCluster as ConfigError).issues.map((i) => i.key)).toEqual(['cluster.id']);
 
       // startNode refuses too.
       const config = parseNodeConfig({ flags: { 'node.id': 9, listen: '127.0.0.1:0', 'data.dir': dir } });
       await expect(startNode(config, { logger: silentLogger })).rejects.toThrow(/node\.id: is 9 but .* belongs to node 3/);
       await writeFile(join(dir, 'meta.properties'), 'garbage\n');
-      await expect(ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone })).rejects.toBeInstanceOf(ConfigError);
+      await expect(ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone, ...self(3) })).rejects.toBeInstanceOf(ConfigError);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@
 // - '@tributary/controller/metadata' (metadata/index.ts): what every broker needs to follow the metadata
 //   log: records, their codec, the immutable image, applyRecords, snapshots and diffs;
 // - this one: what a node that hosts a controller voter needs (the quorum controller, its gRPC service,
-//   the command core), and the controller's topic rules the broker's single-node mode reuses.
+//   the command core), and the controller's topic rules the broker checks at its edge (names, placement previews).
 // Tests reach everything else through './internal'.
 export {
   QuorumController, parseQuorumControllerConfig, RAFT_DIR, fileGrpcQuorumIo, type QuorumIo, type FileGrpcQuorumIoOptions,

@@ -1,4 +1,4 @@
-// Cluster mode wiring for startNode (controller.quorum.voters set): the controller voter (when this
+// Metadata wiring for startNode (every node: one without --voters is a quorum of one voter on itself): the controller voter (when this
 // node has the controller role: Raft + Quorum services on the node's gRPC server) and the broker's
 // cluster membership (controller channel, metadata follower, ClusterMetadata, lifecycle).
 //

@@ -78,8 +78,3 @@ export function resultWithin(result: Promise<AlterPartitionResult>, timeoutMs: n
   });
   return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
 }
-
-/** A client for single-node mode and tests that never changes anything. */
-export const REJECTING_ALTER_PARTITION_CLIENT: AlterPartitionClient = {
-  alterPartition: async () => ({ ok: false, error: 'NOT_CONTROLLER', message: 'no controller quorum in this mode' }),
-};

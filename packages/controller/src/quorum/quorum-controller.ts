@@ -288,6 +288,9 @@ export class QuorumController<Image> {
     this.driver = driver;
     this.driverFailure = undefined;
     this.driverStartedMs = this.nowMs();
+    // The only voter has nobody to wait for: a randomized election timeout (electionTicks..2x ticks)
+    // would only delay the first leader (and every node started without --voters is such a quorum).
+    if (o.voters.size === 1) driver.campaign();
   }
 
   /** The driver closed itself on a failure: report it, then start a new one after a backoff. */
