@@ -39,13 +39,13 @@ async function runServer(args: readonly string[], timeoutMs = 20_000): Promise<{
   return { code, stderr, elapsedMs: Date.now() - startedAt };
 }
 
-async function createTopic(bootstrap: string, topic: string): Promise<void> {
+async function createTopic(bootstrap: string, topic: string, replicationFactor = 1): Promise<void> {
   const admin = new Admin({ 'bootstrap.servers': bootstrap });
   try {
     const deadline = Date.now() + 20_000;
     for (;;) {
       try {
-        await admin.createTopics([{ topic, numPartitions: 1, replicationFactor: 1 }]);
+        await admin.createTopics([{ topic, numPartitions: 1, replicationFactor }]);
         return;
       } catch (err) {
         // A quorum broker is unfenced a heartbeat after it answers: until then placement finds no broker.
@@ -122,14 +122,16 @@ describe('data directory guards with real processes', () => {
   it('a quorum member restarted without --voters exits non-zero, says how to fix it, and loses nothing', async () => {
     root = mkdtempSync(join(tmpdir(), 'trib-guard-'));
     const dataDir = join(root, 'node-1');
-    const port = await freePort();
-    const voters = `1@127.0.0.1:${port}`;
+    // Two voters: a quorum of one voter on itself is what a node without --voters is (that start is accepted).
+    const [port, port2] = [await freePort(), await freePort()];
+    const voters = `1@127.0.0.1:${port},2@127.0.0.1:${port2}`;
     const node = new NodeProcess({ nodeId: 1, dataDir, listen: `127.0.0.1:${port}`, voters });
-    nodes.push(node);
-    await node.start();
-    await createTopic(node.address, 'quorum-kept');
+    const node2 = new NodeProcess({ nodeId: 2, dataDir: join(root, 'node-2'), listen: `127.0.0.1:${port2}`, voters });
+    nodes.push(node, node2);
+    await Promise.all([node.start(), node2.start()]);
+    await createTopic(node.address, 'quorum-kept', 2); // a replica on each node: node 1's directory holds it
     await produce(node.address, 'quorum-kept', 10);
-    await node.stop();
+    await Promise.all([node.stop(), node2.stop()]);
     const before = await snapshot(dataDir);
     expect(Object.keys(before)).toContain('quorum-kept-0');
 
@@ -140,7 +142,7 @@ describe('data directory guards with real processes', () => {
     expect(alone.stderr).toContain(`restart with --voters ${voters} --roles broker,controller as before, or move ${dataDir} away`);
     expect(await snapshot(dataDir)).toEqual(before);
 
-    await node.start();
+    await Promise.all([node.start(), node2.start()]);
     expect(await readAll(node.address, 'quorum-kept', 10)).toEqual(expectedValues(10));
   }, 90_000);
 });

@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { decodeRecordBatch, readBatchHeader, tributary, type BatchHeader, type BrokerHandlers, type RecordBatch, type RecordInput } from '@tributary/protocol';
+import { batchesIn, decodeRecordBatch, tributary, type BrokerHandlers, type RecordBatch, type RecordInput } from '@tributary/protocol';
 import type { BrokerMetrics } from './broker-metrics.js';
 import { ChangeNotifier } from './change-notifier.js';
 import { ApiError, InvalidArgumentError, NO_ERROR, errorCodeOf, toWireError } from './errors.js';
@@ -14,7 +14,7 @@ import type { MetadataCommands, MetadataView, TopicInfo } from './metadata-view.
 import type { NodeConfig } from './node-config.js';
 import { produce, type ProduceInput, type ProducePartitionInput, type ProduceResult } from './produce.js';
 import type { ReplicaManager } from './replica-manager.js';
-import { validateTopicName } from './topic-commands.js';
+import { validateTopicName } from './topic-name.js';
 
 /** Subscribe streams never wait less than this per round, so an idle stream does not spin. */
 export const SUBSCRIBE_MIN_WAIT_MS = 100;
@@ -210,17 +210,11 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
  * it cannot read (the reader of those bytes gets to see the bad batch and report it).
  */
 function nextOffsetAfter(bytes: Buffer): number | undefined {
-  let pos = 0;
   let next: number | undefined;
-  while (pos < bytes.length) {
-    let header: BatchHeader;
-    try {
-      header = readBatchHeader(bytes, pos);
-    } catch {
-      break;
-    }
-    next = header.lastOffset + 1;
-    pos += header.sizeBytes;
+  try {
+    for (const header of batchesIn(bytes, { verifyCrc: false })) next = header.lastOffset + 1;
+  } catch {
+    // A header it cannot read: stop there.
   }
   return next;
 }

@@ -69,6 +69,12 @@ export class ChangeNotifier {
   }
 }
 
+/** A partition's key: in maps of partitions, and the notifier key a consumer fetch waits on (the HW moved). */
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}-${partition}`;
+}
+
+/** Key a follower fetch waits on: the leader's log grew (distinct from the HW key consumers use). */
+export function logEndOffsetKey(topic: string, partition: number): string {
+  return `${topic}-${partition}/leo`;
 }

@@ -9,19 +9,10 @@
 // must not make the next start look clean — its logs are still the ones that lost a tail.
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { fsyncDir, writeFileAtomic } from '@tributary/storage';
 
 export const CLEAN_SHUTDOWN_FILE = '.broker-clean-shutdown';
 export const UNCLEAN_UNREPORTED_FILE = '.broker-unclean-unreported';
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 async function exists(path: string): Promise<boolean> {
   try {

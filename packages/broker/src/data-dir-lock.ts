@@ -22,7 +22,7 @@ import { readFile, rm, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '@tributary/storage';
 
 /** The holder's record (not the lock itself, see above). */
 export const DATA_DIR_LOCK = '.lock';

@@ -43,17 +43,6 @@ export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AssertionError(message);
 }
 
-/** Retriable codes, for the few places the broker itself must decide (logging level). */
-const RETRIABLE: ReadonlySet<ErrorCodeName> = new Set<ErrorCodeName>([
-  'UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_OR_FOLLOWER', 'REQUEST_TIMED_OUT',
-  'NOT_ENOUGH_REPLICAS', 'NOT_ENOUGH_REPLICAS_AFTER_APPEND', 'KAFKA_STORAGE_ERROR', 'FENCED_LEADER_EPOCH',
-  'UNKNOWN_LEADER_EPOCH', 'OFFSET_NOT_AVAILABLE', 'CORRUPT_MESSAGE', 'NETWORK_EXCEPTION',
-]);
-
-export function isRetriableCode(code: ErrorCodeName): boolean {
-  return RETRIABLE.has(code);
-}
-
 /** Encodes a failure for a response `error` field; unknown exceptions become UNKNOWN_SERVER_ERROR. */
 export function toWireError(err: unknown): tributary.v1.IError {
   const code = errorCodeOf(err);

@@ -100,7 +100,7 @@ async function readPartition(
     const maxBytes = input.partitionMaxBytes > 0 ? Math.min(input.partitionMaxBytes, limits.maxBytes) : limits.maxBytes;
     if (maxBytes === 0 && !limits.minOneBatch) return state;
     const read = await partition.log.read(input.fetchOffset, maxBytes, { maxOffset: highWatermark, minOneBatch: limits.minOneBatch });
-    return { ...state, bytes: read.bytes };
+    return { ...state, bytes: read.records };
   } catch (err) {
     return { ...base, error: err };
   }

@@ -1,4 +1,4 @@
-// The high watermark rule, pure so replication can drive it from followers' fetches later:
+// The high watermark rule, pure so that followers' log end offsets can be fed to it:
 // HW = min log end offset over the in-sync replicas, and it never moves backwards.
 
 export interface HighWatermarkInputs {

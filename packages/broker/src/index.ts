@@ -1,9 +1,10 @@
-// Public API of @tributary/broker: start a node, parse its config, and the metadata seam the
-// controller implements later.
+// Public API of @tributary/broker: start a node, parse its config, and the metadata seam
+// (MetadataView) that the cluster's ClusterMetadata implements.
 export { startNode, DEFAULT_SHUTDOWN_GRACE_MS, type StartNodeOptions, type TributaryNode } from './node.js';
 export { DataDirLockedError, type DataDirLockOwner } from './data-dir-lock.js';
 export {
   parseNodeConfig,
+  withConfigOverrides,
   NODE_CONFIG_KEYS,
   ConfigError,
   envVarName,
@@ -34,7 +35,7 @@ export {
   type TopicConfigOverrides,
   type TopicConfigEntry,
 } from './topic-config.js';
-export { validateTopicName } from './topic-commands.js';
+export { validateTopicName } from './topic-name.js';
 export type {
   MetadataView,
   MetadataCommands,

@@ -38,7 +38,7 @@ async function offsetForTimestamp(partition: Partition, targetMs: number): Promi
   const highWatermark = partition.highWatermark;
   let position = Math.max(hint.batchBaseOffset, partition.logStartOffset);
   for (let scanned = 0; scanned < MAX_TIMESTAMP_SCAN_BATCHES && position < highWatermark;) {
-    const { bytes } = await partition.log.read(position, SCAN_READ_BYTES, { maxOffset: highWatermark, minOneBatch: true });
+    const { records: bytes } = await partition.log.read(position, SCAN_READ_BYTES, { maxOffset: highWatermark, minOneBatch: true });
     if (bytes.length === 0) return none;
     const batches = decodeRecordBatches(bytes);
     for (const batch of batches) {
@@ -61,7 +61,7 @@ async function offsetOfMaxTimestamp(partition: Partition): Promise<{ offset: num
   const highWatermark = partition.highWatermark;
   if (hint === undefined || hint.batchBaseOffset >= highWatermark) return none;
   const position = Math.max(hint.batchBaseOffset, partition.logStartOffset);
-  const { bytes } = await partition.log.read(position, 1, { maxOffset: highWatermark, minOneBatch: true });
+  const { records: bytes } = await partition.log.read(position, 1, { maxOffset: highWatermark, minOneBatch: true });
   for (const batch of decodeRecordBatches(bytes)) {
     for (const record of batch.records) {
       if (record.offset >= position && record.timestamp === hint.timestampMs) return { offset: record.offset, timestampMs: record.timestamp };

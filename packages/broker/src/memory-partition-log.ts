@@ -1,6 +1,6 @@
 // An in-memory PartitionLogPort for tests and for running the broker without disk. Same contract as
 // the storage adapter: whole batches, offsets stamped from the log end offset, epochs recorded.
-import { readBatchHeader, setLogAppendTime, stampBatch } from '@tributary/protocol';
+import { batchesIn, setLogAppendTime, stampBatch } from '@tributary/protocol';
 import { ApiError, assert } from './errors.js';
 import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from './partition-log.js';
 import type { TopicConfig } from './topic-config.js';
@@ -43,9 +43,8 @@ export class MemoryPartitionLog implements PartitionLogPort {
     const owned = batches;
     const baseOffset = this.logEndOffset;
     let next = baseOffset;
-    let pos = 0;
-    while (pos < owned.length) {
-      const header = readBatchHeader(owned, pos);
+    for (const header of batchesIn(owned, { verifyCrc: false })) {
+      const pos = header.position;
       stampBatch(owned, pos, { baseOffset: next, partitionLeaderEpoch: leaderEpoch });
       if (options.logAppendTimeMs !== undefined) setLogAppendTime(owned, pos, options.logAppendTimeMs);
       const bytes = owned.subarray(pos, pos + header.sizeBytes);
@@ -53,9 +52,8 @@ export class MemoryPartitionLog implements PartitionLogPort {
       const maxTimestamp = options.logAppendTimeMs ?? header.maxTimestamp;
       this.batches.push({ baseOffset: next, lastOffset, maxTimestamp, leaderEpoch, bytes });
       next = lastOffset + 1;
-      pos += header.sizeBytes;
     }
-    return { baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
+    return { firstOffset: baseOffset, lastOffset: next - 1, logAppendTimeMs: options.logAppendTimeMs ?? -1 };
   }
 
   get latestEpoch(): number {
@@ -68,18 +66,16 @@ export class MemoryPartitionLog implements PartitionLogPort {
   }
 
   async appendAsFollower(batches: Buffer): Promise<LogAppendInfo> {
-    let pos = 0;
     const baseOffset = this.logEndOffset;
     let expected = baseOffset;
-    while (pos < batches.length) {
-      const header = readBatchHeader(batches, pos);
+    for (const header of batchesIn(batches, { verifyCrc: false })) {
+      const pos = header.position;
       if (header.baseOffset !== expected) throw new ApiError('OFFSET_OUT_OF_RANGE', `follower batch starts at ${header.baseOffset}, expected ${expected}`);
       const bytes = Buffer.from(batches.subarray(pos, pos + header.sizeBytes));
       this.batches.push({ baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp, leaderEpoch: header.partitionLeaderEpoch, bytes });
       expected = header.lastOffset + 1;
-      pos += header.sizeBytes;
     }
-    return { baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
+    return { firstOffset: baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
   }
 
   async truncateTo(offset: number): Promise<void> {
@@ -109,7 +105,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
       out.push(batch.bytes);
       size += batch.bytes.length;
     }
-    return { bytes: Buffer.concat(out, size) };
+    return { records: Buffer.concat(out, size) };
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined> {

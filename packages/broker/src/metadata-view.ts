@@ -1,5 +1,5 @@
-// The broker's read-only view of cluster metadata. On one node LocalMetadataStore implements it;
-// the controller's MetadataImage implements it once the quorum exists (issue 4). Brokers react to
+// The broker's read-only view of cluster metadata: ClusterMetadata implements it over the controller's
+// MetadataImage (a node without --voters is a quorum of one voter on itself). Brokers react to
 // MetadataChange events (create/delete logs, become leader) — one mechanism for both.
 import type { NodeRole } from './node-config.js';
 import type { TopicConfigOverrides } from './topic-config.js';

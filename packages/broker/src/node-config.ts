@@ -1,8 +1,15 @@
 // The node's configuration: one readonly object parsed once, from (lowest to highest precedence)
 // defaults → env vars `TRIBUTARY_<KEY>` → `--set key=value` pairs → explicit flags. Keys are Kafka's
 // names where Kafka has one. Every bad key and every broken cross-field rule is reported at once.
+import { DEFAULT_CONTROLLER_CONFIG } from '@tributary/controller';
 import { z } from 'zod';
+import {
+  DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS, DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS, DEFAULT_GROUP_TICK_INTERVAL_MS,
+  DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS, DEFAULT_OFFSETS_RETENTION_MINUTES, DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS,
+  DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES,
+} from './groups/group-coordinator-config.js';
 import { formatHostPort, parseHostPort, type HostPort } from './host-port.js';
+import { DEFAULT_LOG_CLEANER_BACKOFF_MS, DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS } from './log-maintenance.js';
 
 export type NodeRole = 'broker' | 'controller';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -23,7 +30,7 @@ export interface NodeConfig {
   readonly advertisedListen: HostPort | undefined;
   readonly dataDir: string;
   readonly processRoles: readonly NodeRole[];
-  /** Parsed and validated; used once the controller quorum exists (empty = this node runs alone). */
+  /** The controller quorum's voters, parsed and validated; empty = this node runs alone (a quorum of one voter on itself, see startNode). */
   readonly controllerQuorumVoters: readonly QuorumVoter[];
   readonly httpListen: HostPort | undefined;
   /** When set, must equal the id stored in `<data.dir>/meta.properties` (or is stored there). */
@@ -69,6 +76,21 @@ export interface NodeConfig {
   readonly producerIdExpirationMs: number;
   /** producer.ids.per.partition.max: most producer ids one partition keeps idempotence state for. */
   readonly producerIdsPerPartitionMax: number;
+  /** Follower fetch sizes (replica.fetch.*), bytes. */
+  readonly replicaFetchMinBytes: number;
+  readonly replicaFetchMaxBytes: number;
+  readonly replicaFetchResponseMaxBytes: number;
+  /** Log maintenance: the cleaner compacts topics with cleanup.policy=compact every log.cleaner.backoff.ms. */
+  readonly logCleanerEnable: boolean;
+  readonly logCleanerBackoffMs: number;
+  /** Consumer groups: see the key table (offsets.*, group.*). */
+  readonly offsetsTopicNumPartitions: number;
+  readonly offsetsTopicSegmentBytes: number;
+  readonly offsetsRetentionMinutes: number;
+  readonly offsetsCommitTimeoutMs: number;
+  readonly groupMinSessionTimeoutMs: number;
+  readonly groupMaxSessionTimeoutMs: number;
+  readonly groupTickIntervalMs: number;
 }
 
 /** Room for everything in a request that is not record bytes (framing, topic names, ...). */
@@ -157,6 +179,8 @@ interface KeySpec {
 }
 
 const HOUR_MS = 60 * 60 * 1000;
+/** The controller refuses larger topics; a default above it could never be used. */
+const PARTITIONS_PER_TOPIC_MAX = DEFAULT_CONTROLLER_CONFIG.partitionsPerTopicMax;
 
 /**
  * Every node config key with its default and documentation (mirrored in docs/configuration.md).
@@ -168,17 +192,17 @@ export const NODE_CONFIG_KEYS = {
   'advertised.listen': { field: 'advertisedListen', schema: hostPortString(false), default: undefined, doc: 'host:port given to clients in Metadata; defaults to the actual listen address.' },
   'data.dir': { field: 'dataDir', schema: z.string().trim().min(1, 'must not be empty'), default: undefined, required: true, doc: 'Directory holding meta.properties, cluster metadata and partition logs.' },
   'process.roles': { field: 'processRoles', schema: rolesString, default: 'broker,controller', doc: 'Comma-separated roles: broker, controller.' },
-  'controller.quorum.voters': { field: 'controllerQuorumVoters', schema: votersString, default: '', doc: 'Static controller voters `id@host:port,...`; empty = this node runs alone.' },
+  'controller.quorum.voters': { field: 'controllerQuorumVoters', schema: votersString, default: '', doc: 'Static controller voters `id@host:port,...`; empty = this node runs alone: a quorum of one voter on itself (`<node.id>@<listen>`).' },
   'http.listen': { field: 'httpListen', schema: hostPortString(true), default: undefined, doc: 'host:port of the HTTP server for /metrics, /healthz, /readyz; unset = no HTTP server.' },
   'cluster.id': { field: 'clusterId', schema: clusterIdString, default: undefined, doc: 'Expected cluster id; generated on first start and stored in meta.properties when unset.' },
-  'num.partitions': { field: 'numPartitions', schema: intString(1, 100_000), default: '1', doc: 'Partitions of a new topic when the request says -1.' },
+  'num.partitions': { field: 'numPartitions', schema: intString(1, PARTITIONS_PER_TOPIC_MAX), default: '1', doc: 'Partitions of a new topic when the request says -1.' },
   'default.replication.factor': { field: 'defaultReplicationFactor', schema: intString(1, 32), default: '1', doc: 'Replication factor of a new topic when the request says -1.' },
   'min.insync.replicas': { field: 'minInsyncReplicas', schema: intString(1, 32), default: '1', doc: 'Default for the topic config min.insync.replicas (acks=all needs this many in-sync replicas).' },
   'log.segment.bytes': { field: 'logSegmentBytes', schema: intString(61, 2 ** 31 - 1), default: String(1024 ** 3), doc: 'Default for segment.bytes, bytes.' },
   'log.roll.ms': { field: 'logRollMs', schema: intString(1), default: String(7 * 24 * HOUR_MS), doc: 'Default for segment.ms, milliseconds.' },
   'log.retention.ms': { field: 'logRetentionMs', schema: intString(-1), default: String(7 * 24 * HOUR_MS), doc: 'Default for retention.ms, milliseconds; -1 = keep forever.' },
   'log.retention.bytes': { field: 'logRetentionBytes', schema: intString(-1), default: '-1', doc: 'Default for retention.bytes (per partition), bytes; -1 = unlimited.' },
-  'log.retention.check.interval.ms': { field: 'logRetentionCheckIntervalMs', schema: intString(100), default: String(5 * 60 * 1000), doc: 'How often retention runs, milliseconds.' },
+  'log.retention.check.interval.ms': { field: 'logRetentionCheckIntervalMs', schema: intString(100, 24 * HOUR_MS), default: String(DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS), doc: 'How often retention runs, milliseconds.' },
   'log.cleanup.policy': { field: 'logCleanupPolicy', schema: z.enum(['delete', 'compact', 'compact,delete']), default: 'delete', doc: 'Default for cleanup.policy.' },
   'log.message.timestamp.type': { field: 'logMessageTimestampType', schema: z.enum(['CreateTime', 'LogAppendTime']), default: 'CreateTime', doc: 'Default for message.timestamp.type.' },
   'log.flush.interval.messages': { field: 'logFlushIntervalMessages', schema: intString(1), default: String(FLUSH_NEVER), doc: 'Default for flush.messages: fsync after this many messages (default: never, rely on replication).' },
@@ -204,6 +228,18 @@ export const NODE_CONFIG_KEYS = {
   'replica.fetch.backoff.ms': { field: 'replicaFetchBackoffMs', schema: intString(0, 60 * 1000), default: '1000', doc: 'Pause of a follower after a failed fetch, milliseconds.' },
   'producer.id.expiration.ms': { field: 'producerIdExpirationMs', schema: intString(1, 2 ** 31 - 1), default: String(24 * HOUR_MS), doc: 'A producer id with no write to a partition for this long is forgotten there (its next batch must start a new sequence), milliseconds; expired ids make room for new ones first.' },
   'producer.ids.per.partition.max': { field: 'producerIdsPerPartitionMax', schema: intString(1, 1_000_000), default: '10000', doc: 'Most producer ids one partition keeps idempotence state for; when full of unexpired ids a new producer id is refused (THROTTLING_QUOTA_EXCEEDED, retriable) rather than evicting a live producer\'s state.' },
+  'replica.fetch.min.bytes': { field: 'replicaFetchMinBytes', schema: intString(1, 1024 ** 3), default: '1', doc: 'Bytes a follower fetch waits for (up to replica.fetch.wait.max.ms) before it is answered.' },
+  'replica.fetch.max.bytes': { field: 'replicaFetchMaxBytes', schema: intString(1024, 1024 ** 3), default: String(1024 * 1024), doc: 'Bytes per partition in one follower fetch response (one batch is always returned even when larger).' },
+  'replica.fetch.response.max.bytes': { field: 'replicaFetchResponseMaxBytes', schema: intString(1024, 1024 ** 3), default: String(10 * 1024 * 1024), doc: 'Bytes in one follower fetch response, all partitions together.' },
+  'log.cleaner.enable': { field: 'logCleanerEnable', schema: boolString, default: 'true', doc: 'Run the log cleaner, which compacts the partitions of topics with cleanup.policy=compact (__consumer_offsets among them).' },
+  'log.cleaner.backoff.ms': { field: 'logCleanerBackoffMs', schema: intString(10, 24 * HOUR_MS), default: String(DEFAULT_LOG_CLEANER_BACKOFF_MS), doc: 'Pause of the log cleaner between passes over the compacted partitions, milliseconds.' },
+  'offsets.topic.num.partitions': { field: 'offsetsTopicNumPartitions', schema: intString(1, PARTITIONS_PER_TOPIC_MAX), default: String(DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS), doc: 'Partitions of __consumer_offsets when this node creates it (the first group request).' },
+  'offsets.topic.segment.bytes': { field: 'offsetsTopicSegmentBytes', schema: intString(61, 2 ** 31 - 1), default: String(DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES), doc: 'segment.bytes of __consumer_offsets: small, so the cleaner (closed segments only) keeps up, bytes.' },
+  'offsets.retention.minutes': { field: 'offsetsRetentionMinutes', schema: intString(1, 2 ** 31 - 1), default: String(DEFAULT_OFFSETS_RETENTION_MINUTES), doc: 'Committed offsets of a group without members are dropped after this long, minutes.' },
+  'offsets.commit.timeout.ms': { field: 'offsetsCommitTimeoutMs', schema: intString(1, 10 * 60 * 1000), default: String(DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS), doc: 'How long an offset commit waits for acks=all on __consumer_offsets, milliseconds.' },
+  'group.min.session.timeout.ms': { field: 'groupMinSessionTimeoutMs', schema: intString(1, 24 * HOUR_MS), default: String(DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS), doc: 'Smallest session timeout a member may ask for (else INVALID_SESSION_TIMEOUT), milliseconds.' },
+  'group.max.session.timeout.ms': { field: 'groupMaxSessionTimeoutMs', schema: intString(1, 24 * HOUR_MS), default: String(DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS), doc: 'Largest session timeout a member may ask for (else INVALID_SESSION_TIMEOUT), milliseconds.' },
+  'group.tick.interval.ms': { field: 'groupTickIntervalMs', schema: intString(1, 60 * 1000), default: String(DEFAULT_GROUP_TICK_INTERVAL_MS), doc: 'How often the group coordinator checks session expiry, rebalance deadlines and offset retention, milliseconds (Tributary\'s; Kafka has no such key).' },
   'log.level': { field: 'logLevel', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
 } as const satisfies Record<string, KeySpec>;
 
@@ -279,6 +315,30 @@ export function parseNodeConfig(sources: NodeConfigSources): NodeConfig {
   return Object.freeze(config);
 }
 
+/**
+ * `config` with some keys replaced (by Kafka name), each parsed by the same key table and the whole
+ * checked by the same cross-field rules: throws one ConfigError naming every bad key. For callers that
+ * hold a parsed config and add settings (startNode's `groups` option).
+ */
+export function withConfigOverrides(config: NodeConfig, overrides: Readonly<Record<string, RawConfigValue | undefined>>): NodeConfig {
+  const issues: ConfigIssue[] = [];
+  const out: Record<string, unknown> = { ...config };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (!Object.hasOwn(NODE_CONFIG_KEYS, key)) {
+      issues.push({ key, message: 'unknown config key' });
+      continue;
+    }
+    const spec: KeySpec = NODE_CONFIG_KEYS[key as NodeConfigKey];
+    const result = spec.schema.safeParse(rawString(value));
+    if (result.success) out[spec.field] = result.data;
+    else issues.push({ key, message: `${result.error.issues.map((i) => i.message).join('; ')} (got ${JSON.stringify(rawString(value))})` });
+  }
+  if (issues.length === 0) issues.push(...crossFieldIssues(out as unknown as NodeConfig));
+  if (issues.length > 0) throw new ConfigError(issues);
+  return Object.freeze(out as unknown as NodeConfig);
+}
+
 function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (config.socketRequestMaxBytes < config.messageMaxBytes + REQUEST_OVERHEAD_BYTES) {
@@ -288,6 +348,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
     issues.push({ key: 'fetch.max.bytes, message.max.bytes', message: `fetch.max.bytes (${config.fetchMaxBytes}) must be ≥ message.max.bytes (${config.messageMaxBytes})` });
   }
   const voterIds = config.controllerQuorumVoters.map((v) => v.nodeId);
+  if (voterIds.length === 0 && !config.processRoles.includes('controller')) {
+    issues.push({ key: 'process.roles, controller.quorum.voters', message: `without controller.quorum.voters the node is a quorum of one voter on itself and needs the controller role (process.roles is ${config.processRoles.join(',')}); give --voters of the quorum this node joins, or add controller to process.roles` });
+  }
   if (config.processRoles.includes('controller') && voterIds.length > 0 && !voterIds.includes(config.nodeId)) {
     issues.push({ key: 'node.id, controller.quorum.voters, process.roles', message: `node ${config.nodeId} has the controller role but is not among the voters ${voterIds.join(',')}` });
   }
@@ -307,6 +370,12 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   if (config.minInsyncReplicas > config.defaultReplicationFactor) {
     // Kafka allows it, but every acks=all produce to a default topic would then fail: refuse early.
     issues.push({ key: 'min.insync.replicas, default.replication.factor', message: `min.insync.replicas (${config.minInsyncReplicas}) must be ≤ default.replication.factor (${config.defaultReplicationFactor})` });
+  }
+  if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
+    issues.push({ key: 'group.min.session.timeout.ms, group.max.session.timeout.ms', message: `group.min.session.timeout.ms (${config.groupMinSessionTimeoutMs}) must be ≤ group.max.session.timeout.ms (${config.groupMaxSessionTimeoutMs})` });
+  }
+  if (config.replicaFetchMaxBytes > config.replicaFetchResponseMaxBytes) {
+    issues.push({ key: 'replica.fetch.max.bytes, replica.fetch.response.max.bytes', message: `replica.fetch.max.bytes (${config.replicaFetchMaxBytes}) must be ≤ replica.fetch.response.max.bytes (${config.replicaFetchResponseMaxBytes})` });
   }
   return issues;
 }

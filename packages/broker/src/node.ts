@@ -17,20 +17,28 @@ import { formatHostPort, type HostPort } from './host-port.js';
 import { startHttpServer, type HttpServerHandle } from './http-server.js';
 import { takeCleanShutdownMarker, writeCleanShutdownMarker } from './clean-shutdown.js';
 import { ClusterRuntime, type ClusterRuntimeOptions } from './cluster/cluster-runtime.js';
-import { LocalMetadataStore } from './local-metadata-store.js';
+import { importLocalMetadata, readLegacyLocalMetadata, retireLegacyLocalMetadata } from './cluster/local-metadata-import.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
-import { clusterIdFromVoters, ensureMetaProperties } from './meta-properties.js';
-import type { MetadataCommands, MetadataView } from './metadata-view.js';
-import { REQUEST_OVERHEAD_BYTES, type NodeConfig } from './node-config.js';
+import { clusterIdFromVoters, completeLocalMetadataImport, ensureMetaProperties } from './meta-properties.js';
+import type { MetadataView } from './metadata-view.js';
+import { REQUEST_OVERHEAD_BYTES, withConfigOverrides, type NodeConfig, type QuorumVoter } from './node-config.js';
+import { groupCoordinatorConfig, logMaintenanceConfig } from './component-configs.js';
+import { LogMaintenance } from './log-maintenance.js';
 import type { LogFactory } from './partition-log.js';
 import { ReplicaManager } from './replica-manager.js';
 import { registerReplicaService } from './replication/replica-service.js';
 import { storageLogFactory } from './adapters/storage-partition-log.js';
-import { GroupCoordinator, parseGroupCoordinatorConfig } from './groups/group-coordinator.js';
+import { GroupCoordinator } from './groups/group-coordinator.js';
 import { registerGroupsService } from './groups/groups-service.js';
 
 /** How long close() lets in-flight calls finish before cutting them off. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
+/**
+ * A node without --voters (one voter on itself) returns from startNode once it is ready: its quorum
+ * forms at once, so a client may use it right away. Past this it returns anyway, up but not ready.
+ */
+export const DEFAULT_ALONE_READY_TIMEOUT_MS = 30_000;
+const ALONE_READY_POLL_MS = 2;
 
 export interface StartNodeOptions {
   /** Defaults to a pino logger at config.logLevel with base {nodeId}. */
@@ -39,7 +47,10 @@ export interface StartNodeOptions {
   readonly openLog?: LogFactory;
   readonly nowMs?: () => number;
   readonly shutdownGraceMs?: number;
-  /** Group coordinator settings by Kafka name (offsets.topic.num.partitions, offsets.retention.minutes, ...). */
+  /**
+   * Node config keys by Kafka name (offsets.topic.num.partitions, offsets.retention.minutes, ...) over
+   * `config`, parsed by the node config's own parser: a bad one is a ConfigError before anything starts.
+   */
   readonly groups?: Readonly<Record<string, string | number>>;
   /** Test seam: wraps the controller's metadata log storage each time it is opened (fault injection). */
   readonly wrapRaftStorage?: ClusterRuntimeOptions['wrapRaftStorage'];
@@ -55,11 +66,11 @@ export interface TributaryNode {
   readonly config: NodeConfig;
   readonly metadata: MetadataView;
   readonly metrics: BrokerMetrics;
-  /** Cluster mode only (controller.quorum.voters set): the controller voter and broker membership. */
-  readonly cluster: ClusterRuntime | undefined;
+  /** The controller voter (controller role) and broker membership; a node without --voters is a quorum of one voter on itself. */
+  readonly cluster: ClusterRuntime;
   /**
    * Stops accepting, lets in-flight requests finish (up to the grace period), closes logs. Idempotent.
-   * In cluster mode it first does a controlled shutdown (leadership moves away) unless
+   * A broker first does a controlled shutdown (leadership moves away) unless
    * `controlledShutdown` is false (then the controller fences this broker after its session timeout).
    */
   close(options?: { readonly controlledShutdown?: boolean }): Promise<void>;
@@ -77,6 +88,12 @@ async function listProtoFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** This node as the one voter of its own quorum: its listen address (a wildcard host reached over loopback). */
+function selfVoter(config: NodeConfig, port: number): QuorumVoter {
+  const host = config.listen.host === '0.0.0.0' ? '127.0.0.1' : config.listen.host === '::' ? '::1' : config.listen.host;
+  return { nodeId: config.nodeId, host, port };
+}
+
 async function bindGrpc(server: grpc.Server, listen: HostPort): Promise<number> {
   return new Promise((resolve, reject) => {
     const address = formatHostPort(listen);
@@ -88,7 +105,8 @@ async function bindGrpc(server: grpc.Server, listen: HostPort): Promise<number> 
   });
 }
 
-export async function startNode(config: NodeConfig, options: StartNodeOptions = {}): Promise<TributaryNode> {
+export async function startNode(configured: NodeConfig, options: StartNodeOptions = {}): Promise<TributaryNode> {
+  let config = options.groups === undefined ? configured : withConfigOverrides(configured, options.groups);
   const rootLogger = options.logger ?? defaultLogger(config);
   const logger = rootLogger.child({ component: 'node' });
   const nowMs = options.nowMs ?? Date.now;
@@ -97,43 +115,47 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   await mkdir(config.dataDir, { recursive: true });
   // Before anything reads or writes the directory: a second node on it is refused here, untouched.
   const lock = await acquireDataDirLock({ dataDir: config.dataDir, nodeId: config.nodeId, nowMs });
-  let identity: Awaited<ReturnType<typeof ensureMetaProperties>>;
-  try {
-    identity = await ensureMetaProperties({
-      dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId,
-      processRoles: config.processRoles, controllerQuorumVoters: config.controllerQuorumVoters,
-      ...(config.controllerQuorumVoters.length > 0 ? { defaultClusterId: clusterIdFromVoters(config.controllerQuorumVoters) } : {}),
-      logger,
-    });
-  } catch (err) {
-    await lock.release();
-    throw err;
-  }
-  // Taken before anything can write to a log: this run's registration says whether the last ended cleanly.
-  const cleanShutdown = await takeCleanShutdownMarker(config.dataDir);
   const server = new grpc.Server({
     // Oversized requests are refused by grpc-js with RESOURCE_EXHAUSTED before we see them.
     'grpc.max_receive_message_length': config.socketRequestMaxBytes,
     'grpc.max_send_message_length': config.fetchMaxBytes + REQUEST_OVERHEAD_BYTES,
   });
-  // Cluster mode: metadata comes from the controller quorum; alone: from the local store.
-  const cluster = config.controllerQuorumVoters.length > 0
-    ? await ClusterRuntime.create({
-      config, clusterId: identity.clusterId, server, logger: rootLogger, nowMs, cleanShutdown,
-      ...(options.wrapRaftStorage === undefined ? {} : { wrapRaftStorage: options.wrapRaftStorage }),
-    })
-    : undefined;
-  const store = cluster === undefined
-    ? await LocalMetadataStore.open({ dataDir: config.dataDir, clusterId: identity.clusterId, nodeId: config.nodeId, roles: config.processRoles, config })
-    : undefined;
-  const metadata: MetadataView & MetadataCommands = cluster?.metadata ?? store!;
+  // Without --voters the node is a quorum of one voter on itself, at its own address. On an ephemeral
+  // port (listen port 0) that address exists only once bound: bind first (nobody can know the port
+  // yet, so no call arrives before the services are added).
+  const alone = configured.controllerQuorumVoters.length === 0;
+  let port: number | undefined;
+  let identity: Awaited<ReturnType<typeof ensureMetaProperties>>;
+  let legacy: Awaited<ReturnType<typeof readLegacyLocalMetadata>>;
+  try {
+    if (alone && config.listen.port === 0) port = await bindGrpc(server, config.listen);
+    if (alone) config = Object.freeze({ ...configured, controllerQuorumVoters: [selfVoter(configured, port ?? configured.listen.port)] });
+    identity = await ensureMetaProperties({
+      dataDir: config.dataDir, nodeId: config.nodeId, clusterId: config.clusterId,
+      processRoles: config.processRoles, controllerQuorumVoters: configured.controllerQuorumVoters, selfVoter: selfVoter(config, port ?? config.listen.port),
+      ...(alone ? {} : { defaultClusterId: clusterIdFromVoters(config.controllerQuorumVoters) }),
+      logger,
+    });
+    // An earlier version's node alone: its local metadata file, checked whole before anything starts.
+    legacy = identity.legacyLocalMetadata ? await readLegacyLocalMetadata(config.dataDir) : undefined;
+  } catch (err) {
+    server.forceShutdown();
+    await lock.release();
+    throw err;
+  }
+  // Taken before anything can write to a log: this run's registration says whether the last ended cleanly.
+  const cleanShutdown = await takeCleanShutdownMarker(config.dataDir);
+  // Metadata comes from the controller quorum (of one voter on itself, without --voters).
+  const cluster = await ClusterRuntime.create({
+    config, clusterId: identity.clusterId, server, logger: rootLogger, nowMs, cleanShutdown,
+    ...(options.wrapRaftStorage === undefined ? {} : { wrapRaftStorage: options.wrapRaftStorage }),
+  });
+  const metadata = cluster.metadata;
   const notifier = new ChangeNotifier();
   const replicas = new ReplicaManager({
-    nodeId: config.nodeId, config, metadata, openLog, notifier, logger: rootLogger.child({ component: 'replica-manager' }),
-    ...(cluster === undefined ? {} : { replication: cluster.replicationOptions(), onReplicaOffline: () => cluster.heartbeatNow() }),
+    nodeId: config.nodeId, config, metadata, openLog, notifier, nowMs, logger: rootLogger.child({ component: 'replica-manager' }),
+    replication: cluster.replicationOptions(), onReplicaOffline: () => cluster.heartbeatNow(),
   });
-  if (store !== undefined) await replicas.startup();
-  const unsubscribe = store?.subscribe((change) => replicas.applyChange(change)) ?? (() => {});
 
   const metrics = createBrokerMetrics({
     nodeId: config.nodeId,
@@ -165,16 +187,18 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       void work.finally(() => background.delete(work));
     },
   }));
-  if (cluster !== undefined) {
-    // Followers fetch from this node when it leads a partition (DESIGN.md §5, Replication).
-    registerReplicaService(server, {
-      clusterId: identity.clusterId, replicas, notifier, nowMs,
-      logger: rootLogger.child({ component: 'replica-service' }), shutdownSignal: shutdown.signal,
-    });
-  }
+  // Followers fetch from this node when it leads a partition (DESIGN.md §5, Replication).
+  registerReplicaService(server, {
+    clusterId: identity.clusterId, replicas, notifier, nowMs,
+    logger: rootLogger.child({ component: 'replica-service' }), shutdownSignal: shutdown.signal,
+  });
   const groups = new GroupCoordinator({
     nodeId: config.nodeId, metadata, commands: metadata, replicas, notifier, nowMs,
-    config: parseGroupCoordinatorConfig(options.groups), logger: rootLogger.child({ component: 'group-coordinator' }),
+    config: groupCoordinatorConfig(config), logger: rootLogger.child({ component: 'group-coordinator' }),
+  });
+  const maintenance = new LogMaintenance({
+    config: logMaintenanceConfig(config), logs: () => replicas.hostedPartitions(), nowMs,
+    logger: rootLogger.child({ component: 'log-maintenance' }),
   });
   registerGroupsService(server, { coordinator: groups, logger: rootLogger.child({ component: 'groups-service' }) });
   server.addService(AdminService, createAdminHandlers({
@@ -188,36 +212,42 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
   });
   new ReflectionService(reflectionDefinition).addToServer(server);
 
-  let port: number;
   try {
-    port = await bindGrpc(server, config.listen);
+    port ??= await bindGrpc(server, config.listen);
+    if (identity.legacyLocalMetadata) {
+      // Before the replica manager reads the image: without the import it would take every log for a stray.
+      const controller = cluster.controller;
+      if (controller === undefined) throw new Error('a node alone has the controller role (node-config checks it)');
+      if (legacy !== undefined) {
+        const proposed = await importLocalMetadata({ controller, legacy });
+        const keptAt = await retireLegacyLocalMetadata(legacy);
+        logger.info({ from: legacy.path, keptAt, proposed, records: legacy.records.length }, 'imported the local metadata of an earlier version into this node\'s quorum; the old file is kept');
+      }
+      await completeLocalMetadataImport({ dataDir: config.dataDir, meta: identity });
+    }
   } catch (err) {
     server.forceShutdown();
-    unsubscribe();
-    await cluster?.close();
+    await cluster.close();
     await replicas.shutdown();
     await lock.release();
     throw err;
   }
   const advertised = config.advertisedListen ?? { host: config.listen.host, port };
-  store?.setAdvertisedAddress(advertised.host, advertised.port);
-  // Cluster mode: catching up on metadata, opening logs and registering go on in the background,
-  // for as long as the quorum takes to form; until then the node is up but not ready.
-  cluster?.start({ replicas, advertised });
+  // Catching up on metadata, opening logs and registering go on in the background, for as long as
+  // the quorum takes to form; until then the node is up but not ready.
+  cluster.start({ replicas, advertised });
 
   let ready = true;
-  const controller = cluster?.controller;
+  const controller = cluster.controller;
   if (controller !== undefined) registerControllerMetrics(metrics.registry, controller);
   // A controller voter whose Raft driver stopped is not ready until a restarted one runs.
-  const isReady = (): boolean => ready && (cluster?.started ?? true) && (controller?.driverRunning() ?? true);
+  const isReady = (): boolean => ready && cluster.started && (controller?.driverRunning() ?? true);
   let http: HttpServerHandle | undefined;
   if (config.httpListen !== undefined) {
     http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady });
   }
-  const retentionTimer = setInterval(() => {
-    void replicas.applyRetention(nowMs());
-  }, config.logRetentionCheckIntervalMs);
-  retentionTimer.unref();
+  groups.start();
+  maintenance.start();
   for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'SERVING');
   const unsubscribeDriver = controller?.onDriverRunningChange((running) => {
     if (!ready) return;
@@ -232,10 +262,13 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       ready = false;
       unsubscribeDriver();
       logger.info('node stopping');
-      await cluster?.leave(closeOptions.controlledShutdown ?? true);
+      await cluster.leave(closeOptions.controlledShutdown ?? true);
+      // Our own metadata watch is a stream this server serves (combined node): end it, or the server's
+      // graceful shutdown would wait the whole grace period for it.
+      cluster.follower.close();
       for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');
-      clearInterval(retentionTimer);
       groups.close();
+      await maintenance.close();
       shutdown.abort();
       notifier.notifyAll();
       await new Promise<void>((resolve) => {
@@ -250,14 +283,24 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       });
       await Promise.allSettled([...background]);
       await http?.close();
-      unsubscribe();
-      await cluster?.close();
+      await cluster.close();
       const clean = await replicas.shutdown();
       if (clean) await writeCleanShutdownMarker(config.dataDir);
       logger.info({ clean }, 'node stopped');
     })().finally(() => lock.release()); // last: the directory is free only once nothing of this node writes to it
     return closing;
   };
+
+  if (alone) {
+    // One voter on itself: the quorum forms at once; return when a client can use the node.
+    const deadline = performance.now() + DEFAULT_ALONE_READY_TIMEOUT_MS;
+    const selfUsable = (): boolean => !config.processRoles.includes('broker')
+      || (cluster.lifecycleState === 'running' && metadata.brokers().some((b) => b.nodeId === config.nodeId && !b.fenced));
+    while (!(cluster.started && selfUsable()) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, ALONE_READY_POLL_MS));
+    }
+    if (!cluster.started) logger.warn({ waitedMs: DEFAULT_ALONE_READY_TIMEOUT_MS }, 'node alone is not ready yet; returning (it keeps starting in the background)');
+  }
 
   return {
     nodeId: config.nodeId, clusterId: identity.clusterId, address,

@@ -2,8 +2,10 @@
 // it in adapters/storage-partition-log.ts; MemoryPartitionLog implements it for tests.
 import type { TopicConfig } from './topic-config.js';
 
+// Field names follow storage's (and Kafka's): LogAppendInfo.firstOffset, FetchDataInfo.records.
 export interface LogAppendInfo {
-  readonly baseOffset: number;
+  /** Offset of the first record appended. */
+  readonly firstOffset: number;
   /** Offset of the last record appended (closed range end). */
   readonly lastOffset: number;
   /** The broker time stamped into the batches, or -1 for CreateTime. */
@@ -12,7 +14,7 @@ export interface LogAppendInfo {
 
 export interface LogReadResult {
   /** Whole batches, concatenated; empty when nothing is readable below maxOffset. */
-  readonly bytes: Buffer;
+  readonly records: Buffer;
 }
 
 export interface TimestampLookup {

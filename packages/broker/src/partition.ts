@@ -1,42 +1,29 @@
 // One partition replica hosted by this node: its log, leader epoch, ISR and high watermark. On one
-// node the ISR is [self] and HW = LEO after each append; computeHighWatermark already takes the
-// followers' LEOs so replication (issue 5) only has to feed them in.
+// node the ISR is [self] and HW = LEO after each append; in a cluster the leader's replication state
+// (replication/leader-replication.ts) moves the HW from its followers' fetches.
 import type { Logger } from 'pino';
-import { readBatchHeader } from '@tributary/protocol';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { batchesIn } from '@tributary/protocol';
 import { ApiError, assert } from './errors.js';
-import { PRODUCER_STATE_SNAPSHOT_FILE, decodeProducerSnapshot, encodeProducerSnapshot, type ProducerStateSnapshot } from './replication/producer-state-snapshot.js';
+import { decodeProducerSnapshot, encodeProducerSnapshot, type ProducerStateSnapshot } from './replication/producer-state-snapshot.js';
+import type { ProducerStateStore } from './replication/producer-state-store.js';
 import { computeHighWatermark } from './high-watermark.js';
 import type { PartitionInfo } from './metadata-view.js';
 import type { EpochEndOffset, LogAppendInfo, PartitionLogPort } from './partition-log.js';
 import type { TopicConfig } from './topic-config.js';
-import type { AlterPartitionClient, AlterPartitionResult } from './replication/alter-partition-client.js';
+import type { AlterPartitionClient } from './replication/alter-partition-client.js';
 import { followerHighWatermark, followerTruncation } from './replication/follower-replication.js';
 import {
   applyAlterPartitionResult, becomeLeader, computeLeaderHighWatermark, handleFollowerFetch, isrBrokerEpochs, isrChangeToRetry,
   markIsrChangeSent, proposeIsrChange, updateLeaderMetadata, type FollowerFetch, type FollowerFetchOutcome, type LeaderState,
 } from './replication/leader-replication.js';
-import {
-  checkSequence, lastSequenceOf, recordBatch, truncateProducerState,
-  type BatchIdentity, type ProducerBatch, type ProducerEntry, type SequenceCheck,
-} from './replication/producer-state.js';
-import { expireProducers, type ProducerTableLimits } from './replication/producer-state.js';
-import { checkProducerAdmission, checkProducerCapacity } from './replication/producer-admission.js';
+import { IdempotenceWindow, type PendingBatch } from './replication/idempotence-window.js';
+import { lastSequenceOf, type BatchIdentity, type ProducerBatch } from './replication/producer-state.js';
 
 /** A leader append: offsets of the whole request plus each batch's base offset, in request order. */
 export interface LeaderAppendInfo extends LogAppendInfo {
   readonly batchBaseOffsets: readonly number[];
 }
 
-/** An idempotent batch accepted for append whose write has not finished. */
-interface PendingBatch {
-  readonly identity: BatchIdentity;
-  /** Its offsets once written; rejects with the append's error. */
-  readonly outcome: Promise<ProducerBatch>;
-  readonly settle: (batch: ProducerBatch | undefined, err: unknown) => void;
-}
 import type { ReplicationConfig } from './replication/replication-config.js';
 
 /** What a replicated partition needs from the broker (cluster mode). */
@@ -74,10 +61,10 @@ export class Partition {
   private readonly followerLogEndOffsets = new Map<number, number>();
   /** Set while this replica leads in cluster mode. */
   private leaderState: LeaderState | undefined;
-  /** Idempotent producers' last batches (kept on followers too, so a new leader has it at once). */
-  private readonly producers = new Map<number, ProducerEntry>();
-  /** Idempotent batches accepted for append whose write has not finished, per producer id, in order. */
-  private readonly pendingBatches = new Map<number, PendingBatch[]>();
+  /** Idempotent producers' last batches and the accepted, unwritten ones (kept on followers too, so a new leader has it at once). */
+  private readonly idempotence: IdempotenceWindow;
+  /** Where the producer-state snapshot lives; none = no snapshots. */
+  private readonly producerStateStore: ProducerStateStore | undefined;
   /** Bumped on every role/epoch change: fetch results from before it are dropped. */
   private roleGeneration = 0;
 
@@ -87,8 +74,8 @@ export class Partition {
       readonly info: PartitionInfo;
       readonly config: TopicConfig;
       readonly log: PartitionLogPort;
-      /** Directory of producer-state.snapshot (the log's); none = no snapshots (in-memory logs). */
-      readonly snapshotDir?: string;
+      /** Where the producer-state snapshot is kept; none = no snapshots (in-memory logs). */
+      readonly producerStateStore?: ProducerStateStore;
       readonly logger: Logger;
       /** Called whenever the high watermark moves, so parked fetches and produces re-check. */
       readonly onHighWatermarkChange: () => void;
@@ -100,6 +87,8 @@ export class Partition {
   ) {
     this.info = args.info;
     this.config = args.config;
+    this.idempotence = new IdempotenceWindow({ label: `${args.info.topic}-${args.info.partition}`, producersMax: args.producerIds.producersMax });
+    this.producerStateStore = args.producerStateStore;
   }
 
   get topic(): string {
@@ -237,7 +226,7 @@ export class Partition {
     const known: (ProducerBatch | Promise<ProducerBatch>)[] = [];
     for (const h of headers) {
       if (h.producerId < 0) break;
-      const check = this.checkIdempotentBatch(h);
+      const check = this.idempotence.check(h);
       if (check.kind === 'error') throw new ApiError(check.code, `${this.topic}-${this.partition}: ${check.message}`);
       if (check.kind === 'append') break;
       known.push(check.kind === 'duplicate' ? check.batch : check.outcome);
@@ -248,13 +237,13 @@ export class Partition {
     try {
       for (const h of fresh) {
         if (h.producerId < 0) continue;
-        const check = this.checkIdempotentBatch(h);
+        const check = this.idempotence.check(h);
         if (check.kind === 'error') throw new ApiError(check.code, `${this.topic}-${this.partition}: ${check.message}`);
         if (check.kind !== 'append') throw new ApiError('OUT_OF_ORDER_SEQUENCE_NUMBER', `${this.topic}-${this.partition}: a retried batch (sequence ${h.baseSequence}) follows a new one in one request`);
-        pending.push(this.addPendingBatch(h));
+        pending.push(this.idempotence.addPending(h));
       }
     } catch (err) {
-      for (const p of pending) this.settlePendingBatch(p, err);
+      for (const p of pending) this.idempotence.settle(p, err);
       throw err;
     }
     const appendedOffsets: number[] = [];
@@ -267,18 +256,18 @@ export class Partition {
       try {
         result = await this.args.log.appendAsLeader(toAppend, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
       } catch (err) {
-        for (const p of pending) this.settlePendingBatch(p, err);
+        for (const p of pending) this.idempotence.settle(p, err);
         throw err;
       }
-      assert(result.baseOffset >= leoBefore && result.lastOffset >= result.baseOffset, `${this.topic}-${this.partition}: append returned offsets [${result.baseOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
+      assert(result.firstOffset >= leoBefore && result.lastOffset >= result.firstOffset, `${this.topic}-${this.partition}: append returned offsets [${result.firstOffset}, ${result.lastOffset}] with LEO ${leoBefore}`);
       // Offsets come from the append's result: consecutive batches from result.baseOffset, in order.
-      let baseOffset = result.baseOffset;
+      let baseOffset = result.firstOffset;
       for (const h of fresh) {
         appendedOffsets.push(baseOffset);
         if (h.producerId >= 0) {
-          recordBatch(this.producers, { ...h, baseOffset }, this.producerTableLimits());
+          this.idempotence.record({ ...h, baseOffset }, this.args.producerIds.nowMs());
           const p = pending.find((q) => q.identity === h);
-          if (p !== undefined) this.settlePendingBatch(p, undefined, { firstSequence: h.baseSequence, lastSequence: lastSequenceOf(h), firstOffset: baseOffset, lastOffset: baseOffset + h.lastOffsetDelta });
+          if (p !== undefined) this.idempotence.settle(p, undefined, { firstSequence: h.baseSequence, lastSequence: lastSequenceOf(h), firstOffset: baseOffset, lastOffset: baseOffset + h.lastOffsetDelta });
         }
         baseOffset += h.lastOffsetDelta + 1;
       }
@@ -287,10 +276,10 @@ export class Partition {
     const retried = await Promise.all(known);
     const batchBaseOffsets = [...retried.map((b) => b.firstOffset), ...appendedOffsets];
     const lastOffset = result?.lastOffset ?? retried[retried.length - 1]!.lastOffset;
-    if (result === undefined) return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: -1, batchBaseOffsets };
+    if (result === undefined) return { firstOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: -1, batchBaseOffsets };
     this.args.onLogEndOffsetChange?.();
     this.maybeAdvanceHighWatermark();
-    return { baseOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
+    return { firstOffset: batchBaseOffsets[0]!, lastOffset, logAppendTimeMs: result.logAppendTimeMs, batchBaseOffsets };
   }
 
   /**
@@ -299,69 +288,10 @@ export class Partition {
    */
   private admitProducers(headers: readonly BatchIdentity[]): void {
     const policy = this.args.producerIds;
-    const allocatedEnd = policy.allocatedEnd();
-    const judged = new Set<number>();
-    for (const h of headers) {
-      // A producer's later batches in one request follow its first: the sequence check judges them.
-      if (judged.has(h.producerId)) continue;
-      judged.add(h.producerId);
-      const refusal = checkProducerAdmission(h, { allocatedEnd, known: this.producers.has(h.producerId) || this.pendingBatches.has(h.producerId) });
-      if (refusal !== null) throw new ApiError(refusal.code, `${this.topic}-${this.partition}: ${refusal.message}`);
-    }
-    const fresh = [...judged].filter((id) => id >= 0 && !this.producers.has(id) && !this.pendingBatches.has(id)).length;
-    if (fresh === 0) return;
-    const nowMs = policy.nowMs();
-    const expired = expireProducers(this.producers, { nowMs, expirationMs: policy.expirationMs });
-    if (expired > 0) this.args.logger.debug({ expired, expirationMs: policy.expirationMs }, 'expired idle producer ids');
-    let pendingOnly = 0;
-    for (const id of this.pendingBatches.keys()) if (!this.producers.has(id)) pendingOnly += 1;
-    const full = checkProducerCapacity({ occupied: this.producers.size + pendingOnly, newProducers: fresh, producersMax: policy.producersMax });
-    if (full !== null) throw new ApiError(full.code, `${this.topic}-${this.partition}: ${full.message}`);
-  }
-
-  private producerTableLimits(): ProducerTableLimits {
-    return { producersMax: this.args.producerIds.producersMax, nowMs: this.args.producerIds.nowMs() };
-  }
-
-  /** The idempotence decision for one batch against written state plus pending (accepted, unwritten) batches. */
-  private checkIdempotentBatch(h: BatchIdentity): SequenceCheck | { readonly kind: 'pending'; readonly outcome: Promise<ProducerBatch> } {
-    const pending = this.pendingBatches.get(h.producerId) ?? [];
-    const same = pending.find((p) => p.identity.producerEpoch === h.producerEpoch
-      && p.identity.baseSequence === h.baseSequence && p.identity.lastOffsetDelta === h.lastOffsetDelta);
-    if (same !== undefined) return { kind: 'pending', outcome: same.outcome };
-    const newest = pending[pending.length - 1];
-    if (newest === undefined) return checkSequence(this.producers, h);
-    // Judge against the written window extended by the pending batches (offsets not known yet; a
-    // duplicate of a pending batch was answered above, so the placeholders are never returned).
-    const written = this.producers.get(h.producerId);
-    const sameEpoch = written !== undefined && written.producerEpoch === newest.identity.producerEpoch ? written.batches : [];
-    const view: ProducerEntry = {
-      producerId: h.producerId, producerEpoch: newest.identity.producerEpoch, lastOffset: -1,
-      batches: [...sameEpoch, ...pending.map((p) => ({ firstSequence: p.identity.baseSequence, lastSequence: lastSequenceOf(p.identity), firstOffset: -1, lastOffset: -1 }))],
-    };
-    const check = checkSequence(new Map([[h.producerId, view]]), h);
-    assert(check.kind !== 'duplicate' || check.batch.firstOffset >= 0, `${this.topic}-${this.partition}: a pending batch matched as written`);
-    return check;
-  }
-
-  private addPendingBatch(identity: BatchIdentity): PendingBatch {
-    let settle!: (batch: ProducerBatch | undefined, err: unknown) => void;
-    const outcome = new Promise<ProducerBatch>((resolve, reject) => {
-      settle = (batch, err) => (batch !== undefined ? resolve(batch) : reject(err));
+    this.idempotence.admit(headers, {
+      allocatedEnd: policy.allocatedEnd(), nowMs: policy.nowMs, expirationMs: policy.expirationMs,
+      onExpired: (expired) => this.args.logger.debug({ expired, expirationMs: policy.expirationMs }, 'expired idle producer ids'),
     });
-    outcome.catch(() => undefined); // only retries await it; the original request reports the error
-    const p: PendingBatch = { identity, outcome, settle };
-    const list = this.pendingBatches.get(identity.producerId) ?? [];
-    list.push(p);
-    this.pendingBatches.set(identity.producerId, list);
-    return p;
-  }
-
-  private settlePendingBatch(p: PendingBatch, err: unknown, batch?: ProducerBatch): void {
-    const list = (this.pendingBatches.get(p.identity.producerId) ?? []).filter((q) => q !== p);
-    if (list.length === 0) this.pendingBatches.delete(p.identity.producerId);
-    else this.pendingBatches.set(p.identity.producerId, list);
-    p.settle(batch, err);
   }
 
   /**
@@ -370,7 +300,7 @@ export class Partition {
    * one, batch headers of the last PRODUCER_STATE_SCAN_MAX_RECORDS offsets. Returns where the scan began.
    */
   async loadProducerState(): Promise<{ readonly snapshotOffset: number | undefined; readonly scannedFrom: number }> {
-    this.producers.clear();
+    this.idempotence.clear();
     const snapshot = await this.readProducerSnapshot();
     const usable = snapshot !== undefined && snapshot.offset >= this.logStartOffset && snapshot.offset <= this.logEndOffset;
     if (snapshot !== undefined && !usable) {
@@ -378,14 +308,14 @@ export class Partition {
     }
     // Expiry counts from this replica's clock: an entry without its write time starts its period now.
     const loadedMs = this.args.producerIds.nowMs();
-    if (usable) for (const entry of snapshot.producers) this.producers.set(entry.producerId, { ...entry, lastWriteMs: entry.lastWriteMs ?? loadedMs });
+    if (usable) this.idempotence.load(snapshot.producers, loadedMs);
     const scannedFrom = usable ? snapshot.offset : Math.max(this.logStartOffset, this.logEndOffset - PRODUCER_STATE_SCAN_MAX_RECORDS);
     let offset = scannedFrom;
     while (offset < this.logEndOffset) {
-      const { bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
+      const { records: bytes } = await this.args.log.read(offset, PRODUCER_SCAN_READ_BYTES, { maxOffset: this.logEndOffset, minOneBatch: true });
       if (bytes.length === 0) break;
       const ids = batchIdentities(bytes);
-      for (const h of ids) recordBatch(this.producers, h, this.producerTableLimits());
+      for (const h of ids) this.idempotence.record(h, this.args.producerIds.nowMs());
       const last = ids[ids.length - 1];
       if (last === undefined) break;
       offset = last.baseOffset + last.lastOffsetDelta + 1;
@@ -393,31 +323,25 @@ export class Partition {
     return { snapshotOffset: usable ? snapshot.offset : undefined, scannedFrom };
   }
 
-  /** Writes the producer table as of the log end offset (clean shutdown); a no-op without a snapshot dir. */
+  /** Writes the producer table as of the log end offset (clean shutdown); a no-op without a snapshot store. */
   async writeProducerSnapshot(): Promise<void> {
-    if (this.args.snapshotDir === undefined) return;
-    const bytes = encodeProducerSnapshot({ offset: this.logEndOffset, producers: [...this.producers.values()] });
-    await writeFileAtomic(join(this.args.snapshotDir, PRODUCER_STATE_SNAPSHOT_FILE), bytes);
+    if (this.producerStateStore === undefined) return;
+    await this.producerStateStore.write(encodeProducerSnapshot({ offset: this.logEndOffset, producers: this.idempotence.entries() }));
   }
 
   private async readProducerSnapshot(): Promise<ProducerStateSnapshot | undefined> {
-    if (this.args.snapshotDir === undefined) return undefined;
-    const file = join(this.args.snapshotDir, PRODUCER_STATE_SNAPSHOT_FILE);
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch {
-      return undefined; // none yet (first open, or removed by a truncation)
-    }
+    const store = this.producerStateStore;
+    if (store === undefined) return undefined;
+    const bytes = await store.read();
+    if (bytes === undefined) return undefined;
     const snapshot = decodeProducerSnapshot(bytes, this.args.producerIds.producersMax);
-    if (snapshot === undefined) this.args.logger.warn({ file }, 'producer state snapshot is corrupt; scanning the log instead');
+    if (snapshot === undefined) this.args.logger.warn({ file: store.location }, 'producer state snapshot is corrupt; scanning the log instead');
     return snapshot;
   }
 
   /** A truncation may remove batches the snapshot holds: it must not be loaded any more. */
   private async removeProducerSnapshot(): Promise<void> {
-    if (this.args.snapshotDir === undefined) return;
-    await rm(join(this.args.snapshotDir, PRODUCER_STATE_SNAPSHOT_FILE), { force: true });
+    await this.producerStateStore?.remove();
   }
 
   // ---- replication: leader side ----
@@ -441,7 +365,7 @@ export class Partition {
     const offset = handled.outcome.fetchOffset;
     if (offset >= this.logEndOffset || (limits.maxBytes === 0 && !limits.minOneBatch)) return { outcome: handled.outcome, records: EMPTY };
     const read = await this.args.log.read(offset, limits.maxBytes, { maxOffset: this.logEndOffset, minOneBatch: limits.minOneBatch });
-    return { outcome: handled.outcome, records: read.bytes };
+    return { outcome: handled.outcome, records: read.records };
   }
 
   /** Timer-driven: shrink the ISR of lagging followers, retry an unanswered AlterPartition. */
@@ -465,10 +389,7 @@ export class Partition {
       leaderBrokerEpoch: replication.brokerEpoch(), leaderEpoch: state.leaderEpoch, partitionEpoch: fromPartitionEpoch, newIsr: proposal,
       newIsrBrokerEpochs: isrBrokerEpochs(state, proposal, replication.brokerEpoch()),
     };
-    const timeout = new Promise<AlterPartitionResult>((resolve) => {
-      setTimeout(() => resolve({ ok: false, error: 'REQUEST_TIMED_OUT', message: 'AlterPartition timed out' }), replication.config.alterPartitionTimeoutMs).unref();
-    });
-    void Promise.race([replication.alterPartition.alterPartition(request), timeout]).then((result) => {
+    void replication.alterPartition.alterPartition(request, { timeoutMs: replication.config.alterPartitionTimeoutMs }).then((result) => {
       if (this.roleGeneration !== generation || this.leaderState === undefined) return;
       this.leaderState = applyAlterPartitionResult(this.leaderState, { fromPartitionEpoch, result, nowMs: replication.nowMs(), backoffMs: replication.config.alterPartitionBackoffMs });
       if (result.ok) {
@@ -500,13 +421,18 @@ export class Partition {
     if (generation !== this.roleGeneration) return;
     if (records.length > 0) {
       // Skip batches we already hold (the leader returns whole batches from the one holding fetchOffset).
-      let pos = 0;
-      while (pos < records.length && readBatchHeader(records, pos).lastOffset < this.logEndOffset) pos += readBatchHeader(records, pos).sizeBytes;
+      let pos = records.length;
+      for (const h of batchesIn(records, { verifyCrc: false })) {
+        if (h.lastOffset >= this.logEndOffset) {
+          pos = h.position;
+          break;
+        }
+      }
       const fresh = records.subarray(pos);
       if (fresh.length > 0) {
         const ids = batchIdentities(fresh);
         await this.args.log.appendAsFollower(fresh);
-        for (const h of ids) recordBatch(this.producers, h, this.producerTableLimits());
+        for (const h of ids) this.idempotence.record(h, this.args.producerIds.nowMs());
       }
     }
     if (generation !== this.roleGeneration) return;
@@ -552,10 +478,10 @@ export class Partition {
     await this.removeProducerSnapshot();
     if (decision.kind === 'truncate') {
       await this.args.log.truncateTo(decision.offset);
-      truncateProducerState(this.producers, decision.offset);
+      this.idempotence.truncateTo(decision.offset);
     } else {
       await this.args.log.truncateFullyAndStartAt(decision.startOffset);
-      this.producers.clear();
+      this.idempotence.clear();
     }
   }
 
@@ -564,10 +490,10 @@ export class Partition {
     if (generation !== this.roleGeneration || this.logEndOffset >= leaderLogStartOffset) return;
     await this.removeProducerSnapshot();
     await this.args.log.truncateFullyAndStartAt(leaderLogStartOffset);
-    this.producers.clear();
+    this.idempotence.clear();
   }
 
-  /** Follower progress (replication, later): record its LEO and re-evaluate the HW. */
+  /** Follower progress without replication state (tests of the HW rule): record its LEO and re-evaluate the HW. */
   updateFollowerLogEndOffset(replicaId: number, logEndOffset: number): void {
     this.followerLogEndOffsets.set(replicaId, logEndOffset);
     this.maybeAdvanceHighWatermark();
@@ -603,12 +529,9 @@ interface BatchInBuffer extends BatchIdentity {
 }
 
 function batchIdentities(batches: Buffer): BatchInBuffer[] {
-  const out: BatchInBuffer[] = [];
-  let pos = 0;
-  while (pos < batches.length) {
-    const h = readBatchHeader(batches, pos);
-    out.push({ producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta, baseOffset: h.baseOffset, position: pos, sizeBytes: h.sizeBytes });
-    pos += h.sizeBytes;
-  }
-  return out;
+  // Headers only; the CRC is the appending log's (follower) or the produce edge's (leader) to check.
+  return Array.from(batchesIn(batches, { verifyCrc: false }), (h) => ({
+    producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta,
+    baseOffset: h.baseOffset, position: h.position, sizeBytes: h.sizeBytes,
+  }));
 }

@@ -94,7 +94,7 @@ async function producePartition(
       await awaitHighWatermark({ topic, partition: input.partition, offset: appended.lastOffset + 1, timeoutMs: request.timeoutMs, deps, signal });
     }
     return {
-      partition: input.partition, error: undefined, baseOffset: appended.baseOffset, batchBaseOffsets: appended.batchBaseOffsets,
+      partition: input.partition, error: undefined, baseOffset: appended.firstOffset, batchBaseOffsets: appended.batchBaseOffsets,
       logAppendTimeMs: appended.logAppendTimeMs, logStartOffset: partition.logStartOffset, appendedBytes: batches.length,
     };
   } catch (err) {

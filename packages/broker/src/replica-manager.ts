@@ -17,12 +17,11 @@
 // and ISR membership away) and never touches its files again in this run — not even to delete them.
 // A run with an offline replica never ends in a clean shutdown.
 import { AssertionError } from 'node:assert';
-import { randomUUID } from 'node:crypto';
-import { readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
+import { isSetAsideDirName, setAsideDirPath, writeFileAtomic } from '@tributary/storage';
 import type { Logger } from 'pino';
-import { ChangeNotifier, partitionKey } from './change-notifier.js';
+import { ChangeNotifier, logEndOffsetKey, partitionKey } from './change-notifier.js';
 import { ApiError } from './errors.js';
 import type { MetadataChange, MetadataView, PartitionInfo } from './metadata-view.js';
 import type { NodeConfig } from './node-config.js';
@@ -30,16 +29,15 @@ import { Partition } from './partition.js';
 import type { LogFactory } from './partition-log.js';
 import { resolveTopicConfig } from './topic-config.js';
 import type { ReplicationOptions } from './replication/replication-options.js';
-import { parseReplicationConfig, type ReplicationConfig } from './replication/replication-config.js';
+import type { ReplicationConfig } from './replication/replication-config.js';
+import { replicationConfig } from './component-configs.js';
 import { ReplicaFetcherManager } from './replication/replica-fetcher.js';
-import { logEndOffsetKey } from './replication/replica-service.js';
 import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transport.js';
 import type { PartitionReplication } from './partition.js';
+import { FileProducerStateStore } from './adapters/file-producer-state-store.js';
 
 const PARTITION_DIR = /^(.+)-(\d+)$/;
 export const STRAY_SUFFIX = '-stray';
-/** Left by a committed deletion that a crash interrupted (the storage's delete renames, then removes). */
-const DELETED_DIR = /^.+-\d+\.[0-9a-f]{32}-delete$/;
 /** Kafka's name and format: `version: 0` and `topic_id: <id>` lines. */
 export const PARTITION_METADATA_FILE = 'partition.metadata';
 
@@ -50,9 +48,9 @@ export type StrayPolicy =
   /** The image may not be complete (no registration of ours in it): only report it. */
   | 'report';
 
-/** `<dirName>.<32 hex>-stray`. */
-export function strayDirName(dirName: string): string {
-  return `${dirName}.${randomUUID().replaceAll('-', '')}${STRAY_SUFFIX}`;
+/** `<dir>.<32 hex>-stray` (the `<topic>-<partition>` part cut short if the name would be too long). */
+export function strayDirName(dir: string): string {
+  return setAsideDirPath(dir, 'stray');
 }
 
 export interface ReplicaManagerOptions {
@@ -62,6 +60,8 @@ export interface ReplicaManagerOptions {
   readonly openLog: LogFactory;
   readonly notifier: ChangeNotifier;
   readonly logger: Logger;
+  /** The clock, milliseconds since the epoch (ISR lag, producer expiry). */
+  readonly nowMs: () => number;
   /** Cluster mode: replicate with other brokers. Absent on a single node (ISR = [self]). */
   readonly replication?: ReplicationOptions;
   /** A replica went offline (its log failed): e.g. heartbeat now rather than at the next interval. */
@@ -89,31 +89,36 @@ export class ReplicaManager {
   private closed = false;
   private readonly replicationConfig: ReplicationConfig | undefined;
   private readonly fetchers: ReplicaFetcherManager | undefined;
-  private readonly isrTimer: NodeJS.Timeout | undefined;
+  private isrTimer: NodeJS.Timeout | undefined;
+  private readonly nowMs: () => number;
 
   constructor(private readonly options: ReplicaManagerOptions) {
+    this.nowMs = options.nowMs;
     const replication = options.replication;
     if (replication !== undefined) {
       // The node's replica.* keys, unless the caller (a test) passes its own.
-      const config = parseReplicationConfig({
-        replicaLagTimeMaxMs: options.config.replicaLagTimeMaxMs, replicaFetchWaitMaxMs: options.config.replicaFetchWaitMaxMs,
-        replicaFetchBackoffMs: options.config.replicaFetchBackoffMs, ...replication.config,
-      });
+      const config = replicationConfig(options.config, replication.config);
       this.replicationConfig = config;
       this.fetchers = new ReplicaFetcherManager({
         nodeId: options.nodeId, clusterId: () => options.metadata.clusterId, brokerEpoch: replication.brokerEpoch,
         transport: replication.fetchTransport ?? grpcReplicaFetchTransport({ maxReceiveBytes: config.replicaFetchResponseMaxBytes + 1024 * 1024 }),
         config, nowMs: this.nowMs, logger: options.logger.child({ component: 'replica-fetcher' }),
       });
-      // Followers that stop fetching must still leave the ISR: shrink is checked on a timer too.
-      this.isrTimer = setInterval(() => {
-        for (const partition of this.partitions.values()) partition.maybeChangeIsr(this.nowMs());
-      }, Math.max(1, Math.floor(config.replicaLagTimeMaxMs / 2)));
-      this.isrTimer.unref();
     }
   }
 
-  private readonly nowMs = (): number => Date.now();
+  /**
+   * Starts the manager's timers (the constructor starts none; startup() calls this). Replication only:
+   * followers that stop fetching must still leave the ISR, so shrink is checked on a timer too. Idempotent.
+   */
+  start(): void {
+    const config = this.replicationConfig;
+    if (config === undefined || this.isrTimer !== undefined || this.closed) return;
+    this.isrTimer = setInterval(() => {
+      for (const partition of this.partitions.values()) partition.maybeChangeIsr(this.nowMs());
+    }, Math.max(1, Math.floor(config.replicaLagTimeMaxMs / 2)));
+    this.isrTimer.unref();
+  }
 
   private partitionReplication(): PartitionReplication | undefined {
     const replication = this.options.replication;
@@ -159,9 +164,11 @@ export class ReplicaManager {
   /**
    * Opens a log for every partition this node hosts, on an image that is complete: every partition
    * directory on disk was created for metadata that image contains. Directories of partitions the
-   * image does not assign here are strays: renamed (`strays: 'rename'`) or only reported.
+   * image does not assign here are strays: renamed (`strays: 'rename'`) or only reported. Starts the
+   * manager's timers (start()).
    */
   async startup(options: { readonly strays: StrayPolicy } = { strays: 'rename' }): Promise<void> {
+    this.start();
     const hosted = new Set<string>();
     for (const topic of this.options.metadata.topics()) {
       for (const info of topic.partitions) {
@@ -176,7 +183,7 @@ export class ReplicaManager {
     for (const entry of await readdir(this.options.config.dataDir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue;
       const dir = join(this.options.config.dataDir, entry.name);
-      if (DELETED_DIR.test(entry.name)) {
+      if (isSetAsideDirName(entry.name, 'delete')) { // left by a committed deletion a crash interrupted
         this.options.logger.info({ dir: entry.name }, 'removing the rest of a deleted log');
         await rm(dir, { recursive: true, force: true });
         continue;
@@ -220,7 +227,7 @@ export class ReplicaManager {
   }
 
   /**
-   * Cluster mode entry point (issue 4 calls it after applying committed metadata): `states` are the
+   * Cluster mode entry point (the cluster runtime calls it after applying committed metadata): `states` are the
    * current states of partitions that changed (or all of them, e.g. after a snapshot); `deleted` are
    * partitions of deleted topics. For each state: this node is not a replica → stop replicating and
    * remove the log; leader === this node → become leader (a new leaderEpoch resets follower
@@ -273,15 +280,9 @@ export class ReplicaManager {
     return this.partitions.get(partitionKey(topic, partition));
   }
 
-  async applyRetention(nowMs: number): Promise<void> {
-    for (const partition of this.partitions.values()) {
-      if (this.closed) return;
-      try {
-        await partition.log.applyRetention(nowMs);
-      } catch (err) {
-        this.options.logger.error({ err, topic: partition.topic, partition: partition.partition }, 'retention failed');
-      }
-    }
+  /** The replicas hosted now (a copy: the set may change while the caller awaits); none once shut down. */
+  hostedPartitions(): readonly Partition[] {
+    return this.closed ? [] : [...this.partitions.values()];
   }
 
   /**
@@ -337,9 +338,12 @@ export class ReplicaManager {
         dir, topic: info.topic, partition: info.partition, config,
         onFailure: (err) => this.takeOffline(info.topic, info.partition, err, partition),
       });
-      if (!recorded) await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
+      if (!recorded) {
+        await mkdir(dir, { recursive: true }); // a log factory that keeps no files (memory logs) made none
+        await writeFileAtomic(join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${info.topicId}\n`);
+      }
       partition = new Partition({
-        nodeId: this.options.nodeId, info, config, log, logger, snapshotDir: dir,
+        nodeId: this.options.nodeId, info, config, log, logger, producerStateStore: new FileProducerStateStore(dir),
         producerIds: {
           allocatedEnd: () => this.options.metadata.producerIdsEnd(), nowMs: this.nowMs,
           producersMax: this.options.config.producerIdsPerPartitionMax, expirationMs: this.options.config.producerIdExpirationMs,
@@ -399,8 +403,16 @@ export class ReplicaManager {
     this.partitions.delete(key);
     this.options.notifier.notify(key); // parked fetches answer UNKNOWN_TOPIC_OR_PARTITION
     // The metadata committed this deletion: the storage renames the directory to `-delete`, then removes it.
-    if (partition !== undefined) await partition.log.delete();
-    else await deleteLogDir(this.logDir(info)); // never opened (its open failed): gone all the same
+    try {
+      if (partition !== undefined) await partition.log.delete();
+      else await deleteLogDir(this.logDir(info)); // never opened (its open failed): gone all the same
+    } catch (err) {
+      if (err instanceof AssertionError) throw err;
+      // A file system error deleting one log must not stop this node from following the metadata: the
+      // partition is gone from the metadata either way; its files stay for the operator (and are found
+      // as a stray at the next start).
+      this.options.logger.error({ err, topic: info.topic, partition: info.partition, dir: this.logDir(info) }, 'could not remove the log of a deleted partition; its files stay on disk');
+    }
   }
 
   /**
@@ -437,7 +449,7 @@ async function holdsFiles(dir: string): Promise<boolean> {
 
 /** A committed deletion of a log that is not open: renamed `<dir>.<32 hex>-delete` (atomic), then removed. */
 async function deleteLogDir(dir: string): Promise<void> {
-  const deleted = `${dir}.${randomUUID().replaceAll('-', '')}-delete`;
+  const deleted = setAsideDirPath(dir, 'delete');
   try {
     await rename(dir, deleted);
   } catch (err) {

@@ -43,7 +43,7 @@ interface TopicKeySpec {
 }
 
 export const TOPIC_CONFIG_KEYS = {
-  'cleanup.policy': { field: 'cleanupPolicy', schema: z.enum(['delete', 'compact', 'compact,delete']), brokerDefault: (b) => b.logCleanupPolicy, doc: 'delete, or compact (accepted and stored; the cleaner comes later). Default log.cleanup.policy.' },
+  'cleanup.policy': { field: 'cleanupPolicy', schema: z.enum(['delete', 'compact', 'compact,delete']), brokerDefault: (b) => b.logCleanupPolicy, doc: 'delete, compact (the log cleaner keeps the last record per key in closed segments), or compact,delete. Default log.cleanup.policy.' },
   'retention.ms': { field: 'retentionMs', schema: intString(-1), brokerDefault: (b) => b.logRetentionMs, doc: 'Delete closed segments older than this, milliseconds; -1 = forever. Default log.retention.ms.' },
   'retention.bytes': { field: 'retentionBytes', schema: intString(-1), brokerDefault: (b) => b.logRetentionBytes, doc: 'Delete oldest closed segments while the partition is larger, bytes; -1 = unlimited. Default log.retention.bytes.' },
   'segment.bytes': { field: 'segmentBytes', schema: intString(LOG_BATCH_HEADER_BYTES, 2 ** 31 - 1), brokerDefault: (b) => b.logSegmentBytes, doc: 'Roll a segment at this size, bytes. Default log.segment.bytes.' },

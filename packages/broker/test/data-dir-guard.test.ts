@@ -95,16 +95,44 @@ async function refusal(promise: Promise<unknown>): Promise<Error> {
 
 describe('meta.properties: a start whose flags disagree with the stored identity is refused', () => {
   it('a quorum member restarted without --voters is refused and loses nothing; restarted as before, its topic is whole', async () => {
+    // Two voters: a quorum of one voter on itself is what a node without --voters is (that start is accepted).
     const dir = await makeTempDir();
-    const [port] = await freePorts(1);
-    const voters = `1@127.0.0.1:${port}`;
-    const quorum = { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': voters };
+    const dir2 = join(dir, 'node-2');
+    const [port, port2] = await freePorts(2);
+    const voters = `1@127.0.0.1:${port},2@127.0.0.1:${port2}`;
+    const member1 = { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': voters };
+    const member2 = { 'node.id': 2, listen: `127.0.0.1:${port2}`, 'controller.quorum.voters': voters };
+    /** Both voters (a quorum of two needs both to start). */
+    const startBoth = (): Promise<Running[]> => Promise.all([start(dir, member1), start(dir2, member2)]);
+    /** A partition's values, read from whichever node leads it. */
+    const valuesOnLeader = (rs: readonly Running[], topic: string, partition: number, count: number): Promise<string[]> =>
+      waitFor(`${topic}-${partition}`, async () => {
+        for (const r of rs) {
+          const got = await values(r, topic, partition).catch(() => undefined);
+          if (got?.length === count) return got;
+        }
+        return undefined;
+      });
     try {
-      let r = await start(dir, quorum);
-      await createTopic(r, 'kept', 2);
-      await produce(r, 'kept', 0, ['a', 'b']);
-      await produce(r, 'kept', 1, ['c']);
-      await r.close();
+      await mkdir(dir2);
+      let rs = await startBoth();
+      await waitFor('topic kept created', async () => {
+        // Both replicas on each node: node 1's directory holds every partition.
+        const res = await call(rs[0]!.admin, rs[0]!.admin.createTopics, { topics: [{ name: 'kept', numPartitions: 2, replicationFactor: 2 }] });
+        const code = codeName(res.topics[0]?.error);
+        if (code !== 'NONE' && code !== 'INVALID_REPLICATION_FACTOR') throw new Error(`create kept: ${code}`);
+        return code === 'NONE' ? true : undefined;
+      });
+      for (const [partition, vals] of [[0, ['a', 'b']], [1, ['c']]] as const) {
+        await waitFor(`a produce to kept-${partition}`, async () => {
+          for (const r of rs) {
+            const res = await call(r.broker, r.broker.produce, { acks: -1, timeoutMs: 5000, topics: [{ topic: 'kept', partitions: [{ partition, recordBatch: batchOf([...vals]), currentLeaderEpoch: -1 }] }] });
+            if (codeName(res.topics[0]?.partitions?.[0]?.error) === 'NONE') return true;
+          }
+          return undefined;
+        });
+      }
+      await Promise.all(rs.map((r) => r.close()));
       const before = await snapshot(dir);
       expect(Object.keys(before)).toEqual(expect.arrayContaining(['kept-0', 'kept-1', 'meta.properties']));
 
@@ -118,12 +146,12 @@ describe('meta.properties: a start whose flags disagree with the stored identity
       // In a quorum too, a log the (caught-up) image does not assign here is set aside, not deleted.
       await cp(join(dir, 'kept-1'), join(dir, 'ghost-0'), { recursive: true });
       const ghostBytes = await snapshot(join(dir, 'ghost-0'));
-      r = await start(dir, quorum);
+      rs = await startBoth();
       try {
-        expect(await waitFor('kept-0', async () => ((await values(r, 'kept', 0)).length === 2 ? values(r, 'kept', 0) : undefined))).toEqual(['a', 'b']);
-        expect(await values(r, 'kept', 1)).toEqual(['c']);
+        expect(await valuesOnLeader(rs, 'kept', 0, 2)).toEqual(['a', 'b']);
+        expect(await valuesOnLeader(rs, 'kept', 1, 1)).toEqual(['c']);
       } finally {
-        await r.close();
+        await Promise.all(rs.map((r) => r.close()));
       }
       const strays = (await readdir(dir)).filter((n) => n.startsWith('ghost-0'));
       expect(strays).toEqual([expect.stringMatching(/^ghost-0\.[0-9a-f]{32}-stray$/)]);
@@ -142,22 +170,28 @@ describe('meta.properties: a start whose flags disagree with the stored identity
       await produce(r, 'alone', 0, ['x']);
       await r.close();
       const before = await snapshot(dir);
-      const quorumErr = await refusal(start(dir, { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': `1@127.0.0.1:${port}` }));
-      expect(quorumErr.message).toContain(`belongs to a node that runs alone`);
+      // A node alone is a quorum of one voter on itself: joining another quorum changes the voter ids.
+      const quorumErr = await refusal(start(dir, { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': `1@127.0.0.1:${port},2@127.0.0.1:${other}` }));
+      expect(quorumErr.message).toContain(`belongs to a node that runs alone (a quorum of one voter on itself: 1@127.0.0.1:`);
       expect(quorumErr.message).toContain(`restart without --voters --roles broker,controller as before, or move ${dir} away`);
-      const rolesErr = await refusal(start(dir, { 'process.roles': 'broker' }));
+      const rolesErr = await refusal(start(dir, { 'process.roles': 'controller' }));
       expect(rolesErr.message).toContain('process.roles: stored broker,controller');
-      expect(rolesErr.message).toContain('given broker');
+      expect(rolesErr.message).toContain('given controller');
+      // Without --voters a broker alone has no quorum to follow: refused by the config already.
+      const brokerOnly = await refusal(start(dir, { 'process.roles': 'broker' }));
+      expect(brokerOnly.message).toContain('without controller.quorum.voters the node is a quorum of one voter on itself and needs the controller role');
       expect(await snapshot(dir)).toEqual(before);
-      expect(await readFile(join(dir, 'meta.properties'), 'utf8')).toMatch(/^process\.roles=broker,controller\ncontroller\.quorum\.voters=\n/m);
+      // "One voter on itself": its own id at the address it listened on.
+      expect(await readFile(join(dir, 'meta.properties'), 'utf8')).toMatch(/^process\.roles=broker,controller\ncontroller\.quorum\.voters=1@127\.0\.0\.1:\d+\n/m);
 
       const quorumDir = join(dir, 'q');
       const q = await start(quorumDir, { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': `1@127.0.0.1:${port}` });
       await q.close();
       const quorumBefore = await snapshot(quorumDir);
       const idsErr = await refusal(start(quorumDir, { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': `1@127.0.0.1:${port},2@127.0.0.1:${other}` }));
-      expect(idsErr.message).toContain(`stored voters 1@127.0.0.1:${port}`);
-      expect(idsErr.message).toContain(`given 1@127.0.0.1:${port},2@127.0.0.1:${other}: the voter ids differ (1 vs 1,2)`);
+      // --voters naming only itself is the same one-voter quorum as no --voters: another voter set is refused alike.
+      expect(idsErr.message).toContain(`belongs to a node that runs alone (a quorum of one voter on itself: 1@127.0.0.1:${port}`);
+      expect(idsErr.message).toContain(`but this start gives --voters 1@127.0.0.1:${port},2@127.0.0.1:${other}`);
       expect(await snapshot(quorumDir)).toEqual(quorumBefore);
       // The same voter on another address: accepted, and the new address stored.
       const moved = await start(quorumDir, { listen: `127.0.0.1:${other}`, 'controller.quorum.voters': `1@127.0.0.1:${other}` });
@@ -169,25 +203,27 @@ describe('meta.properties: a start whose flags disagree with the stored identity
   });
 
   it('completes a meta.properties of an older version (no mode) from the flags, unless the directory contradicts them', async () => {
+    // (An older version's node alone, with its local metadata file: local-metadata-import.test.ts.)
     const dir = await makeTempDir();
     try {
-      const r = await start(dir, {});
+      const [port] = await freePorts(1);
+      const quorum = { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': `1@127.0.0.1:${port}` };
+      const r = await start(dir, quorum);
       await createTopic(r, 'old', 1);
       await produce(r, 'old', 0, ['v']);
       await r.close();
       const meta = await readFile(join(dir, 'meta.properties'), 'utf8');
       const older = meta.split('\n').filter((l) => !l.startsWith('process.roles=') && !l.startsWith('controller.quorum.voters=')).join('\n');
       await writeFile(join(dir, 'meta.properties'), older);
-      // The directory holds the local metadata store: a start with --voters is refused even so.
+      // The directory holds a quorum's Raft log: a start without --voters is refused even so.
       const before = await snapshot(dir);
-      const [port] = await freePorts(1);
-      const err = await refusal(start(dir, { listen: `127.0.0.1:${port}`, 'controller.quorum.voters': `1@127.0.0.1:${port}` }));
-      expect(err.message).toContain('holds the metadata of a node that ran alone');
+      const err = await refusal(start(dir, {}));
+      expect(err.message).toContain('holds a controller quorum\'s Raft log');
       expect(await snapshot(dir)).toEqual(before);
 
-      const again = await start(dir, {});
+      const again = await start(dir, quorum);
       try {
-        expect(await values(again, 'old', 0)).toEqual(['v']);
+        expect(await waitFor('old-0', async () => ((await values(again, 'old', 0)).length === 1 ? values(again, 'old', 0) : undefined))).toEqual(['v']);
       } finally {
         await again.close();
       }

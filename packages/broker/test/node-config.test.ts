@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, envVarName, parseNodeConfig, startNode } from '../src/index.js';
-import { ensureMetaProperties } from '../src/internal.js';
+import { controllerConfig, ensureMetaProperties, groupCoordinatorConfig, logMaintenanceConfig, quorumControllerConfig, replicationConfig } from '../src/internal.js';
 import { silentLogger } from './helpers.js';
 
 const base = { 'node.id': 1, 'data.dir': '/tmp/x' };
@@ -67,28 +67,76 @@ describe('parseNodeConfig', () => {
     expect(keys(['auto.create.topics.enable=true'])).toEqual(['auto.create.topics.enable']);
     // socket.request.max.bytes follows message.max.bytes when not set.
     expect(parseNodeConfig({ flags: base, set: ['message.max.bytes=2097152'] }).socketRequestMaxBytes).toBe(4 * 2097152 + 65536);
+    expect(keys(['group.min.session.timeout.ms=5000', 'group.max.session.timeout.ms=4000'])).toEqual(['group.min.session.timeout.ms, group.max.session.timeout.ms']);
+    expect(keys(['replica.fetch.max.bytes=2097152', 'replica.fetch.response.max.bytes=1048576'])).toEqual(['replica.fetch.max.bytes, replica.fetch.response.max.bytes']);
+  });
+
+  it('owns the keys of every component: bad ones across groups, replication, the cleaner and the controller are one ConfigError', () => {
+    const issues = issuesOf(() => parseNodeConfig({
+      flags: base,
+      set: [
+        'offsets.topic.num.partitions=0', // group coordinator
+        'group.min.session.timeout.ms=soon', // group coordinator
+        'replica.fetch.max.bytes=-1', // replication
+        'log.cleaner.backoff.ms=1', // log maintenance
+        'num.partitions=20000', // controller: above its partitions-per-topic limit (10000)
+      ],
+    }));
+    expect(issues.map((i) => i.key).sort()).toEqual([
+      'group.min.session.timeout.ms', 'log.cleaner.backoff.ms', 'num.partitions', 'offsets.topic.num.partitions', 'replica.fetch.max.bytes',
+    ]);
+  });
+
+  it('derives each component config from the node config', () => {
+    const config = parseNodeConfig({
+      flags: base,
+      set: ['offsets.retention.minutes=2', 'group.max.session.timeout.ms=60000', 'replica.fetch.min.bytes=10', 'log.cleaner.enable=false', 'controller.quorum.election.timeout.ms=500', 'num.partitions=3'],
+    });
+    expect(groupCoordinatorConfig(config)).toMatchObject({ offsetsRetentionMs: 120_000, groupMaxSessionTimeoutMs: 60_000, offsetsTopicNumPartitions: 50 });
+    expect(replicationConfig(config)).toMatchObject({ replicaFetchMinBytes: 10, replicaLagTimeMaxMs: 30_000 });
+    expect(logMaintenanceConfig(config)).toEqual({ retentionCheckIntervalMs: 300_000, cleanerEnable: false, cleanerBackoffMs: 15_000 });
+    expect(quorumControllerConfig(config)).toMatchObject({ tickMs: 50, electionTicks: 10 });
+    expect(controllerConfig(config)).toMatchObject({ defaultNumPartitions: 3 });
+  });
+});
+
+describe('startNode options.groups', () => {
+  it('goes through the node config parser: every bad key in one ConfigError, before anything starts', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tributary-groups-opt-'));
+    try {
+      const config = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': dataDir, listen: '127.0.0.1:0' } });
+      const err = await startNode(config, {
+        logger: silentLogger,
+        groups: { 'offsets.topic.num.partitions': 0, 'offsets.retention.minutes': 'x', 'no.such.key': 1 },
+      }).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues.map((i) => i.key).sort()).toEqual(['no.such.key', 'offsets.retention.minutes', 'offsets.topic.num.partitions']);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
 describe('meta.properties', () => {
   const alone = { processRoles: ['broker', 'controller'] as const, controllerQuorumVoters: [] };
+  const self = (nodeId: number) => ({ selfVoter: { nodeId, host: '127.0.0.1', port: 9092 } });
   it('stores node.id and cluster.id on first start and refuses a mismatch', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tributary-meta-'));
     try {
-      const first = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone });
+      const first = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone, ...self(3) });
       expect(first.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-      expect(await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone })).toEqual(first);
-      const wrongNode = await ensureMetaProperties({ dataDir: dir, nodeId: 4, clusterId: undefined, ...alone }).catch((e: unknown) => e);
+      expect(await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone, ...self(3) })).toEqual(first);
+      const wrongNode = await ensureMetaProperties({ dataDir: dir, nodeId: 4, clusterId: undefined, ...alone, ...self(4) }).catch((e: unknown) => e);
       expect(wrongNode).toBeInstanceOf(ConfigError);
       expect((wrongNode as ConfigError).issues.map((i) => i.key)).toEqual(['node.id']);
-      const wrongCluster = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: 'other', ...alone }).catch((e: unknown) => e);
+      const wrongCluster = await ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: 'other', ...alone, ...self(3) }).catch((e: unknown) => e);
       expect((wrongCluster as ConfigError).issues.map((i) => i.key)).toEqual(['cluster.id']);
 
       // startNode refuses too.
       const config = parseNodeConfig({ flags: { 'node.id': 9, listen: '127.0.0.1:0', 'data.dir': dir } });
       await expect(startNode(config, { logger: silentLogger })).rejects.toThrow(/node\.id: is 9 but .* belongs to node 3/);
       await writeFile(join(dir, 'meta.properties'), 'garbage\n');
-      await expect(ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone })).rejects.toBeInstanceOf(ConfigError);
+      await expect(ensureMetaProperties({ dataDir: dir, nodeId: 3, clusterId: undefined, ...alone, ...self(3) })).rejects.toBeInstanceOf(ConfigError);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

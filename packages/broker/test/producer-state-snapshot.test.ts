@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeRecordBatch } from '@tributary/protocol';
 import { MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
 import { Partition } from '../src/internal.js';
+import { FileProducerStateStore } from '../src/adapters/file-producer-state-store.js';
 import { PRODUCER_STATE_SNAPSHOT_FILE, decodeProducerSnapshot, encodeProducerSnapshot } from '../src/replication/producer-state-snapshot.js';
 import { anyProducerIds, silentLogger } from './helpers.js';
 
@@ -23,7 +24,7 @@ const batch = (seq: number, records = 2): Buffer => encodeRecordBatch({
   records: Array.from({ length: records }, (_, i) => ({ key: null, value: Buffer.from(`v${seq + i}`), timestamp: 1_000 })),
 });
 const open = (log: MemoryPartitionLog, snapshotDir: string): Partition =>
-  new Partition({ nodeId: 1, info, config, log, snapshotDir, logger: silentLogger, onHighWatermarkChange: () => undefined, producerIds: anyProducerIds });
+  new Partition({ nodeId: 1, info, config, log, producerStateStore: new FileProducerStateStore(snapshotDir), logger: silentLogger, onHighWatermarkChange: () => undefined, producerIds: anyProducerIds });
 const append = async (p: Partition, seq: number): Promise<number> => (await p.appendAsLeader(batch(seq), { requiredAcks: 1, nowMs: 0 })).batchBaseOffsets[0]!;
 
 describe('producer state snapshot', () => {

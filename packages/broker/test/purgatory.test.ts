@@ -16,7 +16,7 @@ async function setup(isr: number[]) {
     topics: () => [topic], topic: (n) => (n === 't' ? topic : undefined), partition: (n, p) => (n === 't' ? topic.partitions[p] : undefined), producerIdsEnd: () => 0,
   };
   const notifier = new ChangeNotifier();
-  const replicas = new ReplicaManager({ nodeId: 1, config, metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger });
+  const replicas = new ReplicaManager({ nodeId: 1, config, metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger, nowMs: Date.now });
   await replicas.applyChange({ type: 'topicCreated', topic });
   return { replicas, notifier, deps: { replicas, notifier, nowMs: Date.now } };
 }

@@ -1,5 +1,6 @@
 // The per-run context handed to every command: I/O streams, the environment, the cancel signal
 // (Ctrl-C) and a lazily opened cluster connection whose clients are all closed when the run ends.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import { parseBrokers, resolveBrokersText } from './parse/brokers.js';
 import type { AdminPort, ClusterConnector, Connect, ConsumerPort, ProducerPort, ProducerSettings } from './ports.js';
@@ -99,18 +100,7 @@ export function write(stream: Writable, text: string): Promise<void> {
   });
 }
 
-/** Resolves after `ms`, or early when `signal` aborts. */
+/** Resolves after `ms`, or early when `signal` aborts (Node's timer rejects then; here that is the end). */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -8,8 +8,9 @@ import type { CommonConfig } from './config.js';
 import { ClientClosedError, ConnectionError, TributaryClientError, UnknownTopicOrPartitionError } from './errors.js';
 import { errorName } from './wire-errors.js';
 import type { Logger } from './logger.js';
-import { backoffMs, isRetriableError, sleep } from './retry.js';
+import { backoffMs, isRetriableError } from './retry.js';
 import { unary } from './rpc.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface BrokerNode {
   readonly nodeId: number;

@@ -1,5 +1,5 @@
-// The Consumer (manual assignment; consumer groups will add `subscribe` on top of the same
-// SubscriptionState). `poll` returns buffered records or fetches from partition leaders; fetches run in
+// The Consumer (manual assignment with `assign`, or a consumer group's with `subscribe`, both through
+// one SubscriptionState). `poll` returns buffered records or fetches from partition leaders; fetches run in
 // the background between polls and are bounded per leader to one in flight.
 //
 // Positions: each assigned partition has a fetch position (next offset to fetch) and the leader epoch of
@@ -8,6 +8,10 @@
 // answers with a diverging epoch whose end offset is below our position, the consumer throws
 // LogTruncationError if `auto.offset.reset=none`, otherwise it logs and seeks back to that end offset
 // (the first offset that may differ), as the Java client does.
+//
+// Why one file past 600 lines: assignment, poll and fetch all act on the per-partition positions and
+// buffers (SubscriptionState) and their generations; the group protocol lives in consumer-group.ts,
+// decoding in codec.ts, offset lookup in list-offsets.ts.
 import { tributary, type RecordBatch } from '@tributary/protocol';
 import { Cluster } from './cluster.js';
 import { decodeFetchedBatches } from './codec.js';
@@ -72,7 +76,7 @@ interface PartitionState {
 
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
-/** Partition assignment and positions: what `subscribe` (consumer groups) will drive later. */
+/** Partition assignment and positions, set by `assign` or by the group's rebalances under `subscribe`. */
 export class SubscriptionState {
   private readonly states = new Map<string, PartitionState>();
 

@@ -5,9 +5,10 @@ import * as grpc from '@grpc/grpc-js';
 import { GroupsClient, tributary } from '@tributary/protocol';
 import type { Cluster } from './cluster.js';
 import { ClientClosedError, ConnectionError, RequestTimeoutError, TributaryClientError, errorFromWire } from './errors.js';
-import { backoffMs, sleep } from './retry.js';
+import { backoffMs } from './retry.js';
 import { unary } from './rpc.js';
 import { errorName } from './wire-errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Codes after which the coordinator must be looked up again. */
 const COORDINATOR_CODES = new Set(['NOT_COORDINATOR', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE']);

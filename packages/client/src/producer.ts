@@ -9,6 +9,11 @@
 // broker can drop duplicates and refuse gaps. If the broker does not implement InitProducerId, the
 // producer logs a warning once and sends without producer ids: retries may then duplicate records and,
 // with more than one request in flight, reorder them (see `idempotence`).
+//
+// Why one file past 600 lines: the send path and the sender loop share one in-flight state (batches,
+// sequences, per-broker request slots, the producer id) and complete every record exactly once between
+// them. Batching lives in accumulator.ts, buffers in buffer-pool.ts, encoding in codec.ts, partition
+// choice in partitioner.ts.
 import { tributary } from '@tributary/protocol';
 import {
   RecordAccumulator, type PendingRecord, type ProducerBatch, type RecordMetadata,
@@ -26,6 +31,7 @@ import { StickyPartitionCache, choosePartition } from './partitioner.js';
 import { BATCH_OVERHEAD_BYTES, recordSizeUpperBoundBytes, type RecordHeader } from './record-size.js';
 import { decideRetry } from './retry.js';
 import { errorName } from './wire-errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type { RecordMetadata } from './accumulator.js';
 
@@ -626,7 +632,7 @@ export class Producer {
       } catch (error) {
         const decision = decideRetry({ error, attempt, nowMs: Date.now(), deadlineMs, policy: this.config, jitter01: Math.random() });
         if (decision.retry && !this.cluster.isClosed) {
-          await new Promise((r) => setTimeout(r, decision.backoffMs));
+          await sleep(decision.backoffMs);
           continue;
         }
         if (error instanceof UnsupportedOperationError) {

@@ -2,6 +2,10 @@
 // are inputs), so it is tested without timers. Backoff is exponential from `retry.backoff.ms` up to
 // `retry.backoff.max.ms` with ±20% jitter, as the Java client does (KIP-580).
 import { TributaryClientError } from './errors.js';
+// Backoffs use Node's promise setTimeout, which keeps the process alive on purpose: while every
+// connection is down it may be the only handle left, and an unref'd timer let Node exit in the
+// middle of `await producer.send()` (exit code 13, unsettled top-level await) instead of retrying.
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface RetryPolicy {
   readonly retries: number;
@@ -48,14 +52,6 @@ export function decideRetry(args: {
   return { retry: true, backoffMs: wait };
 }
 
-/**
- * A backoff inside an operation a caller awaits. The timer keeps the process alive on purpose: while
- * every connection is down it may be the only handle left, and an unref'd one let Node exit in the
- * middle of `await producer.send()` (exit code 13, unsettled top-level await) instead of retrying.
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Runs `op` until it succeeds, fails with a non-retriable error, or the deadline passes; the last

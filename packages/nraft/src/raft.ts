@@ -21,6 +21,11 @@
 // it steps down: if a remaining voter has its whole log it sends that voter timeout-now (so there is
 // no election-timeout gap); otherwise the remaining voters elect a leader after their timeouts. The
 // removal entry is committed before anyone applies it, so whoever wins has it.
+//
+// Why one file past 600 lines: it is one state machine — every handler of Step reads and changes the
+// same term, vote, log, leader and progress state, and the safety arguments above span the roles (etcd-
+// raft keeps raft.go whole for the same reason). What stands alone lives beside it:
+// progress.ts and tracker.ts, quorum.ts, raft-log.ts, read-only.ts, message-check.ts.
 import { encodeConfChange } from './conf-change-codec.js';
 import { entriesPayloadBytes } from './entry-size.js';
 import { ProposalDroppedError, invariant } from './errors.js';

@@ -4,7 +4,19 @@
 // Retriability follows Kafka's Java client (a code is retriable when its exception extends
 // RetriableException there), so a Kafka user's intuition carries over. The client's retry module must
 // decide from `retriable` only, never from ad-hoc lists of codes.
+import {
+  CorruptRecordError,
+  InvalidArgumentError,
+  InvalidRecordError,
+  MessageTooLargeError,
+  RecordFormatError,
+  UnsupportedCompressionError,
+} from '@tributary/record-format';
 import { tributary } from './proto.js';
+
+// The record format's errors (batch framing, records, codecs, bad arguments) are defined in the leaf
+// package @tributary/record-format and re-exported here under their names; they count as TributaryErrors.
+export { CorruptRecordError, InvalidArgumentError, InvalidRecordError, MessageTooLargeError, UnsupportedCompressionError };
 
 export const ErrorCode = tributary.v1.ErrorCode;
 export type ErrorCode = tributary.v1.ErrorCode;
@@ -118,8 +130,22 @@ export class TributaryError extends Error {
     this.retriable = isRetriable(code);
   }
 
+  /**
+   * The record format's errors are TributaryErrors too (same `code` and `retriable` contract; the errors
+   * test pins their codes to the enum), but their package cannot extend this class: it depends on nothing
+   * of ours. So `instanceof TributaryError` accepts them explicitly. Subclasses keep the ordinary check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === TributaryError && value instanceof RecordFormatError;
+  }
+
   /** The most specific error class for `code` (CORRUPT_MESSAGE → CorruptRecordError, ...). */
   static from(code: ErrorCode, message: string): TributaryError {
+    return TributaryError.specific(code, message) as TributaryError;
+  }
+
+  private static specific(code: ErrorCode, message: string): TributaryError | RecordFormatError {
     switch (code) {
       case ErrorCode.CORRUPT_MESSAGE:
         return new CorruptRecordError(message);
@@ -135,56 +161,6 @@ export class TributaryError extends Error {
       default:
         return new TributaryError(code, message);
     }
-  }
-}
-
-/** A record batch (or a record in it) is malformed: bad framing, magic, CRC, varint, length or count. */
-export class CorruptRecordError extends TributaryError {
-  override name = 'CorruptRecordError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.CORRUPT_MESSAGE, message, options);
-  }
-}
-
-/**
- * A well-framed batch whose contents break a rule the broker enforces before appending (Kafka's
- * InvalidRecordException): its header's record count or offset range disagrees with its records, a
- * client sent a control batch, ...
- */
-export class InvalidRecordError extends TributaryError {
-  override name = 'InvalidRecordError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.INVALID_RECORD, message, options);
-  }
-}
-
-/** A batch or request is larger than a configured limit (`max.message.bytes`, `maxBatchBytes`...). */
-export class MessageTooLargeError extends TributaryError {
-  override name = 'MessageTooLargeError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.MESSAGE_TOO_LARGE, message, options);
-  }
-}
-
-/** A batch uses a compression codec this build does not implement (snappy, zstd). */
-export class UnsupportedCompressionError extends TributaryError {
-  override name = 'UnsupportedCompressionError';
-  readonly codec: number;
-  constructor(codec: number) {
-    super(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, `unsupported compression codec ${codec} (supported: 0 none, 1 gzip, 3 lz4)`);
-    this.codec = codec;
-  }
-}
-
-/** A caller-supplied value is malformed. `field` names it (a request field or an option path). */
-export class InvalidArgumentError extends TributaryError {
-  override name = 'InvalidArgumentError';
-  readonly field: string;
-  readonly detail: string;
-  constructor(field: string, detail: string) {
-    super(ErrorCode.INVALID_ARGUMENT, field === '' ? detail : `${field}: ${detail}`);
-    this.field = field;
-    this.detail = detail;
   }
 }
 

@@ -15,6 +15,8 @@ export {
   toWireError,
   fromWireError,
 } from './errors.js';
+// The record batch format lives in @tributary/record-format; these are the names this package has always
+// exported, so clients and tests keep importing them from here.
 export {
   type Compression,
   COMPRESSIONS,
@@ -23,8 +25,6 @@ export {
   compressionFromName,
   compressionFromCode,
   inflateBounded,
-} from './compression.js';
-export {
   BASE_OFFSET_OFFSET,
   BATCH_LENGTH_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
@@ -55,16 +55,16 @@ export {
   type TimestampType,
   type BatchHeader,
   type ValidateBatchesOptions,
+  type BatchWalkOptions,
   type BatchStamp,
   batchSizeAt,
   computeBatchCrc,
   verifyBatchCrc,
   readBatchHeader,
+  batchesIn,
   validateBatches,
   stampBatch,
   setLogAppendTime,
-} from './batch-header.js';
-export {
   type RecordHeader,
   type RecordInput,
   type RecordBatchInput,
@@ -76,9 +76,8 @@ export {
   encodeRecordBatch,
   decodeRecordBatch,
   decodeRecordBatches,
-} from './record-batch.js';
-export { type ProducedBatchLimits, validateProducedBatch } from './batch-validator.js';
-export {
+  type ProducedBatchLimits,
+  validateProducedBatch,
   ByteCursor,
   MAX_VARINT_BYTES,
   MAX_VARLONG_BYTES,
@@ -91,4 +90,4 @@ export {
   encodeVarlong,
   readInt64Safe,
   writeInt64,
-} from './varint.js';
+} from '@tributary/record-format';

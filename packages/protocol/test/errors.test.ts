@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RECORD_ERROR_CODE, RecordFormatError, UnsupportedCompressionError } from '@tributary/record-format';
 import {
   compressionFromName,
   CorruptRecordError,
@@ -107,6 +108,24 @@ describe('typed errors', () => {
     expect(fromWireError({})).toBeNull();
     expect(fromWireError({ code: ErrorCode.NONE, message: '' })).toBeNull();
     expect(fromWireError({ code: ErrorCode.REQUEST_TIMED_OUT })?.message).toBe('REQUEST_TIMED_OUT');
+  });
+});
+
+describe('the record format errors', () => {
+  it('carry the wire code and retriable flag of their Kafka name, and count as TributaryErrors', () => {
+    for (const [name, code] of Object.entries(RECORD_ERROR_CODE)) {
+      expect(tributary.v1.ErrorCode[name as keyof typeof tributary.v1.ErrorCode], name).toBe(code);
+    }
+    const errors: RecordFormatError[] = [new CorruptRecordError('x'), new MessageTooLargeError('x'), new InvalidArgumentError('f', 'x'), new UnsupportedCompressionError(2)];
+    for (const err of errors) {
+      expect(err.code).toBe(RECORD_ERROR_CODE[err.errorName]);
+      expect(err.retriable).toBe(isRetriable(err.code));
+      expect(err).toBeInstanceOf(TributaryError);
+      expect(toWireError(err).code).toBe(err.code);
+    }
+    // Only TributaryError itself widens instanceof; a specific class keeps the ordinary check.
+    expect(new Error('x')).not.toBeInstanceOf(TributaryError);
+    expect(TributaryError.from(ErrorCode.NOT_LEADER_OR_FOLLOWER, 'x')).not.toBeInstanceOf(CorruptRecordError);
   });
 });
 

@@ -1,31 +1,36 @@
-// The record batch header as storage sees it (61 bytes, big-endian). Storage parses this layout on its
-// own because it depends on nothing of ours (DESIGN.md §2); packages/protocol owns the full format and
-// docs/record-format.md documents it. Storage never looks past the header: records stay opaque bytes.
+// What storage needs of the record batch format, on top of @tributary/record-format (which owns the layout,
+// the batch walk and the CRC; docs/record-format.md). Storage never looks past the header on the append,
+// replication and fetch paths: records stay opaque bytes.
 //
-//   baseOffset int64 @0 | batchLength int32 @8 (bytes after this field) | partitionLeaderEpoch int32 @12 |
-//   magic int8 @16 (=2) | crc uint32 @17 (CRC32C of [21, end)) | attributes int16 @21 |
-//   lastOffsetDelta int32 @23 | baseTimestamp int64 @27 | maxTimestamp int64 @35 | producerId int64 @43 |
-//   producerEpoch int16 @51 | baseSequence int32 @53 | recordCount int32 @57 | records @61
-import { crc32c } from '@node-rs/crc32';
-import { CorruptRecordError, InvalidRecordError, RecordTooLargeError } from './errors.js';
+// Trust: a leader append carries batches the broker validated once at the edge (framing, magic, CRC and
+// every record, validateBatches + validateProducedBatch), so storage re-asserts their framing but does not
+// recompute their CRC. A follower append carries bytes from the network and is CRC-checked here.
+import {
+  BATCH_HEADER_BYTES,
+  BASE_OFFSET_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD_BYTES,
+  MAX_TIMESTAMP_OFFSET,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  RecordFormatError,
+  batchSizeAt,
+  batchesIn,
+  verifyBatchCrc,
+} from '@tributary/record-format';
+import { CorruptRecordError, InvalidRecordError, RecordTooLargeError, type StorageError } from './errors.js';
 
-export const BASE_OFFSET_OFFSET = 0;
-export const BATCH_LENGTH_OFFSET = 8;
-export const PARTITION_LEADER_EPOCH_OFFSET = 12;
-export const MAGIC_OFFSET = 16;
-export const CRC_OFFSET = 17;
-export const ATTRIBUTES_OFFSET = 21;
-export const LAST_OFFSET_DELTA_OFFSET = 23;
-export const BASE_TIMESTAMP_OFFSET = 27;
-export const MAX_TIMESTAMP_OFFSET = 35;
-export const RECORD_COUNT_OFFSET = 57;
-export const BATCH_HEADER_BYTES = 61;
-/** baseOffset + batchLength: the bytes batchLength does not count. */
-export const LOG_OVERHEAD_BYTES = 12;
-export const MIN_BATCH_LENGTH = BATCH_HEADER_BYTES - LOG_OVERHEAD_BYTES;
-export const CURRENT_MAGIC = 2;
-/** Attribute bit 3: the batch's maxTimestamp is the broker's append time. */
-export const LOG_APPEND_TIME_FLAG = 0x08;
+export {
+  BATCH_HEADER_BYTES,
+  BATCH_LENGTH_OFFSET,
+  LAST_OFFSET_DELTA_OFFSET,
+  LOG_OVERHEAD_BYTES,
+  MAX_TIMESTAMP_OFFSET,
+  MIN_BATCH_LENGTH,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  writeInt64,
+} from '@tributary/record-format';
+
 /** Header bytes needed to learn a batch's extent, last offset and max timestamp. */
 export const EXTENT_HEADER_BYTES = MAX_TIMESTAMP_OFFSET + 8;
 
@@ -48,13 +53,10 @@ export function readInt64(buf: Buffer, at: number): number {
   return Number(buf.readBigInt64BE(at));
 }
 
-export function writeInt64(buf: Buffer, at: number, value: number): void {
-  buf.writeBigInt64BE(BigInt(value), at);
-}
-
 /**
  * Reads the extent of the batch at `position`, or null when the buffer does not hold at least
- * EXTENT_HEADER_BYTES there. Does not check magic or CRC.
+ * EXTENT_HEADER_BYTES there. Does not check magic or CRC: for the header-only walks over the log's own
+ * (recovered or appended) bytes, which may end in a partial batch.
  */
 export function readBatchExtent(buf: Buffer, position: number): BatchExtent | null {
   if (buf.length - position < EXTENT_HEADER_BYTES) return null;
@@ -74,85 +76,57 @@ export interface ValidatedBatch extends BatchExtent {
   readonly recordCount: number;
 }
 
-/** Why a stored batch is not a whole, valid batch; null when it is. Used by recovery. */
+/** Why the stored batch at `position` (within [0, end) of `buf`) is not whole and valid; null when it is. Used by recovery. */
 export function checkStoredBatch(buf: Buffer, position: number, end: number): string | null {
   if (end - position < BATCH_HEADER_BYTES) return 'torn header';
-  const batchLength = buf.readInt32BE(position + BATCH_LENGTH_OFFSET);
-  if (batchLength < MIN_BATCH_LENGTH) return `batchLength ${batchLength} below ${MIN_BATCH_LENGTH}`;
-  if (batchLength > end - position - LOG_OVERHEAD_BYTES) return 'torn batch';
-  const magic = buf.readInt8(position + MAGIC_OFFSET);
-  if (magic !== CURRENT_MAGIC) return `magic ${magic}`;
-  const batchEnd = position + LOG_OVERHEAD_BYTES + batchLength;
-  const stored = buf.readUInt32BE(position + CRC_OFFSET);
-  const computed = crc32c(buf.subarray(position + ATTRIBUTES_OFFSET, batchEnd));
-  if (stored !== computed) return `crc ${stored} != ${computed}`;
+  const view = end === buf.length ? buf : buf.subarray(0, end);
+  try {
+    verifyBatchCrc(view, position, batchSizeAt(view, position));
+  } catch (err) {
+    if (err instanceof RecordFormatError) return err.message;
+    throw err;
+  }
   if (buf.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET) < 0) return 'negative lastOffsetDelta';
   return null;
 }
 
+/** Storage's typed error for a record format failure (storage's errors carry Kafka names as codes). */
+function asStorageError(err: RecordFormatError): StorageError {
+  switch (err.errorName) {
+    case 'MESSAGE_TOO_LARGE':
+      return new RecordTooLargeError(err.message, { cause: err });
+    case 'INVALID_RECORD':
+      return new InvalidRecordError(err.message, { cause: err });
+    default:
+      return new CorruptRecordError(err.message, { cause: err });
+  }
+}
+
 /**
- * Validates concatenated batches received for append: framing (whole batches, nothing trailing), magic,
- * CRC and size. Throws CorruptRecordError / RecordTooLargeError / InvalidRecordError; never mutates.
+ * Checks the framing of concatenated batches received for append (whole batches, nothing trailing, magic,
+ * size, header fields; the CRC too unless `verifyCrc` is false) and returns what storage needs of each.
+ * Throws CorruptRecordError / RecordTooLargeError / InvalidRecordError; never mutates.
  * `requireDenseOffsets` (leader appends) demands recordCount = lastOffsetDelta + 1, because the leader
  * assigns recordCount offsets without decoding records.
  */
-export function validateBatches(
+export function checkAppendBatches(
   buf: Buffer,
-  opts: { readonly maxBatchBytes: number; readonly requireDenseOffsets: boolean },
+  opts: { readonly maxBatchBytes: number; readonly requireDenseOffsets: boolean; readonly verifyCrc: boolean },
 ): ValidatedBatch[] {
-  const batches: ValidatedBatch[] = [];
   if (buf.length === 0) throw new InvalidRecordError('no record batches to append');
-  let position = 0;
-  while (position < buf.length) {
-    const remaining = buf.length - position;
-    if (remaining < BATCH_HEADER_BYTES) {
-      throw new CorruptRecordError(`batch at byte ${position}: ${remaining} bytes, header needs ${BATCH_HEADER_BYTES}`);
+  const batches: ValidatedBatch[] = [];
+  try {
+    for (const h of batchesIn(buf, { maxBatchBytes: opts.maxBatchBytes, verifyCrc: opts.verifyCrc })) {
+      const where = `batch at byte ${h.position}`;
+      if (h.recordCount < 1) throw new InvalidRecordError(`${where}: recordCount ${h.recordCount} < 1`);
+      if (opts.requireDenseOffsets && h.recordCount !== h.lastOffsetDelta + 1) {
+        throw new InvalidRecordError(`${where}: recordCount ${h.recordCount} != lastOffsetDelta + 1 (${h.lastOffsetDelta + 1})`);
+      }
+      batches.push(h);
     }
-    const batchLength = buf.readInt32BE(position + BATCH_LENGTH_OFFSET);
-    if (batchLength < MIN_BATCH_LENGTH) {
-      throw new CorruptRecordError(`batch at byte ${position}: batchLength ${batchLength} below ${MIN_BATCH_LENGTH}`);
-    }
-    const sizeBytes = LOG_OVERHEAD_BYTES + batchLength;
-    if (sizeBytes > opts.maxBatchBytes) {
-      throw new RecordTooLargeError(`batch at byte ${position}: ${sizeBytes} bytes exceeds max.message.bytes ${opts.maxBatchBytes}`);
-    }
-    if (sizeBytes > remaining) {
-      throw new CorruptRecordError(`batch at byte ${position}: batchLength ${batchLength} runs past the end (${remaining} bytes left)`);
-    }
-    const magic = buf.readInt8(position + MAGIC_OFFSET);
-    if (magic !== CURRENT_MAGIC) throw new CorruptRecordError(`batch at byte ${position}: magic ${magic}, expected ${CURRENT_MAGIC}`);
-    const stored = buf.readUInt32BE(position + CRC_OFFSET);
-    const computed = crc32c(buf.subarray(position + ATTRIBUTES_OFFSET, position + sizeBytes));
-    if (stored !== computed) {
-      throw new CorruptRecordError(`batch at byte ${position}: crc ${stored} does not match computed ${computed}`);
-    }
-    const lastOffsetDelta = buf.readInt32BE(position + LAST_OFFSET_DELTA_OFFSET);
-    const recordCount = buf.readInt32BE(position + RECORD_COUNT_OFFSET);
-    if (lastOffsetDelta < 0) throw new InvalidRecordError(`batch at byte ${position}: lastOffsetDelta ${lastOffsetDelta} < 0`);
-    if (recordCount < 1) throw new InvalidRecordError(`batch at byte ${position}: recordCount ${recordCount} < 1`);
-    if (opts.requireDenseOffsets && recordCount !== lastOffsetDelta + 1) {
-      throw new InvalidRecordError(`batch at byte ${position}: recordCount ${recordCount} != lastOffsetDelta + 1 (${lastOffsetDelta + 1})`);
-    }
-    const baseOffset = readInt64(buf, position + BASE_OFFSET_OFFSET);
-    batches.push({
-      position,
-      sizeBytes,
-      baseOffset,
-      lastOffset: baseOffset + lastOffsetDelta,
-      partitionLeaderEpoch: buf.readInt32BE(position + PARTITION_LEADER_EPOCH_OFFSET),
-      maxTimestamp: readInt64(buf, position + MAX_TIMESTAMP_OFFSET),
-      lastOffsetDelta,
-      recordCount,
-    });
-    position += sizeBytes;
+  } catch (err) {
+    if (err instanceof RecordFormatError) throw asStorageError(err);
+    throw err;
   }
   return batches;
-}
-
-/** Rewrites a batch as LogAppendTime: sets attribute bit 3 and maxTimestamp, then recomputes the CRC. */
-export function stampLogAppendTime(buf: Buffer, position: number, sizeBytes: number, logAppendTimeMs: number): void {
-  const attributes = buf.readInt16BE(position + ATTRIBUTES_OFFSET);
-  buf.writeInt16BE(attributes | LOG_APPEND_TIME_FLAG, position + ATTRIBUTES_OFFSET);
-  writeInt64(buf, position + MAX_TIMESTAMP_OFFSET, logAppendTimeMs);
-  buf.writeUInt32BE(crc32c(buf.subarray(position + ATTRIBUTES_OFFSET, position + sizeBytes)), position + CRC_OFFSET);
 }

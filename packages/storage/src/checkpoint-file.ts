@@ -1,9 +1,15 @@
 // Small text files replaced atomically: write a temp file, fsync it, rename over the target, fsync the
 // directory. A reader sees the old or the new content, never a mix, even after power loss.
+// The broker's small files (meta.properties, partition.metadata, snapshots) use these too; nraft keeps
+// its own pair (state-file.ts), since nraft depends on no package of ours.
 import { open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 
-export async function writeFileAtomic(file: string, content: string | Buffer): Promise<void> {
+/**
+ * Replaces `file` with `content`. The directory must exist: creating it here could bring back a
+ * directory that was deleted meanwhile. A crash leaves `<file>.tmp`, which the next write replaces.
+ */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
   const temp = `${file}.tmp`;
   const handle = await open(temp, 'w');
   try {
@@ -16,6 +22,7 @@ export async function writeFileAtomic(file: string, content: string | Buffer): P
   await fsyncDir(path.dirname(file));
 }
 
+/** fsync a directory so that creations, renames and unlinks inside it survive a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {

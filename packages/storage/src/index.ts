@@ -2,9 +2,6 @@
 export { DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS, PartitionLog, READ_MAX_BYTES } from './partition-log.js';
 export type {
   AppendInfo,
-  CleanerStep,
-  CleanResult,
-  CompactOptions,
   IoStats,
   LogState,
   PartitionLogOptions,
@@ -13,6 +10,7 @@ export type {
   RetentionResult,
   TimestampOffset,
 } from './partition-log.js';
+export type { CleanerStep, CleanResult, CompactOptions } from './log-compactor.js';
 export {
   DEFAULT_LOG_CONFIG,
   LOG_CONFIG_KEYS,
@@ -38,3 +36,5 @@ export type { ConfigIssue, StorageErrorCode } from './errors.js';
 export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.js';
 export type { EpochEndOffset, EpochEntry } from './leader-epoch-cache.js';
 export type { Clock, Logger } from './logger.js';
+export { fsyncDir, writeFileAtomic } from './checkpoint-file.js';
+export { DIR_NAME_BYTES_MAX, isSetAsideDirName, setAsideDirPath, type SetAsideKind } from './set-aside-dir.js';

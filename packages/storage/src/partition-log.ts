@@ -14,47 +14,29 @@
 // queue ("the writer"). Appends assign offsets synchronously at call time, so offsets follow call order;
 // all appends queued in one event-loop turn are written with one writev. Reads run concurrently and only
 // see batches whose write has completed (logEndOffset and segment sizes move after the write).
+//
+// Why one file past 600 lines: everything left here reads or changes one set of fields — the segments,
+// log start and end, the next offset to assign, the high watermark, the recovery point and the epoch
+// cache — in the writer queue's order, and append, roll, retention, truncation, flush and close each
+// depend on the others' changes to them. What does not touch those fields lives beside it: the queue
+// (writer-queue.ts), compaction (log-compactor.ts), checkpoint files (log-checkpoints.ts), loading and
+// recovery (log-loader.ts), one segment (log-segment.ts).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { setAsideDirPath } from './set-aside-dir.js';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type BatchExtent,
-  BATCH_LENGTH_OFFSET,
-  LAST_OFFSET_DELTA_OFFSET,
-  LOG_OVERHEAD_BYTES,
-  MAX_TIMESTAMP_OFFSET,
-  PARTITION_LEADER_EPOCH_OFFSET,
-  readInt64,
-  stampLogAppendTime,
-  validateBatches,
-  writeInt64,
-} from './batch-header.js';
-import {
-  CLEANER_CHECKPOINT_FILE,
-  type CleanerCheckpoint,
-  fsyncDir,
-  serializeCleanerCheckpoint,
-  serializeOffsetCheckpoint,
-  writeFileAtomic,
-} from './checkpoint-file.js';
-import { CLEANED_SUFFIX, CleanedSegmentWriter, removeStage, SEGMENT_SUFFIXES, segmentPath, SWAP_SUFFIX } from './cleaned-segment.js';
-import { type BatchCleanStats, cleanBatch, DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES, OffsetMap, planCleaning } from './log-cleaner.js';
-import { readBatchRecords } from './record-reader.js';
+import { type BatchExtent, checkAppendBatches } from './batch-header.js';
+import { setLogAppendTime, stampBatch } from '@tributary/record-format';
+import { type CleanerCheckpoint, fsyncDir, writeFileAtomic } from './checkpoint-file.js';
+import { DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES } from './log-cleaner.js';
 import { InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
 import type { EpochEndOffset, LeaderEpochCache } from './leader-epoch-cache.js';
+import { LogCheckpoints } from './log-checkpoints.js';
+import { type CleanResult, type CompactionHandle, type CompactOptions, LogCompactor } from './log-compactor.js';
 import { DEFAULT_LOG_CONFIG, deletesByRetention, type LogConfig } from './log-config.js';
-import {
-  CLEAN_SHUTDOWN_FILE,
-  HIGH_WATERMARK_CHECKPOINT_FILE,
-  LEADER_EPOCH_CHECKPOINT_FILE,
-  LEADER_EPOCH_ASSIGNED_FILE,
-  type LoadedLog,
-  loadLog,
-  LOG_START_OFFSET_CHECKPOINT_FILE,
-  RECOVERY_POINT_CHECKPOINT_FILE,
-} from './log-loader.js';
+import { CLEAN_SHUTDOWN_FILE, type LoadedLog, loadLog } from './log-loader.js';
 import { LogSegment, MAX_RELATIVE_OFFSET, type PlacedBatch } from './log-segment.js';
+import { WriterQueue } from './writer-queue.js';
 import { type Clock, type Logger, NOOP_LOGGER } from './logger.js';
 
 
@@ -114,51 +96,6 @@ export interface PartitionLogOptions {
 }
 
 export const DEFAULT_HIGH_WATERMARK_CHECKPOINT_INTERVAL_MS = 5000;
-/** Bytes the cleaner reads from a segment at a time. */
-const CLEANER_READ_CHUNK_BYTES = 1024 * 1024;
-
-export interface CompactOptions {
-  /** Overrides the log's cleanerDedupeBufferBytes for this call. */
-  readonly dedupeBufferBytes?: number;
-  /**
-   * Observes the swap protocol (tests): called after each durable step; a test copies the directory
-   * here to model a crash at that point. Steps run on the writer queue from `committed` on.
-   */
-  readonly onStep?: (step: CleanerStep) => void | Promise<void>;
-}
-
-export type CleanerStep =
-  | { readonly kind: 'cleaned-written'; readonly pass: number; readonly baseOffsets: readonly number[] }
-  | { readonly kind: 'end-checkpointed'; readonly pass: number; readonly compactedEndOffset: number }
-  | { readonly kind: 'committed'; readonly pass: number; readonly baseOffset: number }
-  | { readonly kind: 'swapped'; readonly pass: number; readonly baseOffset: number }
-  | { readonly kind: 'checkpointed'; readonly pass: number; readonly firstDirtyOffset: number };
-
-export interface CleanResult {
-  /** `skipped`: nothing to do (reason says why); `aborted`: segments changed under the cleaner (retention, truncation, close). */
-  readonly outcome: 'cleaned' | 'skipped' | 'aborted';
-  readonly reason: string | null;
-  readonly dirtyRatio: number;
-  readonly passes: number;
-  /** The cleaner's checkpoint after the call: offsets below it are clean. */
-  readonly firstDirtyOffset: number;
-  readonly segmentsRewritten: number;
-  /** Sizes of the rewritten segments before and after, bytes. */
-  readonly bytesBefore: number;
-  readonly bytesAfter: number;
-  /** Records removed, tombstones included. */
-  readonly recordsRemoved: number;
-  readonly tombstonesRemoved: number;
-  readonly batchesRemoved: number;
-  /** Batches kept whole because the cleaner could not read their records. */
-  readonly unreadableBatches: number;
-}
-
-interface SegmentRewrite {
-  readonly segment: LogSegment;
-  readonly bytesBefore: number;
-  readonly bytesAfter: number;
-}
 
 export interface AppendInfo {
   readonly firstOffset: number;
@@ -214,22 +151,12 @@ export interface IoStats {
 export type LogState = 'open' | 'closing' | 'closed' | 'failed';
 
 interface AppendOp {
-  readonly kind: 'append';
   readonly buffer: Buffer;
   readonly batches: readonly BatchExtent[];
   readonly info: AppendInfo;
   readonly resolve: (info: AppendInfo) => void;
   readonly reject: (err: unknown) => void;
 }
-
-interface TaskOp {
-  readonly kind: 'task';
-  readonly run: () => Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (err: unknown) => void;
-}
-
-type WriterOp = AppendOp | TaskOp;
 
 export class PartitionLog {
   private readonly segments: LogSegment[];
@@ -246,23 +173,20 @@ export class PartitionLog {
   private recoveryPointValue: number;
   private lastFlushMs: number;
   private epochCheckpointDirty = false;
-  private readonly queue: WriterOp[] = [];
-  private drainScheduled = false;
-  private draining = false;
+  private readonly writer = new WriterQueue<AppendOp>({
+    writeAppends: (group) => this.writeAppends(group),
+    hasFailed: () => this.state === 'failed',
+    failedError: (cause) => new LogUnavailableError(`log ${this.dir} failed`, { cause }),
+  });
   private readonly backgroundTasks = new Set<Promise<void>>();
-  private readonly checkpointChains = new Map<string, Promise<void>>();
-  /** Last content written per checkpoint file, to skip rewriting an unchanged one. */
-  private readonly checkpointContents = new Map<string, string>();
+  private readonly checkpoints: LogCheckpoints;
   private flushTimer: NodeJS.Timeout | null = null;
   private highWatermarkTimer: NodeJS.Timeout | null = null;
   private flushQueued = false;
   private closePromise: Promise<void> | null = null;
   private failure: unknown = null;
   private stats = { writes: 0, fsyncs: 0, segmentsRolled: 0 };
-  private cleanerCheckpoint: CleanerCheckpoint;
-  private readonly cleanerDedupeBufferBytes: number;
-  /** The compaction in progress; calls run one after another. */
-  private cleaning: Promise<unknown> = Promise.resolve();
+  private readonly compactor: LogCompactor;
   private readonly onFailure: ((err: unknown) => void) | undefined;
 
   private constructor(
@@ -283,9 +207,7 @@ export class PartitionLog {
     },
   ) {
     this.onFailure = init.onFailure;
-    this.cleanerCheckpoint = init.cleaner;
-    assert.ok(init.cleanerDedupeBufferBytes > 0, `cleanerDedupeBufferBytes ${init.cleanerDedupeBufferBytes} must be > 0`);
-    this.cleanerDedupeBufferBytes = init.cleanerDedupeBufferBytes;
+    this.checkpoints = new LogCheckpoints(dir);
     this.configValue = init.config;
     this.clock = init.clock;
     this.logger = init.logger;
@@ -296,6 +218,8 @@ export class PartitionLog {
     this.nextOffsetToAssign = this.logEndOffsetValue;
     this.highWatermarkValue = init.highWatermark;
     this.recoveryPointValue = init.recoveryPoint;
+    // After the fields its handle reads.
+    this.compactor = new LogCompactor(this.compactionHandle(), { checkpoint: init.cleaner, dedupeBufferBytes: init.cleanerDedupeBufferBytes });
     this.lastFlushMs = this.clock();
     this.startFlushTimer();
     const checkpointMs = init.highWatermarkCheckpointIntervalMs;
@@ -373,10 +297,9 @@ export class PartitionLog {
   /** Persists what loading changed, then removes the clean-shutdown marker. */
   private async finishOpen(loaded: LoadedLog): Promise<void> {
     const { checkpointed } = loaded;
-    if (checkpointed.highWatermark !== null) this.checkpointContents.set(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointed.highWatermark));
-    if (checkpointed.recoveryPoint !== null) this.checkpointContents.set(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(checkpointed.recoveryPoint));
+    this.checkpoints.loaded(checkpointed);
     if (loaded.epochCacheChanged || loaded.recovered) await this.writeEpochCheckpoint();
-    await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.logEndOffsetValue));
+    await this.checkpoints.recoveryPoint(this.logEndOffsetValue);
     if (loaded.cleanShutdown) {
       // From here on a crash is an unclean stop.
       await rm(path.join(this.dir, CLEAN_SHUTDOWN_FILE), { force: true });
@@ -456,7 +379,7 @@ export class PartitionLog {
 
   /** Persists the high watermark if it changed (atomic write). Runs on a timer and in close(). */
   async checkpointHighWatermark(): Promise<void> {
-    await this.writeCheckpoint(HIGH_WATERMARK_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.highWatermarkValue));
+    await this.checkpoints.highWatermark(this.highWatermarkValue);
   }
 
   // ---- append ----
@@ -474,16 +397,17 @@ export class PartitionLog {
       assert.ok(Number.isInteger(leaderEpoch) && leaderEpoch >= 0, `leader epoch ${leaderEpoch} must be a non-negative integer`);
       assert.ok(leaderEpoch >= this.epochCache.latestEpoch, `append at leader epoch ${leaderEpoch} below the log's latest epoch ${this.epochCache.latestEpoch}`);
       assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
-      const validated = validateBatches(batches, { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true });
+      // The broker validated these batches (CRC and records) at the edge: assert framing, trust the CRC.
+      const validated = checkAppendBatches(batches, { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true, verifyCrc: false });
       const firstOffset = this.nextOffsetToAssign;
       checkAppendSpan(firstOffset, validated.reduce((last, b) => last + b.lastOffsetDelta + 1, firstOffset - 1), validated.length);
       let nextOffset = firstOffset;
       const logAppendTimeMs = opts.logAppendTimeMs;
       const stamped: BatchExtent[] = [];
       for (const batch of validated) {
-        writeInt64(batches, batch.position, nextOffset);
-        batches.writeInt32BE(leaderEpoch, batch.position + PARTITION_LEADER_EPOCH_OFFSET);
-        if (logAppendTimeMs !== undefined) stampLogAppendTime(batches, batch.position, batch.sizeBytes, logAppendTimeMs);
+        stampBatch(batches, batch.position, { baseOffset: nextOffset, partitionLeaderEpoch: leaderEpoch });
+        // Verifies the CRC before re-sealing it, so a batch damaged after the edge is never re-blessed.
+        if (logAppendTimeMs !== undefined) setLogAppendTime(batches, batch.position, logAppendTimeMs);
         stamped.push({
           position: batch.position,
           sizeBytes: batch.sizeBytes,
@@ -511,7 +435,8 @@ export class PartitionLog {
     try {
       this.assertWritable();
       assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
-      const validated = validateBatches(batches, { maxBatchBytes: APPEND_MAX_BYTES, requireDenseOffsets: false });
+      // Bytes from the network: the CRC is checked here.
+      const validated = checkAppendBatches(batches, { maxBatchBytes: APPEND_MAX_BYTES, requireDenseOffsets: false, verifyCrc: true });
       let expected = this.nextOffsetToAssign;
       for (const batch of validated) {
         if (batch.baseOffset !== expected) {
@@ -552,50 +477,12 @@ export class PartitionLog {
       validBytes: buffer.length,
       batchCount: batches.length,
     };
-    return new Promise<AppendInfo>((resolve, reject) => {
-      this.queue.push({ kind: 'append', buffer, batches, info, resolve, reject });
-      this.scheduleDrain();
-    });
+    return new Promise<AppendInfo>((resolve, reject) => this.writer.append({ buffer, batches, info, resolve, reject }));
   }
 
   /** Runs `run` on the writer queue, after everything queued before it. */
   private enqueueTask<T>(run: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ kind: 'task', run, resolve: resolve as (value: unknown) => void, reject });
-      this.scheduleDrain();
-    });
-  }
-
-  private scheduleDrain(): void {
-    if (this.drainScheduled || this.draining) return;
-    this.drainScheduled = true;
-    // setImmediate, not a microtask: every append issued during this event-loop turn joins the write.
-    setImmediate(() => void this.drain());
-  }
-
-  private async drain(): Promise<void> {
-    this.drainScheduled = false;
-    this.draining = true;
-    try {
-      while (this.queue.length > 0) {
-        const head = this.queue[0]!;
-        if (head.kind === 'append') {
-          const group: AppendOp[] = [];
-          while (this.queue[0]?.kind === 'append') group.push(this.queue.shift() as AppendOp);
-          await this.writeAppends(group);
-        } else {
-          this.queue.shift();
-          try {
-            head.resolve(await head.run());
-          } catch (err) {
-            head.reject(err);
-            if (this.state === 'failed') this.rejectQueued(err);
-          }
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
+    return this.writer.task(run);
   }
 
   private async writeAppends(group: AppendOp[]): Promise<void> {
@@ -650,7 +537,7 @@ export class PartitionLog {
    * unless appends issued since then are still queued (they were assigned offsets from the new end).
    */
   private resyncNextOffset(): void {
-    if (!this.queue.some((op) => op.kind === 'append')) this.nextOffsetToAssign = this.logEndOffsetValue;
+    if (!this.writer.hasQueuedAppends()) this.nextOffsetToAssign = this.logEndOffsetValue;
   }
 
   private async writeToSegment(segment: LogSegment, buffers: Buffer[], placed: PlacedBatch[], nowMs: number): Promise<void> {
@@ -687,7 +574,7 @@ export class PartitionLog {
       if (this.state !== 'open') return;
       if (baseOffset > this.recoveryPointValue) {
         this.recoveryPointValue = baseOffset;
-        await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(baseOffset));
+        await this.checkpoints.recoveryPoint(baseOffset);
       }
     })();
     previous.closingTask = task;
@@ -706,7 +593,7 @@ export class PartitionLog {
 
   /** Resolves when queued writes and background segment flushes (after rolls) are done. */
   async settled(): Promise<void> {
-    if (this.queue.length > 0 || this.draining || this.drainScheduled) await this.enqueueTask(async () => undefined).catch(() => undefined);
+    if (this.writer.busy) await this.enqueueTask(async () => undefined).catch(() => undefined);
     await Promise.all([...this.backgroundTasks]);
   }
 
@@ -862,12 +749,7 @@ export class PartitionLog {
     }
     const startOffset = this.nextOffsetToAssign;
     if (!this.epochCache.assign(leaderEpoch, startOffset)) return Promise.resolve();
-    return Promise.all([this.writeEpochCheckpoint(), this.writeCheckpoint(LEADER_EPOCH_ASSIGNED_FILE, `${leaderEpoch} ${startOffset}\n`)]).then(() => undefined);
-  }
-
-  /** Truncation undoes any assigned epoch at the end (a reload must not bring it back). */
-  private clearAssignedEpoch(): Promise<void> {
-    return this.writeCheckpoint(LEADER_EPOCH_ASSIGNED_FILE, '');
+    return Promise.all([this.writeEpochCheckpoint(), this.checkpoints.assignedEpoch(leaderEpoch, startOffset)]).then(() => undefined);
   }
 
   /** Kafka's OffsetsForLeaderEpoch answer for this log (see LeaderEpochCache.endOffsetFor). */
@@ -932,7 +814,7 @@ export class PartitionLog {
     return this.enqueueTask(async () => {
       if (offset > this.logStartOffsetValue) {
         this.logStartOffsetValue = offset;
-        await this.writeCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
+        await this.checkpoints.logStartOffset(offset);
         if (this.epochCache.truncateFromStart(offset)) await this.writeEpochCheckpoint();
       }
       while (this.segments.length > 1 && this.segments[1]!.baseOffset <= this.logStartOffsetValue) {
@@ -959,7 +841,7 @@ export class PartitionLog {
       // Nothing to remove but a leader epoch assigned at the end with no records (assignLeaderEpoch):
       // the leader we now follow did not see it, and a follower's latest epoch must be one it can match.
       if (offset === this.nextOffsetToAssign && this.epochCache.truncateFromEnd(offset)) {
-        return Promise.all([this.writeEpochCheckpoint(), this.clearAssignedEpoch()]).then(() => this.logEndOffsetValue);
+        return Promise.all([this.writeEpochCheckpoint(), this.checkpoints.clearAssignedEpoch()]).then(() => this.logEndOffsetValue);
       }
       return Promise.resolve(this.logEndOffsetValue);
     }
@@ -967,7 +849,7 @@ export class PartitionLog {
     this.nextOffsetToAssign = offset;
     if (this.epochCache.truncateFromEnd(offset)) this.epochCheckpointDirty = true;
     return this.enqueueTask(async () => {
-      await this.clearAssignedEpoch();
+      await this.checkpoints.clearAssignedEpoch();
       while (this.activeSegment.baseOffset >= offset) {
         const dropped = this.segments.pop()!;
         this.logger.info({ dir: this.dir, baseOffset: dropped.baseOffset, offset }, 'deleting segment above truncation offset');
@@ -982,10 +864,10 @@ export class PartitionLog {
       this.highWatermarkValue = Math.min(this.highWatermarkValue, logEndOffset);
       this.epochCache.truncateFromEnd(logEndOffset);
       await this.writeEpochCheckpoint();
-      if (this.cleanerCheckpoint.firstDirtyOffset > logEndOffset) await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, firstDirtyOffset: logEndOffset });
+      await this.compactor.truncatedTo(logEndOffset);
       if (this.recoveryPointValue > logEndOffset) {
         this.recoveryPointValue = logEndOffset;
-        await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(logEndOffset));
+        await this.checkpoints.recoveryPoint(logEndOffset);
       }
       this.logger.info({ dir: this.dir, offset, logEndOffset }, 'truncated log');
       return logEndOffset;
@@ -1004,7 +886,7 @@ export class PartitionLog {
     this.epochCache.clear();
     this.epochCheckpointDirty = true;
     return this.enqueueTask(async () => {
-      await this.clearAssignedEpoch();
+      await this.checkpoints.clearAssignedEpoch();
       const old = this.segments.splice(0, this.segments.length);
       for (const segment of old) await segment.delete();
       this.segments.push(await LogSegment.create(this.dir, offset, this.config));
@@ -1014,9 +896,9 @@ export class PartitionLog {
       this.highWatermarkValue = offset;
       this.recoveryPointValue = offset;
       await this.writeEpochCheckpoint();
-      await this.writeCheckpoint(LOG_START_OFFSET_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
-      await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(offset));
-      await this.writeCleanerCheckpoint({ firstDirtyOffset: offset, compactedEndOffset: offset });
+      await this.checkpoints.logStartOffset(offset);
+      await this.checkpoints.recoveryPoint(offset);
+      await this.compactor.restartedAt(offset);
       await this.checkpointHighWatermark();
       await fsyncDir(this.dir);
       this.logger.info({ dir: this.dir, offset }, 'truncated fully');
@@ -1024,11 +906,11 @@ export class PartitionLog {
     });
   }
 
-  // ---- compaction (see log-cleaner.ts) ----
+  // ---- compaction (log-compactor.ts) ----
 
   /** Offsets below it are compacted; the next pass starts there. */
   get cleanerFirstDirtyOffset(): number {
-    return this.cleanerCheckpoint.firstDirtyOffset;
+    return this.compactor.firstDirtyOffset;
   }
 
   /**
@@ -1043,192 +925,29 @@ export class PartitionLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = this.cleaning.catch(() => undefined).then(() => this.runCleaner(nowMs, opts));
-    this.cleaning = run;
-    return run;
+    return this.compactor.compact(nowMs, opts);
   }
 
-  private async runCleaner(nowMs: number, opts: CompactOptions): Promise<CleanResult> {
-    this.assertWritable();
-    const stats: BatchCleanStats = { recordsRemoved: 0, tombstonesRemoved: 0, batchesRemoved: 0, unreadableBatches: 0 };
-    const totals = { passes: 0, segmentsRewritten: 0, bytesBefore: 0, bytesAfter: 0 };
-    const plan = planCleaning({
-      segments: this.segments.map((s) => ({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, maxTimestamp: s.maxTimestamp })),
-      logStartOffset: this.logStartOffsetValue,
-      highWatermark: this.highWatermarkValue,
-      firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset,
-      config: this.config,
-      nowMs,
-    });
-    const result = (outcome: CleanResult['outcome'], reason: string | null): CleanResult => ({
-      outcome,
-      reason,
-      dirtyRatio: plan.dirtyRatio,
-      firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset,
-      ...totals,
-      ...stats,
-    });
-    if (plan.action === 'skip') return result('skipped', plan.reason);
-    this.logger.info({ dir: this.dir, ...plan }, 'cleaning log');
-    const bytesMax = opts.dedupeBufferBytes ?? this.cleanerDedupeBufferBytes;
-    assert.ok(bytesMax > 0, `dedupeBufferBytes ${bytesMax} must be > 0`);
-    const tombstoneHorizonMs = nowMs - this.config.deleteRetentionMs;
-    let firstDirty = plan.firstDirtyOffset;
-    while (firstDirty < plan.cleanableEndOffset) {
-      this.assertWritable();
-      const pass = ++totals.passes;
-      const segments = this.segments.slice(0, -1).filter((s) => s.baseOffset < plan.cleanableEndOffset);
-      for (const segment of segments) segment.acquire();
-      let rewrites: SegmentRewrite[] = [];
-      try {
-        // A just-rolled segment may still be persisting its indexes; that must not overwrite ours.
-        for (const segment of segments) await segment.closingTask?.catch(() => undefined);
-        const map = new OffsetMap(bytesMax);
-        const mapEndOffset = await this.buildOffsetMap(segments, map, firstDirty, plan.cleanableEndOffset);
-        assert.ok(mapEndOffset > firstDirty, `cleaner pass made no progress at ${firstDirty}`);
-        rewrites = await this.writeCleanedSegments(
-          segments.filter((s) => s.baseOffset < mapEndOffset),
-          { map, mapEndOffset, tombstoneHorizonMs },
-          stats,
-        );
-        await opts.onStep?.({ kind: 'cleaned-written', pass, baseOffsets: rewrites.map((r) => r.segment.baseOffset) });
-        const compactedEndOffset = Math.max(this.cleanerCheckpoint.compactedEndOffset, mapEndOffset);
-        if (compactedEndOffset > this.cleanerCheckpoint.compactedEndOffset) {
-          await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, compactedEndOffset });
-          await opts.onStep?.({ kind: 'end-checkpointed', pass, compactedEndOffset });
-        }
-        const committed = await this.enqueueTask(() => this.swapInCleaned(rewrites, { pass, mapEndOffset, onStep: opts.onStep }));
-        if (!committed) {
-          for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX);
-          this.logger.warn({ dir: this.dir, pass }, 'segments changed while cleaning; abandoned the pass');
-          return result('aborted', 'segments changed while cleaning');
-        }
-        for (const rewrite of rewrites) {
-          totals.segmentsRewritten += 1;
-          totals.bytesBefore += rewrite.bytesBefore;
-          totals.bytesAfter += rewrite.bytesAfter;
-        }
-        firstDirty = mapEndOffset;
-      } catch (err) {
-        if (this.state === 'open') for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX).catch(() => undefined);
-        throw err;
-      } finally {
-        for (const segment of segments) segment.release();
-      }
-    }
-    this.logger.info({ dir: this.dir, ...totals, ...stats, firstDirtyOffset: firstDirty }, 'cleaned log');
-    return result('cleaned', null);
-  }
-
-  /**
-   * Fills `map` from the dirty batches at or after `firstDirty`, stopping before the first batch whose
-   * keys do not fit. Returns the end of the range the map covers (a batch's base offset, or `endOffset`).
-   */
-  private async buildOffsetMap(segments: readonly LogSegment[], map: OffsetMap, firstDirty: number, endOffset: number): Promise<number> {
-    for (const segment of segments) {
-      if (segment.nextOffset <= firstDirty) continue;
-      const start = await segment.findBatch(firstDirty);
-      if (start === null) continue;
-      let stop: number | null = null;
-      await forEachStoredBatch(segment, start.position, (batch, baseOffset, lastOffset) => {
-        if (lastOffset < firstDirty) return true;
-        const parsed = readBatchRecords(batch);
-        if (parsed.kind === 'unreadable' || parsed.isControl) return true;
-        if (map.tryAddBatch(parsed.records)) return true;
-        stop = baseOffset;
-        return false;
-      });
-      if (stop !== null) return stop;
-    }
-    return endOffset;
-  }
-
-  /** Writes `.cleaned` files for each segment that changes; unchanged segments are left alone. */
-  private async writeCleanedSegments(
-    segments: readonly LogSegment[],
-    opts: Parameters<typeof cleanBatch>[1],
-    stats: BatchCleanStats,
-  ): Promise<SegmentRewrite[]> {
-    const rewrites: SegmentRewrite[] = [];
-    try {
-      for (const segment of segments) {
-        const writer = await CleanedSegmentWriter.create(this.dir, segment.baseOffset, this.config);
-        let changed = false;
-        try {
-          await forEachStoredBatch(segment, 0, async (batch, baseOffset) => {
-            const out = cleanBatch(batch, opts, stats);
-            if (out !== batch) changed = true;
-            if (out !== null) await writer.append(out, baseOffset, readInt64(out, MAX_TIMESTAMP_OFFSET));
-            return true;
-          });
-          if (!changed) {
-            await writer.discard();
-            continue;
-          }
-          const bytesAfter = await writer.finish();
-          rewrites.push({ segment, bytesBefore: segment.sizeBytes, bytesAfter });
-        } catch (err) {
-          await writer.discard();
-          throw err;
-        }
-      }
-    } catch (err) {
-      for (const rewrite of rewrites) await removeStage(this.dir, rewrite.segment.baseOffset, CLEANED_SUFFIX).catch(() => undefined);
-      throw err;
-    }
-    return rewrites;
-  }
-
-  /**
-   * The swap (writer queue): commits each rewrite oldest first (`.cleaned` -> `.swap`, log last, then a
-   * directory fsync), then renames the `.swap` files over the live ones and swaps the loaded segments
-   * in. Returns false, touching nothing, when a segment was removed or became active meanwhile.
-   */
-  private async swapInCleaned(
-    rewrites: readonly SegmentRewrite[],
-    opts: { readonly pass: number; readonly mapEndOffset: number; readonly onStep: CompactOptions['onStep'] },
-  ): Promise<boolean> {
-    if (this.state !== 'open') return false;
-    for (const { segment } of rewrites) {
-      const at = this.segments.indexOf(segment);
-      if (at < 0 || at === this.segments.length - 1) return false;
-    }
-    try {
-      for (const { segment } of rewrites) {
-        for (const suffix of SEGMENT_SUFFIXES) await rename(segmentPath(this.dir, segment.baseOffset, suffix, CLEANED_SUFFIX), segmentPath(this.dir, segment.baseOffset, suffix, SWAP_SUFFIX));
-        await fsyncDir(this.dir);
-        await opts.onStep?.({ kind: 'committed', pass: opts.pass, baseOffset: segment.baseOffset });
-      }
-      for (const { segment } of rewrites) {
-        for (const suffix of SEGMENT_SUFFIXES) await rename(segmentPath(this.dir, segment.baseOffset, suffix, SWAP_SUFFIX), segmentPath(this.dir, segment.baseOffset, suffix));
-        const loaded = await LogSegment.load({
-          dir: this.dir,
-          baseOffset: segment.baseOffset,
-          config: this.config,
-          recover: false,
-          logger: this.logger,
-          onBatch: () => undefined,
-          compactedEndOffset: this.cleanerCheckpoint.compactedEndOffset,
-        });
-        this.segments[this.segments.indexOf(segment)] = loaded.segment;
-        // The old file is unlinked already; its handle closes once the last reader (the cleaner too) is done.
-        segment.close().catch((err: unknown) => this.logger.warn({ dir: this.dir, baseOffset: segment.baseOffset, err }, 'closing a replaced segment failed'));
-        await opts.onStep?.({ kind: 'swapped', pass: opts.pass, baseOffset: segment.baseOffset });
-      }
-      await fsyncDir(this.dir);
-      await this.writeCleanerCheckpoint({ ...this.cleanerCheckpoint, firstDirtyOffset: Math.max(this.cleanerCheckpoint.firstDirtyOffset, opts.mapEndOffset) });
-      await opts.onStep?.({ kind: 'checkpointed', pass: opts.pass, firstDirtyOffset: this.cleanerCheckpoint.firstDirtyOffset });
-      return true;
-    } catch (err) {
-      // The files are in some state recovery completes or rolls back; the live log is not trustworthy.
-      this.fail(err);
-      throw err;
-    }
-  }
-
-  private async writeCleanerCheckpoint(checkpoint: CleanerCheckpoint): Promise<void> {
-    this.cleanerCheckpoint = checkpoint;
-    await this.writeCheckpoint(CLEANER_CHECKPOINT_FILE, serializeCleanerCheckpoint(checkpoint));
+  /** The compactor's view of this log: what it may read and the few changes it may make. */
+  private compactionHandle(): CompactionHandle {
+    return {
+      dir: this.dir,
+      logger: this.logger,
+      config: () => this.config,
+      segments: () => this.segments,
+      logStartOffset: () => this.logStartOffsetValue,
+      highWatermark: () => this.highWatermarkValue,
+      isOpen: () => this.state === 'open',
+      assertWritable: () => this.assertWritable(),
+      onWriterQueue: (run) => this.enqueueTask(run),
+      replaceSegment: (previous, next) => {
+        const at = this.segments.indexOf(previous);
+        assert.ok(at >= 0 && at < this.segments.length - 1, `segment ${previous.baseOffset} to replace is not a closed segment of the log`);
+        this.segments[at] = next;
+      },
+      fail: (err) => this.fail(err),
+      persistCheckpoint: (checkpoint) => this.checkpoints.cleaner(checkpoint),
+    };
   }
 
   // ---- lifecycle ----
@@ -1250,7 +969,7 @@ export class PartitionLog {
           await this.flushSegments();
           for (const segment of this.segments) await segment.persistIndexes({ sync: true });
           if (this.epochCheckpointDirty) await this.writeEpochCheckpoint();
-          await this.writeCheckpoint(RECOVERY_POINT_CHECKPOINT_FILE, serializeOffsetCheckpoint(this.logEndOffsetValue));
+          await this.checkpoints.recoveryPoint(this.logEndOffsetValue);
           await this.checkpointHighWatermark();
           await writeFileAtomic(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '');
         });
@@ -1263,7 +982,6 @@ export class PartitionLog {
     return this.closePromise;
   }
 
-  /** Closes the log and removes its directory. */
   /**
    * Closes and removes the log (a committed deletion). The directory is first renamed to
    * `<dir>.<32 hex>-delete` (one atomic step, as Kafka does), so a crash during the removal leaves a
@@ -1271,7 +989,7 @@ export class PartitionLog {
    */
   async delete(): Promise<void> {
     await this.close().catch(() => undefined);
-    const deleted = `${this.dir}.${randomUUID().replaceAll('-', '')}-delete`;
+    const deleted = setAsideDirPath(this.dir, 'delete');
     try {
       await rename(this.dir, deleted);
     } catch (err) {
@@ -1299,7 +1017,7 @@ export class PartitionLog {
   }
 
   private rejectQueued(err: unknown): void {
-    for (const op of this.queue.splice(0, this.queue.length)) op.reject(new LogUnavailableError(`log ${this.dir} failed`, { cause: err }));
+    this.writer.rejectAll(err);
   }
 
   private assertWritable(): void {
@@ -1312,42 +1030,6 @@ export class PartitionLog {
 
   private async writeEpochCheckpoint(): Promise<void> {
     this.epochCheckpointDirty = false;
-    await this.writeCheckpoint(LEADER_EPOCH_CHECKPOINT_FILE, this.epochCache.serialize());
-  }
-
-  /** Atomic checkpoint write, serialized per file so two writers never share a temp file. */
-  private writeCheckpoint(name: string, content: string): Promise<void> {
-    if (this.checkpointContents.get(name) === content) return this.checkpointChains.get(name) ?? Promise.resolve();
-    this.checkpointContents.set(name, content);
-    const previous = this.checkpointChains.get(name) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => writeFileAtomic(path.join(this.dir, name), content));
-    next.catch(() => this.checkpointContents.delete(name));
-    this.checkpointChains.set(name, next);
-    return next;
-  }
-}
-
-/**
- * Calls `visit(batch, baseOffset, lastOffset)` for each stored batch of `segment` from `position`, in
- * order, until it returns false. `batch` is a view valid during the call. Reads in chunks.
- */
-async function forEachStoredBatch(
-  segment: LogSegment,
-  position: number,
-  visit: (batch: Buffer, baseOffset: number, lastOffset: number) => boolean | Promise<boolean>,
-): Promise<void> {
-  let at = position;
-  while (at < segment.sizeBytes) {
-    const { records } = await segment.readBatches(at, { maxBytes: CLEANER_READ_CHUNK_BYTES, maxOffset: Number.MAX_SAFE_INTEGER, mustTakeOne: true });
-    assert.ok(records.length > 0, `no batch readable at position ${at} of segment ${segment.baseOffset}`);
-    let rel = 0;
-    while (rel < records.length) {
-      const sizeBytes = LOG_OVERHEAD_BYTES + records.readInt32BE(rel + BATCH_LENGTH_OFFSET);
-      const batch = records.subarray(rel, rel + sizeBytes);
-      const baseOffset = readInt64(batch, 0);
-      if (!(await visit(batch, baseOffset, baseOffset + batch.readInt32BE(LAST_OFFSET_DELTA_OFFSET)))) return;
-      rel += sizeBytes;
-    }
-    at += records.length;
+    await this.checkpoints.leaderEpochs(this.epochCache.serialize());
   }
 }

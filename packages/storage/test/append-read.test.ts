@@ -144,25 +144,33 @@ describe('append and read', () => {
     const badCount = resealCrc(buildBatch({ recordCount: 3 }));
     badCount.writeInt32BE(5, 57);
     resealCrc(badCount);
-    const cases: [Buffer, string][] = [
-      [badCrc, 'CORRUPT_MESSAGE'],
-      [badMagic, 'CORRUPT_MESSAGE'],
-      [buildBatch().subarray(0, 150), 'CORRUPT_MESSAGE'],
-      [Buffer.concat([buildBatch(), buildBatch().subarray(0, 30)]), 'CORRUPT_MESSAGE'],
-      [Buffer.concat([buildBatch(), badCrc]), 'CORRUPT_MESSAGE'],
-      [buildBatch({ payloadBytes: 1000 }), 'MESSAGE_TOO_LARGE'],
-      [badCount, 'INVALID_RECORD'],
-      [Buffer.alloc(0), 'INVALID_RECORD'],
+    // More records than offsets cannot be a batch at all (corrupt); fewer is a compacted batch, which a
+    // leader may not be handed (it assigns lastOffsetDelta + 1 offsets without reading records).
+    const sparseCount = resealCrc(buildBatch({ recordCount: 3 }));
+    sparseCount.writeInt32BE(2, 57);
+    resealCrc(sparseCount);
+    // A leader append trusts the CRC the broker verified at the edge (it asserts framing only); bytes from
+    // the network, a follower append, have their CRC checked by the log.
+    const cases: [Buffer, string, 'leader' | 'follower'][] = [
+      [badCrc, 'CORRUPT_MESSAGE', 'follower'],
+      [badMagic, 'CORRUPT_MESSAGE', 'leader'],
+      [buildBatch().subarray(0, 150), 'CORRUPT_MESSAGE', 'leader'],
+      [Buffer.concat([buildBatch(), buildBatch().subarray(0, 30)]), 'CORRUPT_MESSAGE', 'leader'],
+      [Buffer.concat([buildBatch({ baseOffset: 2 }), badCrc]), 'CORRUPT_MESSAGE', 'follower'],
+      [buildBatch({ payloadBytes: 1000 }), 'MESSAGE_TOO_LARGE', 'leader'],
+      [badCount, 'CORRUPT_MESSAGE', 'leader'],
+      [sparseCount, 'INVALID_RECORD', 'leader'],
+      [Buffer.alloc(0), 'INVALID_RECORD', 'leader'],
     ];
-    for (const [input, code] of cases) {
+    for (const [input, code, role] of cases) {
       const copy = Buffer.from(input);
-      await expect(log.appendAsLeader(input, 0)).rejects.toMatchObject({ code });
+      await expect(role === 'leader' ? log.appendAsLeader(input, 0) : log.appendAsFollower(input)).rejects.toMatchObject({ code });
       expect(input.equals(copy)).toBe(true); // nothing stamped
       expect(log.logEndOffset).toBe(2);
     }
     await expect(log.appendAsLeader(buildBatch({ payloadBytes: 1000 }), 0)).rejects.toBeInstanceOf(RecordTooLargeError);
-    await expect(log.appendAsLeader(badCrc, 0)).rejects.toBeInstanceOf(CorruptRecordError);
-    await expect(log.appendAsLeader(badCount, 0)).rejects.toBeInstanceOf(InvalidRecordError);
+    await expect(log.appendAsFollower(badCrc)).rejects.toBeInstanceOf(CorruptRecordError);
+    await expect(log.appendAsLeader(sparseCount, 0)).rejects.toBeInstanceOf(InvalidRecordError);
     expect((await log.appendAsLeader(buildBatch({ fill: 9 }), 0)).firstOffset).toBe(2);
     expect((await readAll(log)).map((b) => b.fill)).toEqual([0, 1, 9]);
   });

@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNodeConfig, startNode, type NodeRole, type StartNodeOptions, type TributaryNode } from '@tributary/broker';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Raft election timeout the harness uses unless told otherwise: fast failover in tests. */
 export const DEFAULT_CLUSTER_ELECTION_TIMEOUT_MS = 300;
@@ -244,7 +245,7 @@ class Cluster implements InProcessCluster {
       if (problem === undefined) return Date.now() - start;
       if (this.stopping !== undefined) throw new Error('cluster: stopped while waiting for ready');
       if (Date.now() - start > timeoutMs) throw new Error(`cluster: not ready after ${timeoutMs} ms: ${problem}`);
-      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+      await sleep(POLL_INTERVAL_MS);
     }
   }
 

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { BrokerClient } from '@tributary/protocol';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Path of the CLI entry point inside this repository. */
 export const TRIBUTARY_BIN = fileURLToPath(new URL('../../cli/bin/tributary.js', import.meta.url));
@@ -138,7 +139,7 @@ export class NodeProcess {
         });
         if (ok) return;
         if (Date.now() > deadline) throw new Error(`node ${this.nodeId} not ready after ${timeoutMs} ms; see ${this.logFile}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     } finally {
       client.close();

@@ -1,4 +1,5 @@
-// Adapts packages/storage's PartitionLog to the broker's PartitionLogPort.
+// Adapts packages/storage's PartitionLog to the broker's PartitionLogPort. The port's append and read
+// results are a subset of storage's (same names); lookups map storage's null to undefined.
 import { PartitionLog, parseLogConfig, type LogConfig } from '@tributary/storage';
 import type { Logger } from 'pino';
 import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from '../partition-log.js';
@@ -18,25 +19,11 @@ export function toLogConfig(config: TopicConfig): LogConfig {
   });
 }
 
-/** A live-reconfigurable log, if storage offers it (it may not yet). */
-interface Reconfigurable {
-  updateConfig(config: LogConfig): void;
-}
-
 class StoragePartitionLog implements PartitionLogPort {
-  /** Set while the log is being reopened with a new config; log operations wait for it. */
-  private reopening: Promise<void> | undefined;
-
   constructor(
-    private log: PartitionLog,
-    private readonly reopen: (config: LogConfig) => Promise<PartitionLog>,
+    private readonly log: PartitionLog,
     private readonly logger: Logger,
   ) {}
-
-  private async ready(): Promise<PartitionLog> {
-    while (this.reopening !== undefined) await this.reopening;
-    return this.log;
-  }
 
   get logStartOffset(): number {
     return this.log.logStartOffset;
@@ -51,8 +38,7 @@ class StoragePartitionLog implements PartitionLogPort {
   }
 
   async appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
-    const info = await (await this.ready()).appendAsLeader(batches, leaderEpoch, options.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: options.logAppendTimeMs });
-    return { baseOffset: info.firstOffset, lastOffset: info.lastOffset, logAppendTimeMs: info.logAppendTimeMs };
+    return this.log.appendAsLeader(batches, leaderEpoch, options.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: options.logAppendTimeMs });
   }
 
   get latestEpoch(): number {
@@ -60,29 +46,27 @@ class StoragePartitionLog implements PartitionLogPort {
   }
 
   async appendAsFollower(batches: Buffer): Promise<LogAppendInfo> {
-    const info = await (await this.ready()).appendAsFollower(batches);
-    return { baseOffset: info.firstOffset, lastOffset: info.lastOffset, logAppendTimeMs: info.logAppendTimeMs };
+    return this.log.appendAsFollower(batches);
   }
 
   async truncateTo(offset: number): Promise<void> {
-    await (await this.ready()).truncateTo(offset);
+    await this.log.truncateTo(offset);
   }
 
   async assignLeaderEpoch(leaderEpoch: number): Promise<void> {
-    await (await this.ready()).assignLeaderEpoch(leaderEpoch);
+    await this.log.assignLeaderEpoch(leaderEpoch);
   }
 
   async truncateFullyAndStartAt(offset: number): Promise<void> {
-    await (await this.ready()).truncateFullyAndStartAt(offset);
+    await this.log.truncateFullyAndStartAt(offset);
   }
 
   async read(fetchOffset: number, maxBytes: number, options: { readonly maxOffset: number; readonly minOneBatch: boolean }): Promise<LogReadResult> {
-    const result = await (await this.ready()).read(fetchOffset, maxBytes, options);
-    return { bytes: result.records };
+    return this.log.read(fetchOffset, maxBytes, options);
   }
 
   async offsetForTimestamp(timestampMs: number): Promise<TimestampLookup | undefined> {
-    const found = await (await this.ready()).offsetForTimestamp(timestampMs);
+    const found = await this.log.offsetForTimestamp(timestampMs);
     return found === null ? undefined : { batchBaseOffset: found.offset };
   }
 
@@ -99,54 +83,30 @@ class StoragePartitionLog implements PartitionLogPort {
     this.log.updateHighWatermark(highWatermark);
   }
 
-  /**
-   * Storage's PartitionLog takes its config at open, so a changed config is applied by closing and
-   * reopening the log (a clean close: no recovery scan). Appends and reads issued meanwhile wait.
-   */
   updateConfig(config: TopicConfig): void {
-    const logConfig = toLogConfig(config);
-    const reconfigurable = this.log as unknown as Partial<Reconfigurable>;
-    if (typeof reconfigurable.updateConfig === 'function') {
-      reconfigurable.updateConfig(logConfig);
-      return;
-    }
-    const previous = this.reopening ?? Promise.resolve();
-    const reopening = previous.then(async () => {
-      const old = this.log;
-      await old.close();
-      const next = await this.reopen(logConfig);
-      // An append that completed while closing may have advanced the HW after its checkpoint.
-      if (old.highWatermark > next.highWatermark && old.highWatermark <= next.logEndOffset) next.updateHighWatermark(old.highWatermark);
-      this.log = next;
-      this.logger.info('log reopened with new config');
-    });
-    this.reopening = reopening;
-    void reopening.then(
-      () => { if (this.reopening === reopening) this.reopening = undefined; },
-      (err: unknown) => this.logger.error({ err }, 'reopening the log with a new config failed'),
-    );
+    this.log.updateConfig(toLogConfig(config));
   }
 
   async applyRetention(nowMs: number): Promise<void> {
-    const result = await (await this.ready()).applyRetention(nowMs);
+    const result = await this.log.applyRetention(nowMs);
     if (result.deletedSegments > 0) this.logger.info({ deletedSegments: result.deletedSegments, logStartOffset: result.logStartOffset }, 'retention deleted segments');
   }
 
   async compact(nowMs: number): Promise<void> {
-    const result = await (await this.ready()).compact(nowMs);
+    const result = await this.log.compact(nowMs);
     if (result.outcome === 'cleaned') this.logger.info({ segmentsRewritten: result.segmentsRewritten, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter }, 'log cleaned');
   }
 
   async flush(): Promise<void> {
-    await (await this.ready()).flush();
+    await this.log.flush();
   }
 
   async close(): Promise<void> {
-    await (await this.ready()).close();
+    await this.log.close();
   }
 
   async delete(): Promise<void> {
-    await (await this.ready()).delete();
+    await this.log.delete();
   }
 }
 
@@ -154,8 +114,7 @@ class StoragePartitionLog implements PartitionLogPort {
 export function storageLogFactory(args: { readonly logger: Logger; readonly nowMs: () => number }): LogFactory {
   return async ({ dir, topic, partition, config, onFailure }) => {
     const logger = args.logger.child({ topic, partition });
-    const open = (logConfig: LogConfig): Promise<PartitionLog> =>
-      PartitionLog.open({ dir, config: logConfig, clock: args.nowMs, logger, ...(onFailure === undefined ? {} : { onFailure }) });
-    return new StoragePartitionLog(await open(toLogConfig(config)), open, logger);
+    const log = await PartitionLog.open({ dir, config: toLogConfig(config), clock: args.nowMs, logger, ...(onFailure === undefined ? {} : { onFailure }) });
+    return new StoragePartitionLog(log, logger);
   };
 }

@@ -71,6 +71,8 @@ export class BrokerLifecycle {
   private epoch = -1;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
+  /** heartbeatNow() was called while a beat was in flight: send one more when it returns. */
+  private beatAgain = false;
   private shutdownRequested = false;
   private shutdownGranted: (() => void) | undefined;
   private readonly heartbeatIntervalMs: number;
@@ -99,7 +101,10 @@ export class BrokerLifecycle {
 
   /** Sends a heartbeat now (unless one is in flight): e.g. once the logs are open, so unfencing need not wait an interval. */
   heartbeatNow(): void {
-    this.beat();
+    // One in flight may carry what was true before the caller's news (say, metadata offset 0 before
+    // the logs opened): send another once it returns, rather than a whole interval later.
+    if (this.inFlight !== undefined) this.beatAgain = true;
+    else this.beat();
   }
 
   /** Starts registering and heartbeating in the background. */
@@ -150,6 +155,10 @@ export class BrokerLifecycle {
       .catch((err: unknown) => this.logger.debug({ err }, 'controller unreachable; will retry'))
       .finally(() => {
         this.inFlight = undefined;
+        if (this.beatAgain) {
+          this.beatAgain = false;
+          this.beat();
+        }
       });
   }
 

@@ -3,15 +3,17 @@
 // first (names, config keys and values: the broker owns those rules), and a command resolves only
 // once this broker has applied the offset the change committed at, so a client that created a topic
 // through this broker sees it in this broker's Metadata right away.
-import { INTERNAL_TOPIC_NAMES, type MetadataImage } from '@tributary/controller';
+import { randomInt } from 'node:crypto';
+import { INTERNAL_TOPIC_NAMES, placeReplicas } from '@tributary/controller';
+import type { MetadataImage } from '@tributary/controller/metadata';
 import { tributary } from '@tributary/protocol';
 import { ApiError, type ErrorCodeName } from '../errors.js';
 import type {
   AlterConfigOp, BrokerNode, CommandOptions, ControllerInfo, CreateTopicCommand, MetadataCommands, MetadataView, PartitionInfo, TopicInfo,
 } from '../metadata-view.js';
 import type { NodeConfig } from '../node-config.js';
-import { planAlterConfigs, placePartitions, validateTopicName } from '../topic-commands.js';
-import { validateTopicConfigOverrides } from '../topic-config.js';
+import { validateTopicName } from '../topic-name.js';
+import { isTopicConfigKey, validateTopicConfigOverrides } from '../topic-config.js';
 import type { ControllerChannel } from './controller-channel.js';
 import { toBrokerNodes, toTopicInfo } from './image-view.js';
 import type { MetadataFollower } from './metadata-follower.js';
@@ -98,7 +100,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     throwIfError(result?.error);
     if (command.validateOnly) {
       const live = this.brokers().filter((b) => !b.fenced).map((b) => b.nodeId);
-      const partitions = placePartitions({
+      const partitions = previewPlacement({
         topic: command.name, topicId: '', firstPartition: 0, count: result?.numPartitions ?? 0,
         replicationFactor: result?.replicationFactor ?? 0, liveBrokerIds: live,
       });
@@ -117,7 +119,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
   async alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean, options: CommandOptions = {}): Promise<void> {
     const topic = this.topic(name);
     if (topic === undefined) throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
-    planAlterConfigs(topic, ops); // validates keys and values (throws INVALID_CONFIG)
+    validateAlterConfigs(ops); // validates keys and values (throws INVALID_CONFIG)
     const res = await this.forward({ alterConfigs: {
       resources: [{
         resource: { type: v1.ConfigResourceType.TOPIC, name },
@@ -174,4 +176,38 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
     await this.options.follower.waitForOffset(Number(res.metadataOffset), remainingMs);
     return res;
   }
+}
+
+/** Checks SET/DELETE ops on a topic's overrides: throws INVALID_CONFIG naming the bad key or value. */
+function validateAlterConfigs(ops: readonly AlterConfigOp[]): void {
+  const sets: Record<string, string> = {};
+  for (const op of ops) {
+    if (op.op === 'SET') sets[op.name] = op.value;
+    else if (!isTopicConfigKey(op.name)) throw new ApiError('INVALID_CONFIG', `unknown topic config ${JSON.stringify(op.name)}`);
+  }
+  validateTopicConfigOverrides(sets);
+}
+
+/**
+ * A validate-only CreateTopics answer's partitions: the controller's placement (Kafka's round-robin
+ * with a random start; the first replica is the preferred leader) as initial states (epochs 0).
+ */
+function previewPlacement(args: {
+  readonly topic: string;
+  readonly topicId: string;
+  readonly firstPartition: number;
+  readonly count: number;
+  readonly replicationFactor: number;
+  readonly liveBrokerIds: readonly number[];
+}): PartitionInfo[] {
+  if (args.count === 0) return [];
+  const assignments = placeReplicas({
+    brokers: args.liveBrokerIds.map((brokerId) => ({ brokerId, rack: undefined })),
+    partitions: args.count, replicationFactor: args.replicationFactor, firstPartition: args.firstPartition,
+    random: { intn: (n) => randomInt(n) },
+  });
+  return assignments.map((replicas, i) => ({
+    topic: args.topic, topicId: args.topicId, partition: args.firstPartition + i,
+    leader: replicas[0] ?? -1, leaderEpoch: 0, partitionEpoch: 0, replicas, isr: replicas,
+  }));
 }

@@ -1,4 +1,4 @@
-// Cluster mode wiring for startNode (controller.quorum.voters set): the controller voter (when this
+// Metadata wiring for startNode (every node: one without --voters is a quorum of one voter on itself): the controller voter (when this
 // node has the controller role: Raft + Quorum services on the node's gRPC server) and the broker's
 // cluster membership (controller channel, metadata follower, ClusterMetadata, lifecycle).
 //
@@ -8,15 +8,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  QuorumController, addQuorumService, allPartitions, controllerCommands, controllerPolicies, metadataStateMachine, topicByName,
-  type ControllerConfig, type MetadataImage, type QuorumControllerOptions, type TopicConfigValidator,
+  QuorumController, addQuorumService, controllerCommands, controllerPolicies, fileGrpcQuorumIo, metadataStateMachine,
+  type FileGrpcQuorumIoOptions,
 } from '@tributary/controller';
-import { ApiError } from '../errors.js';
+import { allPartitions, topicByName, type MetadataImage } from '@tributary/controller/metadata';
 import { formatHostPort } from '../host-port.js';
 import type { NodeConfig } from '../node-config.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import type { ReplicationOptions } from '../replication/replication-options.js';
-import { validateTopicConfigOverrides } from '../topic-config.js';
+import { controllerConfig, quorumControllerConfig } from '../component-configs.js';
 import { clearUncleanUnreported } from '../clean-shutdown.js';
 import { BrokerLifecycle, type OfflineReplicaRef, type RecoveringReplicaLogEnd } from './broker-lifecycle.js';
 import { ClusterMetadata } from './cluster-metadata.js';
@@ -34,7 +34,7 @@ export interface ClusterRuntimeOptions {
   /** The previous run ended in a clean shutdown (clean-shutdown.ts); told to the controller at registration. */
   readonly cleanShutdown: boolean;
   /** Test seam: wraps the controller's metadata log storage (fault injection). */
-  readonly wrapRaftStorage?: QuorumControllerOptions<MetadataImage>['wrapRaftStorage'];
+  readonly wrapRaftStorage?: FileGrpcQuorumIoOptions['wrapRaftStorage'];
 }
 
 export class ClusterRuntime {
@@ -77,25 +77,19 @@ export class ClusterRuntime {
     const { config } = options;
     let controller: QuorumController<MetadataImage> | undefined;
     if (config.processRoles.includes('controller')) {
-      const tickMs = Math.max(5, Math.floor(config.controllerQuorumElectionTimeoutMs / 10));
-      const core: Partial<ControllerConfig> = {
-        defaultNumPartitions: config.numPartitions, defaultReplicationFactor: config.defaultReplicationFactor,
-        uncleanLeaderElectionEnable: config.uncleanLeaderElectionEnable, validateTopicConfigs: brokerTopicConfigValidator,
-      };
-      controller = await QuorumController.start({
-        nodeId: config.nodeId, clusterId: options.clusterId, dataDir: config.dataDir,
-        voters: new Map(config.controllerQuorumVoters.map((v) => [v.nodeId, formatHostPort(v)])),
-        machine: metadataStateMachine(options.clusterId), policies: controllerPolicies({ config: core }), logger: options.logger,
-        ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+      const core = controllerConfig(config);
+      const voters = new Map(config.controllerQuorumVoters.map((v) => [v.nodeId, formatHostPort(v)]));
+      const io = fileGrpcQuorumIo({
+        nodeId: config.nodeId, clusterId: options.clusterId, voters, dataDir: config.dataDir, fsync: true,
+        server: options.server, logger: options.logger.child({ component: 'raft' }),
         ...(options.wrapRaftStorage === undefined ? {} : { wrapRaftStorage: options.wrapRaftStorage }),
-        config: {
-          tickMs, electionTicks: 10, heartbeatTicks: 1,
-          brokerSessionTimeoutMs: config.brokerSessionTimeoutMs,
-          snapshotIntervalRecords: config.metadataSnapshotIntervalRecords,
-          autoLeaderRebalanceEnable: config.autoLeaderRebalanceEnable,
-          leaderImbalanceCheckIntervalMs: config.leaderImbalanceCheckIntervalSeconds * 1000,
-        },
-      }, options.server);
+      });
+      controller = await QuorumController.start({
+        nodeId: config.nodeId, clusterId: options.clusterId, voters, io,
+        machine: metadataStateMachine(options.clusterId), policies: controllerPolicies({ config: core }), logger: options.logger,
+        nowMs: options.nowMs ?? Date.now,
+        config: quorumControllerConfig(config),
+      });
       addQuorumService(options.server, {
         controller, logger: options.logger,
         commands: controllerCommands({ config: core }),
@@ -105,7 +99,7 @@ export class ClusterRuntime {
     return new ClusterRuntime(options, controller);
   }
 
-  /** What the replica manager needs to replicate (issue 5's contract). */
+  /** What the replica manager needs to replicate. */
   replicationOptions(): ReplicationOptions {
     return {
       alterPartition: new GrpcAlterPartitionClient({
@@ -263,16 +257,6 @@ export class ClusterRuntime {
     for (const topic of changes.configsChanged) await replicas.applyChange({ type: 'configsChanged', topic });
   }
 }
-
-/** The broker owns the topic config rules (topic-config.ts); the controller applies them through this. */
-const brokerTopicConfigValidator: TopicConfigValidator = (configs) => {
-  try {
-    return { ok: true, configs: validateTopicConfigOverrides(configs) };
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 'INVALID_CONFIG') return { ok: false, message: err.message };
-    throw err;
-  }
-};
 
 function deferred(): { readonly promise: Promise<void>; readonly resolve: () => void } {
   let resolve!: () => void;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { QuorumClient, tributary } from '@tributary/protocol';
 import { ApiError } from '../errors.js';
 import type { QuorumVoter } from '../node-config.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import pb = tributary.internal.v1;
 
@@ -147,8 +148,4 @@ export class ControllerChannel {
       });
     });
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

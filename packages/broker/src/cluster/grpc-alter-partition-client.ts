@@ -1,9 +1,9 @@
 // The replication layer's AlterPartitionClient over the Quorum service: one request to the active
 // controller (re-routed on NOT_CONTROLLER by the channel), resolved with the committed partition state
-// or the refusal. Never rejects.
+// or the refusal, within the caller's timeout. Never rejects.
 import { tributary } from '@tributary/protocol';
-import type {
-  AlterPartitionClient, AlterPartitionErrorCode, AlterPartitionRequest, AlterPartitionResult,
+import {
+  resultWithin, type AlterPartitionCallOptions, type AlterPartitionClient, type AlterPartitionErrorCode, type AlterPartitionRequest, type AlterPartitionResult,
 } from '../replication/alter-partition-client.js';
 import { ApiError } from '../errors.js';
 import type { ControllerChannel } from './controller-channel.js';
@@ -22,7 +22,12 @@ export interface GrpcAlterPartitionClientOptions {
 export class GrpcAlterPartitionClient implements AlterPartitionClient {
   constructor(private readonly options: GrpcAlterPartitionClientOptions) {}
 
-  async alterPartition(request: AlterPartitionRequest): Promise<AlterPartitionResult> {
+  /** The call and the wait for this broker's metadata to apply the change share options.timeoutMs. */
+  alterPartition(request: AlterPartitionRequest, options: AlterPartitionCallOptions): Promise<AlterPartitionResult> {
+    return resultWithin(this.send(request), options.timeoutMs);
+  }
+
+  private async send(request: AlterPartitionRequest): Promise<AlterPartitionResult> {
     const { channel } = this.options;
     let res: tributary.internal.v1.AlterPartitionResponse;
     try {

@@ -1,6 +1,6 @@
 // The controller's MetadataImage read as the broker's MetadataView types, and a change between two
 // images as what this broker's replica manager must do (the controller's diffImages/localChanges).
-import { diffImages, localChanges, type MetadataImage, type PartitionImage, type TopicImage } from '@tributary/controller';
+import { diffImages, localChanges, type MetadataImage, type PartitionImage, type TopicImage } from '@tributary/controller/metadata';
 import type { BrokerNode, PartitionInfo, TopicInfo } from '../metadata-view.js';
 import type { NodeRole } from '../node-config.js';
 import type { DeletedPartition } from '../replica-manager.js';

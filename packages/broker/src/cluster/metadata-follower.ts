@@ -5,7 +5,7 @@
 // stream is reopened on the next voter from the first offset not yet applied.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { applyRecords, emptyImage, imageFromSnapshotData, recordFromWire, snapshotFromWire, type MetadataImage } from '@tributary/controller';
+import { applyRecords, emptyImage, imageFromSnapshotData, recordFromWire, snapshotFromWire, type MetadataImage } from '@tributary/controller/metadata';
 import { tributary } from '@tributary/protocol';
 import { ApiError } from '../errors.js';
 import type { ControllerInfo } from '../metadata-view.js';

@@ -3,7 +3,8 @@
 // acks=all through the broker's own produce path, and reloads them by reading the partition from its start
 // when it becomes leader (COORDINATOR_LOAD_IN_PROGRESS meanwhile), so committed offsets survive failover.
 // Partitions it stops leading are unloaded (NOT_COORDINATOR). A timer drives session expiry, rebalance
-// deadlines and offset retention, and runs the log cleaner on compacted topics.
+// deadlines and offset retention (start() starts it; close() stops it). Compacting __consumer_offsets
+// is the log maintenance's job (log-maintenance.ts), as for every compacted topic.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decodeRecordBatches, type RecordInput } from '@tributary/protocol';
@@ -17,60 +18,11 @@ import {
   applyCommit, deleteGroup, heartbeat, join, leave, newGroup, sync, tick, validateCommit, validateOffsetMetadata,
   type Group, type JoinInput, type JoinReply, type StepContext, type StepResult,
 } from './group.js';
+import type { GroupCoordinatorConfig } from './group-coordinator-config.js';
 import { OFFSETS_TOPIC, groupRecord, offsetRecord, offsetsPartitionFor, replayRecord, type OffsetsRecord } from './group-records.js';
 
-/** Kafka's defaults; tests and `npm start` use fewer partitions. */
-export const DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS = 50;
-export const DEFAULT_OFFSETS_RETENTION_MINUTES = 10_080; // 7 days
-export const DEFAULT_GROUP_TICK_INTERVAL_MS = 100;
-export const DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS = 5_000;
-export const DEFAULT_LOG_CLEANER_INTERVAL_MS = 15_000;
-/** Kafka's offsets.topic.segment.bytes: small segments so the cleaner (closed segments only) keeps up. */
-export const DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES = 104_857_600;
 /** Bytes read per step while loading an offsets partition. */
 const LOAD_READ_BYTES = 1024 * 1024;
-
-export interface GroupCoordinatorConfig {
-  /** offsets.topic.num.partitions */
-  readonly offsetsTopicNumPartitions: number;
-  /** offsets.topic.segment.bytes */
-  readonly offsetsTopicSegmentBytes: number;
-  /** offsets.retention.minutes, in ms */
-  readonly offsetsRetentionMs: number;
-  /** offsets.commit.timeout.ms: how long a commit waits for acks=all */
-  readonly offsetsCommitTimeoutMs: number;
-  readonly tickIntervalMs: number;
-  /** log.cleaner.backoff.ms-like: how often compacted partitions are cleaned; 0 = never */
-  readonly logCleanerIntervalMs: number;
-}
-
-export const DEFAULT_GROUP_COORDINATOR_CONFIG: GroupCoordinatorConfig = {
-  offsetsTopicNumPartitions: DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS,
-  offsetsTopicSegmentBytes: DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES,
-  offsetsRetentionMs: DEFAULT_OFFSETS_RETENTION_MINUTES * 60_000,
-  offsetsCommitTimeoutMs: DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS,
-  tickIntervalMs: DEFAULT_GROUP_TICK_INTERVAL_MS,
-  logCleanerIntervalMs: DEFAULT_LOG_CLEANER_INTERVAL_MS,
-};
-
-/** The Kafka-named keys accepted from the node's options. */
-export function parseGroupCoordinatorConfig(raw: Readonly<Record<string, string | number | undefined>> = {}): GroupCoordinatorConfig {
-  const num = (key: string, fallback: number, min: number): number => {
-    const v = raw[key];
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${key} must be an integer >= ${min}, got ${String(v)}`);
-    return n;
-  };
-  return {
-    offsetsTopicNumPartitions: num('offsets.topic.num.partitions', DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS, 1),
-    offsetsTopicSegmentBytes: num('offsets.topic.segment.bytes', DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES, 1),
-    offsetsRetentionMs: num('offsets.retention.minutes', DEFAULT_OFFSETS_RETENTION_MINUTES, 1) * 60_000,
-    offsetsCommitTimeoutMs: num('offsets.commit.timeout.ms', DEFAULT_OFFSETS_COMMIT_TIMEOUT_MS, 1),
-    tickIntervalMs: num('group.tick.interval.ms', DEFAULT_GROUP_TICK_INTERVAL_MS, 1),
-    logCleanerIntervalMs: num('log.cleaner.interval.ms', DEFAULT_LOG_CLEANER_INTERVAL_MS, 0),
-  };
-}
 
 export interface GroupCoordinatorDeps {
   readonly nodeId: number;
@@ -96,31 +48,32 @@ export class GroupCoordinator {
   private readonly shards = new Map<number, Shard>();
   private readonly parked = new Map<string, Parked>();
   private creatingTopic: Promise<void> | undefined;
-  private readonly tickTimer: NodeJS.Timeout;
-  private readonly cleanerTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly deps: GroupCoordinatorDeps) {
-    this.tickTimer = setInterval(() => this.onTick(), deps.config.tickIntervalMs);
+  constructor(private readonly deps: GroupCoordinatorDeps) {}
+
+  /** Starts the tick timer. Idempotent; does nothing once closed. */
+  start(): void {
+    if (this.closed || this.tickTimer !== undefined) return;
+    this.tickTimer = setInterval(() => this.onTick(), this.deps.config.tickIntervalMs);
     this.tickTimer.unref();
-    if (deps.config.logCleanerIntervalMs > 0) {
-      this.cleanerTimer = setInterval(() => void this.cleanCompactedLogs(), deps.config.logCleanerIntervalMs);
-      this.cleanerTimer.unref();
-    }
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.tickTimer);
-    if (this.cleanerTimer !== undefined) clearInterval(this.cleanerTimer);
+    if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     for (const shard of [...this.shards.values()]) this.unload(shard, 'NOT_COORDINATOR');
   }
 
   private ctx(): StepContext {
     const partitionCounts = new Map<string, number>();
     for (const t of this.deps.metadata.topics()) if (!t.internal) partitionCounts.set(t.name, t.partitions.length);
-    return { nowMs: this.deps.nowMs(), logger: this.deps.logger, partitionCounts };
+    return {
+      nowMs: this.deps.nowMs(), logger: this.deps.logger, partitionCounts,
+      sessionTimeoutMs: { min: this.deps.config.groupMinSessionTimeoutMs, max: this.deps.config.groupMaxSessionTimeoutMs },
+    };
   }
 
   // ---- coordinator lookup, loading ----------------------------------------------------------------
@@ -191,8 +144,8 @@ export class GroupCoordinator {
       let records = 0;
       while (offset < end) {
         const read = await partition.log.read(offset, LOAD_READ_BYTES, { maxOffset: end, minOneBatch: true });
-        if (read.bytes.length === 0) break;
-        for (const batch of decodeRecordBatches(read.bytes)) {
+        if (read.records.length === 0) break;
+        for (const batch of decodeRecordBatches(read.records)) {
           if (batch.lastOffset < offset) continue;
           if (!batch.control) {
             for (const r of batch.records) {
@@ -387,23 +340,5 @@ export class GroupCoordinator {
     const out = deleteGroup(group, this.ctx());
     this.commitStep(shard, out.step);
     return out.error;
-  }
-
-  /** The log cleaner: compacts every hosted partition of a topic with cleanup.policy containing compact. */
-  private async cleanCompactedLogs(): Promise<void> {
-    for (const topic of this.deps.metadata.topics()) {
-      for (const info of topic.partitions) {
-        if (this.closed) return;
-        const hosted = this.deps.replicas.findPartition(info.topic, info.partition);
-        if (hosted === undefined || !hosted.topicConfig.cleanupPolicy.includes('compact')) continue;
-        const log = hosted.log;
-        if (log.compact === undefined) continue;
-        try {
-          await log.compact(this.deps.nowMs());
-        } catch (err) {
-          this.deps.logger.warn({ err, topic: info.topic, partition: info.partition }, 'log cleaning failed');
-        }
-      }
-    }
   }
 }

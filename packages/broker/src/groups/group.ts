@@ -24,8 +24,6 @@ const NEXT_STATES: Readonly<Record<GroupStateName, readonly GroupStateName[]>> =
 };
 
 /** Bounds (Kafka's broker defaults). */
-export const GROUP_MIN_SESSION_TIMEOUT_MS = 1_000;
-export const GROUP_MAX_SESSION_TIMEOUT_MS = 300_000;
 export const GROUP_MAX_SIZE = 1_000;
 export const OFFSET_METADATA_MAX_BYTES = 4_096;
 
@@ -39,6 +37,8 @@ export interface StepContext {
   readonly logger: GroupLogger;
   /** Partition count per existing topic (from the metadata). */
   readonly partitionCounts: ReadonlyMap<string, number>;
+  /** group.{min,max}.session.timeout.ms: the session timeouts a member may ask for, closed range, milliseconds. */
+  readonly sessionTimeoutMs: { readonly min: number; readonly max: number };
 }
 
 export interface Member {
@@ -175,7 +175,7 @@ function sameSubscription(a: Member, b: JoinInput): boolean {
 export function join(group: Group, input: JoinInput, ctx: StepContext): StepResult {
   const { nowMs, logger } = ctx;
   if (group.state === 'Dead') return result(group, { replies: [joinError(input.requestId, input.memberId, 'COORDINATOR_NOT_AVAILABLE')] });
-  if (input.sessionTimeoutMs < GROUP_MIN_SESSION_TIMEOUT_MS || input.sessionTimeoutMs > GROUP_MAX_SESSION_TIMEOUT_MS) {
+  if (input.sessionTimeoutMs < ctx.sessionTimeoutMs.min || input.sessionTimeoutMs > ctx.sessionTimeoutMs.max) {
     return result(group, { replies: [joinError(input.requestId, input.memberId, 'INVALID_SESSION_TIMEOUT')] });
   }
   if (input.protocolType !== group.protocolType || input.strategies.length === 0

@@ -1,5 +1,5 @@
 // The port through which a partition leader asks the active controller to change the ISR
-// (DESIGN.md §4 AlterPartition). Owned by replication; the cluster shell (issue 4) implements it
+// (DESIGN.md §4 AlterPartition). Owned by replication; the cluster shell implements it (cluster/grpc-alter-partition-client.ts)
 // over the Quorum gRPC service. The controller commits the change with compare-and-set on
 // partitionEpoch: a request built from a stale PartitionInfo is rejected and the leader waits for
 // the newer metadata instead of retrying blindly.
@@ -51,15 +51,30 @@ export type AlterPartitionResult =
   | { readonly ok: true; readonly partition: PartitionInfo }
   | { readonly ok: false; readonly error: AlterPartitionErrorCode; readonly message: string };
 
+export interface AlterPartitionCallOptions {
+  /**
+   * The most the call may take, milliseconds (alterPartitionTimeoutMs): past it the call resolves with
+   * REQUEST_TIMED_OUT (the leader retries later). The request may still commit meanwhile; the leader
+   * then learns of it from metadata.
+   */
+  readonly timeoutMs: number;
+}
+
 export interface AlterPartitionClient {
   /**
    * Sends one request to the active controller and resolves when the change is committed in the
-   * metadata log, or with the refusal. Never rejects: transport failures are error results.
+   * metadata log, or with the refusal, within options.timeoutMs. Never rejects: transport failures
+   * and timeouts are error results.
    */
-  alterPartition(request: AlterPartitionRequest): Promise<AlterPartitionResult>;
+  alterPartition(request: AlterPartitionRequest, options: AlterPartitionCallOptions): Promise<AlterPartitionResult>;
 }
 
-/** A client for single-node mode and tests that never changes anything. */
-export const REJECTING_ALTER_PARTITION_CLIENT: AlterPartitionClient = {
-  alterPartition: async () => ({ ok: false, error: 'NOT_CONTROLLER', message: 'no controller quorum in this mode' }),
-};
+/** `result`, or REQUEST_TIMED_OUT once `timeoutMs` has passed without it (the timer is unref'd and cleared). */
+export function resultWithin(result: Promise<AlterPartitionResult>, timeoutMs: number): Promise<AlterPartitionResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<AlterPartitionResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: 'REQUEST_TIMED_OUT', message: 'AlterPartition timed out' }), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,7 +1,7 @@
 // The idempotent producer table of a partition as of one offset, in a file beside the log
 // (`producer-state.snapshot`, Kafka's `<offset>.snapshot`): on open the table is loaded from it and
 // only the log from its offset on is scanned, instead of the last PRODUCER_STATE_SCAN_MAX_RECORDS.
-// Written on clean shutdown (atomic-file.ts: temp + fsync + rename); removed when the log is truncated
+// Written on clean shutdown (storage's writeFileAtomic: temp + fsync + rename); removed when the log is truncated
 // below its offset. Format: `TRIBPS1 <crc32c of the JSON, hex>\n<JSON>`; a file that does not match is
 // ignored (the caller falls back to the bounded scan) — never trusted half-read.
 import { crc32c } from '@node-rs/crc32';

@@ -2,6 +2,7 @@
 // carrying every partition this node follows on that leader. Each response is applied through the
 // Partition (append, HW, leader-epoch truncation); errors back off; a partition leaves its session
 // when its leader changes (the ReplicaManager reassigns it).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { errorCodeOf } from '../errors.js';
 import type { Partition } from '../partition.js';
@@ -29,18 +30,9 @@ export interface ReplicaFetcherOptions {
 
 const key = (p: Partition): string => `${p.topic}-${p.partition}`;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits out a backoff; an abort (the session ends) cuts it short and the fetch loop then stops. */
+function backoff(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal, ref: false }).catch(() => undefined);
 }
 
 export class ReplicaFetcherManager {
@@ -106,7 +98,7 @@ export class ReplicaFetcherManager {
         requests.push({ topic: partition.topic, partition: partition.partition, fetchOffset: state.fetchOffset, lastFetchedEpoch: state.lastFetchedEpoch, currentLeaderEpoch: state.currentLeaderEpoch, logStartOffset: state.logStartOffset });
       }
       if (requests.length === 0) {
-        await sleep(config.replicaFetchBackoffMs, signal);
+        await backoff(config.replicaFetchBackoffMs, signal);
         continue;
       }
       try {
@@ -142,7 +134,7 @@ export class ReplicaFetcherManager {
       } catch (err) {
         if (signal.aborted) return;
         logger.warn({ err: (err as Error).message, leader: session.leader.nodeId }, 'replica fetch failed; backing off');
-        await sleep(config.replicaFetchBackoffMs, signal);
+        await backoff(config.replicaFetchBackoffMs, signal);
       }
     }
   }

@@ -3,16 +3,11 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ReplicaService, tributary } from '@tributary/protocol';
-import { ChangeNotifier } from '../change-notifier.js';
+import { ChangeNotifier, logEndOffsetKey } from '../change-notifier.js';
 import { errorCodeOf, InvalidArgumentError, NO_ERROR } from '../errors.js';
 import { int64, requireName, unary } from '../grpc-call.js';
 import type { ReplicaManager } from '../replica-manager.js';
 import type { ReplicaFetchPartitionResponse, ReplicaFetchRequest, ReplicaFetchResponse } from './replica-fetch-transport.js';
-
-/** Key a follower fetch waits on: the leader's log grew (distinct from the HW key consumers use). */
-export function logEndOffsetKey(topic: string, partition: number): string {
-  return `${topic}-${partition}/leo`;
-}
 
 /** Caps what a follower may ask for in one call. */
 export const REPLICA_FETCH_WAIT_MAX_MS = 30_000;

@@ -1,5 +1,5 @@
-// Replication settings (Kafka's names are the user-facing keys; fields carry their units).
-import { InvalidArgumentError } from '../errors.js';
+// Replication settings, readonly. The user-facing keys (replica.*, Kafka's names) are the node config's,
+// parsed and checked once there; replicationConfig (component-configs.ts) derives this from it.
 
 export interface ReplicationConfig {
   /** replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR. */
@@ -22,30 +22,9 @@ export interface ReplicationConfig {
   readonly fetchSessionPartitionsMax: number;
 }
 
-export const DEFAULT_REPLICATION_CONFIG: ReplicationConfig = {
-  replicaLagTimeMaxMs: 30_000,
-  replicaFetchWaitMaxMs: 500,
-  replicaFetchMinBytes: 1,
-  replicaFetchResponseMaxBytes: 10 * 1024 * 1024,
-  replicaFetchMaxBytes: 1024 * 1024,
-  replicaFetchBackoffMs: 1000,
-  alterPartitionTimeoutMs: 10_000,
-  alterPartitionBackoffMs: 200,
-  fetchSessionPartitionsMax: 10_000,
-};
-
-/** Fills defaults and checks every field and the cross-field rule; names every bad field. */
-export function parseReplicationConfig(partial: Partial<ReplicationConfig> = {}): ReplicationConfig {
-  const config: ReplicationConfig = { ...DEFAULT_REPLICATION_CONFIG, ...partial };
-  const issues: string[] = [];
-  for (const [key, value] of Object.entries(config)) {
-    if (!Number.isSafeInteger(value) || (value as number) < 0) issues.push(`${key} must be a non-negative integer, got ${String(value)}`);
-  }
-  if (config.replicaLagTimeMaxMs < 1) issues.push('replicaLagTimeMaxMs must be ≥ 1');
-  if (config.replicaFetchWaitMaxMs >= config.replicaLagTimeMaxMs) {
-    issues.push(`replicaFetchWaitMaxMs (${config.replicaFetchWaitMaxMs}) must be < replicaLagTimeMaxMs (${config.replicaLagTimeMaxMs}), or idle followers would drop out of the ISR`);
-  }
-  if (config.fetchSessionPartitionsMax < 1) issues.push('fetchSessionPartitionsMax must be ≥ 1');
-  if (issues.length > 0) throw new InvalidArgumentError('replication', issues.join('; '));
-  return config;
-}
+/** How long an AlterPartition may take before its outcome counts as unknown, milliseconds. */
+export const DEFAULT_ALTER_PARTITION_TIMEOUT_MS = 10_000;
+/** Pause before re-sending an unanswered or refused AlterPartition, milliseconds. */
+export const DEFAULT_ALTER_PARTITION_BACKOFF_MS = 200;
+/** Most partitions one follower fetch session carries. */
+export const DEFAULT_FETCH_SESSION_PARTITIONS_MAX = 10_000;

@@ -1,4 +1,4 @@
-// What the cluster shell hands the ReplicaManager so it can replicate (issue 4 ↔ issue 5 contract).
+// What the cluster shell hands the ReplicaManager so it can replicate.
 import type { AlterPartitionClient } from './alter-partition-client.js';
 import type { ReplicationConfig } from './replication-config.js';
 import type { ReplicaFetchTransport } from './replica-fetch-transport.js';

@@ -1,6 +1,6 @@
 // Three combined-mode nodes in one process: elections, topics through any node, controller failover,
 // converging images.
-import { imageHash } from '@tributary/controller';
+import { imageHash } from '@tributary/controller/metadata';
 import { afterEach, describe, expect, it } from 'vitest';
 import { call, codeName } from '../helpers.js';
 import { TestCluster, waitFor } from './cluster-harness.js';

@@ -11,7 +11,7 @@ import { groupRecord, javaStringHashCode, offsetRecord, offsetsPartitionFor, rep
 const transitions: string[] = [];
 const logger = { info: (_obj: object, msg: string) => { if (msg.includes(' -> ')) transitions.push(msg); } };
 const counts = new Map([['t', 6]]);
-const at = (nowMs: number): StepContext => ({ nowMs, logger, partitionCounts: counts });
+const at = (nowMs: number): StepContext => ({ nowMs, logger, partitionCounts: counts, sessionTimeoutMs: { min: 1_000, max: 300_000 } });
 
 let seq = 0;
 function joinInput(over: Partial<JoinInput> = {}): JoinInput {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { GroupsClient, decodeRecordBatches, tributary } from '@tributary/protocol';
 import { call, createTopic, startTestNode, type TestNode } from '../helpers.js';
 
-const GROUPS = { 'offsets.topic.num.partitions': 1, 'offsets.topic.segment.bytes': 600, 'log.cleaner.interval.ms': 100 };
+const GROUPS = { 'offsets.topic.num.partitions': 1, 'offsets.topic.segment.bytes': 600, 'log.cleaner.backoff.ms': 100 };
 let t: TestNode | undefined;
 
 afterAll(async () => {

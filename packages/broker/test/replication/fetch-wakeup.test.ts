@@ -53,7 +53,7 @@ async function leader(hook: { duringRead: (() => Promise<void>) | undefined }): 
   const notifier = new ChangeNotifier();
   const manager = new ReplicaManager({
     nodeId: 1, config: parseNodeConfig({ flags: { 'node.id': 1, listen: '127.0.0.1:0', 'data.dir': '/nonexistent/1' }, set: {} }),
-    metadata, openLog: hookedLogs(hook), notifier, logger: silentLogger,
+    metadata, openLog: hookedLogs(hook), notifier, logger: silentLogger, nowMs: Date.now,
     replication: {
       alterPartition: { alterPartition: async () => ({ ok: false, error: 'INVALID_UPDATE_VERSION', message: 'not in this test' }) },
       brokerEpoch: () => 1,

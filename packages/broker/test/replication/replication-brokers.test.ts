@@ -154,7 +154,7 @@ async function produceAll(bootstrap: string, topic: string, values: readonly str
 async function readValues(log: PartitionLogPort): Promise<string[]> {
   const { decodeRecordBatches } = await import('@tributary/protocol');
   const read = await log.read(log.logStartOffset, 64 << 20, { maxOffset: log.logEndOffset, minOneBatch: true });
-  return decodeRecordBatches(read.bytes).flatMap((b) => b.records.map((r) => Buffer.from(r.value ?? []).toString()));
+  return decodeRecordBatches(read.records).flatMap((b) => b.records.map((r) => Buffer.from(r.value ?? []).toString()));
 }
 
 describe('replication between three real brokers', () => {

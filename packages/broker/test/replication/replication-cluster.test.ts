@@ -72,12 +72,13 @@ class Cluster {
       const notifier = new ChangeNotifier();
       const config = parseNodeConfig({ flags: { 'node.id': id, listen: '127.0.0.1:0', 'data.dir': `/nonexistent/${id}` }, set: {} });
       const manager = new ReplicaManager({
-        nodeId: id, config, metadata: this.metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger,
+        nodeId: id, config, metadata: this.metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger, nowMs: Date.now,
         replication: {
           alterPartition: this.alterPartition(), brokerEpoch: () => 1, fetchTransport: this.transport(id),
           config: { replicaLagTimeMaxMs: 400, replicaFetchWaitMaxMs: 100, replicaFetchBackoffMs: 20 },
         },
       });
+      manager.start();
       this.managers.set(id, manager);
       this.notifiers.set(id, notifier);
     }
@@ -170,6 +171,6 @@ describe('replication between three in-process replicas', () => {
     const leaderLog = c.managers.get(2)!.findPartition('t', 0)!.log;
     const a = await old.log.read(0, 1 << 20, { maxOffset: 3, minOneBatch: true });
     const b = await leaderLog.read(0, 1 << 20, { maxOffset: 3, minOneBatch: true });
-    expect(a.bytes.equals(b.bytes)).toBe(true);
+    expect(a.records.equals(b.records)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 // The documented shapes of `topic describe`, `cluster info` and `cluster health` (scripts rely on
-// their JSON keys; see issue 2 "Interface contract"), and their text renderings.
+// their JSON keys; documented in docs/cli.md), and their text renderings.
 import { jsonLine, renderFacts, renderTable, type OutputFormat } from './table.js';
 
 export interface PartitionView {

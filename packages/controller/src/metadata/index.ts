@@ -19,4 +19,4 @@ export { applyRecords } from './metadata-apply.js';
 export { imageToRecords, encodeImageSnapshot, imageFromSnapshot, imageFromSnapshotData, imageHash } from './metadata-snapshot.js';
 export { diffImages, localChanges, type MetadataDiff, type PartitionDelta, type LocalChanges } from './metadata-delta.js';
 export { imageInvariantViolations } from './metadata-invariants.js';
-export { metadataStateMachine, type MetadataStateMachine } from './metadata-machine.js';
+export { metadataStateMachine, type MetadataStateMachine } from './metadata-state-machine.js';

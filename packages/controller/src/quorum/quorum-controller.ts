@@ -1,5 +1,6 @@
-// QuorumController: the I/O shell of one controller voter. It runs a RaftDriver over FileRaftStorage
-// (`<data.dir>/__cluster_metadata_raft`) and the gRPC Raft transport, applies every committed
+// QuorumController: the I/O shell of one controller voter. It runs a RaftDriver over the storage and
+// transport its QuorumIo port opens (quorum-io.ts; the runtime passes FileRaftStorage under
+// `<data.dir>/__cluster_metadata_raft` and the gRPC Raft transport), applies every committed
 // MetadataBatch to the image through the pure MetadataMachine, and — while its voter leads — is the
 // *active controller*:
 //
@@ -20,21 +21,17 @@
 //   back again (everything after its snapshot) are already in it and are skipped.
 // - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
 //   the log, or a snapshot of the image when they are further behind than that tail.
-import { join } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import type { Entry, Logger as RaftLogger, Snapshot } from '@tributary/nraft';
-import { FileRaftStorage } from '@tributary/nraft/adapters';
 import { tributary } from '@tributary/protocol';
 import type { Logger } from 'pino';
-import { GrpcRaftTransport, addRaftService } from '../raft/grpc-raft-transport.js';
-import { RaftDriver, type RaftDriverStorage } from '../raft/raft-driver.js';
+import { RaftDriver } from '../raft/raft-driver.js';
+import type { RaftTransport } from '../raft/raft-transport.js';
 import { RaftProposalError } from '../raft/raft-driver-errors.js';
 import type { MetadataMachine } from './metadata-machine.js';
+import type { QuorumIo } from './quorum-io.js';
 import { NotControllerError, QuorumError } from './quorum-errors.js';
 
 import pb = tributary.internal.v1;
-
-export const RAFT_DIR = '__cluster_metadata_raft';
 
 export const DEFAULT_BROKER_SESSION_TIMEOUT_MS = 9_000;
 export const DEFAULT_SNAPSHOT_INTERVAL_RECORDS = 10_000;
@@ -57,8 +54,6 @@ export interface QuorumControllerConfig {
   readonly tickMs: number;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
-  /** false skips fsync of the metadata log (tests only). */
-  readonly fsync: boolean;
   readonly brokerSessionTimeoutMs: number;
   readonly snapshotIntervalRecords: number;
   readonly autoLeaderRebalanceEnable: boolean;
@@ -77,7 +72,6 @@ export const DEFAULT_QUORUM_CONTROLLER_CONFIG: QuorumControllerConfig = {
   tickMs: 100,
   electionTicks: 10,
   heartbeatTicks: 1,
-  fsync: true,
   brokerSessionTimeoutMs: DEFAULT_BROKER_SESSION_TIMEOUT_MS,
   snapshotIntervalRecords: DEFAULT_SNAPSHOT_INTERVAL_RECORDS,
   autoLeaderRebalanceEnable: true,
@@ -165,19 +159,16 @@ export interface MetadataWatcher {
 export interface QuorumControllerOptions<Image> {
   readonly nodeId: number;
   readonly clusterId: string;
-  readonly dataDir: string;
   /** Voter id → "host:port" (this node included). */
   readonly voters: ReadonlyMap<number, string>;
   readonly machine: MetadataMachine<Image>;
   readonly policies: ControllerPolicies<Image>;
   readonly config?: Partial<QuorumControllerConfig>;
   readonly logger: Logger;
-  readonly nowMs?: () => number;
-  /**
-   * Wraps the metadata log storage each time a driver opens it. A test seam for fault injection
-   * (a storage that fails on demand); production passes nothing.
-   */
-  readonly wrapRaftStorage?: (storage: RaftDriverStorage) => RaftDriverStorage;
+  /** The clock, milliseconds since the epoch (broker sessions, driver restarts). */
+  readonly nowMs: () => number;
+  /** The durable Raft log and the transport to the other voters (fileGrpcQuorumIo in production). */
+  readonly io: QuorumIo;
 }
 
 interface TailEntry {
@@ -208,7 +199,7 @@ export class QuorumController<Image> {
   private readonly logger: Logger;
   private readonly nowMs: () => number;
   private driver!: RaftDriver;
-  private transport!: GrpcRaftTransport;
+  private transport!: RaftTransport;
   private imageValue: Image;
   private appliedOffset = 0;
   private appliedTerm = 0;
@@ -248,32 +239,23 @@ export class QuorumController<Image> {
     this.clusterId = options.clusterId;
     this.config = parseQuorumControllerConfig(options.config);
     this.logger = options.logger.child({ component: 'quorum-controller' });
-    this.nowMs = options.nowMs ?? Date.now;
+    this.nowMs = options.nowMs;
     this.imageValue = options.machine.empty();
   }
 
   /**
    * Opens the metadata log, restores the image from its snapshot and replays nothing yet (raft hands
-   * committed entries back through apply), registers the Raft service on `server` (which the caller
-   * binds) and starts the driver.
+   * committed entries back through apply) and starts the driver and the voter's timers.
    */
-  static async start<Image>(options: QuorumControllerOptions<Image>, server: grpc.Server): Promise<QuorumController<Image>> {
+  static async start<Image>(options: QuorumControllerOptions<Image>): Promise<QuorumController<Image>> {
     if (!options.voters.has(options.nodeId)) throw new RangeError(`node ${options.nodeId} is not among the voters ${[...options.voters.keys()].join(',')}`);
     const controller = new QuorumController(options);
-    await controller.open(server);
+    await controller.open();
     return controller;
   }
 
-  private async open(server: grpc.Server): Promise<void> {
+  private async open(): Promise<void> {
     const o = this.options;
-    const rlog = raftLogger(o.logger.child({ component: 'raft' }));
-    // The service outlives any one driver and transport: it hands messages to the current one, and
-    // only from the other voters.
-    addRaftService(server, {
-      clusterId: o.clusterId, nodeId: o.nodeId, logger: rlog,
-      knowsPeer: (id) => id !== o.nodeId && o.voters.has(id),
-      deliver: (m) => this.transport.deliver(m),
-    });
     await this.startDriver();
     this.every(this.config.tickMs, () => this.watchLeadership());
     this.every(Math.max(50, Math.floor(this.config.brokerSessionTimeoutMs / 4)), () => this.checkSessions());
@@ -285,16 +267,8 @@ export class QuorumController<Image> {
   private async startDriver(): Promise<void> {
     const o = this.options;
     const rlog = raftLogger(o.logger.child({ component: 'raft' }));
-    const opened: RaftDriverStorage = await FileRaftStorage.open({
-      dir: join(o.dataDir, RAFT_DIR), fsync: this.config.fsync, logger: rlog,
-      confState: { voters: [...o.voters.keys()].sort((a, b) => a - b), learners: [] },
-    });
-    const storage = o.wrapRaftStorage?.(opened) ?? opened;
-    const transport = new GrpcRaftTransport({
-      nodeId: o.nodeId, clusterId: o.clusterId, logger: rlog,
-      peers: new Map([...o.voters].filter(([id]) => id !== o.nodeId)),
-      reconnectBackoffMinMs: 20, reconnectBackoffMaxMs: 500,
-    });
+    const storage = await o.io.openRaftStorage({ voters: [...o.voters.keys()].sort((a, b) => a - b), logger: rlog });
+    const transport = o.io.openRaftTransport({ logger: rlog });
     let driver: RaftDriver;
     try {
       driver = await RaftDriver.start({
@@ -314,6 +288,9 @@ export class QuorumController<Image> {
     this.driver = driver;
     this.driverFailure = undefined;
     this.driverStartedMs = this.nowMs();
+    // The only voter has nobody to wait for: a randomized election timeout (electionTicks..2x ticks)
+    // would only delay the first leader (and every node started without --voters is such a quorum).
+    if (o.voters.size === 1) driver.campaign();
   }
 
   /** The driver closed itself on a failure: report it, then start a new one after a backoff. */

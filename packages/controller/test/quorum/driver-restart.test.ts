@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuorumController, controllerPolicies, metadataStateMachine, type RaftDriverStorage } from '../../src/index.js';
+import { QuorumController, controllerPolicies, fileGrpcQuorumIo, metadataStateMachine, type RaftDriverStorage } from '../../src/internal.js';
 import { waitFor } from '../raft/grpc-helpers.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -47,12 +47,17 @@ describe('Raft driver restarts', () => {
     });
     const counter = { persists: 0 };
     const server = new grpc.Server();
+    const logger = pino({ level: 'silent' });
+    const voters = new Map([[1, `127.0.0.1:${port}`]]);
     const controller = await QuorumController.start({
-      nodeId: 1, clusterId: 'restart-test', dataDir: root, logger: pino({ level: 'silent' }),
-      voters: new Map([[1, `127.0.0.1:${port}`]]), machine: metadataStateMachine('restart-test'), policies: controllerPolicies(),
-      config: { tickMs: 10, fsync: false, raftDriverRestartBackoffMinMs: 10, raftDriverRestartBackoffMaxMs: 40, raftDriverRestartsMax: 3 },
-      wrapRaftStorage: (inner) => failingStorage(inner, counter),
-    }, server);
+      nodeId: 1, clusterId: 'restart-test', logger, nowMs: Date.now,
+      voters, machine: metadataStateMachine('restart-test'), policies: controllerPolicies(),
+      io: fileGrpcQuorumIo({
+        nodeId: 1, clusterId: 'restart-test', voters, dataDir: root, fsync: false, server, logger,
+        wrapRaftStorage: (inner) => failingStorage(inner, counter),
+      }),
+      config: { tickMs: 10, raftDriverRestartBackoffMinMs: 10, raftDriverRestartBackoffMaxMs: 40, raftDriverRestartsMax: 3 },
+    });
     cleanups.push(async () => {
       await controller.close();
       server.forceShutdown();

@@ -11,7 +11,7 @@ import type { Message } from '@tributary/nraft';
 import { RaftClient, tributary } from '@tributary/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuorumController, controllerPolicies, metadataStateMachine, type MetadataImage } from '../../src/index.js';
+import { QuorumController, controllerPolicies, fileGrpcQuorumIo, metadataStateMachine, type MetadataImage } from '../../src/internal.js';
 import { encodeRaftMessage } from '../../src/raft/raft-message-codec.js';
 import { waitFor } from '../raft/grpc-helpers.js';
 
@@ -41,12 +41,14 @@ async function startQuorum(): Promise<{ voters: Map<number, QuorumController<Met
   const voters = new Map<number, QuorumController<MetadataImage>>();
   await Promise.all([1, 2, 3].map(async (id) => {
     const server = new grpc.Server();
+    const voterAddresses = new Map([1, 2, 3].map((v) => [v, address(v)]));
     const controller = await QuorumController.start({
-      nodeId: id, clusterId: CLUSTER_ID, dataDir: join(root, `node-${id}`), logger,
-      voters: new Map([1, 2, 3].map((v) => [v, address(v)])),
+      nodeId: id, clusterId: CLUSTER_ID, logger, nowMs: Date.now,
+      voters: voterAddresses,
+      io: fileGrpcQuorumIo({ nodeId: id, clusterId: CLUSTER_ID, voters: voterAddresses, dataDir: join(root, `node-${id}`), fsync: false, server, logger }),
       machine: metadataStateMachine(CLUSTER_ID), policies: controllerPolicies(),
-      config: { tickMs: 20, fsync: false },
-    }, server);
+      config: { tickMs: 20 },
+    });
     await new Promise<void>((resolve, reject) => {
       server.bindAsync(address(id), grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
     });

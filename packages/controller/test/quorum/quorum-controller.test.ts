@@ -9,10 +9,10 @@ import { QuorumClient, tributary } from '@tributary/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  QuorumController, QuorumError, RAFT_DIR, addQuorumService, applyRecords, controllerCommands, controllerPolicies, createQuorumHandlers, emptyImage,
+  QuorumController, QuorumError, RAFT_DIR, fileGrpcQuorumIo, addQuorumService, applyRecords, controllerCommands, controllerPolicies, createQuorumHandlers, emptyImage,
   imageFromSnapshotData, imageHash, metadataStateMachine, recordFromWire, snapshotFromWire, topicByName,
   type MetadataImage, type QuorumControllerConfig,
-} from '../../src/index.js';
+} from '../../src/internal.js';
 import { waitFor } from '../raft/grpc-helpers.js';
 
 import pb = tributary.internal.v1;
@@ -34,18 +34,19 @@ class Quorum {
   static async start(size: number, config: Partial<QuorumControllerConfig> = {}): Promise<Quorum> {
     const root = await mkdtemp(join(tmpdir(), 'tributary-quorum-'));
     const ports = await freePorts(size);
-    const q = new Quorum(root, new Map(ports.map((p, i) => [i + 1, p])), { tickMs: 20, fsync: false, ...config });
+    const q = new Quorum(root, new Map(ports.map((p, i) => [i + 1, p])), { tickMs: 20, ...config });
     await Promise.all([...q.ports.keys()].map((id) => q.startVoter(id)));
     return q;
   }
 
   async startVoter(id: number): Promise<Voter> {
     const server = new grpc.Server();
+    const voters = new Map([...this.ports].map(([v, port]) => [v, `127.0.0.1:${port}`]));
     const controller = await QuorumController.start({
-      nodeId: id, clusterId: CLUSTER_ID, dataDir: join(this.root, `node-${id}`), logger,
-      voters: new Map([...this.ports].map(([v, port]) => [v, `127.0.0.1:${port}`])),
+      nodeId: id, clusterId: CLUSTER_ID, logger, nowMs: Date.now, voters,
+      io: fileGrpcQuorumIo({ nodeId: id, clusterId: CLUSTER_ID, voters, dataDir: join(this.root, `node-${id}`), fsync: false, server, logger }),
       machine: metadataStateMachine(CLUSTER_ID), policies: controllerPolicies(), config: this.config,
-    }, server);
+    });
     addQuorumService(server, { controller, commands: controllerCommands(), logger });
     await new Promise<void>((resolve, reject) => {
       server.bindAsync(`127.0.0.1:${this.ports.get(id)!}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));

@@ -5,5 +5,5 @@ export {
   DEFAULT_SEGMENT_BYTES, DEFAULT_CACHE_BYTES_MAX, DEFAULT_RECORD_BYTES_MAX,
   type FileRaftStorageOptions, type FileRaftStorageConfig, type PersistableReady,
 } from './file-storage.js';
-export { StorageCorruptionError } from './errors.js';
+export { StorageCorruptionError } from './adapter-errors.js';
 export { SnapshotOutOfDateError } from '../memory-storage.js';

@@ -7,7 +7,7 @@ import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConfState, HardState, Snapshot } from '../types.js';
 import { BinaryReader, BinaryWriter, ShortReadError } from './binary.js';
-import { StorageCorruptionError } from './errors.js';
+import { StorageCorruptionError } from './adapter-errors.js';
 
 const FRAME_HEADER_BYTES = 16;
 const STATE_MAGIC = 0x5452_5354; // "TRST"

@@ -20,8 +20,10 @@ import { freePort } from '../free-port.js';
 import { FaultProxy } from './fault-proxy.js';
 import { ClusterObserver } from './cluster-observer.js';
 import { NetnsNetwork } from './netns-network.js';
+import { CLIENT_ENDPOINT, endpointOf } from './endpoints.js';
 import { diskFullUnsupportedReason, mountTmpfs, unmountTmpfs, DEFAULT_TMPFS_BYTES } from './disk-faults.js';
 import type { SeededRandom } from './seeded-random.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const TOPOLOGIES = ['single', 'combined3', 'split3+3'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
@@ -39,9 +41,6 @@ export interface LinkCutter {
   blockAll(links: readonly (readonly [string, string])[]): void;
   heal(): void;
 }
-
-/** The endpoint name of the runner's clients in the proxy. */
-export const CLIENT_ENDPOINT = 'client';
 
 export interface NodeSpec {
   readonly nodeId: number;
@@ -87,10 +86,6 @@ export const CHAOS_NODE_CONFIGS: Readonly<Record<string, string>> = {
   'broker.session.timeout.ms': '4000',
   'replica.lag.time.max.ms': '4000',
 };
-
-export function endpointOf(nodeId: number): string {
-  return `n${nodeId}`;
-}
 
 export interface ChaosClusterOptions {
   readonly topology: Topology;
@@ -209,7 +204,7 @@ export class ChaosCluster {
         const live = new Set(description?.nodes.filter((n) => !n.fenced).map((n) => n.id) ?? []);
         if (description !== undefined && description.controller.leaderId >= 0 && this.brokerIds.every((id) => live.has(id))) return;
         if (Date.now() > deadline) throw new Error(`brokers ${this.brokerIds.join(',')} not all registered and unfenced after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
       }
     } finally {
       await admin.close();

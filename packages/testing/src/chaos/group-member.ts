@@ -14,6 +14,7 @@
 import { Consumer, type ConsumerRecord, type Logger } from '@tributary/client';
 import type { HistoryOp } from './history.js';
 import { errorCode } from './workloads.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface GroupMemberConfig {
   readonly bootstrapServers: string;
@@ -134,7 +135,7 @@ export async function runGroupMember(config: GroupMemberConfig, emit: (op: Emitt
         records = await consumer.poll({ timeoutMs: 250 });
       } catch (error) {
         emit({ process: name, type: 'info', f: 'poll-error', value: null, node: null, error: errorCode(error) });
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await sleep(100);
         continue;
       }
       for (const r of records) {

@@ -11,6 +11,7 @@ import type { GroupMemberConfig, EmittedOp } from './group-member.js';
 import type { HistoryRecorder } from './history.js';
 import type { SeededRandom } from './seeded-random.js';
 import { errorCode } from './workloads.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface GroupsWorkloadOptions {
   readonly bootstrapServers: string;
@@ -114,7 +115,7 @@ export class GroupsWorkload {
         } catch {
           // The coordinator may still be moving; ask again until the deadline.
         }
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        await sleep(250);
       }
     } finally {
       await admin.close().catch(() => undefined);

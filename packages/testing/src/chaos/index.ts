@@ -1,4 +1,4 @@
-// The chaos harness (issue 6): fault proxy, multi-process cluster, nemesis, workloads, history,
+// The chaos harness: fault proxy, multi-process cluster, nemesis, workloads, history,
 // checker, figures and report. `npm run chaos` drives it; test/chaos holds the scenarios.
 export { SeededRandom } from './seeded-random.js';
 export { FaultProxy, OPEN_LINK, DEFAULT_HOLD_BYTES_MAX, splitHostPort, type LinkRules, type FaultProxyOptions, type LinkFilter } from './fault-proxy.js';
@@ -15,9 +15,10 @@ export { computeStats, percentile, type RunStats, type FaultWindow, type SecondS
 export { renderReport, escapeHtml, type ReportInput } from './report-html.js';
 export { ClusterObserver, toObservation, DEFAULT_OBSERVE_TIMEOUT_MS } from './cluster-observer.js';
 export {
-  ChaosCluster, planTopology, endpointOf, TOPOLOGIES, NETWORKS, CLIENT_ENDPOINT,
+  ChaosCluster, planTopology, TOPOLOGIES, NETWORKS,
   type Topology, type NetworkKind, type LinkCutter, type TopologyPlan, type NodeSpec, type ChaosNode, type ChaosClusterOptions,
 } from './chaos-cluster.js';
+export { CLIENT_ENDPOINT, endpointOf } from './endpoints.js';
 export { NetnsNetwork, netnsUnsupportedReason, type NetnsNetworkOptions } from './netns-network.js';
 export {
   diskFullUnsupportedReason, mountTmpfs, unmountTmpfs, fillDisk, freeDisk, simulatePowerLoss,

@@ -2,7 +2,7 @@
 // fault-start / fault-end pair in the history. Planning is pure (planSchedule, planPartition);
 // injection is the thin shell that signals processes, flips proxy rules and fills disks.
 import type { ChaosCluster } from './chaos-cluster.js';
-import { CLIENT_ENDPOINT, endpointOf } from './chaos-cluster.js';
+import { CLIENT_ENDPOINT, endpointOf } from './endpoints.js';
 import { fillDisk, freeDisk, simulatePowerLoss, diskFullUnsupportedReason } from './disk-faults.js';
 import type { FaultKind, HistoryRecorder } from './history.js';
 import type { SeededRandom } from './seeded-random.js';

@@ -11,7 +11,7 @@
 // drops per packet); latency needs `tc netem`, which this machine's kernel lacks, so `slow` stays a
 // proxy-only fault.
 import { execFileSync } from 'node:child_process';
-import { CLIENT_ENDPOINT } from './chaos-cluster.js'; // a cycle, used only at call time
+import { CLIENT_ENDPOINT } from './endpoints.js';
 
 /** Why the netns backend cannot run here, or undefined when it can. */
 export function netnsUnsupportedReason(): string | undefined {

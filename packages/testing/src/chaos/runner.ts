@@ -16,6 +16,7 @@ import { SeededRandom } from './seeded-random.js';
 import { computeStats, type RunStats } from './stats.js';
 import { DEFAULT_GROUPS_WORKLOAD, GroupsWorkload } from './groups-workload.js';
 import { AdminWorkload, DEFAULT_QUEUE_WORKLOAD, ProbeProducer, QueueWorkload, readAll, errorCode } from './workloads.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const WORKLOADS = ['queue', 'admin', 'groups'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
@@ -127,7 +128,6 @@ function gitCommit(): string {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const log = options.log ?? ((line: string) => console.log(line));

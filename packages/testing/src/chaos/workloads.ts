@@ -6,6 +6,7 @@
 // admin: creates and deletes topics while the queue workload produces.
 import { Admin, Consumer, Producer, type ConsumerRecord } from '@tributary/client';
 import type { HistoryRecorder } from './history.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Send errors that prove the record was never written (it failed before leaving the client, or the
@@ -52,7 +53,6 @@ export const DEFAULT_QUEUE_WORKLOAD = {
   requestTimeoutMs: 3_000,
 } as const;
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class QueueWorkload {
   private producing = false;

@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Producer } from '@tributary/client';
 import { decodeRecordBatches, tributary } from '@tributary/protocol';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const pb = tributary.v1;
 /** A node that does not answer Metadata and health for this long is not serving. */
@@ -48,7 +49,6 @@ export function rawUnary(client: grpc.Client, path: string, request: Buffer, dea
   });
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class FuzzOracle {
   private readonly acked = new Map<string, Acked[]>();

@@ -1,4 +1,4 @@
-// The RPC fuzzer (issue 10): `npm run fuzz`, and a short fixed-seed run in `npm test`.
+// The RPC fuzzer: `npm run fuzz`, and a short fixed-seed run in `npm test`.
 export {
   runRpcFuzz, formatFuzzReport, describeCase, DEFAULT_FUZZ_SEED, DEFAULT_REQUESTS_PER_RUN_MAX,
   DEFAULT_ORACLE_EVERY_RUNS, DEFAULT_CHUNK_RUNS, DEFAULT_SHRINK_ATTEMPTS_MAX, FUZZ_REQUEST_DEADLINE_MS,

@@ -2,12 +2,12 @@
 // read the header, validate framing + magic + CRC of concatenated batches, stamp offsets and the leader
 // epoch in place, and switch a batch to LogAppendTime. Nothing here decodes records.
 //
-// See docs/record-format.md for the layout and the reasons behind it. packages/storage parses the same
-// layout independently (it must not depend on this package), so these offsets are a frozen contract.
+// See docs/record-format.md for the layout and the reasons behind it. This is the only place the layout is
+// defined: every package that reads or writes a batch header imports it from here.
 import assert from 'node:assert/strict';
 import { crc32c } from '@node-rs/crc32';
 import { type Compression, compressionFromCode } from './compression.js';
-import { CorruptRecordError, MessageTooLargeError } from './errors.js';
+import { CorruptRecordError } from './errors.js';
 import { readInt64Safe, writeInt64 } from './varint.js';
 
 // ---- layout: byte offsets from the start of a batch ----
@@ -127,12 +127,16 @@ function int64Field(buf: Buffer, pos: number, fieldOffset: number, name: string)
 
 /**
  * Reads and sanity-checks every header field of the batch at `pos` without touching its records and
- * **without verifying the CRC** (use validateBatches or verifyBatchCrc for that). Throws
+ * **without verifying the CRC** (use batchesIn, validateBatches or verifyBatchCrc for that). Throws
  * CorruptRecordError for bad framing, magic, attribute bits or field ranges, and
  * UnsupportedCompressionError for snappy/zstd.
  */
 export function readBatchHeader(buf: Buffer, pos: number): BatchHeader {
-  const sizeBytes = batchSizeAt(buf, pos);
+  return readFramedBatchHeader(buf, pos, batchSizeAt(buf, pos));
+}
+
+/** readBatchHeader for a batch whose framing batchSizeAt has already checked (it returned `sizeBytes`). */
+export function readFramedBatchHeader(buf: Buffer, pos: number, sizeBytes: number): BatchHeader {
   const where = `batch at position ${pos}`;
   const attributes = buf.readInt16BE(pos + ATTRIBUTES_OFFSET);
   if ((attributes & ~KNOWN_ATTRIBUTE_BITS) !== 0) {
@@ -175,37 +179,6 @@ export function readBatchHeader(buf: Buffer, pos: number): BatchHeader {
   };
 }
 
-export interface ValidateBatchesOptions {
-  /** Largest accepted batch (whole batch, header included); larger → MessageTooLargeError. Default: no limit. */
-  readonly maxBatchBytes?: number;
-  /** Most batches accepted in `buf`; more → CorruptRecordError. Default: no limit. */
-  readonly maxBatches?: number;
-}
-
-/**
- * Walks the concatenated batches filling `buf` exactly: framing, magic, CRC, then header fields. Returns
- * their headers in order. Throws CorruptRecordError (including for an empty buffer or trailing bytes),
- * MessageTooLargeError, or UnsupportedCompressionError. The CRC is verified before any CRC-covered field is
- * interpreted, so a corrupt attribute byte reads as corruption, not as an unsupported codec.
- */
-export function validateBatches(buf: Buffer, options: ValidateBatchesOptions = {}): BatchHeader[] {
-  const { maxBatchBytes = Number.POSITIVE_INFINITY, maxBatches = Number.POSITIVE_INFINITY } = options;
-  if (buf.length === 0) throw new CorruptRecordError('no record batch in an empty buffer');
-  const headers: BatchHeader[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    if (headers.length >= maxBatches) throw new CorruptRecordError(`more than ${maxBatches} batches`);
-    const sizeBytes = batchSizeAt(buf, pos);
-    if (sizeBytes > maxBatchBytes) {
-      throw new MessageTooLargeError(`batch at position ${pos} is ${sizeBytes} bytes, over the limit of ${maxBatchBytes}`);
-    }
-    verifyBatchCrc(buf, pos, sizeBytes);
-    headers.push(readBatchHeader(buf, pos));
-    pos += sizeBytes;
-  }
-  return headers;
-}
-
 export interface BatchStamp {
   /** Offset of the batch's first record, assigned by the leader. */
   readonly baseOffset: number;
@@ -216,7 +189,7 @@ export interface BatchStamp {
 /**
  * Writes baseOffset and partitionLeaderEpoch into the batch at `pos`, in place. Both fields lie before the
  * CRC-covered range, so the CRC stays valid and no byte of the batch body is read: that is why the layout
- * puts them there. The caller owns `buf` and must have framed the batch (validateBatches).
+ * puts them there. The caller owns `buf` and must have framed the batch (batchesIn, validateBatches).
  */
 export function stampBatch(buf: Buffer, pos: number, stamp: BatchStamp): void {
   assert.ok(Number.isSafeInteger(stamp.baseOffset) && stamp.baseOffset >= 0, `stampBatch: bad baseOffset ${stamp.baseOffset}`);

@@ -1,0 +1,34 @@
+// A quorum of one voter (every node started without --voters is one) campaigns as soon as its driver
+// starts: it has nobody to wait for, so a randomized election timeout would only delay the first leader.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { QuorumController, controllerPolicies, metadataStateMachine } from '../../src/internal.js';
+import { waitFor } from '../raft/grpc-helpers.js';
+
+describe('a sole voter', () => {
+  it('leads at once, long before its election timeout (10 ticks of 1 s here)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tributary-sole-voter-'));
+    const server = new grpc.Server();
+    const startedMs = Date.now();
+    const controller = await QuorumController.start({
+      nodeId: 1, clusterId: 'sole-voter-test', dataDir: root, logger: pino({ level: 'silent' }),
+      // Never dialled: a sole voter sends to nobody.
+      voters: new Map([[1, '127.0.0.1:1']]), machine: metadataStateMachine('sole-voter-test'), policies: controllerPolicies(),
+      config: { tickMs: 1000, electionTicks: 10, heartbeatTicks: 1, fsync: false },
+    }, server);
+    try {
+      // Waiting out the election timeout would take 10..20 s; the deadline leaves a loaded machine 5 s.
+      await waitFor(() => controller.isActive(), 'the sole voter to lead', 5000);
+      expect(Date.now() - startedMs).toBeLessThan(5000);
+      expect(controller.status()).toMatchObject({ leaderId: 1, term: 1, active: true });
+    } finally {
+      await controller.close();
+      server.forceShutdown();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
