@@ -15,9 +15,9 @@
 //   controller gives every registered broker a fresh session before it fences anyone.
 // - Every `snapshotIntervalRecords` records the image becomes the Raft snapshot and the log is compacted.
 // - No remote message stops the Raft driver (nraft refuses them); if it stops anyway (a storage error, a
-//   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and starts
-//   a new driver on the same durable log after a backoff (raftDriverRestartBackoff{Min,Max}Ms), at most
-//   raftDriverRestartsMax times in a row. The image is kept: committed entries the new driver hands
+//   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and
+//   driver-supervisor.ts starts a new driver on the same durable log after a backoff
+//   (raftDriverRestartBackoff{Min,Max}Ms), at most raftDriverRestartsMax times in a row. The image is kept: committed entries the new driver hands
 //   back again (everything after its snapshot) are already in it and are skipped.
 // - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
 //   the log, or a snapshot of the image when they are further behind than that tail.
@@ -25,8 +25,8 @@ import type { Entry, Logger as RaftLogger, Snapshot } from '@tributary/nraft';
 import { tributary } from '@tributary/protocol';
 import type { Logger } from 'pino';
 import { RaftDriver } from '../raft/raft-driver.js';
-import type { RaftTransport } from '../raft/raft-transport.js';
 import { RaftProposalError } from '../raft/raft-driver-errors.js';
+import { DriverSupervisor } from './driver-supervisor.js';
 import type { MetadataMachine } from './metadata-machine.js';
 import type { QuorumIo } from './quorum-io.js';
 import { NotControllerError, QuorumError } from './quorum-errors.js';
@@ -198,8 +198,8 @@ export class QuorumController<Image> {
   readonly config: QuorumControllerConfig;
   private readonly logger: Logger;
   private readonly nowMs: () => number;
-  private driver!: RaftDriver;
-  private transport!: RaftTransport;
+  /** The Raft driver and its restarts after a failure (driver-supervisor.ts). */
+  private readonly supervisor: DriverSupervisor;
   private imageValue: Image;
   private appliedOffset = 0;
   private appliedTerm = 0;
@@ -220,16 +220,6 @@ export class QuorumController<Image> {
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
   private readonly activeListeners = new Set<(active: boolean) => void>();
-  /** Why the current driver stopped (undefined while it runs). */
-  private driverFailure: unknown;
-  private driverStartedMs = 0;
-  private driverRestarts = 0;
-  /** Driver runs that failed in a row (reset once one runs for raftDriverStableMs). */
-  private consecutiveFailures = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** Refused raft messages counted by drivers that are gone. */
-  private refusedBefore = 0;
-  private readonly driverListeners = new Set<(running: boolean) => void>();
   /** Leader only: when each other voter was last seen active by raft (sampled every tick). */
   private readonly voterSeenMs = new Map<number, number>();
   private unreachableVoters: readonly number[] = [];
@@ -241,6 +231,25 @@ export class QuorumController<Image> {
     this.logger = options.logger.child({ component: 'quorum-controller' });
     this.nowMs = options.nowMs;
     this.imageValue = options.machine.empty();
+    this.supervisor = new DriverSupervisor({
+      limits: this.config, logger: this.logger, nowMs: this.nowMs,
+      openDriver: (onFailed) => this.openDriver(onFailed),
+      onStopped: () => {
+        if (this.activeTerm >= 0) this.resign();
+        this.announceLeader();
+      },
+      // The only voter has nobody to wait for: a randomized election timeout (electionTicks..2x ticks)
+      // would only delay the first leader (and every node started without --voters is such a quorum).
+      onStarted: (driver) => {
+        if (options.voters.size === 1) driver.campaign();
+      },
+      describe: () => ({ appliedOffset: this.appliedOffset }),
+    });
+  }
+
+  /** The current driver (undefined only while the first one starts: raft may call apply meanwhile). */
+  private get driver(): RaftDriver {
+    return this.supervisor.driver!;
   }
 
   /**
@@ -256,15 +265,15 @@ export class QuorumController<Image> {
 
   private async open(): Promise<void> {
     const o = this.options;
-    await this.startDriver();
+    await this.supervisor.start();
     this.every(this.config.tickMs, () => this.watchLeadership());
     this.every(Math.max(50, Math.floor(this.config.brokerSessionTimeoutMs / 4)), () => this.checkSessions());
     if (this.config.autoLeaderRebalanceEnable) this.every(this.config.leaderImbalanceCheckIntervalMs, () => this.checkLeaderBalance());
     this.logger.info({ nodeId: o.nodeId, voters: [...o.voters].map(([id, a]) => `${id}@${a}`), appliedOffset: this.appliedOffset }, 'quorum controller started');
   }
 
-  /** Opens the durable metadata log and starts a driver (and its transport) on it. */
-  private async startDriver(): Promise<void> {
+  /** Opens the durable metadata log and starts a driver (and its transport) on it (the supervisor's openDriver). */
+  private async openDriver(onFailed: (cause: unknown) => void): Promise<RaftDriver> {
     const o = this.options;
     const rlog = raftLogger(o.logger.child({ component: 'raft' }));
     const storage = await o.io.openRaftStorage({ voters: [...o.voters.keys()].sort((a, b) => a - b), logger: rlog });
@@ -277,55 +286,14 @@ export class QuorumController<Image> {
         restore: (snap) => this.restore(snap),
         tickMs: this.config.tickMs, proposalTimeoutMs: this.config.proposalTimeoutMs,
         raft: { electionTicks: this.config.electionTicks, heartbeatTicks: this.config.heartbeatTicks, preVote: true, checkQuorum: true },
-        onFailed: (cause) => this.driverFailed(driver, cause),
+        onFailed,
       });
     } catch (err) {
       await transport.close();
       await storage.close().catch(() => undefined);
       throw err;
     }
-    this.transport = transport;
-    this.driver = driver;
-    this.driverFailure = undefined;
-    this.driverStartedMs = this.nowMs();
-    // The only voter has nobody to wait for: a randomized election timeout (electionTicks..2x ticks)
-    // would only delay the first leader (and every node started without --voters is such a quorum).
-    if (o.voters.size === 1) driver.campaign();
-  }
-
-  /** The driver closed itself on a failure: report it, then start a new one after a backoff. */
-  private driverFailed(driver: RaftDriver, cause: unknown): void {
-    if (driver !== this.driver || this.closing !== undefined) return;
-    // Count a driver's refusals once (a failed restart reports the same, already closed driver).
-    if (this.driverFailure === undefined) this.refusedBefore += driver.status().refusedMessages;
-    this.driverFailure = cause ?? new Error('raft driver failed');
-    if (this.nowMs() - this.driverStartedMs >= this.config.raftDriverStableMs) this.consecutiveFailures = 0;
-    this.consecutiveFailures++;
-    if (this.activeTerm >= 0) this.resign();
-    this.announceLeader();
-    for (const l of this.driverListeners) l(false);
-    if (this.consecutiveFailures > this.config.raftDriverRestartsMax) {
-      this.logger.error({ err: cause, failures: this.consecutiveFailures }, 'raft driver failed too often in a row; not restarting it (this voter stays down)');
-      return;
-    }
-    const delayMs = Math.min(
-      this.config.raftDriverRestartBackoffMaxMs,
-      this.config.raftDriverRestartBackoffMinMs * 2 ** (this.consecutiveFailures - 1),
-    );
-    this.logger.error({ err: cause, failures: this.consecutiveFailures, delayMs }, 'raft driver stopped; restarting it from the durable log');
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (this.closing !== undefined) return;
-      this.startDriver().then(
-        () => {
-          this.driverRestarts++;
-          this.logger.info({ restarts: this.driverRestarts, appliedOffset: this.appliedOffset }, 'raft driver restarted');
-          for (const l of this.driverListeners) l(true);
-        },
-        (err: unknown) => this.driverFailed(this.driver, err),
-      );
-    }, delayMs);
-    this.restartTimer.unref();
+    return driver;
   }
 
   // ---- reading ----
@@ -347,14 +315,14 @@ export class QuorumController<Image> {
     return {
       nodeId: this.nodeId, leaderId: raft.lead > 0 && this.driverRunning() ? raft.lead : -1, term: raft.term, active: this.isActive(),
       appliedOffset: this.appliedOffset, commandsQueued: this.commandsQueued, watchers: this.watchers.size,
-      driverRunning: this.driverRunning(), driverRestarts: this.driverRestarts,
-      refusedRaftMessages: this.refusedBefore + raft.refusedMessages,
+      driverRunning: this.driverRunning(), driverRestarts: this.supervisor.restarts,
+      refusedRaftMessages: this.supervisor.refusedMessages(raft.refusedMessages),
     };
   }
 
   /** False while the Raft driver is down (between a failure and its restart, or for good). */
   driverRunning(): boolean {
-    return this.driverFailure === undefined && this.driver.driverState === 'running';
+    return this.supervisor.running();
   }
 
   /**
@@ -397,8 +365,7 @@ export class QuorumController<Image> {
 
   /** Told when the Raft driver stops on a failure (false) and when a restarted one runs again (true). */
   onDriverRunningChange(listener: (running: boolean) => void): () => void {
-    this.driverListeners.add(listener);
-    return () => this.driverListeners.delete(listener);
+    return this.supervisor.onRunningChange(listener);
   }
 
   /** Moves leadership to another voter (tests, rolling restarts). */
@@ -699,10 +666,9 @@ export class QuorumController<Image> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const t of this.timers) clearInterval(t);
-      clearTimeout(this.restartTimer);
       if (this.activeTerm >= 0) this.resign();
       for (const state of [...this.watchers]) this.dropWatcher(state, 'controller stopping');
-      await this.driver.close();
+      await this.supervisor.close();
       this.logger.info('quorum controller stopped');
     })();
     return this.closing;
