@@ -20,13 +20,14 @@
 //   (raftDriverRestartBackoff{Min,Max}Ms), at most raftDriverRestartsMax times in a row. The image is kept: committed entries the new driver hands
 //   back again (everything after its snapshot) are already in it and are skipped.
 // - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
-//   the log, or a snapshot of the image when they are further behind than that tail.
+//   the log, or a snapshot of the image when they are further behind than that tail (metadata-watchers.ts).
 import type { Entry, Logger as RaftLogger, Snapshot } from '@tributary/nraft';
 import { tributary } from '@tributary/protocol';
 import type { Logger } from 'pino';
 import { RaftDriver } from '../raft/raft-driver.js';
 import { RaftProposalError } from '../raft/raft-driver-errors.js';
 import { DriverSupervisor } from './driver-supervisor.js';
+import { MetadataWatchers, type MetadataWatcher } from './metadata-watchers.js';
 import type { MetadataMachine } from './metadata-machine.js';
 import type { QuorumIo } from './quorum-io.js';
 import { NotControllerError, QuorumError } from './quorum-errors.js';
@@ -149,13 +150,6 @@ export interface ControllerStatus {
   readonly refusedRaftMessages: number;
 }
 
-/** A WatchMetadata stream: `send` returns false when the stream cannot keep up (it is then dropped). */
-export interface MetadataWatcher {
-  send(event: pb.IMetadataEvent): boolean;
-  /** Ends the stream (the voter stopped or the watcher fell too far behind). */
-  end(reason: string): void;
-}
-
 export interface QuorumControllerOptions<Image> {
   readonly nodeId: number;
   readonly clusterId: string;
@@ -169,18 +163,6 @@ export interface QuorumControllerOptions<Image> {
   readonly nowMs: () => number;
   /** The durable Raft log and the transport to the other voters (fileGrpcQuorumIo in production). */
   readonly io: QuorumIo;
-}
-
-interface TailEntry {
-  readonly offset: number;
-  readonly term: number;
-  readonly batch: Uint8Array;
-}
-
-interface WatchState {
-  readonly watcher: MetadataWatcher;
-  /** The next offset this watcher needs. */
-  nextOffset: number;
 }
 
 function raftLogger(logger: Logger): RaftLogger {
@@ -205,10 +187,8 @@ export class QuorumController<Image> {
   private appliedTerm = 0;
   private recordsSinceSnapshot = 0;
   private snapshotting = false;
-  /** Committed batches (offset ascending) covering (tailBase, appliedOffset]. */
-  private tail: TailEntry[] = [];
-  private tailBase = 0;
-  private readonly watchers = new Set<WatchState>();
+  /** The WatchMetadata streams and the in-memory tail of committed batches they are served from. */
+  private readonly watchers: MetadataWatchers;
   /** The term this voter is the active controller in; -1 = not active. */
   private activeTerm = -1;
   private readonly lastHeartbeatMs = new Map<number, number>();
@@ -231,6 +211,12 @@ export class QuorumController<Image> {
     this.logger = options.logger.child({ component: 'quorum-controller' });
     this.nowMs = options.nowMs;
     this.imageValue = options.machine.empty();
+    this.watchers = new MetadataWatchers({
+      appliedOffset: () => this.appliedOffset,
+      snapshot: () => this.options.machine.snapshot(this.imageValue, { clusterId: this.clusterId, lastOffset: this.appliedOffset, lastTerm: this.appliedTerm }),
+      hint: () => this.hint(),
+      upToDate: () => this.upToDate(),
+    }, this.config, this.logger);
     this.supervisor = new DriverSupervisor({
       limits: this.config, logger: this.logger, nowMs: this.nowMs,
       openDriver: (onFailed) => this.openDriver(onFailed),
@@ -447,48 +433,7 @@ export class QuorumController<Image> {
    * no longer in the in-memory tail, then every batch as it commits. Returns the unsubscribe.
    */
   watch(fromOffset: number, watcher: MetadataWatcher): () => void {
-    if (this.watchers.size >= this.config.watchersMax) {
-      watcher.end(`too many watchers (${this.config.watchersMax})`);
-      return () => {};
-    }
-    const state: WatchState = { watcher, nextOffset: Math.max(1, fromOffset) };
-    this.watchers.add(state);
-    if (state.nextOffset <= this.tailBase && this.appliedOffset > 0) this.sendSnapshot(state);
-    this.catchUp(state);
-    return () => this.watchers.delete(state);
-  }
-
-  private sendSnapshot(state: WatchState): void {
-    const data = this.options.machine.snapshot(this.imageValue, { clusterId: this.clusterId, lastOffset: this.appliedOffset, lastTerm: this.appliedTerm });
-    const ok = state.watcher.send({
-      controller: this.hint(), committedOffset: this.appliedOffset, snapshot: pb.MetadataSnapshot.decode(data),
-    });
-    state.nextOffset = this.appliedOffset + 1;
-    if (!ok) this.dropWatcher(state, 'watcher cannot keep up');
-  }
-
-  /** Sends `state` every tail entry it lacks, then the committed offset. */
-  private catchUp(state: WatchState): void {
-    if (!this.watchers.has(state)) return;
-    if (state.nextOffset <= this.tailBase && state.nextOffset <= this.appliedOffset) {
-      this.sendSnapshot(state);
-      if (!this.watchers.has(state)) return;
-    }
-    const hint = this.hint();
-    let ok = true;
-    for (let i = this.firstTailIndex(state.nextOffset); i < this.tail.length && ok; i++) {
-      const e = this.tail[i]!;
-      ok = state.watcher.send({
-        controller: hint, committedOffset: this.appliedOffset,
-        entry: { offset: e.offset, term: e.term, batch: pb.MetadataBatch.decode(e.batch) },
-      });
-      state.nextOffset = e.offset + 1;
-    }
-    if (ok && this.upToDate()) {
-      state.nextOffset = Math.max(state.nextOffset, this.appliedOffset + 1);
-      ok = state.watcher.send({ controller: hint, committedOffset: this.appliedOffset, progress: true });
-    }
-    if (!ok) this.dropWatcher(state, 'watcher cannot keep up');
+    return this.watchers.watch(fromOffset, watcher);
   }
 
   /**
@@ -504,23 +449,6 @@ export class QuorumController<Image> {
     return s.lead > 0 && this.appliedTerm === s.term && this.appliedOffset >= s.commit;
   }
 
-  private firstTailIndex(offset: number): number {
-    let lo = 0;
-    let hi = this.tail.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.tail[mid]!.offset < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  private dropWatcher(state: WatchState, reason: string): void {
-    if (!this.watchers.delete(state)) return;
-    this.logger.info({ reason }, 'metadata watcher dropped');
-    state.watcher.end(reason);
-  }
-
   // ---- raft callbacks ----
 
   private apply(entries: readonly Entry[]): void {
@@ -531,8 +459,7 @@ export class QuorumController<Image> {
       if (e.type === 'normal' && e.data.byteLength > 0) {
         this.imageValue = machine.apply(this.imageValue, e.data, e.index);
         this.recordsSinceSnapshot += 1;
-        this.tail.push({ offset: e.index, term: e.term, batch: e.data });
-        if (this.tail.length > this.config.watchTailEntries) this.tailBase = this.tail.shift()!.offset;
+        this.watchers.committed(e.index, e.term, e.data);
       }
       this.appliedOffset = e.index;
       this.appliedTerm = e.term;
@@ -542,7 +469,7 @@ export class QuorumController<Image> {
     if (last !== undefined && this.activeTerm < 0 && this.driver !== undefined && this.driver.isLeader() && last.term === this.driver.status().term) {
       this.becomeActive(last.term);
     }
-    for (const state of [...this.watchers]) this.catchUp(state);
+    this.watchers.catchUpAll();
     if (this.recordsSinceSnapshot >= this.config.snapshotIntervalRecords) this.takeSnapshot();
   }
 
@@ -552,11 +479,10 @@ export class QuorumController<Image> {
     this.imageValue = this.options.machine.restore(snap.data);
     this.appliedOffset = snap.metadata.index;
     this.appliedTerm = snap.metadata.term;
-    this.tail = [];
-    this.tailBase = snap.metadata.index;
+    this.watchers.restored(snap.metadata.index);
     this.recordsSinceSnapshot = 0;
     this.logger.info({ offset: snap.metadata.index, term: snap.metadata.term }, 'metadata image restored from snapshot');
-    for (const state of [...this.watchers]) this.catchUp(state);
+    this.watchers.catchUpAll();
   }
 
   private takeSnapshot(): void {
@@ -593,10 +519,7 @@ export class QuorumController<Image> {
     const unreachable = (hint.unreachableVoters ?? []).join(',');
     if (leaderId !== this.lastHint.leaderId || term !== this.lastHint.term || unreachable !== this.lastHint.unreachable) {
       this.lastHint = { leaderId, term, unreachable };
-      for (const state of [...this.watchers]) {
-        if (this.upToDate()) this.catchUp(state);
-        else if (!state.watcher.send({ controller: hint, committedOffset: this.appliedOffset })) this.dropWatcher(state, 'watcher cannot keep up');
-      }
+      this.watchers.announce(hint);
     }
   }
 
@@ -667,7 +590,7 @@ export class QuorumController<Image> {
     this.closing ??= (async () => {
       for (const t of this.timers) clearInterval(t);
       if (this.activeTerm >= 0) this.resign();
-      for (const state of [...this.watchers]) this.dropWatcher(state, 'controller stopping');
+      this.watchers.endAll('controller stopping');
       await this.supervisor.close();
       this.logger.info('quorum controller stopped');
     })();
