@@ -17,8 +17,9 @@
 // - No remote message stops the Raft driver (nraft refuses them); if it stops anyway (a storage error, a
 //   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and
 //   driver-supervisor.ts starts a new driver on the same durable log after a backoff
-//   (raftDriverRestartBackoff{Min,Max}Ms), at most raftDriverRestartsMax times in a row. The image is kept: committed entries the new driver hands
-//   back again (everything after its snapshot) are already in it and are skipped.
+//   (raftDriverRestartBackoff{Min,Max}Ms), at most raftDriverRestartsMax times in a row. The image is
+//   kept: committed entries the new driver hands back again (everything after its snapshot) are
+//   already in it and are skipped.
 // - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
 //   the log, or a snapshot of the image when they are further behind than that tail (metadata-watchers.ts).
 import type { Entry, Logger as RaftLogger, Snapshot } from '@tributary/nraft';
