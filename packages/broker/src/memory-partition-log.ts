@@ -1,6 +1,6 @@
 // An in-memory PartitionLogPort for tests and for running the broker without disk. Same contract as
 // the storage adapter: whole batches, offsets stamped from the log end offset, epochs recorded.
-import { batchesIn, setLogAppendTime, stampBatch } from '@tributary/protocol';
+import { type BatchHeader, batchesIn, setLogAppendTime, stampBatch } from '@tributary/protocol';
 import { ApiError, assert } from './errors.js';
 import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from './partition-log.js';
 import type { TopicConfig } from './topic-config.js';
@@ -39,11 +39,18 @@ export class MemoryPartitionLog implements PartitionLogPort {
     return this.hw;
   }
 
-  async appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
+  async appendAsLeader(batches: Buffer, headers: readonly BatchHeader[], leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
     const owned = batches;
     const baseOffset = this.logEndOffset;
     let next = baseOffset;
-    for (const header of batchesIn(owned, { verifyCrc: false })) {
+    // The edge's headers, not a re-parse: they must tile the bytes (as storage's checkValidatedBatches asserts).
+    let end = 0;
+    for (const header of headers) {
+      assert(header.position === end && owned.length - end >= header.sizeBytes, `batch header at ${header.position} (${header.sizeBytes} bytes) does not follow ${end} in ${owned.length} bytes`);
+      end += header.sizeBytes;
+    }
+    assert(headers.length > 0 && end === owned.length, `batch headers cover ${end} of ${owned.length} bytes`);
+    for (const header of headers) {
       const pos = header.position;
       stampBatch(owned, pos, { baseOffset: next, partitionLeaderEpoch: leaderEpoch });
       if (options.logAppendTimeMs !== undefined) setLogAppendTime(owned, pos, options.logAppendTimeMs);

@@ -1,5 +1,6 @@
 // The port the broker needs from a partition's log. packages/storage's PartitionLog is adapted to
 // it in adapters/storage-partition-log.ts; MemoryPartitionLog implements it for tests.
+import type { BatchHeader } from '@tributary/protocol';
 import type { TopicConfig } from './topic-config.js';
 
 // Field names follow storage's (and Kafka's): LogAppendInfo.firstOffset, FetchDataInfo.records.
@@ -36,10 +37,12 @@ export interface PartitionLogPort {
   /**
    * Appends already-validated batches (the caller ran validateBatches), stamping offsets from the
    * log end offset and the leader epoch. With `logAppendTimeMs`, batches become LogAppendTime.
+   * `headers` are the headers validateBatches read from `batches`, positions relative to `batches`:
+   * the log does not parse the batches again, it asserts that the headers tile the bytes.
    * Takes ownership of `batches` and stamps the offsets into it before returning (so the caller can
    * read the assigned offsets from the headers synchronously).
    */
-  appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo>;
+  appendAsLeader(batches: Buffer, headers: readonly BatchHeader[], leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo>;
 
   /**
    * Whole batches from the one containing `fetchOffset`, up to `maxBytes` and not past `maxOffset`

@@ -2,7 +2,7 @@
 // node the ISR is [self] and HW = LEO after each append; in a cluster the leader's replication state
 // (replication/leader-replication.ts) moves the HW from its followers' fetches.
 import type { Logger } from 'pino';
-import { batchesIn } from '@tributary/protocol';
+import { type BatchHeader, batchesIn, validateBatches } from '@tributary/protocol';
 import { ApiError, assert } from './errors.js';
 import { decodeProducerSnapshot, encodeProducerSnapshot, type ProducerStateSnapshot } from './replication/producer-state-snapshot.js';
 import type { ProducerStateStore } from './replication/producer-state-store.js';
@@ -209,9 +209,14 @@ export class Partition {
 
   /**
    * Appends validated batches as leader. With acks=all the ISR must hold min.insync.replicas before
-   * the append (after it, the producer waits for the high watermark instead).
+   * the append (after it, the producer waits for the high watermark instead). `headers`: what the produce
+   * edge's validateBatches returned for `batches`; they travel to the log, so no layer parses the batches
+   * again. Without them (tests, tools) the batches are validated here (validateBatches: framing, CRC).
    */
-  async appendAsLeader(batches: Buffer, options: { readonly requiredAcks: number; readonly nowMs: number }): Promise<LeaderAppendInfo> {
+  async appendAsLeader(
+    batches: Buffer,
+    options: { readonly requiredAcks: number; readonly nowMs: number; readonly headers?: readonly BatchHeader[] },
+  ): Promise<LeaderAppendInfo> {
     if (options.requiredAcks === -1 && this.isrSize < this.config.minInsyncReplicas) {
       throw new ApiError('NOT_ENOUGH_REPLICAS', `${this.topic}-${this.partition}: ${this.isrSize} in-sync replica(s), min.insync.replicas is ${this.config.minInsyncReplicas}`);
     }
@@ -221,7 +226,7 @@ export class Partition {
     // (its real offsets, or its error) instead of being answered from state that isn't true yet.
     // A retried request may start with batches already written or pending (a prefix) followed by new
     // ones: the prefix is answered with its original offsets, only the rest is appended.
-    const headers = batchIdentities(batches);
+    const headers = options.headers ?? validateBatches(batches);
     this.admitProducers(headers);
     const known: (ProducerBatch | Promise<ProducerBatch>)[] = [];
     for (const h of headers) {
@@ -250,11 +255,13 @@ export class Partition {
     let result: LogAppendInfo | undefined;
     if (fresh.length > 0) {
       const first = fresh[0]!;
-      const toAppend = known.length === 0 ? batches : batches.subarray(first.position);
+      const toAppend = first.position === 0 ? batches : batches.subarray(first.position);
+      // The log's headers are positioned in the bytes it gets.
+      const freshHeaders = first.position === 0 ? fresh : fresh.map((h) => ({ ...h, position: h.position - first.position }));
       const logAppendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? options.nowMs : undefined;
       const leoBefore = this.logEndOffset;
       try {
-        result = await this.args.log.appendAsLeader(toAppend, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
+        result = await this.args.log.appendAsLeader(toAppend, freshHeaders, this.leaderEpoch, logAppendTimeMs === undefined ? {} : { logAppendTimeMs });
       } catch (err) {
         for (const p of pending) this.idempotence.settle(p, err);
         throw err;
@@ -529,7 +536,8 @@ interface BatchInBuffer extends BatchIdentity {
 }
 
 function batchIdentities(batches: Buffer): BatchInBuffer[] {
-  // Headers only; the CRC is the appending log's (follower) or the produce edge's (leader) to check.
+  // Headers only, for bytes read from the log or fetched from the leader (the follower's log checks their
+  // CRC); a leader append uses the produce edge's headers instead.
   return Array.from(batchesIn(batches, { verifyCrc: false }), (h) => ({
     producerId: h.producerId, producerEpoch: h.producerEpoch, baseSequence: h.baseSequence, lastOffsetDelta: h.lastOffsetDelta,
     baseOffset: h.baseOffset, position: h.position, sizeBytes: h.sizeBytes,

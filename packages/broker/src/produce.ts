@@ -89,7 +89,8 @@ async function producePartition(
       // our own encoder is not walked again.)
       for (const header of headers) validateProducedBatch(batches, header, { maxUncompressedBytes: config.maxMessageBytes });
     }
-    const appended = await partition.appendAsLeader(batches, { requiredAcks: request.acks, nowMs });
+    // The headers validated here travel with the bytes to the log: nothing below parses them again.
+    const appended = await partition.appendAsLeader(batches, { requiredAcks: request.acks, nowMs, headers });
     if (request.acks === -1) {
       await awaitHighWatermark({ topic, partition: input.partition, offset: appended.lastOffset + 1, timeoutMs: request.timeoutMs, deps, signal });
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { encodeRecordBatch } from '@tributary/protocol';
+import { type BatchHeader, encodeRecordBatch, validateBatches } from '@tributary/protocol';
 import { computeHighWatermark, MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
 import { ChangeNotifier, Partition } from '../src/internal.js';
 import { anyProducerIds, batchOf, silentLogger } from './helpers.js';
@@ -93,6 +93,59 @@ describe('idempotent appends arriving out of sending order', () => {
     expect((await append(partition, 4, 1)).batchBaseOffsets).toEqual([4]);
     expect((await append(partition, 2, 2)).batchBaseOffsets).toEqual([2]); // a duplicate: its offsets, nothing appended
     expect(partition.logEndOffset).toBe(5);
+  });
+});
+
+describe('leader append: the edge-validated headers travel to the log', () => {
+  /** A MemoryPartitionLog that keeps what each leader append was given. */
+  class RecordingLog extends MemoryPartitionLog {
+    readonly appends: { bytes: Buffer; headers: readonly BatchHeader[] }[] = [];
+    override appendAsLeader(batches: Buffer, headers: readonly BatchHeader[], leaderEpoch: number, options: { readonly logAppendTimeMs?: number }) {
+      this.appends.push({ bytes: batches, headers });
+      return super.appendAsLeader(batches, headers, leaderEpoch, options);
+    }
+  }
+  const idempotent = (seq: number, values: readonly string[]): Buffer => encodeRecordBatch({
+    producerId: 3, producerEpoch: 0, baseSequence: seq, records: values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: 1_000 })),
+  });
+  const make = (): { partition: Partition; log: RecordingLog } => {
+    const config = resolveTopicConfig({}, broker);
+    const log = new RecordingLog(config);
+    const info = { topic: 't', topicId: 'id', partition: 0, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1], isr: [1] };
+    return { partition: new Partition({ nodeId: 1, info, config, log, logger: silentLogger, onHighWatermarkChange: () => undefined, producerIds: anyProducerIds }), log };
+  };
+
+  it('hands the log the very header objects validateBatches returned, not a re-parse', async () => {
+    const { partition, log } = make();
+    const bytes = Buffer.concat([batchOf(['a', 'b']), batchOf(['c'])]);
+    const headers = validateBatches(bytes);
+    const appended = await partition.appendAsLeader(bytes, { requiredAcks: 1, nowMs: 0, headers });
+    expect(appended.batchBaseOffsets).toEqual([0, 2]);
+    expect(log.appends).toHaveLength(1);
+    expect(log.appends[0]!.bytes).toBe(bytes);
+    expect(log.appends[0]!.headers).toHaveLength(2);
+    log.appends[0]!.headers.forEach((h, i) => expect(h).toBe(headers[i]));
+  });
+
+  it('a retried prefix is answered from state; the rest goes to the log with headers positioned in its bytes', async () => {
+    const { partition, log } = make();
+    const first = idempotent(0, ['a', 'b']);
+    await partition.appendAsLeader(first, { requiredAcks: 1, nowMs: 0, headers: validateBatches(first) });
+    const retry = Buffer.concat([idempotent(0, ['a', 'b']), idempotent(2, ['c', 'd', 'e'])]);
+    const appended = await partition.appendAsLeader(retry, { requiredAcks: 1, nowMs: 0, headers: validateBatches(retry) });
+    expect(appended.batchBaseOffsets).toEqual([0, 2]);
+    expect(partition.logEndOffset).toBe(5);
+    const second = log.appends[1]!;
+    expect(second.bytes.length).toBe(retry.length - first.length);
+    expect(second.headers.map((h) => [h.position, h.sizeBytes, h.baseSequence])).toEqual([[0, second.bytes.length, 2]]);
+  });
+
+  it('without headers (tools, tests) the batches are validated in the partition, CRC included', async () => {
+    const { partition, log } = make();
+    const bytes = batchOf(['a']);
+    bytes[bytes.length - 1]! ^= 0xff;
+    await expect(partition.appendAsLeader(bytes, { requiredAcks: 1, nowMs: 0 })).rejects.toMatchObject({ errorName: 'CORRUPT_MESSAGE' });
+    expect(log.appends).toHaveLength(0);
   });
 });
 

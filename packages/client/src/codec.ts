@@ -1,8 +1,6 @@
 // The record-batch format at the client's edge: producer batches → bytes, fetched bytes → records.
 // The rest of the client never touches bytes.
-import {
-  BATCH_HEADER_BYTES, BATCH_LENGTH_OFFSET, LOG_OVERHEAD_BYTES, decodeRecordBatch, encodeRecordBatch, type RecordBatch,
-} from '@tributary/protocol';
+import { decodeRecordBatch, encodeRecordBatch, isPartialBatchAt, type RecordBatch } from '@tributary/protocol';
 import type { ProducerBatch } from './accumulator.js';
 import type { CompressionType } from './config.js';
 
@@ -24,14 +22,18 @@ export function encodeProducerBatch(batch: ProducerBatch, compression: Compressi
  * the next fetch starts from the position after the last whole batch. A batch that does not decode ends
  * the list: the batches before it are returned with the error, so their records are still delivered and
  * the next fetch starts at the bad batch (whose offset the error then names).
+ *
+ * "Partial" is record-format's isPartialBatchAt, the rule batchesIn's stopAtPartialBatch applies. The
+ * walk is not batchesIn itself: decodeRecordBatch frames, CRC-checks and reads each header anyway, and
+ * checks the CRC before any other header field, so a walk in front of it would read every header
+ * twice (or compute every CRC twice).
  */
 export function decodeFetchedBatches(bytes: Uint8Array): { readonly batches: RecordBatch[]; readonly error: unknown } {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const batches: RecordBatch[] = [];
   let pos = 0;
-  while (pos + BATCH_HEADER_BYTES <= buf.length) {
-    const size = LOG_OVERHEAD_BYTES + buf.readInt32BE(pos + BATCH_LENGTH_OFFSET);
-    if (pos + size > buf.length) break; // partial trailing batch (a corrupt length fails in decodeRecordBatch)
+  // A batchLength below the minimum is not partial: decodeRecordBatch reports it as corrupt.
+  while (pos < buf.length && !isPartialBatchAt(buf, pos)) {
     let batch: RecordBatch;
     try {
       batch = decodeRecordBatch(buf, pos);

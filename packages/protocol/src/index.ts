@@ -62,6 +62,7 @@ export {
   verifyBatchCrc,
   readBatchHeader,
   batchesIn,
+  isPartialBatchAt,
   validateBatches,
   stampBatch,
   setLogAppendTime,

@@ -11,7 +11,7 @@ export {
   UnsupportedCompressionError,
   InvalidArgumentError,
 } from './errors.js';
-export { type BatchWalkOptions, type ValidateBatchesOptions, batchesIn, validateBatches } from './batch-iterator.js';
+export { type BatchWalkOptions, type ValidateBatchesOptions, batchesIn, isPartialBatchAt, validateBatches } from './batch-iterator.js';
 export {
   type Compression,
   COMPRESSIONS,

@@ -4,8 +4,11 @@
 //
 // Trust: a leader append carries batches the broker validated once at the edge (framing, magic, CRC and
 // every record, validateBatches + validateProducedBatch), so storage re-asserts their framing but does not
-// recompute their CRC. A follower append carries bytes from the network and is CRC-checked here.
+// recompute their CRC; when the edge's headers come with the bytes (checkValidatedBatches) it does not
+// re-parse them either. A follower append carries bytes from the network and is fully checked here, CRC too.
+import assert from 'node:assert/strict';
 import {
+  type BatchHeader,
   BATCH_HEADER_BYTES,
   BASE_OFFSET_OFFSET,
   BATCH_LENGTH_OFFSET,
@@ -129,4 +132,47 @@ export function checkAppendBatches(
     throw err;
   }
   return batches;
+}
+
+/**
+ * The leader-append check when the broker hands over the headers its edge validation read from `buf`
+ * (validateBatches): nothing is re-parsed. Asserts (a mismatch is a bug in this process, not bad input)
+ * that the headers tile `buf` exactly — the first at 0, each where the previous ends, the last at the
+ * end — and that each batch's batchLength and lastOffsetDelta fields in `buf` still say what its header
+ * says, so bytes and headers belong together (the offsets assigned are the ones the bytes claim). Then
+ * applies the same typed checks as checkAppendBatches from the header fields: size limit
+ * (RecordTooLargeError), recordCount ≥ 1 and, with `requireDenseOffsets`, recordCount =
+ * lastOffsetDelta + 1 (InvalidRecordError). Cost: two 4-byte reads per batch.
+ */
+export function checkValidatedBatches(
+  buf: Buffer,
+  headers: readonly BatchHeader[],
+  opts: { readonly maxBatchBytes: number; readonly requireDenseOffsets: boolean },
+): readonly BatchHeader[] {
+  if (buf.length === 0) throw new InvalidRecordError('no record batches to append');
+  assert.ok(headers.length > 0, `${buf.length} bytes to append come with no batch header`);
+  let end = 0;
+  for (const h of headers) {
+    assert.ok(h.position === end, `batch header at position ${h.position}, expected ${end} (headers do not tile the appended bytes)`);
+    assert.ok(
+      h.sizeBytes >= BATCH_HEADER_BYTES && h.position + h.sizeBytes <= buf.length && buf.readInt32BE(h.position + BATCH_LENGTH_OFFSET) === h.sizeBytes - LOG_OVERHEAD_BYTES,
+      `batch at byte ${h.position}: its header says ${h.sizeBytes} bytes, the appended bytes disagree`,
+    );
+    // The offsets the log assigns come from the header: they must be the ones the bytes will claim.
+    assert.ok(
+      buf.readInt32BE(h.position + LAST_OFFSET_DELTA_OFFSET) === h.lastOffsetDelta,
+      `batch at byte ${h.position}: its header says lastOffsetDelta ${h.lastOffsetDelta}, the appended bytes disagree`,
+    );
+    end += h.sizeBytes;
+    const where = `batch at byte ${h.position}`;
+    if (h.sizeBytes > opts.maxBatchBytes) {
+      throw new RecordTooLargeError(`${where} is ${h.sizeBytes} bytes, over the limit of ${opts.maxBatchBytes}`);
+    }
+    if (h.recordCount < 1) throw new InvalidRecordError(`${where}: recordCount ${h.recordCount} < 1`);
+    if (opts.requireDenseOffsets && h.recordCount !== h.lastOffsetDelta + 1) {
+      throw new InvalidRecordError(`${where}: recordCount ${h.recordCount} != lastOffsetDelta + 1 (${h.lastOffsetDelta + 1})`);
+    }
+  }
+  assert.ok(end === buf.length, `batch headers cover ${end} of the ${buf.length} appended bytes`);
+  return headers;
 }

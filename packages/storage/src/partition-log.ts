@@ -25,8 +25,8 @@ import assert from 'node:assert/strict';
 import { setAsideDirPath } from './set-aside-dir.js';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type BatchExtent, checkAppendBatches } from './batch-header.js';
-import { setLogAppendTime, stampBatch } from '@tributary/record-format';
+import { type BatchExtent, checkAppendBatches, checkValidatedBatches } from './batch-header.js';
+import { type BatchHeader, setLogAppendTime, stampBatch } from '@tributary/record-format';
 import { type CleanerCheckpoint, fsyncDir, writeFileAtomic } from './checkpoint-file.js';
 import { DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES } from './log-cleaner.js';
 import { InvalidRecordError, LogUnavailableError, OffsetOutOfRangeError, UnexpectedAppendOffsetError } from './errors.js';
@@ -385,20 +385,31 @@ export class PartitionLog {
   // ---- append ----
 
   /**
-   * Appends batches (concatenated) as the leader: validates framing, magic, CRC and size
-   * (CorruptRecordError / RecordTooLargeError / InvalidRecordError, leaving the log unchanged), then
+   * Appends batches (concatenated) as the leader: validates framing, magic and size
+   * (CorruptRecordError / RecordTooLargeError / InvalidRecordError, leaving the log unchanged; the CRC and
+   * records are the broker edge's to check), then
    * stamps baseOffset = the next offset and partitionLeaderEpoch = leaderEpoch in place (the log takes
    * ownership of `batches`). With `logAppendTimeMs` the batches become LogAppendTime (CRC recomputed).
-   * Resolves once written (and fsynced when the flush policy says so).
+   * Resolves once written (and fsynced when the flush policy says so). `headers`: the headers the edge's
+   * validateBatches read from exactly these bytes; with them nothing is re-parsed, the log only asserts
+   * that they tile `batches` (checkValidatedBatches).
    */
-  appendAsLeader(batches: Buffer, leaderEpoch: number, opts: { readonly logAppendTimeMs?: number } = {}): Promise<AppendInfo> {
+  appendAsLeader(
+    batches: Buffer,
+    leaderEpoch: number,
+    opts: { readonly logAppendTimeMs?: number; readonly headers?: readonly BatchHeader[] } = {},
+  ): Promise<AppendInfo> {
     try {
       this.assertWritable();
       assert.ok(Number.isInteger(leaderEpoch) && leaderEpoch >= 0, `leader epoch ${leaderEpoch} must be a non-negative integer`);
       assert.ok(leaderEpoch >= this.epochCache.latestEpoch, `append at leader epoch ${leaderEpoch} below the log's latest epoch ${this.epochCache.latestEpoch}`);
       assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
-      // The broker validated these batches (CRC and records) at the edge: assert framing, trust the CRC.
-      const validated = checkAppendBatches(batches, { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true, verifyCrc: false });
+      // The broker validated these batches (CRC and records) at the edge: trust the CRC. With the edge's
+      // headers, assert that they tile the bytes (no re-parse); without them, re-read the framing.
+      const limits = { maxBatchBytes: this.config.maxMessageBytes, requireDenseOffsets: true };
+      const validated = opts.headers !== undefined
+        ? checkValidatedBatches(batches, opts.headers, limits)
+        : checkAppendBatches(batches, { ...limits, verifyCrc: false });
       const firstOffset = this.nextOffsetToAssign;
       checkAppendSpan(firstOffset, validated.reduce((last, b) => last + b.lastOffsetDelta + 1, firstOffset - 1), validated.length);
       let nextOffset = firstOffset;

@@ -1,6 +1,7 @@
 // Adapts packages/storage's PartitionLog to the broker's PartitionLogPort. The port's append and read
 // results are a subset of storage's (same names); lookups map storage's null to undefined.
 import { PartitionLog, parseLogConfig, type LogConfig } from '@tributary/storage';
+import type { BatchHeader } from '@tributary/protocol';
 import type { Logger } from 'pino';
 import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from '../partition-log.js';
 import type { TopicConfig } from '../topic-config.js';
@@ -37,8 +38,8 @@ class StoragePartitionLog implements PartitionLogPort {
     return this.log.highWatermark;
   }
 
-  async appendAsLeader(batches: Buffer, leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
-    return this.log.appendAsLeader(batches, leaderEpoch, options.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: options.logAppendTimeMs });
+  async appendAsLeader(batches: Buffer, headers: readonly BatchHeader[], leaderEpoch: number, options: { readonly logAppendTimeMs?: number }): Promise<LogAppendInfo> {
+    return this.log.appendAsLeader(batches, leaderEpoch, options.logAppendTimeMs === undefined ? { headers } : { headers, logAppendTimeMs: options.logAppendTimeMs });
   }
 
   get latestEpoch(): number {

@@ -4,8 +4,9 @@ export {
   DEFAULT_QUORUM_CONTROLLER_CONFIG, DEFAULT_BROKER_SESSION_TIMEOUT_MS, DEFAULT_SNAPSHOT_INTERVAL_RECORDS,
   DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS, DEFAULT_COMMAND_QUEUE_MAX, DEFAULT_WATCH_TAIL_ENTRIES, DEFAULT_WATCHERS_MAX,
   type QuorumControllerConfig, type QuorumControllerOptions, type ControllerPolicies, type BrokerSessions, type CommandDecision,
-  type CommandResult, type ControllerStatus, type MetadataWatcher,
+  type CommandResult, type ControllerStatus,
 } from './quorum-controller.js';
+export type { MetadataWatcher } from './metadata-watchers.js';
 export type { MetadataMachine } from './metadata-machine.js';
 export { fileGrpcQuorumIo, RAFT_DIR, type QuorumIo, type FileGrpcQuorumIoOptions } from './quorum-io.js';
 export { QuorumError, NotControllerError, type QuorumErrorCode } from './quorum-errors.js';

@@ -15,18 +15,20 @@
 //   controller gives every registered broker a fresh session before it fences anyone.
 // - Every `snapshotIntervalRecords` records the image becomes the Raft snapshot and the log is compacted.
 // - No remote message stops the Raft driver (nraft refuses them); if it stops anyway (a storage error, a
-//   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and starts
-//   a new driver on the same durable log after a backoff (raftDriverRestartBackoff{Min,Max}Ms), at most
-//   raftDriverRestartsMax times in a row. The image is kept: committed entries the new driver hands
-//   back again (everything after its snapshot) are already in it and are skipped.
+//   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and
+//   driver-supervisor.ts starts a new driver on the same durable log after a backoff
+//   (raftDriverRestartBackoff{Min,Max}Ms), at most raftDriverRestartsMax times in a row. The image is
+//   kept: committed entries the new driver hands back again (everything after its snapshot) are
+//   already in it and are skipped.
 // - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
-//   the log, or a snapshot of the image when they are further behind than that tail.
+//   the log, or a snapshot of the image when they are further behind than that tail (metadata-watchers.ts).
 import type { Entry, Logger as RaftLogger, Snapshot } from '@tributary/nraft';
 import { tributary } from '@tributary/protocol';
 import type { Logger } from 'pino';
 import { RaftDriver } from '../raft/raft-driver.js';
-import type { RaftTransport } from '../raft/raft-transport.js';
 import { RaftProposalError } from '../raft/raft-driver-errors.js';
+import { DriverSupervisor } from './driver-supervisor.js';
+import { MetadataWatchers, type MetadataWatcher } from './metadata-watchers.js';
 import type { MetadataMachine } from './metadata-machine.js';
 import type { QuorumIo } from './quorum-io.js';
 import { NotControllerError, QuorumError } from './quorum-errors.js';
@@ -149,13 +151,6 @@ export interface ControllerStatus {
   readonly refusedRaftMessages: number;
 }
 
-/** A WatchMetadata stream: `send` returns false when the stream cannot keep up (it is then dropped). */
-export interface MetadataWatcher {
-  send(event: pb.IMetadataEvent): boolean;
-  /** Ends the stream (the voter stopped or the watcher fell too far behind). */
-  end(reason: string): void;
-}
-
 export interface QuorumControllerOptions<Image> {
   readonly nodeId: number;
   readonly clusterId: string;
@@ -169,18 +164,6 @@ export interface QuorumControllerOptions<Image> {
   readonly nowMs: () => number;
   /** The durable Raft log and the transport to the other voters (fileGrpcQuorumIo in production). */
   readonly io: QuorumIo;
-}
-
-interface TailEntry {
-  readonly offset: number;
-  readonly term: number;
-  readonly batch: Uint8Array;
-}
-
-interface WatchState {
-  readonly watcher: MetadataWatcher;
-  /** The next offset this watcher needs. */
-  nextOffset: number;
 }
 
 function raftLogger(logger: Logger): RaftLogger {
@@ -198,17 +181,15 @@ export class QuorumController<Image> {
   readonly config: QuorumControllerConfig;
   private readonly logger: Logger;
   private readonly nowMs: () => number;
-  private driver!: RaftDriver;
-  private transport!: RaftTransport;
+  /** The Raft driver and its restarts after a failure (driver-supervisor.ts). */
+  private readonly supervisor: DriverSupervisor;
   private imageValue: Image;
   private appliedOffset = 0;
   private appliedTerm = 0;
   private recordsSinceSnapshot = 0;
   private snapshotting = false;
-  /** Committed batches (offset ascending) covering (tailBase, appliedOffset]. */
-  private tail: TailEntry[] = [];
-  private tailBase = 0;
-  private readonly watchers = new Set<WatchState>();
+  /** The WatchMetadata streams and the in-memory tail of committed batches they are served from. */
+  private readonly watchers: MetadataWatchers;
   /** The term this voter is the active controller in; -1 = not active. */
   private activeTerm = -1;
   private readonly lastHeartbeatMs = new Map<number, number>();
@@ -220,16 +201,6 @@ export class QuorumController<Image> {
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
   private readonly activeListeners = new Set<(active: boolean) => void>();
-  /** Why the current driver stopped (undefined while it runs). */
-  private driverFailure: unknown;
-  private driverStartedMs = 0;
-  private driverRestarts = 0;
-  /** Driver runs that failed in a row (reset once one runs for raftDriverStableMs). */
-  private consecutiveFailures = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** Refused raft messages counted by drivers that are gone. */
-  private refusedBefore = 0;
-  private readonly driverListeners = new Set<(running: boolean) => void>();
   /** Leader only: when each other voter was last seen active by raft (sampled every tick). */
   private readonly voterSeenMs = new Map<number, number>();
   private unreachableVoters: readonly number[] = [];
@@ -241,6 +212,31 @@ export class QuorumController<Image> {
     this.logger = options.logger.child({ component: 'quorum-controller' });
     this.nowMs = options.nowMs;
     this.imageValue = options.machine.empty();
+    this.watchers = new MetadataWatchers({
+      appliedOffset: () => this.appliedOffset,
+      snapshot: () => this.options.machine.snapshot(this.imageValue, { clusterId: this.clusterId, lastOffset: this.appliedOffset, lastTerm: this.appliedTerm }),
+      hint: () => this.hint(),
+      upToDate: () => this.upToDate(),
+    }, this.config, this.logger);
+    this.supervisor = new DriverSupervisor({
+      limits: this.config, logger: this.logger, nowMs: this.nowMs,
+      openDriver: (onFailed) => this.openDriver(onFailed),
+      onStopped: () => {
+        if (this.activeTerm >= 0) this.resign();
+        this.announceLeader();
+      },
+      // The only voter has nobody to wait for: a randomized election timeout (electionTicks..2x ticks)
+      // would only delay the first leader (and every node started without --voters is such a quorum).
+      onStarted: (driver) => {
+        if (options.voters.size === 1) driver.campaign();
+      },
+      describe: () => ({ appliedOffset: this.appliedOffset }),
+    });
+  }
+
+  /** The current driver (undefined only while the first one starts: raft may call apply meanwhile). */
+  private get driver(): RaftDriver {
+    return this.supervisor.driver!;
   }
 
   /**
@@ -256,15 +252,15 @@ export class QuorumController<Image> {
 
   private async open(): Promise<void> {
     const o = this.options;
-    await this.startDriver();
+    await this.supervisor.start();
     this.every(this.config.tickMs, () => this.watchLeadership());
     this.every(Math.max(50, Math.floor(this.config.brokerSessionTimeoutMs / 4)), () => this.checkSessions());
     if (this.config.autoLeaderRebalanceEnable) this.every(this.config.leaderImbalanceCheckIntervalMs, () => this.checkLeaderBalance());
     this.logger.info({ nodeId: o.nodeId, voters: [...o.voters].map(([id, a]) => `${id}@${a}`), appliedOffset: this.appliedOffset }, 'quorum controller started');
   }
 
-  /** Opens the durable metadata log and starts a driver (and its transport) on it. */
-  private async startDriver(): Promise<void> {
+  /** Opens the durable metadata log and starts a driver (and its transport) on it (the supervisor's openDriver). */
+  private async openDriver(onFailed: (cause: unknown) => void): Promise<RaftDriver> {
     const o = this.options;
     const rlog = raftLogger(o.logger.child({ component: 'raft' }));
     const storage = await o.io.openRaftStorage({ voters: [...o.voters.keys()].sort((a, b) => a - b), logger: rlog });
@@ -277,55 +273,14 @@ export class QuorumController<Image> {
         restore: (snap) => this.restore(snap),
         tickMs: this.config.tickMs, proposalTimeoutMs: this.config.proposalTimeoutMs,
         raft: { electionTicks: this.config.electionTicks, heartbeatTicks: this.config.heartbeatTicks, preVote: true, checkQuorum: true },
-        onFailed: (cause) => this.driverFailed(driver, cause),
+        onFailed,
       });
     } catch (err) {
       await transport.close();
       await storage.close().catch(() => undefined);
       throw err;
     }
-    this.transport = transport;
-    this.driver = driver;
-    this.driverFailure = undefined;
-    this.driverStartedMs = this.nowMs();
-    // The only voter has nobody to wait for: a randomized election timeout (electionTicks..2x ticks)
-    // would only delay the first leader (and every node started without --voters is such a quorum).
-    if (o.voters.size === 1) driver.campaign();
-  }
-
-  /** The driver closed itself on a failure: report it, then start a new one after a backoff. */
-  private driverFailed(driver: RaftDriver, cause: unknown): void {
-    if (driver !== this.driver || this.closing !== undefined) return;
-    // Count a driver's refusals once (a failed restart reports the same, already closed driver).
-    if (this.driverFailure === undefined) this.refusedBefore += driver.status().refusedMessages;
-    this.driverFailure = cause ?? new Error('raft driver failed');
-    if (this.nowMs() - this.driverStartedMs >= this.config.raftDriverStableMs) this.consecutiveFailures = 0;
-    this.consecutiveFailures++;
-    if (this.activeTerm >= 0) this.resign();
-    this.announceLeader();
-    for (const l of this.driverListeners) l(false);
-    if (this.consecutiveFailures > this.config.raftDriverRestartsMax) {
-      this.logger.error({ err: cause, failures: this.consecutiveFailures }, 'raft driver failed too often in a row; not restarting it (this voter stays down)');
-      return;
-    }
-    const delayMs = Math.min(
-      this.config.raftDriverRestartBackoffMaxMs,
-      this.config.raftDriverRestartBackoffMinMs * 2 ** (this.consecutiveFailures - 1),
-    );
-    this.logger.error({ err: cause, failures: this.consecutiveFailures, delayMs }, 'raft driver stopped; restarting it from the durable log');
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined;
-      if (this.closing !== undefined) return;
-      this.startDriver().then(
-        () => {
-          this.driverRestarts++;
-          this.logger.info({ restarts: this.driverRestarts, appliedOffset: this.appliedOffset }, 'raft driver restarted');
-          for (const l of this.driverListeners) l(true);
-        },
-        (err: unknown) => this.driverFailed(this.driver, err),
-      );
-    }, delayMs);
-    this.restartTimer.unref();
+    return driver;
   }
 
   // ---- reading ----
@@ -347,14 +302,14 @@ export class QuorumController<Image> {
     return {
       nodeId: this.nodeId, leaderId: raft.lead > 0 && this.driverRunning() ? raft.lead : -1, term: raft.term, active: this.isActive(),
       appliedOffset: this.appliedOffset, commandsQueued: this.commandsQueued, watchers: this.watchers.size,
-      driverRunning: this.driverRunning(), driverRestarts: this.driverRestarts,
-      refusedRaftMessages: this.refusedBefore + raft.refusedMessages,
+      driverRunning: this.driverRunning(), driverRestarts: this.supervisor.restarts,
+      refusedRaftMessages: this.supervisor.refusedMessages(raft.refusedMessages),
     };
   }
 
   /** False while the Raft driver is down (between a failure and its restart, or for good). */
   driverRunning(): boolean {
-    return this.driverFailure === undefined && this.driver.driverState === 'running';
+    return this.supervisor.running();
   }
 
   /**
@@ -397,8 +352,7 @@ export class QuorumController<Image> {
 
   /** Told when the Raft driver stops on a failure (false) and when a restarted one runs again (true). */
   onDriverRunningChange(listener: (running: boolean) => void): () => void {
-    this.driverListeners.add(listener);
-    return () => this.driverListeners.delete(listener);
+    return this.supervisor.onRunningChange(listener);
   }
 
   /** Moves leadership to another voter (tests, rolling restarts). */
@@ -480,48 +434,7 @@ export class QuorumController<Image> {
    * no longer in the in-memory tail, then every batch as it commits. Returns the unsubscribe.
    */
   watch(fromOffset: number, watcher: MetadataWatcher): () => void {
-    if (this.watchers.size >= this.config.watchersMax) {
-      watcher.end(`too many watchers (${this.config.watchersMax})`);
-      return () => {};
-    }
-    const state: WatchState = { watcher, nextOffset: Math.max(1, fromOffset) };
-    this.watchers.add(state);
-    if (state.nextOffset <= this.tailBase && this.appliedOffset > 0) this.sendSnapshot(state);
-    this.catchUp(state);
-    return () => this.watchers.delete(state);
-  }
-
-  private sendSnapshot(state: WatchState): void {
-    const data = this.options.machine.snapshot(this.imageValue, { clusterId: this.clusterId, lastOffset: this.appliedOffset, lastTerm: this.appliedTerm });
-    const ok = state.watcher.send({
-      controller: this.hint(), committedOffset: this.appliedOffset, snapshot: pb.MetadataSnapshot.decode(data),
-    });
-    state.nextOffset = this.appliedOffset + 1;
-    if (!ok) this.dropWatcher(state, 'watcher cannot keep up');
-  }
-
-  /** Sends `state` every tail entry it lacks, then the committed offset. */
-  private catchUp(state: WatchState): void {
-    if (!this.watchers.has(state)) return;
-    if (state.nextOffset <= this.tailBase && state.nextOffset <= this.appliedOffset) {
-      this.sendSnapshot(state);
-      if (!this.watchers.has(state)) return;
-    }
-    const hint = this.hint();
-    let ok = true;
-    for (let i = this.firstTailIndex(state.nextOffset); i < this.tail.length && ok; i++) {
-      const e = this.tail[i]!;
-      ok = state.watcher.send({
-        controller: hint, committedOffset: this.appliedOffset,
-        entry: { offset: e.offset, term: e.term, batch: pb.MetadataBatch.decode(e.batch) },
-      });
-      state.nextOffset = e.offset + 1;
-    }
-    if (ok && this.upToDate()) {
-      state.nextOffset = Math.max(state.nextOffset, this.appliedOffset + 1);
-      ok = state.watcher.send({ controller: hint, committedOffset: this.appliedOffset, progress: true });
-    }
-    if (!ok) this.dropWatcher(state, 'watcher cannot keep up');
+    return this.watchers.watch(fromOffset, watcher);
   }
 
   /**
@@ -537,23 +450,6 @@ export class QuorumController<Image> {
     return s.lead > 0 && this.appliedTerm === s.term && this.appliedOffset >= s.commit;
   }
 
-  private firstTailIndex(offset: number): number {
-    let lo = 0;
-    let hi = this.tail.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.tail[mid]!.offset < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  private dropWatcher(state: WatchState, reason: string): void {
-    if (!this.watchers.delete(state)) return;
-    this.logger.info({ reason }, 'metadata watcher dropped');
-    state.watcher.end(reason);
-  }
-
   // ---- raft callbacks ----
 
   private apply(entries: readonly Entry[]): void {
@@ -564,8 +460,7 @@ export class QuorumController<Image> {
       if (e.type === 'normal' && e.data.byteLength > 0) {
         this.imageValue = machine.apply(this.imageValue, e.data, e.index);
         this.recordsSinceSnapshot += 1;
-        this.tail.push({ offset: e.index, term: e.term, batch: e.data });
-        if (this.tail.length > this.config.watchTailEntries) this.tailBase = this.tail.shift()!.offset;
+        this.watchers.committed(e.index, e.term, e.data);
       }
       this.appliedOffset = e.index;
       this.appliedTerm = e.term;
@@ -575,7 +470,7 @@ export class QuorumController<Image> {
     if (last !== undefined && this.activeTerm < 0 && this.driver !== undefined && this.driver.isLeader() && last.term === this.driver.status().term) {
       this.becomeActive(last.term);
     }
-    for (const state of [...this.watchers]) this.catchUp(state);
+    this.watchers.catchUpAll();
     if (this.recordsSinceSnapshot >= this.config.snapshotIntervalRecords) this.takeSnapshot();
   }
 
@@ -585,11 +480,10 @@ export class QuorumController<Image> {
     this.imageValue = this.options.machine.restore(snap.data);
     this.appliedOffset = snap.metadata.index;
     this.appliedTerm = snap.metadata.term;
-    this.tail = [];
-    this.tailBase = snap.metadata.index;
+    this.watchers.restored(snap.metadata.index);
     this.recordsSinceSnapshot = 0;
     this.logger.info({ offset: snap.metadata.index, term: snap.metadata.term }, 'metadata image restored from snapshot');
-    for (const state of [...this.watchers]) this.catchUp(state);
+    this.watchers.catchUpAll();
   }
 
   private takeSnapshot(): void {
@@ -626,10 +520,7 @@ export class QuorumController<Image> {
     const unreachable = (hint.unreachableVoters ?? []).join(',');
     if (leaderId !== this.lastHint.leaderId || term !== this.lastHint.term || unreachable !== this.lastHint.unreachable) {
       this.lastHint = { leaderId, term, unreachable };
-      for (const state of [...this.watchers]) {
-        if (this.upToDate()) this.catchUp(state);
-        else if (!state.watcher.send({ controller: hint, committedOffset: this.appliedOffset })) this.dropWatcher(state, 'watcher cannot keep up');
-      }
+      this.watchers.announce(hint);
     }
   }
 
@@ -699,10 +590,9 @@ export class QuorumController<Image> {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const t of this.timers) clearInterval(t);
-      clearTimeout(this.restartTimer);
       if (this.activeTerm >= 0) this.resign();
-      for (const state of [...this.watchers]) this.dropWatcher(state, 'controller stopping');
-      await this.driver.close();
+      this.watchers.endAll('controller stopping');
+      await this.supervisor.close();
       this.logger.info('quorum controller stopped');
     })();
     return this.closing;

@@ -14,8 +14,9 @@ describe('a sole voter', () => {
     const root = await mkdtemp(join(tmpdir(), 'tributary-sole-voter-'));
     const server = new grpc.Server();
     const startedMs = Date.now();
-    const voters = new Map([[1, '127.0.0.1:1']]); // never dialled: a sole voter sends to nobody
     const logger = pino({ level: 'silent' });
+    // Never dialled: a sole voter sends to nobody.
+    const voters = new Map([[1, '127.0.0.1:1']]);
     const controller = await QuorumController.start({
       nodeId: 1, clusterId: 'sole-voter-test', logger, nowMs: Date.now,
       voters, machine: metadataStateMachine('sole-voter-test'), policies: controllerPolicies(),
