@@ -19,24 +19,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer, type PartitionDescription } from '@tributary/client';
 import { PROTO_DIR, encodeRecordBatch, errorName, tributary } from '@tributary/protocol';
 import { FAST_CLUSTER_CONFIGS, startCluster, type InProcessCluster } from '@tributary/testing';
+import { waitFor as waitUntil } from '../cluster/helpers.js';
 
 import v1 = tributary.v1;
 
 const TOPIC = 'unset-epochs';
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const start = Date.now();
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** The shared poll-with-deadline, with this file's default deadline. */
+function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  return waitUntil(what, probe, timeoutMs);
 }
 
 // ---- hand-encoded requests: exactly the bytes of a client that never sets the epoch fields ----

@@ -12,7 +12,9 @@
 //   everything an earlier leader committed is then in the image it decides against.
 // - Losing leadership fails queued and in-flight commands with NOT_CONTROLLER.
 // - Broker liveness: the last heartbeat per broker, on the active controller only; a new active
-//   controller gives every registered broker a fresh session before it fences anyone.
+//   controller gives every registered broker a fresh session before it fences anyone, and a session
+//   check that runs late (this process was paused or starved) credits every session the lost time
+//   (session-clock.ts) instead of fencing live brokers whose heartbeats are still queued.
 // - Every `snapshotIntervalRecords` records the image becomes the Raft snapshot and the log is compacted.
 // - No remote message stops the Raft driver (nraft refuses them); if it stops anyway (a storage error, a
 //   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and
@@ -22,6 +24,9 @@
 //   already in it and are skipped.
 // - Watchers (brokers' WatchMetadata streams) get committed batches from a bounded in-memory tail of
 //   the log, or a snapshot of the image when they are further behind than that tail (metadata-watchers.ts).
+// One unit of about 600 lines: the command queue, the active-controller state and the session and
+// leader-balance timers all act on the same image and term in one order; what could stand alone
+// (driver supervision, watchers, the session clock) already lives beside it.
 import type { Entry, Logger as RaftLogger, Snapshot } from '@tributary/nraft';
 import { tributary } from '@tributary/protocol';
 import type { Logger } from 'pino';
@@ -31,6 +36,7 @@ import { DriverSupervisor } from './driver-supervisor.js';
 import { MetadataWatchers, type MetadataWatcher } from './metadata-watchers.js';
 import type { MetadataMachine } from './metadata-machine.js';
 import type { QuorumIo } from './quorum-io.js';
+import { creditControllerStall } from './session-clock.js';
 import { NotControllerError, QuorumError } from './quorum-errors.js';
 
 import pb = tributary.internal.v1;
@@ -193,6 +199,8 @@ export class QuorumController<Image> {
   /** The term this voter is the active controller in; -1 = not active. */
   private activeTerm = -1;
   private readonly lastHeartbeatMs = new Map<number, number>();
+  /** When checkSessions last ran while active (to tell how late the next one runs). */
+  private lastSessionCheckMs: number | undefined;
   private commandChain: Promise<unknown> = Promise.resolve();
   private commandsQueued = 0;
   /** A fenceStaleBrokers command is queued or in flight (one at a time). */
@@ -254,7 +262,7 @@ export class QuorumController<Image> {
     const o = this.options;
     await this.supervisor.start();
     this.every(this.config.tickMs, () => this.watchLeadership());
-    this.every(Math.max(50, Math.floor(this.config.brokerSessionTimeoutMs / 4)), () => this.checkSessions());
+    this.every(this.sessionCheckIntervalMs(), () => this.checkSessions());
     if (this.config.autoLeaderRebalanceEnable) this.every(this.config.leaderImbalanceCheckIntervalMs, () => this.checkLeaderBalance());
     this.logger.info({ nodeId: o.nodeId, voters: [...o.voters].map(([id, a]) => `${id}@${a}`), appliedOffset: this.appliedOffset }, 'quorum controller started');
   }
@@ -542,9 +550,25 @@ export class QuorumController<Image> {
     for (const l of this.activeListeners) l(false);
   }
 
+  private sessionCheckIntervalMs(): number {
+    return Math.max(50, Math.floor(this.config.brokerSessionTimeoutMs / 4));
+  }
+
   private checkSessions(): void {
-    if (!this.isActive()) return;
+    if (!this.isActive()) {
+      this.lastSessionCheckMs = undefined;
+      return;
+    }
     const now = this.nowMs();
+    if (this.lastSessionCheckMs !== undefined) {
+      const lateMs = now - this.lastSessionCheckMs - this.sessionCheckIntervalMs();
+      if (lateMs > 0) {
+        const credited = creditControllerStall(this.lastHeartbeatMs, lateMs, now);
+        for (const [id, last] of credited) this.lastHeartbeatMs.set(id, last);
+        if (lateMs > this.config.brokerSessionTimeoutMs / 4) this.logger.warn({ lateMs }, 'broker session check ran late (this process was not running): sessions credited the lost time');
+      }
+    }
+    this.lastSessionCheckMs = now;
     const expired: number[] = [];
     for (const id of this.options.policies.registeredBrokers(this.imageValue)) {
       const last = this.lastHeartbeatMs.get(id);
