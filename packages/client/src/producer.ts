@@ -55,6 +55,24 @@ export type SendCallback = (error: Error | null, metadata?: RecordMetadata) => v
 
 export type IdempotenceState = 'disabled' | 'uninitialized' | 'initializing' | 'ready' | 'unsupported' | 'fenced';
 
+/**
+ * Which idempotence state may follow which (kafkajs's and the Java client's transaction managers keep
+ * such a table): every change goes through Producer.transitionIdempotence, which refuses any other.
+ * - uninitialized -> initializing: a sender pass asks InitProducerId.
+ * - initializing -> ready (granted) | unsupported (the broker grants none) | uninitialized (not now).
+ * - ready -> uninitialized: the producer id is dropped (a sequence gap it cannot fill).
+ * - any other -> fenced: INVALID_PRODUCER_EPOCH / PRODUCER_FENCED, final (an answer to a batch sent
+ *   under an older producer id may arrive in any later state).
+ */
+export const IDEMPOTENCE_TRANSITIONS: Readonly<Record<IdempotenceState, readonly IdempotenceState[]>> = {
+  disabled: ['fenced'],
+  uninitialized: ['initializing', 'fenced'],
+  initializing: ['ready', 'unsupported', 'uninitialized', 'fenced'],
+  ready: ['uninitialized', 'fenced'],
+  unsupported: ['fenced'],
+  fenced: [],
+};
+
 const DUPLICATE_SEQUENCE_NUMBER = tributary.v1.ErrorCode.DUPLICATE_SEQUENCE_NUMBER;
 const OUT_OF_ORDER_SEQUENCE_NUMBER = tributary.v1.ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
 const UNKNOWN_PRODUCER_ID = tributary.v1.ErrorCode.UNKNOWN_PRODUCER_ID;
@@ -561,9 +579,7 @@ export class Producer {
   /** INVALID_PRODUCER_EPOCH / PRODUCER_FENCED: fatal. Pending and later sends fail; nothing is resent. */
   private fence(error: ProducerFencedError): void {
     if (this.fatalError !== undefined) return;
-    this.logger.error({ component: 'producer', producerId: this.producerId, producerEpoch: this.producerEpoch, err: error },
-      `idempotence: ${this.idempotenceState} -> fenced`);
-    this.idempotenceState = 'fenced';
+    this.transitionIdempotence('fenced', { err: error }, 'error');
     this.fatalError = error;
     this.failQueued();
   }
@@ -585,9 +601,16 @@ export class Producer {
     this.finishBatch(batch, { error: new DeliveryTimeoutError(batch.topic, batch.partition, this.config.deliveryTimeoutMs, batch.lastError) });
   }
 
+  /** The one place the idempotence state changes: only along IDEMPOTENCE_TRANSITIONS, logged `from -> to`. */
+  private transitionIdempotence(to: IdempotenceState, detail: Record<string, unknown>, level: 'debug' | 'info' | 'warn' | 'error'): void {
+    const from = this.idempotenceState;
+    if (!IDEMPOTENCE_TRANSITIONS[from].includes(to)) throw new IllegalStateError(`idempotence: ${from} -> ${to} is not a transition`);
+    this.idempotenceState = to;
+    this.logger[level]({ component: 'producer', producerId: this.producerId, producerEpoch: this.producerEpoch, ...detail }, `idempotence: ${from} -> ${to}`);
+  }
+
   private resetIdempotence(reason: string): void {
-    this.logger.warn({ component: 'producer', producerId: this.producerId, reason }, 'resetting producer id');
-    this.idempotenceState = 'uninitialized';
+    this.transitionIdempotence('uninitialized', { reason }, 'warn');
     this.producerId = -1;
     this.producerEpoch = -1;
     this.nextSequence.clear();
@@ -615,7 +638,7 @@ export class Producer {
   }
 
   private async initProducerId(): Promise<void> {
-    this.idempotenceState = 'initializing';
+    this.transitionIdempotence('initializing', {}, 'debug');
     const deadlineMs = Date.now() + this.config.maxBlockMs;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -626,8 +649,7 @@ export class Producer {
         if (Number(response.producerId) < 0) throw new UnsupportedOperationError('InitProducerId (no producer id returned)');
         this.producerId = Number(response.producerId);
         this.producerEpoch = response.producerEpoch;
-        this.idempotenceState = 'ready';
-        this.logger.info({ component: 'producer', producerId: this.producerId, producerEpoch: this.producerEpoch }, 'idempotence: uninitialized -> ready');
+        this.transitionIdempotence('ready', {}, 'info');
         break;
       } catch (error) {
         const decision = decideRetry({ error, attempt, nowMs: Date.now(), deadlineMs, policy: this.config, jitter01: Math.random() });
@@ -637,15 +659,13 @@ export class Producer {
         }
         if (error instanceof UnsupportedOperationError) {
           // A broker without producer ids (an old one): degrade honestly, no broker-side dedupe or sequence checks.
-          this.idempotenceState = 'unsupported';
-          this.logger.warn({ component: 'producer', err: error },
-            'enable.idempotence: the broker does not grant producer ids; sending without one (retries may duplicate or reorder)');
+          // The broker does not grant producer ids: sending without one (retries may duplicate or reorder).
+          this.transitionIdempotence('unsupported', { err: error }, 'warn');
           break;
         }
         // Not granted for now (no controller, brokers down): never send without one — a retry could then
         // duplicate. Batches wait (and expire after delivery.timeout.ms); the next sender pass asks again.
-        this.idempotenceState = 'uninitialized';
-        this.logger.warn({ component: 'producer', err: error }, 'enable.idempotence: no producer id yet; sends wait for one');
+        this.transitionIdempotence('uninitialized', { err: error, reason: 'no producer id yet; sends wait for one' }, 'warn');
         this.scheduleAt(Date.now() + this.config.retryBackoffMs);
         return;
       }

@@ -202,3 +202,14 @@ describe('idempotent producer: a new producer id keeps per-partition order', () 
     expect(firstB).toBeGreaterThan(lastA);
   });
 });
+
+describe('idempotence state transitions', () => {
+  it('has one table: fenced is final, reachable from every other state; disabled and unsupported only end fenced', async () => {
+    const { IDEMPOTENCE_TRANSITIONS } = await import('../src/producer.js');
+    expect(IDEMPOTENCE_TRANSITIONS.fenced).toEqual([]);
+    for (const [from, to] of Object.entries(IDEMPOTENCE_TRANSITIONS)) if (from !== 'fenced') expect(to).toContain('fenced');
+    expect(IDEMPOTENCE_TRANSITIONS.disabled).toEqual(['fenced']);
+    expect(IDEMPOTENCE_TRANSITIONS.unsupported).toEqual(['fenced']);
+    expect(IDEMPOTENCE_TRANSITIONS.ready).not.toContain('initializing'); // a new id only after the old one is dropped
+  });
+});
