@@ -210,7 +210,11 @@ export class RecordAccumulator {
   /** Completes `batch` (its attempt must have ended) and forgets it. */
   completeBatch(batch: ProducerBatch, results: Parameters<ProducerBatch['complete']>[0]): void {
     const q = this.queue(batch.topic, batch.partition);
-    if (!('error' in results)) q.retrying = false;
+    // One-at-a-time ends when no retried batch is left waiting: a success of a later batch that was
+    // already in flight when the retry was queued must not end it, or new batches would overtake the
+    // retry and push the original out of the broker's 5-batch duplicate window (the retry is then
+    // refused as out of order although its first attempt was written).
+    if (!('error' in results) && !q.batches.some((b) => b.attempts > 0)) q.retrying = false;
     this.incomplete.delete(batch);
     batch.complete(results);
   }

@@ -108,6 +108,24 @@ describe('RecordAccumulator', () => {
     expect(acc.takeSendable(q, 0, false, 10_000)).toEqual([first]);
   });
 
+  it('stays one-at-a-time while a retry waits, even when a later batch already in flight succeeds', () => {
+    // Otherwise new batches overtake the retry, push its first (written) attempt out of the broker's
+    // 5-batch duplicate window, and the retry is refused as out of order (seen in the pipelining test).
+    const acc = new RecordAccumulator(config);
+    for (let i = 0; i < 4; i++) acc.append('t', 0, record(100), 0);
+    const q = acc.queue('t', 0);
+    const [first] = acc.takeSendable(q, 0, false, 100);
+    const [second] = acc.takeSendable(q, 0, false, 100);
+    acc.attemptEnded(first!);
+    acc.reenqueue(first!, 0, new Error('REQUEST_TIMED_OUT'));
+    acc.attemptEnded(second!);
+    acc.completeBatch(second!, { baseOffset: 1, logAppendTimeMs: -1 });
+    expect(acc.takeSendable(q, 0, false, 10_000)).toEqual([first]);
+    acc.attemptEnded(first!);
+    acc.completeBatch(first!, { baseOffset: 0, logAppendTimeMs: -1 });
+    expect(acc.takeSendable(q, 0, false, 10_000)).toHaveLength(2); // the retry succeeded: back to normal
+  });
+
   it('expires queued batches after delivery.timeout.ms, not in-flight ones', () => {
     const acc = new RecordAccumulator(config);
     acc.append('t', 0, record(100), 0);
