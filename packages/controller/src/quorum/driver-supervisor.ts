@@ -52,6 +52,11 @@ export class DriverSupervisor {
   }
 
   /** Drivers started again after a failure. */
+  /** Failed more than raftDriverRestartsMax times in a row: no restart is scheduled any more. */
+  get givenUp(): boolean {
+    return this.consecutiveFailures > this.options.limits.raftDriverRestartsMax;
+  }
+
   get restarts(): number {
     return this.restartCount;
   }

@@ -153,6 +153,8 @@ export interface ControllerStatus {
   readonly driverRunning: boolean;
   /** Drivers started again after a failure, since this voter started. */
   readonly driverRestarts: number;
+  /** The driver failed more than raftDriverRestartsMax times in a row and is not restarted any more. */
+  readonly driverGivenUp: boolean;
   /** Peer messages raft refused (non-members, malformed, impossible indexes), over all driver runs. */
   readonly refusedRaftMessages: number;
 }
@@ -310,7 +312,7 @@ export class QuorumController<Image> {
     return {
       nodeId: this.nodeId, leaderId: raft.lead > 0 && this.driverRunning() ? raft.lead : -1, term: raft.term, active: this.isActive(),
       appliedOffset: this.appliedOffset, commandsQueued: this.commandsQueued, watchers: this.watchers.size,
-      driverRunning: this.driverRunning(), driverRestarts: this.supervisor.restarts,
+      driverRunning: this.driverRunning(), driverRestarts: this.supervisor.restarts, driverGivenUp: this.supervisor.givenUp,
       refusedRaftMessages: this.supervisor.refusedMessages(raft.refusedMessages),
     };
   }
