@@ -81,6 +81,9 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
   [ErrorCode.INVALID_PRODUCER_EPOCH]: info('INVALID_PRODUCER_EPOCH', false, 'The producer epoch is older than the current one (the producer was fenced).'),
   [ErrorCode.INVALID_TXN_STATE]: info('INVALID_TXN_STATE', false, 'The operation is not valid in the current transaction state.'),
   [ErrorCode.INVALID_PRODUCER_ID_MAPPING]: info('INVALID_PRODUCER_ID_MAPPING', false, 'The producer id does not match the transactional id.'),
+  [ErrorCode.INVALID_TRANSACTION_TIMEOUT]: info('INVALID_TRANSACTION_TIMEOUT', false, 'The transaction timeout is larger than transaction.max.timeout.ms (or not positive).'),
+  [ErrorCode.CONCURRENT_TRANSACTIONS]: info('CONCURRENT_TRANSACTIONS', true, 'The previous transaction of this transactional id is still being completed; retry.'),
+  [ErrorCode.TRANSACTION_COORDINATOR_FENCED]: info('TRANSACTION_COORDINATOR_FENCED', false, 'A newer transaction coordinator has taken over this producer.'),
   [ErrorCode.KAFKA_STORAGE_ERROR]: info('KAFKA_STORAGE_ERROR', true, 'A disk error on the server while accessing the log.'),
   [ErrorCode.UNKNOWN_PRODUCER_ID]: info('UNKNOWN_PRODUCER_ID', false, 'The producer id was not allocated by the cluster (as far as this broker\'s metadata knows).'),
   [ErrorCode.NON_EMPTY_GROUP]: info('NON_EMPTY_GROUP', false, 'The group is not empty (it has members).'),
@@ -98,6 +101,8 @@ export const ERRORS: Readonly<Record<ErrorCode, ErrorInfo>> = {
   [ErrorCode.THROTTLING_QUOTA_EXCEEDED]: info('THROTTLING_QUOTA_EXCEEDED', true, 'A quota is exhausted for now (e.g. the partition\'s table of producer ids is full); retry later.'),
   [ErrorCode.PRODUCER_FENCED]: info('PRODUCER_FENCED', false, 'A newer producer with the same transactional.id has fenced this one.'),
   [ErrorCode.INCONSISTENT_CLUSTER_ID]: info('INCONSISTENT_CLUSTER_ID', false, 'The cluster id in the request does not match this cluster.'),
+  [ErrorCode.TRANSACTIONAL_ID_NOT_FOUND]: info('TRANSACTIONAL_ID_NOT_FOUND', false, 'The transactional id is not known to its coordinator.'),
+  [ErrorCode.TRANSACTION_ABORTABLE]: info('TRANSACTION_ABORTABLE', false, 'The transaction failed; abort it and start a new one (the producer stays usable).'),
   [ErrorCode.INVALID_ARGUMENT]: info('INVALID_ARGUMENT', false, 'A request field is malformed; the message names the field.'),
 };
 

@@ -32,6 +32,8 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
       const groupId = requireName(req.groupId, 'group_id');
       return guarded(async () => ({ error: NO_ERROR, ...(await coordinator.findCoordinator(groupId)) }), (error) => ({ error, nodeId: -1 }));
     }),
+    // Placeholder until the transaction work lands (issue 12): refused as unsupported.
+    txnOffsetCommit: unary(logger, 'TxnOffsetCommit', async () => ({ error: { code: tributary.v1.ErrorCode.INVALID_REQUEST, message: 'transactions are not supported yet' }, topics: [] })),
     joinGroup: unary(logger, 'JoinGroup', async (req: tributary.v1.JoinGroupRequest, call) => {
       const groupId = requireName(req.groupId, 'group_id');
       if (req.assignmentStrategies.length === 0) throw new InvalidArgumentError('assignment_strategies', 'must name at least one strategy');
