@@ -24,6 +24,15 @@ export interface ProduceInput {
   /** How long acks=all may wait for the high watermark; already capped by the caller. */
   readonly timeoutMs: number;
   readonly topics: readonly { readonly topic: string; readonly partitions: readonly ProducePartitionInput[] }[];
+  /** The request's transactional id ('' or absent: none); transactional batches need one. */
+  readonly transactionalId?: string;
+  /**
+   * 'client' (default): a client's request, every check applies. 'coordinator': a batch a coordinator of
+   * this broker writes for a producer (TxnOffsetCommit's offsets): transactional with base sequence -1, so
+   * no sequence check and no TxnVerifier call (the caller verified), but epoch fencing and open-transaction
+   * tracking apply.
+   */
+  readonly origin?: 'client' | 'coordinator';
 }
 
 export interface ProducePartitionResult {

@@ -16,6 +16,7 @@
 // KAFKA_STORAGE_ERROR for that partition, reports it to the controller (which moves its leadership
 // and ISR membership away) and never touches its files again in this run — not even to delete them.
 // A run with an offline replica never ends in a clean shutdown.
+import type { TxnMarkerListener, TxnMarkerWritten, TxnVerifier } from './transactions/txn-ports.js';
 import { AssertionError } from 'node:assert';
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,6 +67,12 @@ export interface ReplicaManagerOptions {
   readonly replication?: ReplicationOptions;
   /** A replica went offline (its log failed): e.g. heartbeat now rather than at the next interval. */
   readonly onReplicaOffline?: () => void;
+  /**
+   * Asks a producer's transaction coordinator whether a partition is in its ongoing transaction
+   * (transactions/txn-ports.ts). node.ts passes the coordinator's; absent, transactional batches are
+   * refused.
+   */
+  readonly txnVerifier?: TxnVerifier;
 }
 
 /** A hosted replica whose log failed on an I/O error or could not open; offline until the node restarts. */
@@ -91,6 +98,7 @@ export class ReplicaManager {
   private readonly fetchers: ReplicaFetcherManager | undefined;
   private isrTimer: NodeJS.Timeout | undefined;
   private readonly nowMs: () => number;
+  private readonly txnMarkerListeners = new Set<TxnMarkerListener>();
 
   constructor(private readonly options: ReplicaManagerOptions) {
     this.nowMs = options.nowMs;
@@ -104,6 +112,26 @@ export class ReplicaManager {
         transport: replication.fetchTransport ?? grpcReplicaFetchTransport({ maxReceiveBytes: config.replicaFetchResponseMaxBytes + 1024 * 1024 }),
         config, nowMs: this.nowMs, logger: options.logger.child({ component: 'replica-fetcher' }),
       });
+    }
+  }
+
+  /**
+   * Calls `listener` for every transaction marker this broker writes as leader, once it is committed
+   * (transactions/txn-ports.ts). Returns the unsubscribe function.
+   */
+  addTxnMarkerListener(listener: TxnMarkerListener): () => void {
+    this.txnMarkerListeners.add(listener);
+    return () => this.txnMarkerListeners.delete(listener);
+  }
+
+  /** Reports a committed marker to the listeners (a throwing listener is logged, never propagated). */
+  protected notifyTxnMarker(marker: TxnMarkerWritten): void {
+    for (const listener of this.txnMarkerListeners) {
+      try {
+        listener(marker);
+      } catch (err) {
+        this.options.logger.error({ err, marker }, 'transaction marker listener failed');
+      }
     }
   }
 
