@@ -800,9 +800,11 @@ export class PartitionLog {
    *
    * - A malformed entry, or one whose marker was never appended (lastOffset ≥ the next offset to
    *   assign), is refused with InvalidRecordError and changes nothing.
-   * - Duplicate-safe: an entry whose lastOffset is ≤ the last recorded one is ignored (the broker re-adds
-   *   entries while rebuilding its producer state). So is one whose marker a truncation removed or
-   *   that is below the log start (its segment is gone) by the time it runs.
+   * - Duplicate-safe: an entry whose lastOffset is ≤ the last one recorded in its marker's segment is
+   *   ignored (the broker re-adds entries while rebuilding its producer state). Per segment, not per
+   *   log, so the entries of a segment whose `.txnindex` was lost can be re-added after later segments'
+   *   (entries are lost only as a whole file or a suffix of one, so re-adds arrive in order). So is an
+   *   entry whose marker a truncation removed, or below the log start, by the time it runs.
    * - Durability: persisted with the segment's flush (flush.ms / flush.messages / flush()), its roll,
    *   and close(); an entry for a segment that is no longer active, or whose marker is already below the
    *   recovery point, is persisted (fsynced) before the promise resolves. So every entry whose marker is
@@ -822,23 +824,14 @@ export class PartitionLog {
     const entry: AbortedTxn = { producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset: txn.lastStableOffset };
     return this.enqueueTask(async () => {
       if (entry.lastOffset >= this.logEndOffsetValue || entry.lastOffset < this.logStartOffsetValue) return;
-      const last = this.lastAbortedTxn();
-      if (last !== null && entry.lastOffset <= last.lastOffset) return;
       const segment = this.segments[this.segmentIndexFor(this.segments, entry.lastOffset)]!;
       // A just-rolled segment may be persisting its indexes; this write must come after that one.
       await segment.closingTask?.catch(() => undefined);
+      const last = segment.txnIndex.lastEntry();
+      if (last !== null && entry.lastOffset <= last.lastOffset) return;
       segment.appendAbortedTxn(entry);
       if (segment !== this.activeSegment || entry.lastOffset < this.recoveryPointValue) await segment.persistTxnIndex({ sync: true });
     });
-  }
-
-  /** The recorded entry with the largest marker offset, or null. */
-  private lastAbortedTxn(): AbortedTxn | null {
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      const last = this.segments[i]!.txnIndex.lastEntry();
-      if (last !== null) return last;
-    }
-    return null;
   }
 
   /**
