@@ -26,9 +26,10 @@
 // - A control batch (COMMIT or ABORT marker) stays while any record of its transaction remains before
 //   it; once none does, it goes when its timestamp is more than delete.retention.ms old (like a
 //   tombstone), and its txn index entry goes with it.
-// - The last data batch of each producer in the pass keeps at least its last record (Kafka keeps an
-//   empty batch instead; we never write record-less batches, which followers and consumers refuse), so
-//   a producer-state rebuild from the log still finds the producer's last epoch and sequence.
+// - The last data batch of each producer (producerId ≥ 0) in the pass is never dropped: when all its
+//   records go it stays as an empty batch (recordCount 0, header unchanged), as in Kafka, so a
+//   producer-state rebuild from the log still finds the producer's last epoch and sequence. Followers
+//   accept such batches (appendAsFollower); consumers step over them by lastOffset.
 //
 // Choices:
 // - Keyless records are kept (Kafka rejects them at produce time on compacted topics; the broker may
@@ -292,7 +293,7 @@ export function cleanBatch(
     return batch;
   }
   const aborted = f.transactional && txn.aborted.isAborted(f.producerId, parsed.baseOffset);
-  let kept = aborted ? [] : parsed.records.filter((record) => {
+  const kept = aborted ? [] : parsed.records.filter((record) => {
     if (record.key === null) return true;
     const latest = opts.map.get(record.key);
     if (latest !== undefined && latest > record.offset) return false;
@@ -303,14 +304,13 @@ export function cleanBatch(
     return true;
   });
   if (aborted) stats.abortedRecordsRemoved += parsed.records.length;
-  if (kept.length === 0 && f.producerId >= 0 && txn.lastDataBatchOfProducer.get(f.producerId) === parsed.baseOffset && parsed.records.length > 0) {
-    // The producer's last batch: keep its last record so the header (epoch, sequence) survives.
-    kept = [parsed.records.at(-1)!];
-    if (aborted) stats.abortedRecordsRemoved -= 1;
-  }
   if (f.transactional) txn.onData(f.producerId, kept.length > 0);
   stats.recordsRemoved += parsed.records.length - kept.length;
   if (kept.length === parsed.records.length) return batch;
+  if (kept.length === 0 && f.producerId >= 0 && txn.lastDataBatchOfProducer.get(f.producerId) === parsed.baseOffset) {
+    // The producer's last batch: an empty batch keeps its header (epoch, sequence).
+    return rebuildBatch(batch, parsed, kept);
+  }
   if (kept.length === 0) {
     stats.batchesRemoved += 1;
     return null;
