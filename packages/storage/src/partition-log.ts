@@ -633,9 +633,9 @@ export class PartitionLog {
         await segment.fsync();
         this.stats.fsyncs += 1;
       }
-      // Entries below the recovery point must be durable (txnIndexIncompleteFrom relies on it); a
-      // just-rolled segment's own persist may be in flight, so wait for it first.
-      if (segment.txnIndexDirty || segment.closingTask !== null) {
+      // The txn index goes with the flush policy; a just-rolled segment's own persist may be in flight,
+      // so this one waits for it.
+      if (segment.txnIndexDirty) {
         await segment.closingTask?.catch(() => undefined);
         await segment.persistTxnIndex({ sync: true });
       }
