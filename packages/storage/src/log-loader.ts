@@ -54,7 +54,7 @@ export interface LoadedLog {
   /**
    * Aborted-transaction entries for ABORT markers at offsets ≥ it may be missing from the txn indexes:
    * the recovery point after an unclean stop (entries above it were persisted only with the next
-   * flush), or the base of the first segment whose `.txnindex` was unreadable. null: the indexes hold every entry added
+   * flush), or the base of the first segment whose `.txnindex` was unreadable or torn. null: the indexes hold every entry added
    * before the stop.
    */
   readonly txnIndexIncompleteFrom: number | null;

@@ -37,7 +37,7 @@ export interface SegmentLoad {
   readonly segment: LogSegment;
   /** Set when recovery found a torn or corrupt batch and truncated the file there. */
   readonly truncatedReason: string | null;
-  /** Set when the `.txnindex` file was unreadable and the segment starts with an empty one. */
+  /** Set when the `.txnindex` file was unreadable (the segment starts with an empty one) or had a torn entry. */
   readonly txnIndexLost: string | null;
 }
 
@@ -164,7 +164,8 @@ export class LogSegment {
   /**
    * Loads `<base>.txnindex` against the segment's (recovered) extent: a torn tail is cut, entries past
    * the segment end dropped (the file is rewritten, synced); an unreadable file is set aside as empty
-   * with a warning and the reason returned (the broker re-adds entries from its producer-state rebuild).
+   * with a warning. Returns why entries may be lost (unreadable, torn), else null: the broker re-adds
+   * entries from its producer-state rebuild.
    * The file is read only up to the size the limit allows, so a huge hostile file costs nothing.
    */
   private async loadTxnIndex(config: LogConfig, logger: Logger): Promise<string | null> {
@@ -184,7 +185,8 @@ export class LogSegment {
       this.txnIndexDirty = true;
       await this.persistTxnIndex({ sync: true });
     }
-    return null;
+    // Our writes replace the file whole, so a torn entry is damage: the entry it held may be lost.
+    return parsed.tornTail ? parsed.cut : null;
   }
 
   private static async loadTrusted(dir: string, baseOffset: number, config: LogConfig, handle: FileHandle, fileBytes: number): Promise<LogSegment | null> {

@@ -784,7 +784,8 @@ export class PartitionLog {
 
   /**
    * After open: the txn indexes may lack entries for ABORT markers at offsets ≥ it (an unclean stop
-   * lost entries added after the last flush, or a `.txnindex` was unreadable and started empty). The
+   * lost entries added after the last flush, or a `.txnindex` was unreadable and started empty, or
+   * had a torn entry). Reported by the open that found the loss. The
    * broker's producer-state rebuild must replay markers from at most here and re-add their entries
    * (appendAbortedTxn ignores the ones already there). null: every entry added before the stop is here.
    */

@@ -125,6 +125,8 @@ export type TxnIndexParse =
       readonly index: TxnIndex;
       /** What was cut to make the file fit the segment (torn tail, entries past the segment's end); null when nothing. */
       readonly cut: string | null;
+      /** A partial last entry was cut: an entry may have been lost (entries past the end point at nothing). */
+      readonly tornTail: boolean;
     }
   | { readonly kind: 'unreadable'; readonly reason: string };
 
@@ -161,5 +163,5 @@ export function parseTxnIndex(bytes: Buffer, segment: { readonly baseOffset: num
     }
     index.append(txn);
   }
-  return { kind: 'ok', index, cut: cuts.length === 0 ? null : cuts.join('; ') };
+  return { kind: 'ok', index, cut: cuts.length === 0 ? null : cuts.join('; '), tornTail: bytes.length % TXN_INDEX_ENTRY_BYTES !== 0 };
 }

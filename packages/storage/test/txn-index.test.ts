@@ -48,7 +48,7 @@ describe('.txnindex format', () => {
         const bytes = indexOf(entries, 100).toBuffer();
         expect(bytes.length).toBe(entries.length * TXN_INDEX_ENTRY_BYTES);
         const parsed = parseTxnIndex(bytes, { baseOffset: 100, nextOffset: 600, maxEntries: 1000 });
-        expect(parsed).toMatchObject({ kind: 'ok', cut: null });
+        expect(parsed).toMatchObject({ kind: 'ok', cut: null, tornTail: false });
         if (parsed.kind === 'ok') expect(parsed.index.entries).toEqual(entries);
       }),
     );
@@ -67,6 +67,7 @@ describe('.txnindex format', () => {
         const torn = cutAt % TXN_INDEX_ENTRY_BYTES !== 0;
         const pastEnd = entries.slice(0, Math.floor(cutAt / TXN_INDEX_ENTRY_BYTES)).some((e) => e.lastOffset >= nextOffset);
         expect(parsed.cut !== null).toBe(torn || pastEnd);
+        expect(parsed.tornTail).toBe(torn);
       }),
     );
   });
@@ -334,6 +335,7 @@ describe('txn index recovery', () => {
     // Torn tail: a half-written extra entry.
     await appendFile(fileOf(dir, active), Buffer.alloc(TXN_INDEX_ENTRY_BYTES / 2, 1));
     const reopened = await h.open(dir, SMALL);
+    expect(reopened.txnIndexIncompleteFrom).toBe(active);
     expect(await reopened.abortedTransactions(0, 1000)).toEqual(entries);
     expect((await stat(fileOf(dir, active))).size).toBe(activeEntries.length * TXN_INDEX_ENTRY_BYTES);
     await reopened.close();
