@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
+import { BATCH_HEADER_BYTES, type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import { fsyncDir } from './checkpoint-file.js';
 import { findExtent, preadFully, pwriteFully, validateLogFile } from './file-io.js';
 import type { LogConfig } from './log-config.js';
@@ -169,7 +169,10 @@ export class LogSegment {
    * The file is read only up to the size the limit allows, so a huge hostile file costs nothing.
    */
   private async loadTxnIndex(config: LogConfig, logger: Logger): Promise<string | null> {
-    const maxEntries = txnIndexMaxEntries(config);
+    // The segment rolls once its index holds txnIndexMaxEntries, but markers appended together get their
+    // entries after that check, so a file may hold more. It can never hold more entries than the segment
+    // has batches (each marker is a distinct batch of at least BATCH_HEADER_BYTES): that bounds the read.
+    const maxEntries = Math.max(txnIndexMaxEntries(config), Math.floor(this.sizeBytes / BATCH_HEADER_BYTES));
     const bytes = await readFileOrNull(this.txnIndexPath, (maxEntries + 1) * TXN_INDEX_ENTRY_BYTES);
     if (bytes === null) return null;
     const parsed = parseTxnIndex(bytes, { baseOffset: this.baseOffset, nextOffset: this.nextOffset, maxEntries });

@@ -43,7 +43,7 @@ export class TxnIndex {
 
   constructor(
     readonly baseOffset: number,
-    /** Entries the index may hold before its segment must roll (from segment.index.bytes). */
+    /** Entries after which its segment must roll (from segment.index.bytes); not a hard cap. */
     readonly maxEntries: number,
   ) {
     assert.ok(maxEntries >= 1, 'txn index needs room for one entry');
@@ -53,6 +53,7 @@ export class TxnIndex {
     return this.list;
   }
 
+  /** The segment should roll (entries may still be added past it for markers already appended). */
   isFull(): boolean {
     return this.list.length >= this.maxEntries;
   }
@@ -135,7 +136,7 @@ export type TxnIndexParse =
  * is cut to whole entries, and entries whose marker is at or past nextOffset (after recovery truncated
  * the log) are dropped — both reported in `cut`. Anything else wrong makes the whole file `unreadable`
  * (the caller starts the segment with an empty index and the broker re-adds entries): more entries
- * than `maxEntries`, an unknown version, a malformed entry, a marker below baseOffset, markers out of
+ * than `maxEntries` (the caller's bound on what the segment can hold), an unknown version, a malformed entry, a marker below baseOffset, markers out of
  * order. Never throws on bad bytes.
  */
 export function parseTxnIndex(bytes: Buffer, segment: { readonly baseOffset: number; readonly nextOffset: number; readonly maxEntries: number }): TxnIndexParse {

@@ -291,6 +291,23 @@ describe('PartitionLog aborted transactions', () => {
     expect(second).toBe(model.entries[2]!.lastOffset + 1);
     expect(await log.abortedTransactions(0, 100)).toEqual(model.entries);
   });
+
+  it("markers appended together may fill a segment's index past the roll point; the file still loads whole", async () => {
+    const dir = await h.dir();
+    const config = { segmentIndexBytes: 2 * TXN_INDEX_ENTRY_BYTES, indexIntervalBytes: 1 << 20 };
+    const log = await h.open(dir, config);
+    const model: Model = { entries: [], open: new Map() };
+    for (let p = 0; p < 4; p++) await txnData(log, model, p, p);
+    // One WriteTxnMarkers for four producers: the four markers share one write, then the entries come.
+    const markers = await Promise.all([0, 1, 2, 3].map((p) => log.appendAsLeader(controlBatch({ producerId: p, committed: false, timestampMs: 1000 }), 0)));
+    const entries = markers.map((m, p) => ({ producerId: p, firstOffset: p, lastOffset: m.lastOffset, lastStableOffset: p === 3 ? m.lastOffset + 1 : 0 }));
+    for (const e of entries) await log.appendAbortedTxn(e);
+    expect(log.segmentCount).toBe(1);
+    await log.close();
+    const reopened = await h.open(dir, config);
+    expect(reopened.txnIndexIncompleteFrom).toBeNull();
+    expect(await reopened.abortedTransactions(0, 100)).toEqual(entries);
+  });
 });
 
 describe('txn index recovery', () => {
