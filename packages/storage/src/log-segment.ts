@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { ATTRIBUTES_OFFSET, CONTROL_FLAG_MASK } from '@tributary/record-format';
 import { BATCH_HEADER_BYTES, type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import { fsyncDir } from './checkpoint-file.js';
 import { findExtent, preadFully, pwriteFully, validateLogFile } from './file-io.js';
@@ -352,6 +353,14 @@ export class LogSegment {
     if (offset >= this.nextOffset) return null;
     const from = this.offsetIndex.lookup(offset);
     return findExtent(this.handle, from, this.sizeBytes, (e) => e.lastOffset >= offset);
+  }
+
+  /** Whether a control batch (a transaction marker: one record) starts at `offset`. */
+  async isControlBatchAt(offset: number): Promise<boolean> {
+    const batch = await this.findBatch(offset);
+    if (batch === null || batch.baseOffset !== offset) return false;
+    const attributes = await preadFully(this.handle, batch.position + ATTRIBUTES_OFFSET, 2);
+    return attributes.length === 2 && (attributes.readInt16BE(0) & CONTROL_FLAG_MASK) !== 0;
   }
 
   /** The first batch at or after `fromOffset` whose maxTimestamp is ≥ timestamp (batch granularity). */

@@ -799,8 +799,9 @@ export class PartitionLog {
    * writer queue after that append) and before the last stable offset passes `txn.firstOffset`: the
    * cleaner treats transactional data below the LSO that no entry covers as committed.
    *
-   * - A malformed entry, or one whose marker was never appended (lastOffset ≥ the next offset to
-   *   assign), is refused with InvalidRecordError and changes nothing.
+   * - A malformed entry, one whose marker was never appended (lastOffset ≥ the next offset to assign),
+   *   or one whose lastOffset is not the offset of a control batch (checked when it runs), is refused
+   *   with InvalidRecordError and changes nothing.
    * - Duplicate-safe: an entry whose lastOffset is ≤ the last one recorded in its marker's segment is
    *   ignored (the broker re-adds entries while rebuilding its producer state). Per segment, not per
    *   log, so the entries of a segment whose `.txnindex` was lost can be re-added after later segments'
@@ -830,6 +831,14 @@ export class PartitionLog {
       await segment.closingTask?.catch(() => undefined);
       const last = segment.txnIndex.lastEntry();
       if (last !== null && entry.lastOffset <= last.lastOffset) return;
+      segment.acquire();
+      try {
+        if (!(await segment.isControlBatchAt(entry.lastOffset))) {
+          throw new InvalidRecordError(`aborted transaction entry: no control batch (marker) at offset ${entry.lastOffset}`);
+        }
+      } finally {
+        segment.release();
+      }
       segment.appendAbortedTxn(entry);
       if (segment !== this.activeSegment || entry.lastOffset < this.recoveryPointValue) await segment.persistTxnIndex({ sync: true });
     });

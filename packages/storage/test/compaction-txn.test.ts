@@ -147,6 +147,9 @@ describe('compaction with transactions', () => {
     expect(await markers()).toEqual([commitAt]);
     expect(await log.abortedTransactions(0, log.logEndOffset)).toEqual([]);
     expect((await committedTable(log)).get('c')).toBe('committed');
+    // Re-adding the removed entry is refused: its marker is gone.
+    await expect(log.appendAbortedTxn(w.aborted[0]!)).rejects.toThrow(/no control batch \(marker\) at offset/);
+    expect(await log.abortedTransactions(0, log.logEndOffset)).toEqual([]);
     // The change survives a crash.
     await log.settled();
     const crashed = await h.snapshot(dir);

@@ -212,6 +212,9 @@ describe('PartitionLog aborted transactions', () => {
     await expect(log.appendAbortedTxn({ producerId: -1, firstOffset: 0, lastOffset: 1, lastStableOffset: 1 })).rejects.toThrow(/producerId -1/);
     await expect(log.appendAbortedTxn({ producerId: 1, firstOffset: 0, lastOffset: 1, lastStableOffset: 3 })).rejects.toThrow(/lastStableOffset 3 is past the marker/);
     await expect(log.appendAbortedTxn({ producerId: 1, firstOffset: 0, lastOffset: log.logEndOffset, lastStableOffset: 0 })).rejects.toThrow(/was not appended/);
+    // A data batch is no marker.
+    const dataAt = await txnData(log, model, 9, 2);
+    await expect(log.appendAbortedTxn({ producerId: 9, firstOffset: dataAt, lastOffset: dataAt, lastStableOffset: dataAt })).rejects.toThrow(/no control batch \(marker\) at offset/);
     expect(await log.abortedTransactions(0, log.logEndOffset)).toEqual([first, second]);
   });
 
