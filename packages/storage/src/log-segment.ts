@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ATTRIBUTES_OFFSET, CONTROL_FLAG_MASK } from '@tributary/record-format';
+import { ATTRIBUTES_OFFSET, CONTROL_FLAG_MASK, PRODUCER_ID_OFFSET } from '@tributary/record-format';
+import { readBatchRecords } from './record-reader.js';
 import { BATCH_HEADER_BYTES, type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import { fsyncDir } from './checkpoint-file.js';
 import { findExtent, preadFully, pwriteFully, validateLogFile } from './file-io.js';
@@ -355,12 +356,21 @@ export class LogSegment {
     return findExtent(this.handle, from, this.sizeBytes, (e) => e.lastOffset >= offset);
   }
 
-  /** Whether a control batch (a transaction marker: one record) starts at `offset`. */
-  async isControlBatchAt(offset: number): Promise<boolean> {
-    const batch = await this.findBatch(offset);
-    if (batch === null || batch.baseOffset !== offset) return false;
-    const attributes = await preadFully(this.handle, batch.position + ATTRIBUTES_OFFSET, 2);
-    return attributes.length === 2 && (attributes.readInt16BE(0) & CONTROL_FLAG_MASK) !== 0;
+  /**
+   * The transaction marker starting at `offset`: its producer and its control type (Kafka's control
+   * record key: int16 version, int16 type, 0 = ABORT, 1 = COMMIT), or null when no control batch starts
+   * there. Reads that one batch.
+   */
+  async markerAt(offset: number): Promise<{ readonly producerId: number; readonly type: 'ABORT' | 'COMMIT' | 'UNKNOWN' } | null> {
+    const found = await this.findBatch(offset);
+    if (found === null || found.baseOffset !== offset) return null;
+    const { records: batch } = await this.readBatches(found.position, { maxBytes: 0, maxOffset: Number.MAX_SAFE_INTEGER, mustTakeOne: true });
+    if (batch.length < BATCH_HEADER_BYTES || (batch.readInt16BE(ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) === 0) return null;
+    const producerId = readInt64(batch, PRODUCER_ID_OFFSET);
+    const parsed = readBatchRecords(batch);
+    const key = parsed.kind === 'records' && parsed.records.length === 1 ? parsed.records[0]!.key : null;
+    const type = key === null || key.length < 4 ? 'UNKNOWN' : key.readInt16BE(2) === 0 ? 'ABORT' : key.readInt16BE(2) === 1 ? 'COMMIT' : 'UNKNOWN';
+    return { producerId, type };
   }
 
   /** The first batch at or after `fromOffset` whose maxTimestamp is ≥ timestamp (batch granularity). */

@@ -800,8 +800,8 @@ export class PartitionLog {
    * cleaner treats transactional data below the LSO that no entry covers as committed.
    *
    * - A malformed entry, one whose marker was never appended (lastOffset ≥ the next offset to assign),
-   *   or one whose lastOffset is not the offset of a control batch (checked when it runs), is refused
-   *   with InvalidRecordError and changes nothing.
+   *   or one whose lastOffset is not the offset of an ABORT marker of `txn.producerId` (checked when it
+   *   runs), is refused with InvalidRecordError and changes nothing.
    * - Duplicate-safe: an entry whose lastOffset is ≤ the last one recorded in its marker's segment is
    *   ignored (the broker re-adds entries while rebuilding its producer state). Per segment, not per
    *   log, so the entries of a segment whose `.txnindex` was lost can be re-added after later segments'
@@ -833,8 +833,10 @@ export class PartitionLog {
       if (last !== null && entry.lastOffset <= last.lastOffset) return;
       segment.acquire();
       try {
-        if (!(await segment.isControlBatchAt(entry.lastOffset))) {
-          throw new InvalidRecordError(`aborted transaction entry: no control batch (marker) at offset ${entry.lastOffset}`);
+        const marker = await segment.markerAt(entry.lastOffset);
+        if (marker === null) throw new InvalidRecordError(`aborted transaction entry: no control batch (marker) at offset ${entry.lastOffset}`);
+        if (marker.type !== 'ABORT' || marker.producerId !== entry.producerId) {
+          throw new InvalidRecordError(`aborted transaction entry: the marker at offset ${entry.lastOffset} is ${marker.type} of producer ${marker.producerId}, not ABORT of producer ${entry.producerId}`);
         }
       } finally {
         segment.release();

@@ -212,9 +212,15 @@ describe('PartitionLog aborted transactions', () => {
     await expect(log.appendAbortedTxn({ producerId: -1, firstOffset: 0, lastOffset: 1, lastStableOffset: 1 })).rejects.toThrow(/producerId -1/);
     await expect(log.appendAbortedTxn({ producerId: 1, firstOffset: 0, lastOffset: 1, lastStableOffset: 3 })).rejects.toThrow(/lastStableOffset 3 is past the marker/);
     await expect(log.appendAbortedTxn({ producerId: 1, firstOffset: 0, lastOffset: log.logEndOffset, lastStableOffset: 0 })).rejects.toThrow(/was not appended/);
-    // A data batch is no marker.
+    // A data batch is no marker; a COMMIT marker, or another producer's ABORT, is not this abort's.
     const dataAt = await txnData(log, model, 9, 2);
     await expect(log.appendAbortedTxn({ producerId: 9, firstOffset: dataAt, lastOffset: dataAt, lastStableOffset: dataAt })).rejects.toThrow(/no control batch \(marker\) at offset/);
+    const commitAt = (await log.appendAsLeader(controlBatch({ producerId: 9, committed: true, timestampMs: 1000 }), 0)).lastOffset;
+    await expect(log.appendAbortedTxn({ producerId: 9, firstOffset: dataAt, lastOffset: commitAt, lastStableOffset: commitAt + 1 })).rejects.toThrow(
+      `the marker at offset ${commitAt} is COMMIT of producer 9, not ABORT of producer 9`,
+    );
+    const abortAt = (await log.appendAsLeader(controlBatch({ producerId: 10, committed: false, timestampMs: 1000 }), 0)).lastOffset;
+    await expect(log.appendAbortedTxn({ producerId: 9, firstOffset: dataAt, lastOffset: abortAt, lastStableOffset: abortAt + 1 })).rejects.toThrow(/is ABORT of producer 10, not ABORT of producer 9/);
     expect(await log.abortedTransactions(0, log.logEndOffset)).toEqual([first, second]);
   });
 
