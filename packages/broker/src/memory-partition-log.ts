@@ -16,8 +16,11 @@ interface StoredBatch {
 export class MemoryPartitionLog implements PartitionLogPort {
   private readonly batches: StoredBatch[] = [];
   private hw = 0;
-  /** Log start = LEO of an empty log (after truncateFullyAndStartAt). */
-  private emptyStartOffset = 0;
+  /**
+   * The log start offset, and the LEO while no batch is held (after truncateFullyAndStartAt). The first
+   * batch may start after it: a follower's log of a compacted range has gaps.
+   */
+  private startOffset = 0;
   private config: TopicConfig;
   /** A leader epoch assigned at the log end (counts while no batch follows it). */
   private assigned: { readonly epoch: number; readonly startOffset: number } | undefined;
@@ -27,12 +30,12 @@ export class MemoryPartitionLog implements PartitionLogPort {
   }
 
   get logStartOffset(): number {
-    return this.batches[0]?.baseOffset ?? this.logEndOffset;
+    return this.startOffset;
   }
 
   get logEndOffset(): number {
     const last = this.batches[this.batches.length - 1];
-    return last === undefined ? this.emptyStartOffset : last.lastOffset + 1;
+    return last === undefined ? this.startOffset : last.lastOffset + 1;
   }
 
   get highWatermark(): number {
@@ -73,15 +76,18 @@ export class MemoryPartitionLog implements PartitionLogPort {
   }
 
   async appendAsFollower(batches: Buffer): Promise<LogAppendInfo> {
-    const baseOffset = this.logEndOffset;
-    let expected = baseOffset;
+    let expected = this.logEndOffset;
+    let baseOffset: number | undefined;
     for (const header of batchesIn(batches, { verifyCrc: false })) {
       const pos = header.position;
-      if (header.baseOffset !== expected) throw new ApiError('OFFSET_OUT_OF_RANGE', `follower batch starts at ${header.baseOffset}, expected ${expected}`);
+      // Gaps are fine (the leader's cleaner removed records); going back is not (storage's rule).
+      if (header.baseOffset < expected) throw new ApiError('OFFSET_OUT_OF_RANGE', `follower batch starts at ${header.baseOffset}, below the next offset ${expected}`);
+      baseOffset ??= header.baseOffset;
       const bytes = Buffer.from(batches.subarray(pos, pos + header.sizeBytes));
       this.batches.push({ baseOffset: header.baseOffset, lastOffset: header.lastOffset, maxTimestamp: header.maxTimestamp, leaderEpoch: header.partitionLeaderEpoch, bytes });
       expected = header.lastOffset + 1;
     }
+    assert(baseOffset !== undefined, 'follower append without batches');
     return { firstOffset: baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
   }
 
@@ -94,7 +100,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
 
   async truncateFullyAndStartAt(offset: number): Promise<void> {
     this.batches.length = 0;
-    this.emptyStartOffset = offset;
+    this.startOffset = offset;
     this.hw = offset;
   }
 
@@ -156,6 +162,7 @@ export class MemoryPartitionLog implements PartitionLogPort {
     let total = this.batches.reduce((sum, b) => sum + b.bytes.length, 0);
     while (total > this.config.retentionBytes && this.batches.length > 1 && (this.batches[0]?.lastOffset ?? Infinity) < this.hw) {
       total -= this.batches.shift()?.bytes.length ?? 0;
+      this.startOffset = this.batches[0]!.baseOffset;
     }
   }
 

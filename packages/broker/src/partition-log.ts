@@ -67,8 +67,9 @@ export interface PartitionLogPort {
   assignLeaderEpoch(leaderEpoch: number): Promise<void>;
 
   /**
-   * Appends batches fetched from the leader, keeping their offsets and epochs (replication). The first
-   * must start at the log end offset. Takes ownership of `batches`.
+   * Appends batches fetched from the leader, keeping their offsets and epochs (replication). Offsets
+   * increase but may have gaps (the leader's log was compacted): the first batch starts at or after the
+   * log end offset, which becomes the last batch's last offset + 1. Takes ownership of `batches`.
    */
   appendAsFollower(batches: Buffer): Promise<LogAppendInfo>;
 

@@ -124,6 +124,20 @@ export class LogCompactor {
     return run;
   }
 
+  /** Batches may start after a gap at offsets up to it (recovery's rule, see validateLogFile). */
+  get compactedEndOffset(): number {
+    return this.checkpoint.compactedEndOffset;
+  }
+
+  /**
+   * A follower append (writer queue) brings a batch that starts after a gap, at `offset`: the leader's
+   * cleaner removed what was before it. Raises compactedEndOffset to it, durably, so recovery accepts
+   * the gap; call it before the batch is written. No-op when gaps there are already legal.
+   */
+  async admitGapsTo(offset: number): Promise<void> {
+    if (offset > this.checkpoint.compactedEndOffset) await this.writeCheckpoint({ ...this.checkpoint, compactedEndOffset: offset });
+  }
+
   /** The log was truncated to end at `logEndOffset` (writer queue): nothing at or above it is clean. */
   async truncatedTo(logEndOffset: number): Promise<void> {
     if (this.checkpoint.firstDirtyOffset > logEndOffset) await this.writeCheckpoint({ ...this.checkpoint, firstDirtyOffset: logEndOffset });

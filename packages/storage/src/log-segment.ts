@@ -295,7 +295,8 @@ export class LogSegment {
     assert.ok(placed.length > 0 && placed[0]!.position === this.sizeBytes, 'batches must be placed at the end of the segment');
     await pwriteFully(this.handle, buffers, this.sizeBytes);
     for (const batch of placed) {
-      assert.equal(batch.baseOffset, this.nextOffset, 'segment offsets must be dense');
+      // A follower's batches may start after a gap (compaction on the leader); never at or below an offset the segment holds.
+      assert.ok(batch.baseOffset >= this.nextOffset, `batch at offset ${batch.baseOffset} does not follow the segment's next offset ${this.nextOffset}`);
       this.indexBatch(batch, config);
       this.sizeBytes = batch.position + batch.sizeBytes;
       this.nextOffset = batch.lastOffset + 1;
@@ -428,14 +429,17 @@ export class LogSegment {
 
   /**
    * Drops every batch that contains an offset ≥ offset (the whole batch, when offset falls inside it).
-   * Returns the new next offset.
+   * Returns the new next offset: one past the last batch kept (the segment's base offset when none is),
+   * so it is ≤ offset even when a gap (compaction) lies before the first batch dropped, and it is what
+   * a reload of the segment computes.
    */
   async truncateTo(offset: number): Promise<number> {
     const first = await this.findBatch(offset);
     if (first === null) return this.nextOffset;
+    const lastKept = first.position === 0 ? null : await this.lastBatchBefore(first);
     await this.handle.truncate(first.position);
     this.sizeBytes = first.position;
-    this.nextOffset = first.baseOffset;
+    this.nextOffset = lastKept === null ? this.baseOffset : lastKept.lastOffset + 1;
     this.offsetIndex.truncateToPosition(first.position);
     this.timeIndex.truncateToOffset(this.nextOffset);
     // Recompute the running max: nothing before the last time entry beats it, so walk from there.
@@ -462,6 +466,14 @@ export class LogSegment {
       await this.persistTxnIndex({ sync: true });
     }
     return this.nextOffset;
+  }
+
+  /** The batch that ends where `batch` (not the segment's first) starts: a header walk from the index entry before it. */
+  private async lastBatchBefore(batch: BatchExtent): Promise<BatchExtent> {
+    const from = this.offsetIndex.lookup(batch.baseOffset - 1);
+    const found = await findExtent(this.handle, from, batch.position, (e) => e.position + e.sizeBytes === batch.position);
+    assert.ok(found !== null, `no batch ends at position ${batch.position} (offset ${batch.baseOffset}) of segment ${this.baseOffset}`);
+    return found;
   }
 
   /** Marks a read in progress so the file handle stays open until it ends. */

@@ -156,6 +156,10 @@ interface AppendOp {
   readonly buffer: Buffer;
   readonly batches: readonly BatchExtent[];
   readonly info: AppendInfo;
+  /** The log end offset the append was checked against: it must still be the end when it is written. */
+  readonly continuesFrom: number;
+  /** The base offset of the append's last batch that starts after a gap (follower appends); -1 when dense. */
+  readonly gapsEndOffset: number;
   readonly resolve: (info: AppendInfo) => void;
   readonly reject: (err: unknown) => void;
 }
@@ -437,16 +441,20 @@ export class PartitionLog {
       }
       if (this.epochCache.assign(leaderEpoch, firstOffset)) this.epochCheckpointDirty = true;
       this.nextOffsetToAssign = nextOffset;
-      return this.enqueueAppend(batches, stamped, logAppendTimeMs ?? -1);
+      return this.enqueueAppend(batches, stamped, logAppendTimeMs ?? -1, { continuesFrom: firstOffset, gapsEndOffset: -1 });
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   /**
-   * Appends batches replicated from the leader, keeping their offsets and epochs. The first batch must
-   * start at the log end offset and the batches must be contiguous (UnexpectedAppendOffsetError
-   * otherwise). max.message.bytes is not enforced: the leader already accepted these batches.
+   * Appends batches replicated from the leader, keeping their offsets and epochs. Offsets may have gaps
+   * (Kafka's follower rule): the leader's cleaner removes records and whole batches, so the first batch
+   * must start at or after the log end offset and each batch after the previous one's last offset
+   * (UnexpectedAppendOffsetError otherwise); the log end offset becomes the last batch's lastOffset + 1.
+   * A gap is made durable as legal (the cleaner checkpoint's compactedEndOffset) before the batch after
+   * it is written, so recovery still demands dense offsets everywhere else. max.message.bytes is not
+   * enforced: the leader already accepted these batches.
    */
   appendAsFollower(batches: Buffer): Promise<AppendInfo> {
     try {
@@ -454,29 +462,38 @@ export class PartitionLog {
       assert.ok(batches.length <= APPEND_MAX_BYTES, `append of ${batches.length} bytes exceeds ${APPEND_MAX_BYTES}`);
       // Bytes from the network: the CRC is checked here.
       const validated = checkAppendBatches(batches, { maxBatchBytes: APPEND_MAX_BYTES, requireDenseOffsets: false, verifyCrc: true });
-      let expected = this.nextOffsetToAssign;
+      const continuesFrom = this.nextOffsetToAssign;
+      let expected = continuesFrom;
+      let gapsEndOffset = -1;
       for (const batch of validated) {
-        if (batch.baseOffset !== expected) {
+        if (batch.baseOffset < expected) {
           throw new UnexpectedAppendOffsetError(
-            `follower batch at byte ${batch.position} starts at offset ${batch.baseOffset}, expected ${expected}`,
+            `follower batch at byte ${batch.position} starts at offset ${batch.baseOffset}, below the next offset ${expected}` +
+              (batch.position === 0 ? ' (the log end offset)' : ' (offsets must increase)'),
             expected,
             batch.baseOffset,
           );
         }
+        if (batch.baseOffset > expected) gapsEndOffset = batch.baseOffset;
         expected = batch.lastOffset + 1;
       }
-      checkAppendSpan(this.nextOffsetToAssign, expected - 1, validated.length);
+      checkAppendSpan(validated[0]!.baseOffset, expected - 1, validated.length);
       for (const batch of validated) {
         if (this.epochCache.assign(batch.partitionLeaderEpoch, batch.baseOffset)) this.epochCheckpointDirty = true;
       }
       this.nextOffsetToAssign = expected;
-      return this.enqueueAppend(batches, validated, -1);
+      return this.enqueueAppend(batches, validated, -1, { continuesFrom, gapsEndOffset });
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  private enqueueAppend(buffer: Buffer, batches: readonly BatchExtent[], logAppendTimeMs: number): Promise<AppendInfo> {
+  private enqueueAppend(
+    buffer: Buffer,
+    batches: readonly BatchExtent[],
+    logAppendTimeMs: number,
+    placement: { readonly continuesFrom: number; readonly gapsEndOffset: number },
+  ): Promise<AppendInfo> {
     let maxTimestamp = -1;
     let offsetOfMaxTimestamp = -1;
     for (const batch of batches) {
@@ -494,7 +511,7 @@ export class PartitionLog {
       validBytes: buffer.length,
       batchCount: batches.length,
     };
-    return new Promise<AppendInfo>((resolve, reject) => this.writer.append({ buffer, batches, info, resolve, reject }));
+    return new Promise<AppendInfo>((resolve, reject) => this.writer.append({ buffer, batches, info, ...placement, resolve, reject }));
   }
 
   /** Runs `run` on the writer queue, after everything queued before it. */
@@ -506,6 +523,9 @@ export class PartitionLog {
     try {
       if (this.state === 'failed') throw this.unavailable();
       if (this.epochCheckpointDirty) await this.writeEpochCheckpoint();
+      // Gaps a follower append brings are made legal for recovery before any of its bytes can reach the disk.
+      const gapsEndOffset = group.reduce((end, op) => Math.max(end, op.gapsEndOffset), -1);
+      if (gapsEndOffset >= 0) await this.compactor.admitGapsTo(gapsEndOffset);
       const nowMs = this.clock();
       let segment = this.activeSegment;
       let buffers: Buffer[] = [];
@@ -514,14 +534,17 @@ export class PartitionLog {
       let plannedNextOffset = segment.nextOffset;
       const written: AppendOp[] = [];
       for (const op of group) {
-        if (op.info.firstOffset !== plannedNextOffset) {
+        if (op.continuesFrom !== plannedNextOffset) {
           // Only possible when an append raced a truncation that landed below its offsets.
-          op.reject(new UnexpectedAppendOffsetError(`append at offset ${op.info.firstOffset} does not continue the log at ${plannedNextOffset}`, plannedNextOffset, op.info.firstOffset));
+          op.reject(new UnexpectedAppendOffsetError(`append at offset ${op.info.firstOffset} (checked against log end ${op.continuesFrom}) does not continue the log at ${plannedNextOffset}`, plannedNextOffset, op.info.firstOffset));
           continue;
         }
         if (this.shouldRoll(segment, plannedBytes, op, nowMs)) {
           if (placed.length > 0) await this.writeToSegment(segment, buffers, placed, nowMs);
-          segment = await this.roll(plannedNextOffset);
+          // The new segment continues the log, unless a gap before the append is too wide for its
+          // relative offsets: then it starts at the append's first batch (the gap is admitted above).
+          const fitsAfterEnd = op.info.lastOffset - plannedNextOffset <= MAX_RELATIVE_OFFSET;
+          segment = await this.roll(fitsAfterEnd ? plannedNextOffset : op.info.firstOffset);
           buffers = [];
           placed = [];
           plannedBytes = 0;
@@ -565,20 +588,25 @@ export class PartitionLog {
 
   /** Kafka's shouldRoll: a non-empty segment rolls for size, age, a full index or relative-offset overflow. */
   private shouldRoll(segment: LogSegment, plannedBytes: number, op: AppendOp, nowMs: number): boolean {
+    // Even an empty segment rolls when the append's offsets do not fit its relative offsets (a follower
+    // append after a wide gap).
+    if (op.info.lastOffset - segment.baseOffset > MAX_RELATIVE_OFFSET) return true;
     if (plannedBytes === 0) return false;
     const rollStartMs = segment.rollStartMs ?? nowMs;
     return (
       plannedBytes > this.config.segmentBytes - op.buffer.length ||
       nowMs - rollStartMs >= this.config.segmentMs ||
-      segment.indexesFull() ||
-      op.info.lastOffset - segment.baseOffset > MAX_RELATIVE_OFFSET
+      segment.indexesFull()
     );
   }
 
   /** Starts a new active segment at `baseOffset`; the old one is persisted and fsynced in the background. */
   private async roll(baseOffset: number): Promise<LogSegment> {
     const previous = this.activeSegment;
-    assert.equal(baseOffset, previous.nextOffset, 'a new segment must start at the log end offset');
+    assert.ok(
+      baseOffset === previous.nextOffset || (baseOffset > previous.nextOffset && baseOffset <= this.compactor.compactedEndOffset),
+      `a new segment at ${baseOffset} must start at the log end offset ${previous.nextOffset}, or after an admitted gap (compacted end ${this.compactor.compactedEndOffset})`,
+    );
     const next = await LogSegment.create(this.dir, baseOffset, this.config);
     this.segments.push(next);
     this.stats.segmentsRolled += 1;

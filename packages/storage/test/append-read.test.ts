@@ -200,16 +200,22 @@ describe('append and read', () => {
     expect((await readAll(reopened)).map((b) => b.fill)).toEqual([0, 1, 0x61, 0x61, 7]);
   });
 
-  it('follower appends keep offsets and epochs and must continue the log', async () => {
+  it('follower appends keep offsets and epochs; offsets may leave gaps but never go back', async () => {
     const log = await h.open(await h.dir());
     const info = await log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 0, recordCount: 2, leaderEpoch: 1 }), buildBatch({ baseOffset: 2, leaderEpoch: 3 })]));
     expect(info).toMatchObject({ firstOffset: 0, lastOffset: 2, batchCount: 2 });
     expect(log.epochEntries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 3, startOffset: 2 }]);
-    await expect(log.appendAsFollower(buildBatch({ baseOffset: 5, leaderEpoch: 3 }))).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
-    await expect(log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 3 }), buildBatch({ baseOffset: 5 })]))).rejects.toMatchObject({ code: 'UNEXPECTED_APPEND_OFFSET' });
+    // Below the log end offset, or overlapping / going back inside one append: refused, log unchanged.
+    await expect(log.appendAsFollower(buildBatch({ baseOffset: 2, leaderEpoch: 3 }))).rejects.toBeInstanceOf(UnexpectedAppendOffsetError);
+    await expect(log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 3, recordCount: 2 }), buildBatch({ baseOffset: 4 })]))).rejects.toMatchObject({ code: 'UNEXPECTED_APPEND_OFFSET' });
+    await expect(log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 6 }), buildBatch({ baseOffset: 5 })]))).rejects.toMatchObject({ code: 'UNEXPECTED_APPEND_OFFSET' });
     expect(log.logEndOffset).toBe(3);
-    await log.appendAsFollower(buildBatch({ baseOffset: 3, leaderEpoch: 3 }));
-    expect((await readAll(log)).map((b) => [b.baseOffset, b.leaderEpoch])).toEqual([[0, 1], [2, 3], [3, 3]]);
+    // A gap (the leader's cleaner removed offsets 3, 4 and 7) is fine: the LEO follows the last batch.
+    expect(await log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 5, recordCount: 2, leaderEpoch: 3 }), buildBatch({ baseOffset: 8, leaderEpoch: 4 })])))
+      .toMatchObject({ firstOffset: 5, lastOffset: 8, batchCount: 2 });
+    expect(log.logEndOffset).toBe(9);
+    expect(log.epochEntries()).toEqual([{ epoch: 1, startOffset: 0 }, { epoch: 3, startOffset: 2 }, { epoch: 4, startOffset: 8 }]);
+    expect((await readAll(log)).map((b) => [b.baseOffset, b.leaderEpoch])).toEqual([[0, 1], [2, 3], [5, 3], [8, 4]]);
   });
 
   it('asserts on broken invariants: stale leader epoch, high watermark beyond LEO or moving back', async () => {

@@ -1,6 +1,7 @@
 // Random operation sequences against a model (the list of batches the log should hold): appends as
 // leader and follower, truncation, retention, clean reopen and crash-reopen. After every step the log
-// must read back exactly the model from its log start offset.
+// must read back exactly the model from its log start offset. Follower appends may leave offset gaps
+// (a leader whose log was compacted), and truncation may land inside a gap.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PartitionLog } from '../src/index.js';
@@ -19,15 +20,23 @@ interface ModelBatch {
 
 type Op =
   | { kind: 'leader'; recordCounts: number[]; epochBump: boolean; burst: boolean }
-  | { kind: 'follower'; recordCounts: number[] }
-  | { kind: 'truncate'; fraction: number }
+  | { kind: 'follower'; recordCounts: number[]; gaps: number[] }
+  | { kind: 'truncate'; fraction: number; intoGap: boolean }
   | { kind: 'retention' }
   | { kind: 'reopen'; crash: boolean };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('leader' as const), recordCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 6 }), epochBump: fc.boolean(), burst: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('follower' as const), recordCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('follower' as const),
+      recordCounts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }),
+      // Offsets removed by the leader's cleaner before each batch (the i-th gap goes before the i-th batch).
+      gaps: fc.array(fc.constantFrom(0, 0, 1, 3), { minLength: 3, maxLength: 3 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }), intoGap: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('retention' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reopen' as const), crash: fc.boolean() }) },
 );
@@ -50,7 +59,8 @@ describe('model-based', () => {
             const parts: Buffer[] = [];
             let next = end() + 1;
             const added: ModelBatch[] = [];
-            for (const count of op.recordCounts) {
+            for (const [i, count] of op.recordCounts.entries()) {
+              if (op.kind === 'follower') next += op.gaps[i]!;
               fill = (fill + 1) % 256;
               parts.push(buildBatch({ baseOffset: next, recordCount: count, payloadBytes: 20 + fill, leaderEpoch: epoch, fill }));
               added.push({ baseOffset: next, lastOffset: next + count - 1, epoch, fill });
@@ -66,7 +76,10 @@ describe('model-based', () => {
             }
             model.push(...added);
           } else if (op.kind === 'truncate') {
-            const target = model.length === 0 ? log.logEndOffset : model[Math.min(Math.floor(op.fraction * model.length), model.length - 1)]!.baseOffset;
+            const at = Math.min(Math.floor(op.fraction * model.length), model.length - 1);
+            // intoGap: one below a batch that starts after a gap, so the target holds no record.
+            const gapBefore = at >= 0 && model[at]!.baseOffset - 1 > (model[at - 1]?.lastOffset ?? log.logStartOffset - 1);
+            const target = model.length === 0 ? log.logEndOffset : model[at]!.baseOffset - (op.intoGap && gapBefore ? 1 : 0);
             await log.truncateTo(target);
             model = model.filter((b) => b.lastOffset < target);
           } else if (op.kind === 'retention') {
