@@ -137,6 +137,20 @@ describe('follower appends of a compacted range (offset gaps)', () => {
     expect((await readAll(crashed)).map((b) => [b.baseOffset, b.fill])).toEqual(expected);
   });
 
+  it('an append checked against the end a pending truncation promised, which the truncation did not reach, is refused, not written after a hole', async () => {
+    const log = await h.open(await h.dir());
+    await log.appendAsFollower(Buffer.concat([buildBatch({ baseOffset: 0, recordCount: 2, fill: 1 }), buildBatch({ baseOffset: 2, recordCount: 3, fill: 2 })]));
+    // 3 is inside the batch [2, 4]: the whole batch goes and the log ends at 2, but until the
+    // truncation runs the log expects appends from 3. A batch at 3 would leave the leader's 2 out.
+    const truncated = log.truncateTo(3);
+    const raced = log.appendAsFollower(buildBatch({ baseOffset: 3, fill: 3 }));
+    expect(await truncated).toBe(2);
+    await expect(raced).rejects.toMatchObject({ code: 'UNEXPECTED_APPEND_OFFSET' });
+    expect(log.logEndOffset).toBe(2);
+    await log.appendAsFollower(buildBatch({ baseOffset: 2, fill: 4 }));
+    expect((await readAll(log)).map((b) => [b.baseOffset, b.fill])).toEqual([[0, 1], [2, 4]]);
+  });
+
   it('a gap wider than one segment can index starts a new segment at the batch after it', async () => {
     const dir = await h.dir();
     const log = await h.open(dir);
