@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { type BatchHeader, encodeRecordBatch, validateBatches } from '@tributary/protocol';
+import { type BatchHeader, batchesIn, encodeRecordBatch, stampBatch, validateBatches } from '@tributary/protocol';
 import { computeHighWatermark, MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
 import { ChangeNotifier, Partition } from '../src/internal.js';
 import { anyProducerIds, batchOf, silentLogger } from './helpers.js';
@@ -146,6 +146,36 @@ describe('leader append: the edge-validated headers travel to the log', () => {
     bytes[bytes.length - 1]! ^= 0xff;
     await expect(partition.appendAsLeader(bytes, { requiredAcks: 1, nowMs: 0 })).rejects.toMatchObject({ errorName: 'CORRUPT_MESSAGE' });
     expect(log.appends).toHaveLength(0);
+  });
+});
+
+describe('follower: batches of a compacted leader log (offset gaps)', () => {
+  /** A batch as a compacted leader serves it: `values` at offsets from `baseOffset`, epoch 3. */
+  const served = (baseOffset: number, values: string[]): Buffer => {
+    const batch = batchOf(values);
+    stampBatch(batch, 0, { baseOffset, partitionLeaderEpoch: 3 });
+    return batch;
+  };
+
+  it('appends batches starting after its log end offset, skips the ones it holds, and fetches on from the last batch\'s end', async () => {
+    const config = resolveTopicConfig({ 'cleanup.policy': 'compact' }, broker);
+    const info = { topic: 't', topicId: 'id', partition: 0, leader: 2, leaderEpoch: 3, partitionEpoch: 0, replicas: [1, 2, 3], isr: [1, 2, 3] };
+    const partition = new Partition({ nodeId: 1, info, config, log: new MemoryPartitionLog(config), logger: silentLogger, onHighWatermarkChange: () => undefined, producerIds: anyProducerIds });
+    const generation = partition.followerFetchState()!.generation;
+    // The leader's cleaner removed offsets 0-2 and 5-6.
+    await partition.appendFetched(generation, Buffer.concat([served(3, ['a', 'b']), served(7, ['c'])]), 6);
+    expect([partition.logEndOffset, partition.highWatermark, partition.followerFetchState()!.fetchOffset]).toEqual([8, 6, 8]);
+    // A response starting with batches it already holds (the leader answers from the batch holding the fetch offset).
+    await partition.appendFetched(generation, Buffer.concat([served(3, ['a', 'b']), served(7, ['c']), served(10, ['d', 'e'])]), 12);
+    expect([partition.logEndOffset, partition.highWatermark]).toEqual([12, 12]);
+    const read = await partition.log.read(4, 1 << 20, { maxOffset: 12, minOneBatch: true });
+    expect([...batchesIn(read.records, { verifyCrc: true })].map((h) => [h.baseOffset, h.lastOffset])).toEqual([[3, 4], [7, 7], [10, 11]]);
+    // A gap offset reads from the next batch.
+    const fromGap = await partition.log.read(8, 1 << 20, { maxOffset: 12, minOneBatch: true });
+    expect([...batchesIn(fromGap.records, { verifyCrc: true })].map((h) => h.baseOffset)).toEqual([10]);
+    // Going back is still refused.
+    await expect(partition.appendFetched(generation, served(11, ['x']), 12)).resolves.toBeUndefined(); // held: skipped
+    await expect(partition.log.appendAsFollower(served(11, ['x']))).rejects.toMatchObject({ code: 'OFFSET_OUT_OF_RANGE' });
   });
 });
 
