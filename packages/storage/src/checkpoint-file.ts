@@ -60,9 +60,11 @@ export interface CleanerCheckpoint {
   /** Offsets below it have been cleaned; the next pass starts here. */
   readonly firstDirtyOffset: number;
   /**
-   * The highest end offset any pass has started swapping in: below it, batches may be missing (offset
-   * gaps are legal); at and above it offsets are dense. Written before the first cleaned file is
-   * swapped in, so recovery never mistakes a cleaned segment for a corrupt one.
+   * The highest end offset any pass has started swapping in, or the highest base offset of a batch a
+   * follower append wrote after a gap (the leader's log was compacted): below it, batches may be missing
+   * (offset gaps are legal); at and above it offsets are dense. Written before the first cleaned file is
+   * swapped in (before the gapped batch is written), so recovery never mistakes a cleaned segment (a
+   * copied compacted range) for a corrupt one.
    */
   readonly compactedEndOffset: number;
 }

@@ -78,8 +78,9 @@ export interface ValidatedWalk {
  * leader epochs never decreasing); calls `visit` for each valid batch in order.
  *
  * Offsets: each batch must start exactly where the previous one ended (the first at `baseOffset`),
- * except that compaction may have removed whole batches below `compactedEndOffset` (the cleaner's
- * checkpoint, written before any cleaned file is swapped in): there a batch may start later, as long
+ * except that compaction (here, or on the leader a follower copied the range from) may have removed
+ * whole batches below `compactedEndOffset` (the cleaner's checkpoint, written before any cleaned file is
+ * swapped in and before a follower writes a batch after a gap): there a batch may start later, as long
  * as it starts at or below `compactedEndOffset`. So offsets always strictly increase, data at and above
  * the compacted end stays dense, and a corrupt baseOffset is still caught unless it lands inside the
  * compacted range.
