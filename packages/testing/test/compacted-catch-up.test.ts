@@ -14,8 +14,16 @@ import { CLEANER_CHECKPOINT_FILE, parseCleanerCheckpoint } from '@tributary/stor
 import { startCluster, type InProcessCluster } from '../src/index.js';
 
 const TOPIC = 'compacted-catch-up';
-const KEYS = 10;
-const RECORDS = 400;
+const KEYS = 5;
+const RECORDS = 600;
+/** Every ONCE_EVERY-th record has a key of its own (it stays). */
+const ONCE_EVERY = 60;
+/**
+ * Big against what compaction keeps (KEYS + RECORDS / ONCE_EVERY records of about 120 bytes), so the
+ * uncleaned closed segments at the end always exceed min.cleanable.dirty.ratio (0.5) and the leader's
+ * cleaner reaches its active segment.
+ */
+const SEGMENT_BYTES = 4096;
 const WAIT_MS = 30_000;
 
 let cluster: InProcessCluster | undefined;
@@ -95,7 +103,7 @@ describe('a follower catches up from a compacted leader log', () => {
     let leaderDir = '';
     let followerDir = '';
     try {
-      await admin.createTopics([{ topic: TOPIC, numPartitions: 3, replicationFactor: 3, configs: { 'cleanup.policy': 'compact', 'segment.bytes': '1024' } }]);
+      await admin.createTopics([{ topic: TOPIC, numPartitions: 3, replicationFactor: 3, configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(SEGMENT_BYTES) } }]);
       // The partition node 1 leads as its preferred replica (placement gives each node one).
       const chosen = await waitFor('node 1 leading a partition with the full ISR', async () => {
         const partitions = (await admin.describeTopics([TOPIC]))[0]!.partitions;
@@ -107,10 +115,10 @@ describe('a follower catches up from a compacted leader log', () => {
       followerDir = join(root, `node-${follower}`, `${TOPIC}-${partition}`);
 
       await c.kill(follower);
-      // Many values per key: the leader's cleaner removes most records and whole batches; every 25th
-      // record has a key of its own and stays, so gaps lie between kept records all along the log.
+      // Many values per key: the leader's cleaner removes most records and whole batches; a record
+      // with a key of its own stays, so gaps lie between kept records all along the log.
       for (let i = 0; i < RECORDS; i++) {
-        const key = i % 25 === 0 ? `once-${i}` : `k${i % KEYS}`;
+        const key = i % ONCE_EVERY === 0 ? `once-${i}` : `k${i % KEYS}`;
         await producer.send({ topic: TOPIC, partition, key, value: `v${i}-${'x'.repeat(40)}` });
       }
       await waitFor('the leader to clean every closed segment', async () => ((await cleanedUpToActiveSegment(leaderDir)) ? true : undefined));
