@@ -586,10 +586,9 @@ export class PartitionLog {
     this.logEndOffsetValue = segment.nextOffset;
   }
 
-  /** Kafka's shouldRoll: a non-empty segment rolls for size, age, a full index or relative-offset overflow. */
+  /** Kafka's shouldRoll: a non-empty segment rolls for size, age or a full index; any segment for relative-offset overflow. */
   private shouldRoll(segment: LogSegment, plannedBytes: number, op: AppendOp, nowMs: number): boolean {
-    // Even an empty segment rolls when the append's offsets do not fit its relative offsets (a follower
-    // append after a wide gap).
+    // Even an empty one: a follower append after a gap wider than its relative offsets.
     if (op.info.lastOffset - segment.baseOffset > MAX_RELATIVE_OFFSET) return true;
     if (plannedBytes === 0) return false;
     const rollStartMs = segment.rollStartMs ?? nowMs;
