@@ -1,0 +1,204 @@
+// The group coordinator's shell for offsets in transactions, over a real ReplicaManager and partition
+// (memory log) with a TxnVerifier stub: a load replays transactional and control batches from the log
+// (pending until the marker), markers reported by the ReplicaManager complete pending offsets (also
+// while the shard loads), OffsetFetch require_stable answers UNSTABLE_OFFSET_COMMIT, and TxnOffsetCommit
+// is fenced (KIP-447) and verified before anything is written.
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeRecordBatch, validateBatches } from '@tributary/protocol';
+import { memoryLogFactory, parseNodeConfig, type MetadataView, type TopicInfo } from '../../src/index.js';
+import { ChangeNotifier, ReplicaManager } from '../../src/internal.js';
+import { ApiError, errorCodeOf, type ErrorCodeName } from '../../src/errors.js';
+import type { MetadataCommands } from '../../src/metadata-view.js';
+import { GroupCoordinator, TXN_MARKERS_BUFFERED_MAX } from '../../src/groups/group-coordinator.js';
+import { DEFAULT_GROUP_COORDINATOR_CONFIG } from '../../src/groups/group-coordinator-config.js';
+import { OFFSETS_TOPIC, offsetRecord } from '../../src/groups/group-records.js';
+import type { TxnMarkerWritten, TxnVerifier, TxnVerifyInput } from '../../src/transactions/txn-ports.js';
+import { silentLogger } from '../helpers.js';
+
+const closers: (() => void)[] = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+function topicInfo(name: string, partitions: number, internal: boolean): TopicInfo {
+  return {
+    name, topicId: `${name}-id`, internal, configs: {},
+    partitions: Array.from({ length: partitions }, (_, partition) => ({ topic: name, topicId: `${name}-id`, partition, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1], isr: [1] })),
+  };
+}
+
+class StubVerifier implements TxnVerifier {
+  readonly calls: TxnVerifyInput[] = [];
+  answer: ErrorCodeName | undefined = undefined;
+  verify(input: TxnVerifyInput): Promise<ErrorCodeName | undefined> {
+    this.calls.push(input);
+    return Promise.resolve(this.answer);
+  }
+}
+
+async function setup(options: { verifier?: TxnVerifier } = {}) {
+  const config = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/nonexistent-unused' } });
+  const topics = [topicInfo(OFFSETS_TOPIC, 1, true), topicInfo('t', 3, false)];
+  const metadata: MetadataView = {
+    clusterId: 'c', controller: () => ({ leaderId: 1, term: 0 }), brokers: () => [],
+    topics: () => topics, topic: (n) => topics.find((t) => t.name === n), partition: (n, p) => topics.find((t) => t.name === n)?.partitions[p],
+    producerIdsEnd: () => 1_000_000,
+  };
+  const notifier = new ChangeNotifier();
+  const replicas = new ReplicaManager({ nodeId: 1, config, metadata, openLog: memoryLogFactory(), notifier, logger: silentLogger, nowMs: Date.now });
+  for (const t of topics) await replicas.applyChange({ type: 'topicCreated', topic: t });
+  const commands = {} as MetadataCommands; // the offsets topic exists: nothing is created
+  const coordinator = new GroupCoordinator({
+    nodeId: 1, metadata, commands, replicas, notifier, nowMs: Date.now, logger: silentLogger,
+    config: { ...DEFAULT_GROUP_COORDINATOR_CONFIG, offsetsTopicNumPartitions: 1, offsetsCommitTimeoutMs: 2_000 },
+    ...(options.verifier === undefined ? {} : { txnVerifier: options.verifier }),
+  });
+  closers.push(() => coordinator.close());
+  const offsets = replicas.getPartition(OFFSETS_TOPIC, 0);
+  /** Appends batches to the offsets partition's log as its leader would have (the producer side is the partition work's). */
+  const write = async (bytes: Buffer): Promise<number> => (await offsets.log.appendAsLeader(bytes, validateBatches(bytes), offsets.leaderEpoch, {})).firstOffset;
+  /** The ReplicaManager reporting a committed marker (what the partition work does after writing one). */
+  const notify = (marker: Omit<TxnMarkerWritten, 'topic' | 'partition' | 'producerEpoch'>): void =>
+    (replicas as unknown as { notifyTxnMarker(m: TxnMarkerWritten): void }).notifyTxnMarker({ topic: OFFSETS_TOPIC, partition: 0, producerEpoch: 1, ...marker });
+  return { coordinator, replicas, offsets, write, notify };
+}
+
+const plainBatch = (group: string, partition: number, offset: number): Buffer => encodeRecordBatch({
+  records: [{ ...offsetRecord(group, { topic: 't', partition }, { offset, metadata: '', commitTimestampMs: 1 }), timestamp: 1 }],
+});
+const txnBatch = (group: string, producerId: number, commits: [number, number][]): Buffer => encodeRecordBatch({
+  producerId, producerEpoch: 0, baseSequence: -1, transactional: true,
+  records: commits.map(([partition, offset]) => ({ ...offsetRecord(group, { topic: 't', partition }, { offset, metadata: 'x', commitTimestampMs: 1 }), timestamp: 1 })),
+});
+function markerBatch(producerId: number, committed: boolean): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeInt16BE(committed ? 1 : 0, 2);
+  const value = Buffer.alloc(6);
+  value.writeInt32BE(0, 2);
+  return encodeRecordBatch({ producerId, producerEpoch: 1, baseSequence: -1, transactional: true, control: true, records: [{ key, value, timestamp: 1 }] });
+}
+
+/** Retries while the shard loads (COORDINATOR_LOAD_IN_PROGRESS), as a client does. */
+async function loaded<T>(body: () => T | Promise<T>): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await body();
+    } catch (err) {
+      if (errorCodeOf(err) !== 'COORDINATOR_LOAD_IN_PROGRESS' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+const fetchOne = (c: GroupCoordinator, partition: number, requireStable = false) => c.fetchOffsets('G', [{ topic: 't', partition }], requireStable)[0]!;
+
+describe('group coordinator: offsets in transactions', () => {
+  it('a load keeps a transaction without its marker pending (require_stable: UNSTABLE_OFFSET_COMMIT); the reported COMMIT marker makes it current', async () => {
+    const { coordinator, write, notify } = await setup();
+    await write(plainBatch('G', 0, 5));
+    await write(txnBatch('G', 7, [[0, 9], [1, 4]]));
+    const before = await loaded(() => fetchOne(coordinator, 0));
+    expect(before).toMatchObject({ offset: 5, error: null });
+    expect(fetchOne(coordinator, 0, true)).toMatchObject({ offset: -1, error: 'UNSTABLE_OFFSET_COMMIT' });
+    expect(fetchOne(coordinator, 2, true)).toMatchObject({ offset: -1, error: null }); // nothing pending there
+    // The whole group with require_stable lists the partition that has only a pending commit, too.
+    expect(coordinator.fetchOffsets('G', null, true).map((o) => [o.partition, o.error]).sort()).toEqual([[0, 'UNSTABLE_OFFSET_COMMIT'], [1, 'UNSTABLE_OFFSET_COMMIT']]);
+    expect(coordinator.fetchOffsets('G', null).map((o) => [o.partition, o.offset])).toEqual([[0, 5]]);
+
+    notify({ producerId: 8, committed: true, offset: await write(markerBatch(8, true)) }); // another producer: nothing
+    expect(fetchOne(coordinator, 0, true).error).toBe('UNSTABLE_OFFSET_COMMIT');
+    notify({ producerId: 7, committed: true, offset: await write(markerBatch(7, true)) });
+    expect(fetchOne(coordinator, 0, true)).toMatchObject({ offset: 9, error: null });
+    expect(fetchOne(coordinator, 1, true)).toMatchObject({ offset: 4, error: null });
+  });
+
+  it('committed → transactional pending → ABORT in the log: the load gives the committed offset', async () => {
+    const { coordinator, write } = await setup();
+    await write(plainBatch('G', 0, 5));
+    await write(txnBatch('G', 7, [[0, 9]]));
+    await write(markerBatch(7, false));
+    expect(await loaded(() => fetchOne(coordinator, 0, true))).toMatchObject({ offset: 5, error: null });
+  });
+
+  it('a marker reported while the shard loads is applied once the load is done', async () => {
+    const { coordinator, offsets, write, notify } = await setup();
+    await write(plainBatch('G', 0, 5));
+    await write(txnBatch('G', 7, [[0, 9]]));
+    const end = offsets.logEndOffset;
+    expect(() => fetchOne(coordinator, 0)).toThrow(ApiError); // starts the load (reads up to `end`)
+    // Reported in the same turn, so certainly while the shard loads; the log gets the marker at `end`.
+    notify({ producerId: 7, committed: true, offset: end });
+    expect(await write(markerBatch(7, true))).toBe(end);
+    expect(await loaded(() => fetchOne(coordinator, 0, true))).toMatchObject({ offset: 9, error: null });
+  });
+
+  it(`more than ${TXN_MARKERS_BUFFERED_MAX} markers while loading: the shard loads again and still ends right`, async () => {
+    const { coordinator, offsets, write, notify } = await setup();
+    await write(txnBatch('G', 7, [[0, 9]]));
+    const end = offsets.logEndOffset;
+    expect(() => fetchOne(coordinator, 0)).toThrow(ApiError);
+    for (let i = 0; i <= TXN_MARKERS_BUFFERED_MAX; i++) notify({ producerId: 100 + i, committed: false, offset: end });
+    // Past the bound: not kept in memory, yet not lost — the reload reads it from the log.
+    notify({ producerId: 7, committed: true, offset: end });
+    expect(await write(markerBatch(7, true))).toBe(end);
+    expect(await loaded(() => fetchOne(coordinator, 0, true))).toMatchObject({ offset: 9, error: null });
+  });
+
+  it('TxnOffsetCommit: zombies are fenced and the verifier\'s error is the answer, before anything is written', async () => {
+    const verifier = new StubVerifier();
+    const { coordinator, offsets } = await setup({ verifier });
+    const joined = await loaded(() => coordinator.joinGroup('G', {
+      memberId: '', groupInstanceId: null, clientId: 'c', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000,
+      protocolType: 'consumer', strategies: ['range'], topics: ['t'], ownedPartitions: [], ownedGeneration: -1,
+    }));
+    expect(joined.error).toBeNull();
+    expect(coordinator.syncGroup('G', { memberId: joined.memberId, groupInstanceId: null, generation: joined.generation }).error).toBeNull();
+    const logEnd = offsets.logEndOffset;
+    const txn = { transactionalId: 'tx', producerId: 7, producerEpoch: 0 };
+    const commits = [{ topic: 't', partition: 0, offset: 10, metadata: '' }];
+    const answer = async (member: { memberId: string; groupInstanceId: string | null; generation: number }, list = commits) =>
+      [...(await coordinator.txnCommitOffsets('G', { ...txn, ...member }, list)).values()];
+
+    expect(await answer({ memberId: joined.memberId, groupInstanceId: null, generation: joined.generation - 1 })).toEqual(['ILLEGAL_GENERATION']);
+    expect(await answer({ memberId: 'zombie', groupInstanceId: null, generation: joined.generation })).toEqual(['UNKNOWN_MEMBER_ID']);
+    expect(verifier.calls).toEqual([]); // fenced before the transaction coordinator is asked
+
+    verifier.answer = 'INVALID_TXN_STATE';
+    expect(await answer({ memberId: joined.memberId, groupInstanceId: null, generation: joined.generation })).toEqual(['INVALID_TXN_STATE']);
+    verifier.answer = 'PRODUCER_FENCED';
+    expect(await answer({ memberId: '', groupInstanceId: null, generation: -1 })).toEqual(['PRODUCER_FENCED']);
+    expect(verifier.calls.map((c) => [c.transactionalId, c.producerId, c.producerEpoch, c.topic, c.partition])).toEqual([
+      ['tx', 7, 0, OFFSETS_TOPIC, 0], ['tx', 7, 0, OFFSETS_TOPIC, 0],
+    ]);
+    // Bad partitions are answered on their own; the metadata limit is OffsetCommit's.
+    verifier.answer = 'CONCURRENT_TRANSACTIONS';
+    const mixed = await coordinator.txnCommitOffsets('G', { ...txn, memberId: '', groupInstanceId: null, generation: -1 }, [
+      { topic: 'nope', partition: 0, offset: 1, metadata: '' },
+      { topic: 't', partition: 1, offset: -1, metadata: '' },
+      { topic: 't', partition: 2, offset: 1, metadata: 'x'.repeat(4_097) },
+      { topic: 't', partition: 0, offset: 1, metadata: 'x'.repeat(4_096) },
+    ]);
+    expect(Object.fromEntries(mixed)).toEqual({
+      'nope\u00000': 'UNKNOWN_TOPIC_OR_PARTITION', 't\u00001': 'INVALID_COMMIT_OFFSET_SIZE', 't\u00002': 'INVALID_COMMIT_OFFSET_SIZE', 't\u00000': 'CONCURRENT_TRANSACTIONS',
+    });
+    expect(offsets.logEndOffset).toBe(logEnd); // nothing written
+  });
+
+  it('TxnOffsetCommit without a transaction coordinator on the node is refused (INVALID_TXN_STATE)', async () => {
+    const { coordinator, offsets } = await setup();
+    const out = await loaded(() => coordinator.txnCommitOffsets('G', { transactionalId: 'tx', producerId: 7, producerEpoch: 0, memberId: '', groupInstanceId: null, generation: -1 },
+      [{ topic: 't', partition: 0, offset: 1, metadata: '' }]));
+    expect([...out.values()]).toEqual(['INVALID_TXN_STATE']);
+    expect(offsets.logEndOffset).toBe(0);
+  });
+
+  it('DeleteGroups is refused while a transactional commit is pending, allowed after its marker', async () => {
+    const { coordinator, write, notify } = await setup();
+    await write(plainBatch('G', 0, 5));
+    await write(txnBatch('G', 7, [[0, 9]]));
+    expect(await loaded(() => coordinator.deleteGroup('G'))).toBe('NON_EMPTY_GROUP');
+    notify({ producerId: 7, committed: false, offset: await write(markerBatch(7, false)) });
+    expect(coordinator.deleteGroup('G')).toBeNull();
+  });
+});
