@@ -9,7 +9,11 @@ import { memoryLogFactory, parseNodeConfig, type MetadataView, type TopicInfo } 
 import { ChangeNotifier, ReplicaManager } from '../../src/internal.js';
 import { ApiError, errorCodeOf, type ErrorCodeName } from '../../src/errors.js';
 import type { MetadataCommands } from '../../src/metadata-view.js';
+import * as grpc from '@grpc/grpc-js';
+import { tributary } from '@tributary/protocol';
 import { GroupCoordinator, TXN_MARKERS_BUFFERED_MAX } from '../../src/groups/group-coordinator.js';
+import { createGroupsHandlers } from '../../src/groups/groups-service.js';
+import { TXN_OFFSET_COMMIT_MAX_PARTITIONS } from '../../src/groups/group.js';
 import { DEFAULT_GROUP_COORDINATOR_CONFIG } from '../../src/groups/group-coordinator-config.js';
 import { OFFSETS_TOPIC, offsetRecord } from '../../src/groups/group-records.js';
 import type { TxnMarkerWritten, TxnVerifier, TxnVerifyInput } from '../../src/transactions/txn-ports.js';
@@ -200,5 +204,68 @@ describe('group coordinator: offsets in transactions', () => {
     expect(await loaded(() => coordinator.deleteGroup('G'))).toBe('NON_EMPTY_GROUP');
     notify({ producerId: 7, committed: false, offset: await write(markerBatch(7, false)) });
     expect(coordinator.deleteGroup('G')).toBeNull();
+  });
+});
+
+describe('Groups.TxnOffsetCommit / OffsetFetch handlers', () => {
+  type Outcome = { status: grpc.status | 0; details: string; response: unknown };
+  function invoke<Req>(handler: unknown, request: Req): Promise<Outcome> {
+    return new Promise((resolve) => {
+      (handler as grpc.handleUnaryCall<Req, unknown>)({ request, on: () => undefined } as unknown as grpc.ServerUnaryCall<Req, unknown>, (err, response) => {
+        resolve(err === null ? { status: 0, details: '', response } : { status: err.code ?? grpc.status.UNKNOWN, details: err.details ?? '', response: undefined });
+      });
+    });
+  }
+  const request = (over: Partial<tributary.v1.ITxnOffsetCommitRequest> = {}): tributary.v1.ITxnOffsetCommitRequest => ({
+    transactionalId: 'tx', groupId: 'G', producerId: 7, producerEpoch: 0, generationId: -1, memberId: '', groupInstanceId: '',
+    topics: [{ topic: 't', partitions: [{ partition: 0, committedOffset: 3, metadata: '' }] }], ...over,
+  });
+
+  it('refuses malformed requests naming the field; the partition count is bounded', async () => {
+    const verifier = new StubVerifier();
+    const { coordinator } = await setup({ verifier });
+    const handlers = createGroupsHandlers({ coordinator, logger: silentLogger });
+    const bad: [Partial<tributary.v1.ITxnOffsetCommitRequest>, string][] = [
+      [{ transactionalId: '' }, 'transactional_id'],
+      [{ groupId: '' }, 'group_id'],
+      [{ producerId: -1 }, 'producer_id'],
+      [{ producerEpoch: -1 }, 'producer_epoch'],
+      [{ producerEpoch: 32_768 }, 'producer_epoch'],
+      [{ topics: [{ topic: '', partitions: [{ partition: 0, committedOffset: 1 }] }] }, 'topics[0].topic'],
+      [{ topics: [{ topic: 't', partitions: Array.from({ length: TXN_OFFSET_COMMIT_MAX_PARTITIONS + 1 }, (_, i) => ({ partition: i % 3, committedOffset: 1 })) }] }, `at most ${TXN_OFFSET_COMMIT_MAX_PARTITIONS}`],
+    ];
+    for (const [over, field] of bad) {
+      const out = await invoke(handlers.txnOffsetCommit, request(over));
+      expect(out.status, field).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(out.details).toContain(field);
+    }
+    expect(verifier.calls).toEqual([]);
+    // Exactly at the bound: accepted and answered per partition (the stub's error here).
+    verifier.answer = 'INVALID_TXN_STATE';
+    const atBound = await loaded(async () => {
+      const out = await invoke(handlers.txnOffsetCommit, request({ topics: [{ topic: 't', partitions: Array.from({ length: TXN_OFFSET_COMMIT_MAX_PARTITIONS }, (_, i) => ({ partition: i % 3, committedOffset: 1 })) }] }));
+      const response = out.response as tributary.v1.IOffsetCommitResponse;
+      if (response.error?.code === tributary.v1.ErrorCode.COORDINATOR_LOAD_IN_PROGRESS) throw new ApiError('COORDINATOR_LOAD_IN_PROGRESS', 'loading');
+      return response;
+    });
+    expect(atBound.topics?.[0]?.partitions?.length).toBe(TXN_OFFSET_COMMIT_MAX_PARTITIONS);
+    expect(new Set(atBound.topics?.[0]?.partitions?.map((p) => p.error?.code))).toEqual(new Set([tributary.v1.ErrorCode.INVALID_TXN_STATE]));
+  });
+
+  it('OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for a pending partition only', async () => {
+    const { coordinator, write } = await setup();
+    await write(plainBatch('G', 1, 2));
+    await write(txnBatch('G', 7, [[0, 9]]));
+    const handlers = createGroupsHandlers({ coordinator, logger: silentLogger });
+    const fetchReq = (requireStable: boolean): tributary.v1.IOffsetFetchRequest => ({ groupId: 'G', topics: [{ topic: 't', partitions: [0, 1] }], requireStable });
+    await loaded(() => coordinator.fetchOffsets('G', null));
+    const stable = (await invoke(handlers.offsetFetch, fetchReq(true))).response as tributary.v1.IOffsetFetchResponse;
+    expect(stable.topics?.[0]?.partitions?.map((p) => [p.partition, Number(p.committedOffset), p.error?.code])).toEqual([
+      [0, -1, tributary.v1.ErrorCode.UNSTABLE_OFFSET_COMMIT], [1, 2, tributary.v1.ErrorCode.NONE],
+    ]);
+    const plainFetch = (await invoke(handlers.offsetFetch, fetchReq(false))).response as tributary.v1.IOffsetFetchResponse;
+    expect(plainFetch.topics?.[0]?.partitions?.map((p) => [p.partition, Number(p.committedOffset), p.error?.code])).toEqual([
+      [0, -1, tributary.v1.ErrorCode.NONE], [1, 2, tributary.v1.ErrorCode.NONE],
+    ]);
   });
 });
