@@ -117,7 +117,11 @@ export function completeTxn(state: OffsetsShardState, marker: TxnMarker): string
       pendingTxnOffsets.delete(marker.producerId);
       groupIds.delete(groupId);
     } else pendingTxnOffsets.set(marker.producerId, rest);
-    state.groups.set(groupId, { ...group, offsets, pendingTxnOffsets });
+    const next: Group = { ...group, offsets, pendingTxnOffsets };
+    // A group that only a transaction created (never joined, nothing committed) goes with it, so
+    // aborted commits to made-up group ids leave nothing behind.
+    if (next.state === 'Empty' && next.generation === 0 && next.members.size === 0 && offsets.size === 0 && pendingTxnOffsets.size === 0) state.groups.delete(groupId);
+    else state.groups.set(groupId, next);
     changed.push(groupId);
   }
   if (groupIds.size === 0) state.txnGroups.delete(marker.producerId);

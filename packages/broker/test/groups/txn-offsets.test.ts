@@ -96,6 +96,16 @@ describe('pending transactional offsets', () => {
     expect(s.txnGroups.size).toBe(0);
   });
 
+  it('a group that only an aborted transaction created is gone after the ABORT; one with history stays', () => {
+    const s = emptyState();
+    stage(s, 'made-up', 7, [commit(0, 1)], 0);
+    plain(s, 'G', [commit(0, 3)], 1);
+    stage(s, 'G', 7, [commit(0, 4)], 2);
+    marker(s, 7, false, 3);
+    expect([...s.groups.keys()]).toEqual(['G']);
+    expect(committed(s)).toEqual([[0, 3]]);
+  });
+
   it('the last write of a partition in one transaction wins', () => {
     const s = emptyState();
     stage(s, 'G', 7, [commit(0, 1)], 1);
