@@ -24,10 +24,10 @@ afterEach(() => {
   for (const close of closers.splice(0)) close();
 });
 
-function topicInfo(name: string, partitions: number, internal: boolean): TopicInfo {
+function topicInfo(name: string, partitions: number, internal: boolean, isr = [1]): TopicInfo {
   return {
     name, topicId: `${name}-id`, internal, configs: {},
-    partitions: Array.from({ length: partitions }, (_, partition) => ({ topic: name, topicId: `${name}-id`, partition, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1], isr: [1] })),
+    partitions: Array.from({ length: partitions }, (_, partition) => ({ topic: name, topicId: `${name}-id`, partition, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: isr, isr })),
   };
 }
 
@@ -40,9 +40,9 @@ class StubVerifier implements TxnVerifier {
   }
 }
 
-async function setup(options: { verifier?: TxnVerifier } = {}) {
+async function setup(options: { verifier?: TxnVerifier; offsetsIsr?: number[] } = {}) {
   const config = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/nonexistent-unused' } });
-  const topics = [topicInfo(OFFSETS_TOPIC, 1, true), topicInfo('t', 3, false)];
+  const topics = [topicInfo(OFFSETS_TOPIC, 1, true, options.offsetsIsr), topicInfo('t', 3, false)];
   const metadata: MetadataView = {
     clusterId: 'c', controller: () => ({ leaderId: 1, term: 0 }), brokers: () => [],
     topics: () => topics, topic: (n) => topics.find((t) => t.name === n), partition: (n, p) => topics.find((t) => t.name === n)?.partitions[p],
@@ -64,7 +64,17 @@ async function setup(options: { verifier?: TxnVerifier } = {}) {
   /** The ReplicaManager reporting a committed marker (what the partition work does after writing one). */
   const notify = (marker: Omit<TxnMarkerWritten, 'topic' | 'partition' | 'producerEpoch'>): void =>
     (replicas as unknown as { notifyTxnMarker(m: TxnMarkerWritten): void }).notifyTxnMarker({ topic: OFFSETS_TOPIC, partition: 0, producerEpoch: 1, ...marker });
-  return { coordinator, replicas, offsets, write, notify };
+  /** Another coordinator over the same partitions (a failover: it loads the log afresh). */
+  const another = (): GroupCoordinator => {
+    const c = new GroupCoordinator({
+      nodeId: 1, metadata, commands, replicas, notifier, nowMs: Date.now, logger: silentLogger,
+      config: { ...DEFAULT_GROUP_COORDINATOR_CONFIG, offsetsTopicNumPartitions: 1 },
+      ...(options.verifier === undefined ? {} : { txnVerifier: options.verifier }),
+    });
+    closers.push(() => c.close());
+    return c;
+  };
+  return { coordinator, replicas, offsets, write, notify, another };
 }
 
 const plainBatch = (group: string, partition: number, offset: number): Buffer => encodeRecordBatch({
@@ -92,6 +102,14 @@ async function loaded<T>(body: () => T | Promise<T>): Promise<T> {
       if (errorCodeOf(err) !== 'COORDINATOR_LOAD_IN_PROGRESS' || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 10));
     }
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
+    await new Promise((r) => setTimeout(r, 2));
   }
 }
 
