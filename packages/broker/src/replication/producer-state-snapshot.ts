@@ -62,7 +62,10 @@ function isEntry(value: unknown, below: number, version: 1 | 2): boolean {
     // An open transaction starts at or before the producer's last write, inside the snapshot.
     if (txn !== undefined && txn !== NO_TXN_OFFSET && (!isOffset(txn) || txn > (e.lastOffset as number))) return false;
   }
-  if ((version === 1 && e.batches.length === 0) || e.batches.length > BATCHES_PER_PRODUCER_MAX) return false;
+  // Only a marker (coordinator epoch) or a coordinator-written transactional batch (open transaction)
+  // records a producer without a sequence: an empty window needs one of them.
+  const withoutSequence = (e.coordinatorEpoch ?? NO_COORDINATOR_EPOCH) >= 0 || (e.currentTxnFirstOffset ?? NO_TXN_OFFSET) !== NO_TXN_OFFSET;
+  if ((e.batches.length === 0 && (version === 1 || !withoutSequence)) || e.batches.length > BATCHES_PER_PRODUCER_MAX) return false;
   return e.batches.every((b: ProducerBatch) => Number.isInteger(b.firstSequence) && Number.isInteger(b.lastSequence)
     && isOffset(b.firstOffset) && isOffset(b.lastOffset) && b.firstOffset <= b.lastOffset && b.lastOffset < below);
 }
