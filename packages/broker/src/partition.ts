@@ -297,18 +297,18 @@ export class Partition {
     const origin = options.origin ?? 'client';
     const txn = this.checkTransactional(headers, options);
     this.admitProducers(headers, origin);
-    if (txn !== undefined && origin === 'client') {
+    // Checked synchronously: a request that needs no verification must not yield here (a marker accepted
+    // meanwhile would be judged before it, out of arrival order).
+    if (txn !== undefined && origin === 'client' && this.idempotence.verificationState(txn) !== 'not-needed') {
       // The only await before the decisions below: every batch of this request is judged after it, in one
       // synchronous step, so pipelined requests of one producer are still judged in arrival order (a
       // producer's later requests wait for the same verification, see verificationState).
       const leaderEpoch = this.leaderEpoch;
-      const awaited = await this.verifyTransaction(txn, options.transactionalId ?? '');
-      if (awaited) {
-        if (!this.isLeader || this.leaderEpoch !== leaderEpoch) {
-          throw new ApiError('NOT_LEADER_OR_FOLLOWER', `${this.topic}-${this.partition}: leadership changed while the transaction was being verified`);
-        }
-        this.admitProducers(headers, origin);
+      await this.verifyTransaction(txn, options.transactionalId ?? '');
+      if (!this.isLeader || this.leaderEpoch !== leaderEpoch) {
+        throw new ApiError('NOT_LEADER_OR_FOLLOWER', `${this.topic}-${this.partition}: leadership changed while the transaction was being verified`);
       }
+      this.admitProducers(headers, origin);
     }
     // Idempotence: decided synchronously (after the verification above, before any other await), so
     // pipelined requests of one producer are checked in arrival order, which is also the order offsets
@@ -425,12 +425,12 @@ export class Partition {
   /**
    * KIP-890: the first transactional batch of a producer epoch here is appended only once its
    * coordinator confirms the partition is in the producer's ongoing transaction. Throws the refusal.
-   * Returns whether it awaited. A marker for the producer accepted while the answer was outstanding
+   * Call only when verificationState says it is needed or in flight. A marker for the producer accepted while the answer was outstanding
    * clears the verification (its guard): the batch is then refused, never appended after the marker.
    */
-  private async verifyTransaction(h: BatchHeader, transactionalId: string): Promise<boolean> {
+  private async verifyTransaction(h: BatchHeader, transactionalId: string): Promise<void> {
     const state = this.idempotence.verificationState(h);
-    if (state === 'not-needed') return false;
+    assert(state !== 'not-needed', `${this.topic}-${this.partition}: producer ${h.producerId} verified without need`);
     let guard: VerificationGuard;
     if (state === 'needed') {
       let settle!: (err: unknown) => void;
@@ -449,7 +449,6 @@ export class Partition {
       await state.outcome;
     }
     if (!this.idempotence.isVerified(guard)) throw this.verificationLost(h);
-    return true;
   }
 
   private verificationLost(h: BatchHeader): ApiError {

@@ -76,19 +76,26 @@ export class IdempotenceWindow {
       // A producer's later batches in one request follow its first: the sequence check judges them.
       if (judged.has(h.producerId)) continue;
       judged.add(h.producerId);
-      const refusal = checkProducerAdmission(h, {
-        allocatedEnd: policy.allocatedEnd, known: this.producers.has(h.producerId) || this.pendingBatches.has(h.producerId), origin: policy.origin ?? 'client',
-      });
+      const refusal = checkProducerAdmission(h, { allocatedEnd: policy.allocatedEnd, known: this.isKnown(h.producerId), origin: policy.origin ?? 'client' });
       if (refusal !== null) throw new ApiError(refusal.code, `${this.options.label}: ${refusal.message}`);
     }
-    const fresh = [...judged].filter((id) => id >= 0 && !this.producers.has(id) && !this.pendingBatches.has(id)).length;
+    const fresh = [...judged].filter((id) => id >= 0 && !this.isKnown(id)).length;
     if (fresh === 0) return;
     const expired = expireProducers(this.producers, { nowMs: policy.nowMs(), expirationMs: policy.expirationMs });
     if (expired > 0) policy.onExpired(expired);
     let pendingOnly = 0;
     for (const id of this.pendingBatches.keys()) if (!this.producers.has(id)) pendingOnly += 1;
+    for (const id of this.verifications.keys()) if (!this.producers.has(id) && !this.pendingBatches.has(id)) pendingOnly += 1;
     const full = checkProducerCapacity({ occupied: this.producers.size + pendingOnly, newProducers: fresh, producersMax: this.options.producersMax });
     if (full !== null) throw new ApiError(full.code, `${this.options.label}: ${full.message}`);
+  }
+
+  /**
+   * The partition has state for this producer id: written, accepted and being written, or a transactional
+   * batch being verified (its later pipelined batches wait for that answer, then are judged in order).
+   */
+  private isKnown(producerId: number): boolean {
+    return this.producers.has(producerId) || this.pendingBatches.has(producerId) || this.verifications.has(producerId);
   }
 
   /** The idempotence decision for one batch against written state plus pending (accepted, unwritten) batches. */
