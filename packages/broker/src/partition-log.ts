@@ -98,10 +98,18 @@ export interface PartitionLogPort {
   updateConfig(config: TopicConfig): void;
 
   /**
-   * Indexes an aborted transaction (in the segment holding its marker). Entries come in marker-offset
-   * order; an entry equal to one already indexed (a recovery scan re-adding it) is not added twice.
+   * Indexes an aborted transaction (in the segment holding its marker), once its marker's append was
+   * issued and before the last stable offset passes its first offset (a reader must never find aborted
+   * data below the LSO without its entry). Entries come in marker-offset order; one already indexed (a
+   * recovery scan re-adding it) is not added twice.
    */
   appendAbortedTxn(txn: AbortedTxn): Promise<void>;
+
+  /**
+   * After open: the aborted index may lack entries for ABORT markers at offsets ≥ this (an unclean stop
+   * lost them): the producer-state rebuild must replay markers from at most here. null/absent: complete.
+   */
+  readonly txnIndexIncompleteFrom?: number | null;
 
   /**
    * The aborted transactions that overlap [fetchOffset, upperBoundOffset): lastOffset ≥ fetchOffset and

@@ -567,16 +567,23 @@ export class Partition {
    * the aborted transaction in the log — unless it is indexed already (a recovery scan passing it again).
    */
   private async recordAppended(batch: AppendedBatch): Promise<CompletedTxn | undefined> {
-    const completed = this.idempotence.record(batch, this.args.producerIds.nowMs());
-    if (completed !== undefined && !completed.committed) {
-      const firstOpen = this.idempotence.firstOpenTxnOffset();
-      const indexed = await this.args.log.abortedTransactions(completed.lastOffset, completed.lastOffset + 1);
-      if (indexed.some((a) => a.producerId === completed.producerId && a.lastOffset === completed.lastOffset)) return completed;
-      await this.args.log.appendAbortedTxn({
-        producerId: completed.producerId, firstOffset: completed.firstOffset, lastOffset: completed.lastOffset,
-        lastStableOffset: firstOpen === undefined ? completed.lastOffset + 1 : Math.min(firstOpen, completed.lastOffset + 1),
-      });
+    const marker = batch.marker;
+    const openFirst = this.idempotence.entry(batch.producerId)?.currentTxnFirstOffset ?? NO_TXN_OFFSET;
+    if (marker !== undefined && marker !== 'unknown' && !marker.committed && openFirst !== NO_TXN_OFFSET) {
+      // Indexed before the transaction ends in the producer state: until then it holds the last stable
+      // offset, so no reader (and no cleaner) ever finds its records below the LSO without the entry.
+      const lastOffset = batch.baseOffset + batch.lastOffsetDelta;
+      const firstOtherOpen = this.idempotence.firstOpenTxnOffset(batch.producerId);
+      const indexed = await this.args.log.abortedTransactions(lastOffset, lastOffset + 1);
+      if (!indexed.some((a) => a.producerId === batch.producerId && a.lastOffset === lastOffset)) {
+        await this.args.log.appendAbortedTxn({
+          producerId: batch.producerId, firstOffset: openFirst, lastOffset,
+          lastStableOffset: firstOtherOpen === undefined ? lastOffset + 1 : Math.min(firstOtherOpen, lastOffset + 1),
+        });
+      }
     }
+    const completed = this.idempotence.record(batch, this.args.producerIds.nowMs());
+    assert(completed === undefined || completed.firstOffset === openFirst, `${this.topic}-${this.partition}: producer ${batch.producerId}'s transaction began at ${completed?.firstOffset}, not ${openFirst}`);
     return completed;
   }
 
@@ -601,9 +608,13 @@ export class Partition {
   async loadProducerState(): Promise<{ readonly snapshotOffset: number | undefined; readonly scannedFrom: number }> {
     this.idempotence.clear();
     const snapshot = await this.readProducerSnapshot();
-    const usable = snapshot !== undefined && snapshot.offset >= this.logStartOffset && snapshot.offset <= this.logEndOffset;
+    // The aborted index may have lost entries from some offset on (an unclean stop): the scan must pass
+    // every ABORT marker from there to re-add them, so a snapshot taken after it is not used.
+    const indexIncompleteFrom = this.args.log.txnIndexIncompleteFrom ?? null;
+    const usable = snapshot !== undefined && snapshot.offset >= this.logStartOffset && snapshot.offset <= this.logEndOffset
+      && (indexIncompleteFrom === null || snapshot.offset <= indexIncompleteFrom);
     if (snapshot !== undefined && !usable) {
-      this.args.logger.info({ snapshotOffset: snapshot.offset, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset }, 'producer state snapshot outside the log; scanning instead');
+      this.args.logger.info({ snapshotOffset: snapshot.offset, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset, indexIncompleteFrom }, 'producer state snapshot outside the log or past an incomplete aborted index; scanning instead');
     }
     // Expiry counts from this replica's clock: an entry without its write time starts its period now.
     const loadedMs = this.args.producerIds.nowMs();

@@ -303,6 +303,32 @@ describe('last stable offset and read_committed', () => {
     expect(partition.lastStableOffset).toBe(3);
   });
 
+  it('an ABORT is indexed before its transaction stops holding the LSO (no reader finds aborted data below it unindexed)', async () => {
+    const indexing = deferred<void>();
+    class SlowIndexLog extends MemoryPartitionLog {
+      override async appendAbortedTxn(...args: Parameters<MemoryPartitionLog['appendAbortedTxn']>): Promise<void> {
+        await indexing.promise;
+        return super.appendAbortedTxn(...args);
+      }
+    }
+    const info = { topic: 't', topicId: 'id', partition: 0, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2], isr: [1, 2] };
+    const log = new SlowIndexLog(config);
+    const partition = new Partition({
+      nodeId: 1, info, config, log, logger: silentLogger, onHighWatermarkChange: () => undefined,
+      producerIds: { allocatedEnd: () => 1000, producersMax: 100, expirationMs: 1e9, nowMs: () => 0 }, txnVerifier: { verify: async () => undefined },
+    });
+    await appendTxn(partition, txnBatch(7, 0, 0, ['a', 'b']));
+    const marker = mark(partition, 7, 1, false);
+    await new Promise((r) => setTimeout(r, 10));
+    partition.updateFollowerLogEndOffset(2, 3); // the follower already has the marker
+    expect([partition.highWatermark, partition.lastStableOffset]).toEqual([3, 0]);
+    expect((await readCommitted(partition, 0)).result.bytes.length).toBe(0);
+    indexing.resolve();
+    await marker;
+    expect(partition.lastStableOffset).toBe(3);
+    expect((await readCommitted(partition, 0)).result.abortedTransactions).toEqual([{ producerId: 7, firstOffset: 0 }]);
+  });
+
   it('the read_committed filter follows Kafka: a producer is aborted from its first offset up to its ABORT marker', () => {
     const filter = new ReadCommittedFilter([{ producerId: 7, firstOffset: 2 }]);
     const b = (producerId: number, lastOffset: number, transactional = true, control = false) => ({ producerId, lastOffset, transactional, control });

@@ -202,10 +202,10 @@ export class IdempotenceWindow {
     return min;
   }
 
-  /** The earliest open transaction's first offset, ignoring ended ones (the LSO an aborted-index entry records). */
-  firstOpenTxnOffset(): number | undefined {
+  /** The earliest open transaction's first offset other than `excludedProducerId`'s (the LSO an aborted-index entry records). */
+  firstOpenTxnOffset(excludedProducerId: number): number | undefined {
     let min: number | undefined;
-    for (const first of this.openTxns.values()) if (min === undefined || first < min) min = first;
+    for (const [id, first] of this.openTxns) if (id !== excludedProducerId && (min === undefined || first < min)) min = first;
     return min;
   }
 
