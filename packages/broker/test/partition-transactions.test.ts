@@ -254,6 +254,12 @@ describe('last stable offset and read_committed', () => {
     expect((await readCommitted(partition, 2)).result.bytes.length).toBe(0);
     expect((await listOffset(partition, 'LATEST', 0, 'read_committed')).offset).toBe(2);
     expect((await listOffset(partition, 'LATEST', 0, 'read_uncommitted')).offset).toBe(5);
+    const late = setup();
+    await late.partition.appendAsLeader(plainBatch(['p']), { requiredAcks: 1, nowMs: 0 });
+    await appendTxn(late.partition, encodeRecordBatch({ producerId: 7, producerEpoch: 0, baseSequence: 0, transactional: true, records: [{ value: Buffer.from('t'), timestamp: 5_000 }] }));
+    expect((await listOffset(late.partition, 'TIMESTAMP', 5_000, 'read_committed')).offset).toBe(-1); // only in the open transaction
+    expect((await listOffset(late.partition, 'TIMESTAMP', 5_000, 'read_uncommitted')).offset).toBe(1);
+    expect((await listOffset(late.partition, 'MAX_TIMESTAMP', 0, 'read_committed')).offset).toBe(-1);
     await mark(partition, 7, 1, true);
     expect([partition.highWatermark, partition.lastStableOffset]).toEqual([6, 6]);
     const after = await readCommitted(partition, 2);
