@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeRecordBatch, tributary } from '@tributary/protocol';
 import { memoryLogFactory, parseNodeConfig, type MetadataView, type TopicInfo } from '../src/index.js';
-import { ChangeNotifier, fetch, partitionKey, produce, ReplicaManager } from '../src/internal.js';
+import { ChangeNotifier, decodeProduceRequest, fetch, partitionKey, produce, ReplicaManager } from '../src/internal.js';
 import { PartitionTransactions } from '../src/partition-transactions.js';
 import { decodeWriteTxnMarkers, serveWriteTxnMarkers } from '../src/replication/replica-service.js';
 import type { TxnMarkerWritten, TxnVerifyInput } from '../src/transactions/txn-ports.js';
@@ -137,6 +137,23 @@ describe('WriteTxnMarkers at the edge', () => {
     const res = await serveWriteTxnMarkers(decodeWriteTxnMarkers({ ...valid, clusterId: 'other' }), { clusterId: 'c', txnMarkers: { writeMarkers: async () => { calls += 1; return new Map(); } } });
     expect(res.error?.code).toBe(tributary.v1.ErrorCode.INCONSISTENT_CLUSTER_ID);
     expect(calls).toBe(0);
+  });
+
+  it('a coordinator calling the writer directly is held to the same partition bound', async () => {
+    const { replicas } = await setup([1]);
+    const writers = new PartitionTransactions({ replicas, nowMs: Date.now });
+    const partitions = Array.from({ length: 10_001 }, (_, i) => ({ topic: 't', partition: i }));
+    const results = await writers.writeMarkers(marker({ partitions }));
+    expect(new Set(results.values())).toEqual(new Set(['INVALID_REQUEST']));
+    expect(replicas.getPartition('t', 0).logEndOffset).toBe(0);
+  });
+
+  it('Produce\'s transactional_id is bounded too', () => {
+    const config = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/unused' } });
+    const req = (transactionalId: string) => tributary.v1.ProduceRequest.create({ acks: 1, transactionalId, topics: [{ topic: 't', partitions: [{ partition: 0, recordBatch: Buffer.from([1]) }] }] });
+    expect(decodeProduceRequest(req('tx'), config).transactionalId).toBe('tx');
+    expect(decodeProduceRequest(req(''), config).transactionalId).toBeUndefined();
+    expect(() => decodeProduceRequest(req('x'.repeat(32_768)), config)).toThrow(/transactional_id/);
   });
 
   it('answers per partition', async () => {
