@@ -85,7 +85,7 @@ export async function serveWriteTxnMarkers(
     const results = await deps.txnMarkers.writeMarkers(marker, signal);
     const byTopic = new Map<string, tributary.internal.v1.ITxnMarkerPartitionResult[]>();
     for (const tp of marker.partitions) {
-      // A partition the writer did not answer for is an error, never success (undefined means written).
+      // undefined in the map = written; a partition missing from it is an error.
       const key = `${tp.topic}-${tp.partition}`;
       const code = results.has(key) ? results.get(key) : 'UNKNOWN_SERVER_ERROR';
       let list = byTopic.get(tp.topic);
