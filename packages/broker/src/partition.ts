@@ -558,7 +558,11 @@ export class Partition {
     }
     this.args.logger.debug({ producerId: marker.producerId, producerEpoch: marker.producerEpoch, committed: marker.committed, coordinatorEpoch: marker.coordinatorEpoch, offset }, 'wrote transaction marker');
     this.args.onLogEndOffsetChange?.();
+    const highWatermark = this.highWatermark;
     this.maybeAdvanceHighWatermark();
+    // Followers may have fetched the marker (moving the high watermark past it) before it was recorded
+    // here: the LSO moves only now, with no high-watermark change to wake parked read_committed fetches.
+    if (this.highWatermark === highWatermark && highWatermark > offset) this.args.onHighWatermarkChange();
     return { offset };
   }
 

@@ -319,8 +319,9 @@ describe('last stable offset and read_committed', () => {
     }
     const info = { topic: 't', topicId: 'id', partition: 0, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2], isr: [1, 2] };
     const log = new SlowIndexLog(config);
+    let wakeUps = 0;
     const partition = new Partition({
-      nodeId: 1, info, config, log, logger: silentLogger, onHighWatermarkChange: () => undefined,
+      nodeId: 1, info, config, log, logger: silentLogger, onHighWatermarkChange: () => { wakeUps += 1; },
       producerIds: { allocatedEnd: () => 1000, producersMax: 100, expirationMs: 1e9, nowMs: () => 0 }, txnVerifier: { verify: async () => undefined },
     });
     await appendTxn(partition, txnBatch(7, 0, 0, ['a', 'b']));
@@ -329,9 +330,11 @@ describe('last stable offset and read_committed', () => {
     partition.updateFollowerLogEndOffset(2, 3); // the follower already has the marker
     expect([partition.highWatermark, partition.lastStableOffset]).toEqual([3, 0]);
     expect((await readCommitted(partition, 0)).result.bytes.length).toBe(0);
+    const before = wakeUps;
     indexing.resolve();
     await marker;
     expect(partition.lastStableOffset).toBe(3);
+    expect(wakeUps).toBeGreaterThan(before); // parked read_committed fetches re-check: the LSO moved without the HW
     expect((await readCommitted(partition, 0)).result.abortedTransactions).toEqual([{ producerId: 7, firstOffset: 0 }]);
   });
 
