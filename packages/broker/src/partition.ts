@@ -587,6 +587,7 @@ export class Partition {
       }
     }
     const completed = this.idempotence.record(batch, this.args.producerIds.nowMs());
+    this.idempotence.forgetReplicated(this.highWatermark);
     assert(completed === undefined || completed.firstOffset === openFirst, `${this.topic}-${this.partition}: producer ${batch.producerId}'s transaction began at ${completed?.firstOffset}, not ${openFirst}`);
     return completed;
   }

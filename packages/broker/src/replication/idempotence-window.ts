@@ -193,13 +193,18 @@ export class IdempotenceWindow {
    * whose marker is below the high watermark (it only moves up).
    */
   firstUnstableOffset(highWatermark: number): number | undefined {
-    let drop = 0;
-    while (drop < this.unreplicated.length && this.unreplicated[drop]!.lastOffset < highWatermark) drop += 1;
-    if (drop > 0) this.unreplicated.splice(0, drop);
+    this.forgetReplicated(highWatermark);
     let min: number | undefined;
     for (const first of this.openTxns.values()) if (min === undefined || first < min) min = first;
     for (const txn of this.unreplicated) if (min === undefined || txn.firstOffset < min) min = txn.firstOffset;
     return min;
+  }
+
+  /** Forgets ended transactions whose marker is below `highWatermark` (bounds `unreplicated` to the unreplicated tail). */
+  forgetReplicated(highWatermark: number): void {
+    let drop = 0;
+    while (drop < this.unreplicated.length && this.unreplicated[drop]!.lastOffset < highWatermark) drop += 1;
+    if (drop > 0) this.unreplicated.splice(0, drop);
   }
 
   /** The earliest open transaction's first offset other than `excludedProducerId`'s (the LSO an aborted-index entry records). */
@@ -273,11 +278,6 @@ export class IdempotenceWindow {
     }
     current.verified = true;
     return true;
-  }
-
-  /** How many producers have verification state (a bound for tests: cleared by markers, refusals and clear()). */
-  get verificationCount(): number {
-    return this.verifications.size;
   }
 
   private syncOpenTxn(producerId: number): void {
