@@ -235,6 +235,8 @@ export class Partition {
           this.leaderState = updateLeaderMetadata(this.leaderState, info, nowMs);
         } else {
           this.roleGeneration++;
+          // Verifications belong to a leadership: a new one asks the coordinator again.
+          this.idempotence.clearVerifications();
           this.leaderState = becomeLeader({ leaderId: this.args.nodeId, info, leaderLogEndOffset: this.logEndOffset, nowMs });
           // The epoch is ours from the log end on, records or not (see PartitionLog.assignLeaderEpoch).
           this.args.log.assignLeaderEpoch(info.leaderEpoch).catch((err: unknown) => this.args.logger.error({ err, leaderEpoch: info.leaderEpoch }, 'recording the leader epoch failed'));
@@ -246,6 +248,7 @@ export class Partition {
       } else {
         if (wasLeader || previous.leaderEpoch !== info.leaderEpoch || previous.leader !== info.leader) {
           this.roleGeneration++;
+          this.idempotence.clearVerifications();
           this.args.logger.info({ leader: info.leader, leaderEpoch: info.leaderEpoch }, 'became follower');
         }
         this.leaderState = undefined;
@@ -304,10 +307,13 @@ export class Partition {
       // synchronous step, so pipelined requests of one producer are still judged in arrival order (a
       // producer's later requests wait for the same verification, see verificationState).
       const leaderEpoch = this.leaderEpoch;
-      await this.verifyTransaction(txn, options.transactionalId ?? '');
-      if (!this.isLeader || this.leaderEpoch !== leaderEpoch) {
-        throw new ApiError('NOT_LEADER_OR_FOLLOWER', `${this.topic}-${this.partition}: leadership changed while the transaction was being verified`);
+      const lost = (): ApiError => new ApiError('NOT_LEADER_OR_FOLLOWER', `${this.topic}-${this.partition}: leadership changed while the transaction was being verified`);
+      try {
+        await this.verifyTransaction(txn, options.transactionalId ?? '');
+      } catch (err) {
+        throw !this.isLeader || this.leaderEpoch !== leaderEpoch ? lost() : err;
       }
+      if (!this.isLeader || this.leaderEpoch !== leaderEpoch) throw lost();
       this.admitProducers(headers, origin);
     }
     // Idempotence: decided synchronously (after the verification above, before any other await), so

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecordBatches, encodeRecordBatch, tributary } from '@tributary/protocol';
 import { MemoryPartitionLog, parseNodeConfig, resolveTopicConfig } from '../src/index.js';
-import { ChangeNotifier, listOffset, Partition, readPartitions, type ReplicaManager } from '../src/internal.js';
+import { ChangeNotifier, listOffset, Partition, readPartitions, replicationConfig, type ReplicaManager } from '../src/internal.js';
 import { InMemoryProducerStateStore } from '../src/replication/producer-state-store.js';
 import { encodeFetchResults } from '../src/broker-service.js';
 import { ReadCommittedFilter } from '../src/read-committed.js';
@@ -165,15 +165,39 @@ describe('the verification guard', () => {
       }
     }
     const { partition, log } = setup({ verifier: { verify: () => answer.promise }, log: new SlowLog(config) });
-    const produce = appendTxn(partition, txnBatch(7, 0, 0, ['stale']));
+    const produce = appendTxn(partition, txnBatch(7, 0, 0, ['stale'])).then(() => undefined, (err: unknown) => err);
     const marker = mark(partition, 7, 0, false); // accepted and being appended, not yet recorded
     answer.resolve(undefined);
     await new Promise((r) => setTimeout(r, 10)); // the verification's answer is handled while the marker is unrecorded
     slowAppend.resolve();
     await marker;
-    await expect(produce).rejects.toMatchObject({ code: 'INVALID_TXN_STATE' });
+    expect(await produce).toMatchObject({ code: 'INVALID_TXN_STATE' });
     expect(log.logEndOffset).toBe(1);
     expect(partition.lastStableOffset).toBe(partition.highWatermark);
+  });
+
+  it('verification belongs to a leadership: lost meanwhile → NOT_LEADER_OR_FOLLOWER; a new leadership asks again', async () => {
+    let answer = deferred<ErrorCodeName | undefined>();
+    let calls = 0;
+    const info = { topic: 't', topicId: 'id', partition: 0, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2], isr: [1] };
+    const partition = new Partition({
+      nodeId: 1, info, config, log: new MemoryPartitionLog(config), logger: silentLogger, onHighWatermarkChange: () => undefined,
+      producerIds: { allocatedEnd: () => 1000, producersMax: 100, expirationMs: 1e9, nowMs: () => 0 },
+      txnVerifier: { verify: () => { calls += 1; return answer.promise; } },
+      replication: { alterPartition: { alterPartition: () => new Promise(() => undefined) }, brokerEpoch: () => 1, config: replicationConfig(broker), isEligible: () => true, nowMs: Date.now },
+    });
+    partition.updateInfo(info);
+    const produce = appendTxn(partition, txnBatch(7, 0, 0, ['a']));
+    partition.updateInfo({ ...info, leader: 2, leaderEpoch: 1 });
+    answer.resolve(undefined);
+    await expect(produce).rejects.toMatchObject({ code: 'NOT_LEADER_OR_FOLLOWER' });
+    expect(partition.logEndOffset).toBe(0);
+    partition.updateInfo({ ...info, leader: 1, leaderEpoch: 2 });
+    answer = deferred();
+    const again = appendTxn(partition, txnBatch(7, 0, 0, ['a']));
+    answer.resolve(undefined);
+    await again;
+    expect(calls).toBe(2);
   });
 
   it('pipelined batches of one producer wait for the same verification and keep their arrival order', async () => {

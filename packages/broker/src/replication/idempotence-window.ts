@@ -214,6 +214,11 @@ export class IdempotenceWindow {
     return min;
   }
 
+  /** Forgets every verification (leadership changed: in-flight ones are refused when they return). */
+  clearVerifications(): void {
+    this.verifications.clear();
+  }
+
   /** Forgets the verification of `producerId` (a marker was accepted for it: Kafka's guard is cleared). */
   clearVerification(producerId: number): void {
     this.verifications.delete(producerId);
