@@ -1,10 +1,12 @@
 // The group coordinator's shell for offsets in transactions, over a real ReplicaManager and partition
 // (memory log) with a TxnVerifier stub: a load replays transactional and control batches from the log
 // (pending until the marker), markers reported by the ReplicaManager complete pending offsets (also
-// while the shard loads), OffsetFetch require_stable answers UNSTABLE_OFFSET_COMMIT, and TxnOffsetCommit
-// is fenced (KIP-447) and verified before anything is written.
+// while the shard loads, and while the commit's own append still waits for its acks), OffsetFetch
+// require_stable answers UNSTABLE_OFFSET_COMMIT, TxnOffsetCommit is fenced (KIP-447) and verified
+// before anything is written, and writes one transactional batch the partition admits (coordinator
+// origin) and fences by producer epoch after a marker (ReplicaManager.writeTxnMarker).
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeRecordBatch, validateBatches } from '@tributary/protocol';
+import { decodeRecordBatches, encodeControlBatch, encodeRecordBatch, validateBatches } from '@tributary/protocol';
 import { memoryLogFactory, parseNodeConfig, type MetadataView, type TopicInfo } from '../../src/index.js';
 import { ChangeNotifier, ReplicaManager } from '../../src/internal.js';
 import { ApiError, errorCodeOf, type ErrorCodeName } from '../../src/errors.js';
@@ -40,7 +42,7 @@ class StubVerifier implements TxnVerifier {
   }
 }
 
-async function setup(options: { verifier?: TxnVerifier; offsetsIsr?: number[] } = {}) {
+async function setup(options: { verifier?: TxnVerifier; offsetsIsr?: number[]; commitTimeoutMs?: number } = {}) {
   const config = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/nonexistent-unused' } });
   const topics = [topicInfo(OFFSETS_TOPIC, 1, true, options.offsetsIsr), topicInfo('t', 3, false)];
   const metadata: MetadataView = {
@@ -54,7 +56,7 @@ async function setup(options: { verifier?: TxnVerifier; offsetsIsr?: number[] } 
   const commands = {} as MetadataCommands; // the offsets topic exists: nothing is created
   const coordinator = new GroupCoordinator({
     nodeId: 1, metadata, commands, replicas, notifier, nowMs: Date.now, logger: silentLogger,
-    config: { ...DEFAULT_GROUP_COORDINATOR_CONFIG, offsetsTopicNumPartitions: 1, offsetsCommitTimeoutMs: 2_000 },
+    config: { ...DEFAULT_GROUP_COORDINATOR_CONFIG, offsetsTopicNumPartitions: 1, offsetsCommitTimeoutMs: options.commitTimeoutMs ?? 2_000 },
     ...(options.verifier === undefined ? {} : { txnVerifier: options.verifier }),
   });
   closers.push(() => coordinator.close());
@@ -84,13 +86,8 @@ const txnBatch = (group: string, producerId: number, commits: [number, number][]
   producerId, producerEpoch: 0, baseSequence: -1, transactional: true,
   records: commits.map(([partition, offset]) => ({ ...offsetRecord(group, { topic: 't', partition }, { offset, metadata: 'x', commitTimestampMs: 1 }), timestamp: 1 })),
 });
-function markerBatch(producerId: number, committed: boolean): Buffer {
-  const key = Buffer.alloc(4);
-  key.writeInt16BE(committed ? 1 : 0, 2);
-  const value = Buffer.alloc(6);
-  value.writeInt32BE(0, 2);
-  return encodeRecordBatch({ producerId, producerEpoch: 1, baseSequence: -1, transactional: true, control: true, records: [{ key, value, timestamp: 1 }] });
-}
+const markerBatch = (producerId: number, committed: boolean): Buffer =>
+  encodeControlBatch({ type: committed ? 'COMMIT' : 'ABORT', producerId, producerEpoch: 1, coordinatorEpoch: 0, timestampMs: 1 });
 
 /** Retries while the shard loads (COORDINATOR_LOAD_IN_PROGRESS), as a client does. */
 async function loaded<T>(body: () => T | Promise<T>): Promise<T> {
@@ -285,5 +282,86 @@ describe('Groups.TxnOffsetCommit / OffsetFetch handlers', () => {
     expect(plainFetch.topics?.[0]?.partitions?.map((p) => [p.partition, Number(p.committedOffset), p.error?.code])).toEqual([
       [0, -1, tributary.v1.ErrorCode.NONE], [1, 2, tributary.v1.ErrorCode.NONE],
     ]);
+  });
+});
+
+describe('TxnOffsetCommit through the partition (transactional batch, real markers)', () => {
+  type MarkerWriter = { writeTxnMarker(m: { topic: string; partition: number; producerId: number; producerEpoch: number; committed: boolean; coordinatorEpoch: number }, o: { timeoutMs: number }): Promise<{ offset: number }> };
+  const member = { memberId: '', groupInstanceId: null, generation: -1 };
+
+  it('writes ONE transactional batch of the producer; pending until COMMIT; ABORT keeps the committed offset; a reload agrees', async () => {
+    const verifier = new StubVerifier();
+    const { coordinator, replicas, offsets, another } = await setup({ verifier });
+    const writer = replicas as unknown as MarkerWriter;
+    const marker = (producerEpoch: number, committed: boolean) => writer.writeTxnMarker({ topic: OFFSETS_TOPIC, partition: 0, producerId: 7, producerEpoch, committed, coordinatorEpoch: 0 }, { timeoutMs: 5_000 });
+    expect(await loaded(() => coordinator.commitOffsets('G', member, [{ topic: 't', partition: 0, offset: 5, metadata: '' }]))).toEqual(new Map([['t\u00000', null]]));
+    const before = offsets.logEndOffset;
+    const txn = (producerEpoch: number, offset: number) => coordinator.txnCommitOffsets('G', { transactionalId: 'tx', producerId: 7, producerEpoch, ...member },
+      [{ topic: 't', partition: 0, offset, metadata: 'm' }, { topic: 't', partition: 1, offset: offset + 1, metadata: '' }]);
+    expect([...(await txn(0, 9)).values()]).toEqual([null, null]);
+    const read = await offsets.log.read(before, 1 << 20, { maxOffset: offsets.logEndOffset, minOneBatch: true });
+    const batches = decodeRecordBatches(read.records);
+    expect(batches.map((b) => [b.producerId, b.producerEpoch, b.baseSequence, b.transactional, b.control, b.records.length])).toEqual([[7, 0, -1, true, false, 2]]);
+    expect(fetchOne(coordinator, 0)).toMatchObject({ offset: 5, error: null });
+    expect(fetchOne(coordinator, 0, true).error).toBe('UNSTABLE_OFFSET_COMMIT');
+
+    await marker(1, false); // ABORT (epoch bumped, transactions v2)
+    expect(fetchOne(coordinator, 0, true)).toMatchObject({ offset: 5, error: null });
+    expect(fetchOne(coordinator, 1, true)).toMatchObject({ offset: -1, error: null });
+
+    expect([...(await txn(1, 11)).values()]).toEqual([null, null]);
+    await marker(2, true);
+    expect(fetchOne(coordinator, 0, true)).toMatchObject({ offset: 11, metadata: 'm', error: null });
+    expect(fetchOne(coordinator, 1, true)).toMatchObject({ offset: 12, error: null });
+
+    // A transaction left open: pending on this coordinator and on one that loads the log afresh.
+    expect([...(await txn(2, 20)).values()]).toEqual([null, null]);
+    const live = coordinator.fetchOffsets('G', null, true);
+    coordinator.close();
+    const reloaded = another();
+    expect(await loaded(() => reloaded.fetchOffsets('G', null, true))).toEqual(live);
+    expect(live.map((o) => o.error)).toEqual(['UNSTABLE_OFFSET_COMMIT', 'UNSTABLE_OFFSET_COMMIT']);
+    await marker(3, true); // the marker after the failover completes them on the new coordinator
+    expect(fetchOne(reloaded, 0, true)).toMatchObject({ offset: 20, error: null });
+  });
+
+  it('an old producer epoch is refused by the partition after the marker bumped it (INVALID_PRODUCER_EPOCH), nothing pending', async () => {
+    const verifier = new StubVerifier();
+    const { coordinator, replicas } = await setup({ verifier });
+    const writer = replicas as unknown as MarkerWriter;
+    const commit1 = [{ topic: 't', partition: 0, offset: 3, metadata: '' }];
+    expect([...(await loaded(() => coordinator.txnCommitOffsets('G', { transactionalId: 'tx', producerId: 7, producerEpoch: 0, ...member }, commit1))).values()]).toEqual([null]);
+    await writer.writeTxnMarker({ topic: OFFSETS_TOPIC, partition: 0, producerId: 7, producerEpoch: 1, committed: true, coordinatorEpoch: 0 }, { timeoutMs: 5_000 });
+    const late = await coordinator.txnCommitOffsets('G', { transactionalId: 'tx', producerId: 7, producerEpoch: 0, ...member }, [{ topic: 't', partition: 0, offset: 99, metadata: '' }]);
+    expect([...late.values()]).toEqual(['INVALID_PRODUCER_EPOCH']);
+    expect(fetchOne(coordinator, 0, true)).toMatchObject({ offset: 3, error: null });
+  });
+
+  it('a marker committed while the TxnOffsetCommit still waits for its acks completes the offsets all the same', async () => {
+    const verifier = new StubVerifier();
+    const { coordinator, replicas, offsets } = await setup({ verifier, offsetsIsr: [1, 2] });
+    const writer = replicas as unknown as MarkerWriter;
+    await loaded(() => coordinator.fetchOffsets('G', null));
+    // Both wait for the follower: the high watermark passes the batch and the marker at once, and the
+    // marker's report may come before the commit's append returns.
+    const commit = coordinator.txnCommitOffsets('G', { transactionalId: 'tx', producerId: 7, producerEpoch: 0, ...member }, [{ topic: 't', partition: 0, offset: 42, metadata: '' }]);
+    await waitUntil(() => offsets.logEndOffset === 1);
+    const marked = writer.writeTxnMarker({ topic: OFFSETS_TOPIC, partition: 0, producerId: 7, producerEpoch: 1, committed: true, coordinatorEpoch: 0 }, { timeoutMs: 5_000 });
+    await waitUntil(() => offsets.logEndOffset === 2);
+    offsets.updateFollowerLogEndOffset(2, 2);
+    expect([...(await commit).values()]).toEqual([null]);
+    expect(await marked).toEqual({ offset: 1 });
+    expect(fetchOne(coordinator, 0, true)).toMatchObject({ offset: 42, error: null });
+  });
+
+  it('a TxnOffsetCommit that times out may still be in the log: the coordinator loads the partition again and finds it pending', async () => {
+    const verifier = new StubVerifier();
+    const { coordinator, offsets } = await setup({ verifier, offsetsIsr: [1, 2], commitTimeoutMs: 100 });
+    await loaded(() => coordinator.fetchOffsets('G', null));
+    const out = await coordinator.txnCommitOffsets('G', { transactionalId: 'tx', producerId: 7, producerEpoch: 0, ...member }, [{ topic: 't', partition: 0, offset: 42, metadata: '' }]);
+    expect([...out.values()]).toEqual(['COORDINATOR_NOT_AVAILABLE']); // REQUEST_TIMED_OUT underneath: the follower never fetched
+    expect(offsets.logEndOffset).toBe(1); // yet the batch is in the leader's log
+    offsets.updateFollowerLogEndOffset(2, 1); // and now committed
+    expect(await loaded(() => fetchOne(coordinator, 0, true))).toMatchObject({ offset: -1, error: 'UNSTABLE_OFFSET_COMMIT' });
   });
 });

@@ -3,7 +3,7 @@
 // encoded log (transactional batches, control batches) reaches the same state as the live path.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeRecordBatches, encodeRecordBatch } from '@tributary/protocol';
+import { decodeRecordBatches, encodeControlBatch, encodeRecordBatch } from '@tributary/protocol';
 import {
   applyCommit, deleteGroup, join, newGroup, sync, tick, type Group, type JoinInput, type StepContext,
 } from '../../src/groups/group.js';
@@ -196,12 +196,6 @@ const controlKey = (type: number): Buffer => {
   b.writeInt16BE(type, 2);
   return b;
 };
-const controlValue = (): Buffer => {
-  const b = Buffer.alloc(6);
-  b.writeInt16BE(0, 0);
-  b.writeInt32BE(3, 2);
-  return b;
-};
 
 /** The ops as the coordinator writes them: one batch each, offsets assigned in order. */
 function encodeLog(ops: readonly Op[]): Buffer {
@@ -217,10 +211,7 @@ function encodeLog(ops: readonly Op[]): Buffer {
         records: op.commits.map((c) => ({ ...offsetRecord(op.group, c, { offset: c.offset, metadata: c.metadata, commitTimestampMs: 0 }), timestamp: 0 })),
       });
     } else if (op.kind === 'marker') {
-      batch = encodeRecordBatch({
-        baseOffset: offset, producerId: op.producerId, producerEpoch: 1, baseSequence: -1, transactional: true, control: true,
-        records: [{ key: controlKey(op.committed ? 1 : 0), value: controlValue(), timestamp: 0 }],
-      });
+      batch = encodeControlBatch({ type: op.committed ? 'COMMIT' : 'ABORT', producerId: op.producerId, producerEpoch: 1, coordinatorEpoch: 3, timestampMs: 0, baseOffset: offset });
     } else {
       const dead = { ...newGroup(op.group, 0), state: 'Dead' as const };
       batch = encodeRecordBatch({ baseOffset: offset, records: [{ ...groupRecord(dead), timestamp: 0 }] });
