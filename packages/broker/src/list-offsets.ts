@@ -1,4 +1,5 @@
-// ListOffsets: EARLIEST = log start offset, LATEST = high watermark, TIMESTAMP = first offset whose
+// ListOffsets: EARLIEST = log start offset, LATEST = high watermark (read_committed: the last stable
+// offset), TIMESTAMP = first offset whose
 // timestamp is ≥ T. Storage finds the batch (its max timestamp ≥ T); we decode that one batch to find
 // the record — acceptable because ListOffsets is not on the hot path.
 import { decodeRecordBatches } from '@tributary/protocol';
@@ -17,13 +18,15 @@ export interface OffsetAndTimestamp {
 export const MAX_TIMESTAMP_SCAN_BATCHES = 64;
 const SCAN_READ_BYTES = 1024 * 1024;
 
-export async function listOffset(partition: Partition, spec: OffsetSpec, timestampMs: number): Promise<OffsetAndTimestamp> {
+export async function listOffset(
+  partition: Partition, spec: OffsetSpec, timestampMs: number, isolation: 'read_uncommitted' | 'read_committed' = 'read_uncommitted',
+): Promise<OffsetAndTimestamp> {
   const leaderEpoch = partition.leaderEpoch;
   switch (spec) {
     case 'EARLIEST':
       return { offset: partition.logStartOffset, timestampMs: -1, leaderEpoch };
     case 'LATEST':
-      return { offset: partition.highWatermark, timestampMs: -1, leaderEpoch };
+      return { offset: isolation === 'read_committed' ? partition.lastStableOffset : partition.highWatermark, timestampMs: -1, leaderEpoch };
     case 'TIMESTAMP':
       return { ...(await offsetForTimestamp(partition, timestampMs)), leaderEpoch };
     case 'MAX_TIMESTAMP':

@@ -3,7 +3,8 @@
 import { PartitionLog, parseLogConfig, type LogConfig } from '@tributary/storage';
 import type { BatchHeader } from '@tributary/protocol';
 import type { Logger } from 'pino';
-import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from '../partition-log.js';
+import { ApiError } from '../errors.js';
+import type { AbortedTxn, EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from '../partition-log.js';
 import type { TopicConfig } from '../topic-config.js';
 
 /** The storage view of a topic config (only the keys storage acts on). */
@@ -18,6 +19,18 @@ export function toLogConfig(config: TopicConfig): LogConfig {
     maxMessageBytes: config.maxMessageBytes,
     cleanupPolicy: config.cleanupPolicy,
   });
+}
+
+/**
+ * STORAGE SUPPORT PENDING (issue 12): the aborted-transaction index (.txnindex) and LSO-bounded
+ * compaction are built in packages/storage on another branch, as PartitionLog.appendAbortedTxn,
+ * PartitionLog.abortedTransactions and CompactOptions.lastStableOffset. Until that branch is merged the
+ * adapter reaches them through this structural view and refuses (KAFKA_STORAGE_ERROR, 'storage support
+ * pending') when they are absent; once merged, the calls below go straight through unchanged.
+ */
+interface StorageTxnIndex {
+  appendAbortedTxn?(txn: AbortedTxn): Promise<void> | void;
+  abortedTransactions?(fetchOffset: number, upperBoundOffset: number): Promise<readonly AbortedTxn[]> | readonly AbortedTxn[];
 }
 
 class StoragePartitionLog implements PartitionLogPort {
@@ -93,8 +106,22 @@ class StoragePartitionLog implements PartitionLogPort {
     if (result.deletedSegments > 0) this.logger.info({ deletedSegments: result.deletedSegments, logStartOffset: result.logStartOffset }, 'retention deleted segments');
   }
 
-  async compact(nowMs: number): Promise<void> {
-    const result = await this.log.compact(nowMs);
+  async appendAbortedTxn(txn: AbortedTxn): Promise<void> {
+    const index = this.log as unknown as StorageTxnIndex;
+    if (index.appendAbortedTxn === undefined) throw new ApiError('KAFKA_STORAGE_ERROR', 'storage support pending: this build of packages/storage has no aborted-transaction index (PartitionLog.appendAbortedTxn)');
+    await index.appendAbortedTxn(txn);
+  }
+
+  async abortedTransactions(fetchOffset: number, upperBoundOffset: number): Promise<readonly AbortedTxn[]> {
+    const index = this.log as unknown as StorageTxnIndex;
+    if (index.abortedTransactions === undefined) throw new ApiError('KAFKA_STORAGE_ERROR', 'storage support pending: this build of packages/storage has no aborted-transaction index (PartitionLog.abortedTransactions)');
+    return index.abortedTransactions(fetchOffset, upperBoundOffset);
+  }
+
+  async compact(nowMs: number, options: { readonly lastStableOffset: number }): Promise<void> {
+    // Not a literal: compiles whether or not this build's CompactOptions has lastStableOffset yet (see StorageTxnIndex).
+    const compactOptions = { lastStableOffset: options.lastStableOffset } as Parameters<PartitionLog['compact']>[1];
+    const result = await this.log.compact(nowMs, compactOptions);
     if (result.outcome === 'cleaned') this.logger.info({ segmentsRewritten: result.segmentsRewritten, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter }, 'log cleaned');
   }
 
