@@ -85,7 +85,9 @@ export async function serveWriteTxnMarkers(
     const results = await deps.txnMarkers.writeMarkers(marker, signal);
     const byTopic = new Map<string, tributary.internal.v1.ITxnMarkerPartitionResult[]>();
     for (const tp of marker.partitions) {
-      const code = results.get(`${tp.topic}-${tp.partition}`) ?? 'UNKNOWN_SERVER_ERROR';
+      // undefined in the map = written; a partition missing from it is an error.
+      const key = `${tp.topic}-${tp.partition}`;
+      const code = results.has(key) ? results.get(key) : 'UNKNOWN_SERVER_ERROR';
       let list = byTopic.get(tp.topic);
       if (list === undefined) byTopic.set(tp.topic, (list = []));
       list.push({ partition: tp.partition, error: code === undefined ? NO_ERROR : { code: tributary.v1.ErrorCode[code], message: `${tp.topic}-${tp.partition}: ${code}` } });

@@ -378,8 +378,8 @@ export class TransactionCoordinator {
     shard.markerTasks.add(id);
     void this.finishTransaction(shard, id)
       .catch((err: unknown) => {
-        if (this.isCurrent(shard)) this.deps.logger.warn({ err, transactionalId: id }, 'finishing a transaction failed; reloading the shard to retry');
-        this.reload(shard);
+        // Only an impossible state gets here (the loops retry everything else until the shard is unloaded).
+        this.deps.logger.error({ err, transactionalId: id }, 'finishing a transaction failed');
       })
       .finally(() => shard.markerTasks.delete(id));
   }
@@ -399,11 +399,24 @@ export class TransactionCoordinator {
       await sleep(backoffMs, shard.abort.signal);
       backoffMs = Math.min(backoffMs * 2, this.deps.config.markerRetryBackoffMaxMs);
     }
-    await this.operate(shard, id, (current, ctx) => {
-      // Only the Prepare* whose markers were written may complete.
-      if (current !== meta) throw new AssertionError(`the metadata of ${JSON.stringify(id)} changed while its markers were written (${meta.state} -> ${current?.state})`);
-      return { kind: 'write', next: completeTxn(current, ctx), reply: { producerId, producerEpoch } };
-    });
+    // Complete*, retried with backoff (never by writing the markers again) until written or unloaded. A write
+    // whose outcome is unknown reloads the shard, whose load finishes the Prepare* if it is still there.
+    for (;;) {
+      if (!this.isCurrent(shard)) return;
+      try {
+        await this.operate(shard, id, (current, ctx) => {
+          // Only the Prepare* whose markers were written may complete.
+          if (current !== meta) throw new AssertionError(`the metadata of ${JSON.stringify(id)} changed while its markers were written (${meta.state} -> ${current?.state})`);
+          return { kind: 'write', next: completeTxn(current, ctx), reply: { producerId, producerEpoch } };
+        });
+        return;
+      } catch (err) {
+        if ((err as { name?: string }).name === 'AssertionError') throw err;
+        if (this.isCurrent(shard)) this.deps.logger.warn({ err, transactionalId: id, backoffMs }, `writing ${committed ? 'CompleteCommit' : 'CompleteAbort'} failed; retrying`);
+      }
+      await sleep(backoffMs, shard.abort.signal);
+      backoffMs = Math.min(backoffMs * 2, this.deps.config.markerRetryBackoffMaxMs);
+    }
   }
 
   /** One round: each partition's current leader gets the marker; written (or deleted) ones leave `pending`. */
