@@ -274,7 +274,9 @@ export class TransactionCoordinator {
       void this.operate(shard, id, (current, ctx) => (current !== undefined && isExpired(current, ctx.nowMs, this.deps.config.transactionalIdExpirationMs)
         ? { kind: 'write', next: expire(current, ctx), reply: { producerId: -1, producerEpoch: -1 } }
         : NOTHING_TO_DO))
-        .then(() => this.deps.logger.info({ transactionalId: id }, 'transactional id expired'))
+        .then((step) => {
+          if (step !== NOTHING_TO_DO) this.deps.logger.info({ transactionalId: id }, 'transactional id expired');
+        })
         .catch((err: unknown) => this.deps.logger.warn({ err, transactionalId: id }, 'expiring a transactional id failed; the next check retries'));
     }
   }
