@@ -11,7 +11,7 @@
 // each is written (a deleted topic counts as done), then Complete* is written. A timer loads/unloads
 // shards, aborts timed-out transactions and expires idle ids.
 import type { Logger } from 'pino';
-import { decodeRecordBatches, type RecordInput } from '@tributary/protocol';
+import { decodeRecordBatches, isRetriable, tributary, type RecordInput } from '@tributary/protocol';
 import type { ChangeNotifier } from '../change-notifier.js';
 import { ApiError, AssertionError, errorCodeOf, type ErrorCodeName } from '../errors.js';
 import type { BrokerNode, MetadataCommands, MetadataView } from '../metadata-view.js';
@@ -454,8 +454,17 @@ export class TransactionCoordinator {
         const key = `${tp.topic}-${tp.partition}`;
         if (!results.has(key)) continue;
         const error = results.get(key);
-        if (error === undefined || (error === 'UNKNOWN_TOPIC_OR_PARTITION' && this.deps.metadata.topic(tp.topic) === undefined)) pending.delete(key);
-        else this.deps.logger.debug({ error, leader, topic: tp.topic, partition: tp.partition, transactionalId: marker.transactionalId }, 'a marker was refused; retrying');
+        if (error === undefined || (error === 'UNKNOWN_TOPIC_OR_PARTITION' && this.deps.metadata.topic(tp.topic) === undefined)) {
+          pending.delete(key);
+        } else if (error === 'TRANSACTION_COORDINATOR_FENCED') {
+          // The partition has seen markers of a newer coordinator epoch: this shard is stale.
+          this.deps.logger.warn({ leader, topic: tp.topic, partition: tp.partition, transactionalId: marker.transactionalId, coordinatorEpoch: marker.coordinatorEpoch }, 'a partition fenced this coordinator epoch; unloading');
+          this.unload(shard);
+        } else {
+          // Never counted as written: retried until it is (a non-retriable refusal is an anomaly an operator should see).
+          const level = isRetriable(tributary.v1.ErrorCode[error]) ? 'debug' : 'warn';
+          this.deps.logger[level]({ error, leader, topic: tp.topic, partition: tp.partition, transactionalId: marker.transactionalId }, 'a marker was refused; retrying');
+        }
       }
     }));
   }
