@@ -304,7 +304,13 @@ export function runTxnSim(options: TxnSimOptions): TxnSimResult {
   const clientStep = (c: Client): void => {
     const name = `${c.transactionalId}#${c.incarnation}`;
     if (c.phase === 'new') {
-      const r = operate(c.transactionalId, (meta, ctx) => initProducerId(meta, { transactionalId: c.transactionalId, timeoutMs: 60 + rng.intn(120), producerId: -1, producerEpoch: -1 }, ctx));
+      // A client that had an id may name it (KIP-360): bumped if still current, else PRODUCER_FENCED.
+      const kip360 = c.producerId !== NO_PRODUCER_ID && rng.chance(0.5);
+      const timeoutMs = 60 + rng.intn(120);
+      const r = operate(c.transactionalId, (meta, ctx) => initProducerId(meta, {
+        transactionalId: c.transactionalId, timeoutMs, producerId: kip360 ? c.producerId : NO_PRODUCER_ID, producerEpoch: kip360 ? c.producerEpoch : NO_PRODUCER_EPOCH,
+      }, ctx));
+      if (r.error === 'PRODUCER_FENCED' || r.error === 'INVALID_PRODUCER_ID_MAPPING') return fatal(c, `InitProducerId: ${r.error}`);
       if (r.error !== undefined) return log(`client ${name} InitProducerId: ${r.error}`);
       c.producerId = r.producerId;
       c.producerEpoch = r.producerEpoch;
