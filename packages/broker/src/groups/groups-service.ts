@@ -7,6 +7,8 @@ import { InvalidArgumentError, NO_ERROR, toWireError, type ErrorCodeName } from 
 import { int64, requireName, unary } from '../grpc-call.js';
 import type { TopicPartition } from './assignors/index.js';
 import type { GroupCoordinator } from './group-coordinator.js';
+import type { TransactionCoordinator } from '../transactions/transaction-coordinator.js';
+import { requireTransactionalId } from '../transactions/transactions-service.js';
 
 const code = (name: ErrorCodeName | null): tributary.v1.IError =>
   name === null ? NO_ERROR : { code: tributary.v1.ErrorCode[name], message: name };
@@ -14,7 +16,14 @@ const code = (name: ErrorCodeName | null): tributary.v1.IError =>
 const tps = (list: readonly TopicPartition[]): tributary.v1.IGroupTopicPartition[] => list.map((tp) => ({ topic: tp.topic, partition: tp.partition }));
 const orNull = (s: string | null | undefined): string | null => (s === undefined || s === null || s === '' ? null : s);
 
-export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logger: Logger }): GroupsHandlers {
+export interface GroupsServiceDeps {
+  readonly coordinator: GroupCoordinator;
+  /** FindCoordinator with key_type TRANSACTION answers the transactional id's coordinator. */
+  readonly transactions?: TransactionCoordinator;
+  readonly logger: Logger;
+}
+
+export function createGroupsHandlers(deps: GroupsServiceDeps): GroupsHandlers {
   const { coordinator, logger } = deps;
   /** Runs `body`; an ApiError (NOT_COORDINATOR, ...) becomes the response's error. */
   const guarded = async <T extends object>(body: () => Promise<T> | T, onError: (error: tributary.v1.IError) => T): Promise<T> => {
@@ -30,6 +39,13 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
   return {
     findCoordinator: unary(logger, 'FindCoordinator', async (req: tributary.v1.FindCoordinatorRequest) => {
       const groupId = requireName(req.groupId, 'group_id');
+      if (req.keyType === tributary.v1.CoordinatorType.TRANSACTION) {
+        const transactions = deps.transactions;
+        if (transactions === undefined) return { error: { code: tributary.v1.ErrorCode.COORDINATOR_NOT_AVAILABLE, message: 'this broker has no transaction coordinator' }, nodeId: -1 };
+        const transactionalId = requireTransactionalId(req.groupId, 'group_id');
+        return guarded(async () => ({ error: NO_ERROR, ...(await transactions.findCoordinator(transactionalId)) }), (error) => ({ error, nodeId: -1 }));
+      }
+      if (req.keyType !== tributary.v1.CoordinatorType.GROUP) throw new InvalidArgumentError('key_type', `unknown coordinator type ${String(req.keyType)}`);
       return guarded(async () => ({ error: NO_ERROR, ...(await coordinator.findCoordinator(groupId)) }), (error) => ({ error, nodeId: -1 }));
     }),
     // Placeholder until the transaction work lands (issue 12): refused as unsupported.
@@ -117,6 +133,6 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
 }
 
 /** Registers tributary.v1.Groups on `server`. */
-export function registerGroupsService(server: grpc.Server, deps: { coordinator: GroupCoordinator; logger: Logger }): void {
+export function registerGroupsService(server: grpc.Server, deps: GroupsServiceDeps): void {
   server.addService(GroupsService, createGroupsHandlers(deps));
 }
