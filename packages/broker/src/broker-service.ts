@@ -9,7 +9,7 @@ import { ChangeNotifier } from './change-notifier.js';
 import { ApiError, InvalidArgumentError, NO_ERROR, errorCodeOf, toWireError } from './errors.js';
 import { fetch, readPartitions, type AbortedTxnRef, type FetchInput, type FetchPartitionResult } from './fetch.js';
 import { ReadCommittedFilter } from './read-committed.js';
-import { TRANSACTIONAL_ID_LENGTH_MAX } from './replication/replica-service.js';
+import { TRANSACTIONAL_ID_LENGTH_MAX } from './transactions/txn-state.js';
 import { int64, requireName, toServiceError, unary } from './grpc-call.js';
 import { listOffset, type OffsetSpec } from './list-offsets.js';
 import type { MetadataCommands, MetadataView, TopicInfo } from './metadata-view.js';
