@@ -9,12 +9,14 @@ import { ChangeNotifier } from './change-notifier.js';
 import { ApiError, InvalidArgumentError, NO_ERROR, errorCodeOf, toWireError } from './errors.js';
 import { fetch, readPartitions, type AbortedTxnRef, type FetchInput, type FetchPartitionResult } from './fetch.js';
 import { ReadCommittedFilter } from './read-committed.js';
-import { TRANSACTIONAL_ID_LENGTH_MAX } from './replication/replica-service.js';
+import { TRANSACTIONAL_ID_LENGTH_MAX } from './transactions/txn-state.js';
 import { int64, requireName, toServiceError, unary } from './grpc-call.js';
 import { listOffset, type OffsetSpec } from './list-offsets.js';
 import type { MetadataCommands, MetadataView, TopicInfo } from './metadata-view.js';
 import type { NodeConfig } from './node-config.js';
 import { produce, type ProduceInput, type ProducePartitionInput, type ProduceResult } from './produce.js';
+import type { TransactionCoordinator } from './transactions/transaction-coordinator.js';
+import { initTransactionalProducerId } from './transactions/transactions-service.js';
 import type { ReplicaManager } from './replica-manager.js';
 import { validateTopicName } from './topic-name.js';
 
@@ -37,6 +39,8 @@ export interface BrokerServiceDeps {
   readonly shutdownSignal: AbortSignal;
   /** Keeps acks=0 appends (answered before they run) visible to shutdown. */
   readonly trackBackground: (work: Promise<unknown>) => void;
+  /** InitProducerId with a transactional id goes to the transaction coordinator; absent, it is refused. */
+  readonly transactions?: TransactionCoordinator;
 }
 
 // ---- decoding ----
@@ -433,7 +437,10 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
 
     initProducerId: unary(logger, 'InitProducerId', async (req: tributary.v1.InitProducerIdRequest) => {
       if (req.transactionalId !== '') {
-        return { error: { code: tributary.v1.ErrorCode.INVALID_REQUEST, message: 'transactions are not supported yet (transactional_id must be empty)' }, producerId: -1, producerEpoch: -1 };
+        if (deps.transactions === undefined) {
+          return { error: { code: tributary.v1.ErrorCode.INVALID_REQUEST, message: 'this broker has no transaction coordinator (transactional_id must be empty)' }, producerId: -1, producerEpoch: -1 };
+        }
+        return initTransactionalProducerId(deps.transactions, req);
       }
       // Without transactions a producer id is never re-used: a reconnecting producer gets a new one
       // (the old id's sequence state simply ages out).

@@ -8,6 +8,8 @@ import { int64, requireName, unary } from '../grpc-call.js';
 import type { TopicPartition } from './assignors/index.js';
 import { TXN_OFFSET_COMMIT_MAX_PARTITIONS } from './group.js';
 import type { GroupCoordinator, OffsetCommitEntry } from './group-coordinator.js';
+import type { TransactionCoordinator } from '../transactions/transaction-coordinator.js';
+import { requireProducerEpoch, requireProducerId, requireTransactionalId } from '../transactions/transactions-service.js';
 
 const code = (name: ErrorCodeName | null): tributary.v1.IError =>
   name === null ? NO_ERROR : { code: tributary.v1.ErrorCode[name], message: name };
@@ -34,7 +36,14 @@ function commitResults(topics: readonly tributary.v1.IOffsetCommitTopic[], resul
   };
 }
 
-export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logger: Logger }): GroupsHandlers {
+export interface GroupsServiceDeps {
+  readonly coordinator: GroupCoordinator;
+  /** FindCoordinator with key_type TRANSACTION answers the transactional id's coordinator. */
+  readonly transactions?: TransactionCoordinator;
+  readonly logger: Logger;
+}
+
+export function createGroupsHandlers(deps: GroupsServiceDeps): GroupsHandlers {
   const { coordinator, logger } = deps;
   /** Runs `body`; an ApiError (NOT_COORDINATOR, ...) becomes the response's error. */
   const guarded = async <T extends object>(body: () => Promise<T> | T, onError: (error: tributary.v1.IError) => T): Promise<T> => {
@@ -50,15 +59,20 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
   return {
     findCoordinator: unary(logger, 'FindCoordinator', async (req: tributary.v1.FindCoordinatorRequest) => {
       const groupId = requireName(req.groupId, 'group_id');
+      if (req.keyType === tributary.v1.CoordinatorType.TRANSACTION) {
+        const transactions = deps.transactions;
+        if (transactions === undefined) return { error: { code: tributary.v1.ErrorCode.COORDINATOR_NOT_AVAILABLE, message: 'this broker has no transaction coordinator' }, nodeId: -1 };
+        const transactionalId = requireTransactionalId(req.groupId, 'group_id');
+        return guarded(async () => ({ error: NO_ERROR, ...(await transactions.findCoordinator(transactionalId)) }), (error) => ({ error, nodeId: -1 }));
+      }
+      if (req.keyType !== tributary.v1.CoordinatorType.GROUP) throw new InvalidArgumentError('key_type', `unknown coordinator type ${String(req.keyType)}`);
       return guarded(async () => ({ error: NO_ERROR, ...(await coordinator.findCoordinator(groupId)) }), (error) => ({ error, nodeId: -1 }));
     }),
     txnOffsetCommit: unary(logger, 'TxnOffsetCommit', async (req: tributary.v1.TxnOffsetCommitRequest) => {
       const groupId = requireName(req.groupId, 'group_id');
-      const transactionalId = requireName(req.transactionalId, 'transactional_id');
-      const producerId = int64(req.producerId);
-      if (!Number.isSafeInteger(producerId) || producerId < 0) throw new InvalidArgumentError('producer_id', `${producerId} is not a producer id (≥ 0)`);
-      const producerEpoch = req.producerEpoch;
-      if (!Number.isInteger(producerEpoch) || producerEpoch < 0 || producerEpoch > 32_767) throw new InvalidArgumentError('producer_epoch', `${producerEpoch} is not in [0, 32767]`);
+      const transactionalId = requireTransactionalId(req.transactionalId, 'transactional_id');
+      const producerId = requireProducerId(req.producerId);
+      const producerEpoch = requireProducerEpoch(req.producerEpoch);
       const commits = commitEntries(req.topics);
       if (commits.length > TXN_OFFSET_COMMIT_MAX_PARTITIONS) {
         throw new InvalidArgumentError('topics', `${commits.length} partitions, at most ${TXN_OFFSET_COMMIT_MAX_PARTITIONS} per request`);
@@ -145,6 +159,6 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
 }
 
 /** Registers tributary.v1.Groups on `server`. */
-export function registerGroupsService(server: grpc.Server, deps: { coordinator: GroupCoordinator; logger: Logger }): void {
+export function registerGroupsService(server: grpc.Server, deps: GroupsServiceDeps): void {
   server.addService(GroupsService, createGroupsHandlers(deps));
 }

@@ -1,5 +1,6 @@
 // The leader side of replication as a gRPC service (tributary.internal.v1.Replica): decode →
 // serveReplicaFetch (domain) → encode. Records are served as stored bytes, never decoded.
+import { TRANSACTIONAL_ID_LENGTH_MAX } from '../transactions/txn-state.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ReplicaService, tributary } from '@tributary/protocol';
@@ -29,8 +30,6 @@ export interface ReplicaServiceDeps {
 /** Most markers one WriteTxnMarkers request may carry, and most partitions over all of them. */
 export const WRITE_TXN_MARKERS_MAX = 1_000;
 export const WRITE_TXN_MARKER_PARTITIONS_MAX = 10_000;
-/** Longest transactional id accepted (Kafka's strings are int16-length-prefixed). */
-export const TRANSACTIONAL_ID_LENGTH_MAX = 32_767;
 const INT32_MAX = 0x7fffffff;
 
 /** Validates a WriteTxnMarkers request field by field (INVALID_ARGUMENT naming the field). */
