@@ -11,6 +11,9 @@ export {
   type ConfigEntry, type ConfigResource, type ConfigResourceType, type ResourceConfigs, type AlterConfigsEntry, type ClusterDescription,
 } from './admin.js';
 export type { OffsetSpec, ListOffsetsRequest, ListedOffset } from './list-offsets.js';
+export type {
+  TransactionListing, ListTransactionsFilters, TransactionDescription, ProducerStateDescription, PartitionProducers, AbortTransactionSpec, TransactionStateName,
+} from './transaction-admin.js';
 export type { RebalanceListener, OffsetAndMetadata, GroupTopicPartition, ConsumerGroupMetadata } from './consumer-group.js';
 export { GroupAdmin, type GroupListing, type GroupDescription, type GroupMemberDescription, type GroupOffset } from './group-admin.js';
 export type { Partitioner } from './partitioner.js';
