@@ -264,9 +264,9 @@ export class Producer {
       if (!open) throw new InvalidTxnStateError(`tx.${operation}: its transaction has ended`);
     };
     const tx: Transaction = {
-      send: (record) => { guard('send'); return this.send(record); },
-      sendBatch: (records) => { guard('sendBatch'); return this.sendBatch(records); },
-      sendOffsets: (offsets, groupMetadata) => { guard('sendOffsets'); return this.sendOffsetsToTransaction(offsets, groupMetadata); },
+      send: async (record) => { guard('send'); return this.send(record); },
+      sendBatch: async (records) => { guard('sendBatch'); return this.sendBatch(records); },
+      sendOffsets: async (offsets, groupMetadata) => { guard('sendOffsets'); return this.sendOffsetsToTransaction(offsets, groupMetadata); },
     };
     try {
       txn.beginTransaction();

@@ -27,7 +27,7 @@ type Op =
   | { readonly kind: 'plain'; readonly records: number; readonly idempotent: boolean }
   | { readonly kind: 'end'; readonly producer: number; readonly commit: boolean };
 
-const PRODUCERS = 4;
+const PRODUCERS = 3;
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('data' as const), producer: fc.integer({ min: 0, max: PRODUCERS - 1 }), records: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('plain' as const), records: fc.integer({ min: 1, max: 3 }), idempotent: fc.boolean() }) },
@@ -104,14 +104,14 @@ function consume(log: Log, start: number, fetchSizes: readonly number[]): number
 
 describe('read_committed filtering', () => {
   it('returns exactly the committed and non-transactional records below the LSO, however the fetches cut the log', () => {
-    fc.assert(fc.property(fc.array(opArb, { maxLength: 60 }), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 }), (ops, sizes) => {
+    fc.assert(fc.property(fc.array(opArb, { minLength: 5, maxLength: 80, size: 'max' }), fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 8 }), (ops, sizes) => {
       const log = buildLog(ops);
       expect(consume(log, 0, sizes)).toEqual(log.visible);
     }), { numRuns: 400 });
   });
 
   it('starting anywhere (a seek into the middle of transactions) returns the model from there', () => {
-    fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), fc.nat(), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), (ops, seed, sizes) => {
+    fc.assert(fc.property(fc.array(opArb, { minLength: 5, maxLength: 50, size: 'max' }), fc.nat(), fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), (ops, seed, sizes) => {
       const log = buildLog(ops);
       const start = log.lastStableOffset === 0 ? 0 : seed % log.lastStableOffset;
       expect(consume(log, start, sizes)).toEqual(log.visible.filter((o) => o >= start));
