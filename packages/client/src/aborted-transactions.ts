@@ -20,7 +20,10 @@ export interface AbortedTransaction {
 /** Kafka's control record types (key: int16 version 0, int16 type). */
 export type ControlType = 'ABORT' | 'COMMIT' | 'UNKNOWN';
 
-export function controlTypeOf(batch: Pick<RecordBatch, 'control' | 'records'>): ControlType {
+/** The fields the filter reads: a decoded RecordBatch has them. */
+type FilteredBatch = Pick<RecordBatch, 'producerId' | 'transactional' | 'control' | 'lastOffset'> & { readonly records: readonly { readonly key: Buffer | null }[] };
+
+export function controlTypeOf(batch: Pick<FilteredBatch, 'control' | 'records'>): ControlType {
   if (!batch.control) throw new Error('assertion: controlTypeOf on a data batch');
   const key = batch.records[0]?.key;
   // A malformed marker is not trusted to end a transaction; it is still never returned.
@@ -28,8 +31,6 @@ export function controlTypeOf(batch: Pick<RecordBatch, 'control' | 'records'>): 
   const type = key.readInt16BE(2);
   return type === 0 ? 'ABORT' : type === 1 ? 'COMMIT' : 'UNKNOWN';
 }
-
-type FilteredBatch = Pick<RecordBatch, 'producerId' | 'transactional' | 'control' | 'lastOffset' | 'records'>;
 
 export class AbortedTransactionFilter {
   /** Not yet reached, by firstOffset descending (the next one is last). */

@@ -92,7 +92,7 @@ describe('transactional producer config', () => {
     expect(c.enableIdempotence).toBe(true);
     expect(c.transactionTimeoutMs).toBe(DEFAULT_TRANSACTION_TIMEOUT_MS);
     expect(DEFAULT_TRANSACTION_TIMEOUT_MS).toBe(60_000);
-    expect(parseProducerConfig({ 'transactional.id': 'a', 'transaction.timeout.ms': '900000' }).transactionTimeoutMs).toBe(900_000);
+    expect(parseProducerConfig({ 'transactional.id': 'a', 'transaction.timeout.ms': 900_000 }).transactionTimeoutMs).toBe(900_000);
   });
 
   it('refuses a transactional producer without idempotence, naming transactional.id', () => {
