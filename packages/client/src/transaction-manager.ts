@@ -200,7 +200,7 @@ export class TransactionManager {
     if (this.current === 'FATAL_ERROR') return;
     this.lastError = error;
     this.transition('FATAL_ERROR', { err: error });
-    this.host.failQueued(this.abortedError());
+    this.host.failQueued(this.fatalErrorFor('send'));
   }
 
   /** The current transaction cannot commit any more (a no-op outside IN_TRANSACTION / COMMITTING). */
@@ -460,7 +460,7 @@ export class TransactionManager {
       this.require('abortTransaction', ['IN_TRANSACTION', 'ABORTABLE_ERROR']);
       this.transition('ABORTING');
       await this.host.settleSlowSends();
-      this.host.failQueued(this.abortedError());
+      this.host.failQueued(this.fatalErrorFor('send'));
       this.partitionsToAdd.clear();
       await this.addInFlight;
       await this.host.drained();

@@ -214,10 +214,18 @@ describe('transactional producer: fencing is fatal', () => {
   });
 
   it('PRODUCER_FENCED on a produce fails the transaction\'s queued records and the producer', async () => {
-    const { producer } = await setup({ produce: () => ({ code: ErrorCode.PRODUCER_FENCED }) });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const { fake, producer } = await setup({ produce: () => gate.then(() => ({ code: ErrorCode.PRODUCER_FENCED })) }, { 'max.in.flight.requests.per.connection': 1 });
     await producer.initTransactions();
     producer.beginTransaction();
-    await expect(producer.send({ topic: TOPIC, partition: 0, value: 'a' })).rejects.toBeInstanceOf(ProducerFencedError);
+    const first = producer.send({ topic: TOPIC, partition: 0, value: 'a' }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(fake.produceRequests).toBe(1), { timeout: 5_000 });
+    const queued = producer.send({ topic: TOPIC, partition: 1, value: 'b' }).catch((e: unknown) => e);
+    release();
+    expect(await first).toBeInstanceOf(ProducerFencedError);
+    expect(await queued).toBeInstanceOf(ProducerFencedError);
+    expect(fake.produced.map(valueOf)).toEqual(['a']);
     expect(producer.transactionState).toBe('FATAL_ERROR');
     await expect(producer.commitTransaction()).rejects.toBeInstanceOf(ProducerFencedError);
   });
