@@ -460,7 +460,7 @@ export class TransactionManager {
       this.require('abortTransaction', ['IN_TRANSACTION', 'ABORTABLE_ERROR']);
       this.transition('ABORTING');
       await this.host.settleSlowSends();
-      this.host.failQueued(this.fatalErrorFor('send'));
+      this.host.failQueued(this.abortedError());
       this.partitionsToAdd.clear();
       await this.addInFlight;
       await this.host.drained();

@@ -129,6 +129,29 @@ describe('transactional producer: the protocol', () => {
   });
 });
 
+describe('transactional producer: an EndTxn that runs out of max.block.ms', () => {
+  it('leaves the state COMMITTING; commitTransaction() again retries only EndTxn (never an abort), then READY', async () => {
+    let concurrent = true;
+    const { fake, producer } = await setup({
+      txn: { endTxn: (r) => (concurrent ? { error: { code: ErrorCode.CONCURRENT_TRANSACTIONS } } : { producerId: r.producerId, producerEpoch: r.producerEpoch + 1, error: { code: 0 } }) },
+    }, { 'max.block.ms': 200 });
+    await producer.initTransactions();
+    producer.beginTransaction();
+    await producer.send({ topic: TOPIC, partition: 0, value: 'a' });
+    await expect(producer.commitTransaction()).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT', retriable: true });
+    expect(producer.transactionState).toBe('COMMITTING');
+    const tries = methods(fake).filter((m) => m === 'endTxn').length;
+    expect(tries).toBeGreaterThan(1); // CONCURRENT_TRANSACTIONS was retried
+    await expect(producer.abortTransaction()).rejects.toBeInstanceOf(InvalidTxnStateError);
+    concurrent = false;
+    await producer.commitTransaction();
+    expect(producer.transactionState).toBe('READY');
+    expect(fake.txnCalls.filter((c) => c.method === 'endTxn').every((c) => (c.request as tributary.v1.EndTxnRequest).committed)).toBe(true);
+    expect(fake.produced.map(valueOf)).toEqual(['a']);
+    expect(producer.idempotence.producerEpoch).toBe(4);
+  });
+});
+
 describe('transactional producer: abort', () => {
   it('fails queued records with TransactionAbortedError, waits for the one in flight, aborts; the producer is usable afterwards', async () => {
     let release: () => void = () => undefined;
