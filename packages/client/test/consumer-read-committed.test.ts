@@ -92,3 +92,50 @@ describe('groupMetadata()', () => {
     await member.close();
   });
 });
+
+describe('committed offsets under read_committed (KIP-447 require_stable)', () => {
+  const stableAfter = (unstableAnswers: number) => {
+    let asked = 0;
+    return (r: tributary.v1.OffsetFetchRequest): tributary.v1.IOffsetFetchResponse => {
+      asked += 1;
+      const unstable = asked <= unstableAnswers;
+      return {
+        topics: r.topics.map((t) => ({
+          topic: t.topic,
+          partitions: t.partitions.map((partition) => (unstable
+            ? { partition, committedOffset: -1, error: { code: tributary.v1.ErrorCode.UNSTABLE_OFFSET_COMMIT } }
+            : { partition, committedOffset: 42, error: { code: 0 } })),
+        })),
+      };
+    };
+  };
+
+  async function member(options: ConsumerOptions, unstableAnswers: number): Promise<{ fake: FakeBroker; consumer: Consumer }> {
+    fake = await startFakeBroker(TOPIC, 1, { txn: { offsetFetch: stableAfter(unstableAnswers) } });
+    consumer = new Consumer({ 'bootstrap.servers': fake.address, 'group.id': 'g', 'retry.backoff.ms': 5, 'retry.backoff.max.ms': 20, ...options });
+    consumer.subscribe([TOPIC]);
+    return { fake, consumer };
+  }
+
+  const offsetFetches = (f: FakeBroker) => f.txnCalls.filter((c) => c.method === 'offsetFetch').map((c) => c.request as tributary.v1.OffsetFetchRequest);
+
+  it('asks with require_stable and retries UNSTABLE_OFFSET_COMMIT until the pending transaction completes', async () => {
+    const { fake, consumer } = await member({ 'isolation.level': 'read_committed' }, 3);
+    expect(await consumer.committed([{ topic: TOPIC, partition: 0 }])).toEqual([{ topic: TOPIC, partition: 0, offset: 42, metadata: '' }]);
+    expect(offsetFetches(fake).map((r) => r.requireStable)).toEqual([true, true, true, true]);
+  });
+
+  it('gives up after max.poll.interval.ms with UNSTABLE_OFFSET_COMMIT (the limit)', async () => {
+    const { fake, consumer } = await member({ 'isolation.level': 'read_committed', 'max.poll.interval.ms': 200 }, Number.MAX_SAFE_INTEGER);
+    const started = Date.now();
+    await expect(consumer.committed([{ topic: TOPIC, partition: 0 }])).rejects.toMatchObject({ code: 'UNSTABLE_OFFSET_COMMIT' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(offsetFetches(fake).length).toBeGreaterThan(1);
+  });
+
+  it('read_uncommitted does not ask for stable offsets', async () => {
+    const { fake, consumer } = await member({}, 0);
+    expect((await consumer.committed([{ topic: TOPIC, partition: 0 }]))[0]!.offset).toBe(42);
+    expect(offsetFetches(fake).map((r) => r.requireStable)).toEqual([false]);
+  });
+});
