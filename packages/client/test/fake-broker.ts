@@ -18,7 +18,7 @@ export interface FakeTxnScript {
   /** Default: this broker, NONE. */
   findCoordinator?: (request: tributary.v1.FindCoordinatorRequest) => { code: number } | undefined;
   /** Default: every partition NONE. */
-  addPartitionsToTxn?: (request: tributary.v1.AddPartitionsToTxnRequest) => tributary.v1.IAddPartitionsToTxnResponse;
+  addPartitionsToTxn?: (request: tributary.v1.AddPartitionsToTxnRequest) => tributary.v1.IAddPartitionsToTxnResponse | Promise<tributary.v1.IAddPartitionsToTxnResponse>;
   addOffsetsToTxn?: (request: tributary.v1.AddOffsetsToTxnRequest) => tributary.v1.IAddOffsetsToTxnResponse;
   /** Default: NONE with the request's id and epoch + 1 (v2: every end bumps the epoch). */
   endTxn?: (request: tributary.v1.EndTxnRequest) => tributary.v1.IEndTxnResponse;
@@ -142,9 +142,9 @@ export async function startFakeBroker(topic: string, partitions: number, script:
   });
   const txn = script.txn;
   if (txn !== undefined) {
-    const handler = <Req, Res>(method: string, answer: (request: Req) => Res) => (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<Res>): void => {
+    const handler = <Req, Res>(method: string, answer: (request: Req) => Res | Promise<Res>) => (call: grpc.ServerUnaryCall<Req, unknown>, cb: grpc.sendUnaryData<Res>): void => {
       fake.txnCalls.push({ method, request: call.request });
-      cb(null, answer(call.request));
+      void Promise.resolve(answer(call.request)).then((response) => cb(null, response));
     };
     server.addService(TransactionsService as unknown as grpc.ServiceDefinition, {
       addPartitionsToTxn: handler('addPartitionsToTxn', (r: tributary.v1.AddPartitionsToTxnRequest) => txn.addPartitionsToTxn?.(r)

@@ -181,6 +181,39 @@ describe('transactional producer: abort', () => {
     expect(fake.produced.map(valueOf)).toEqual(['a', 'c']);
   });
 
+  it('a batch waits for AddPartitionsToTxn; an abort meanwhile fails it unsent, waits for the add, then ends the transaction', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const { fake, producer } = await setup({
+      txn: { addPartitionsToTxn: async (r) => {
+        await gate;
+        return { topics: r.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((partition) => ({ partition, error: { code: 0 } })) })) };
+      } },
+    });
+    await producer.initTransactions();
+    producer.beginTransaction();
+    const waiting = producer.send({ topic: TOPIC, partition: 0, value: 'a' }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(methods(fake)).toContain('addPartitionsToTxn'), { timeout: 5_000 });
+    const aborting = producer.abortTransaction();
+    expect(await waiting).toBeInstanceOf(TransactionAbortedError);
+    expect(methods(fake)).not.toContain('endTxn'); // the add's outcome is not known yet
+    release();
+    await aborting;
+    expect(fake.produceRequests).toBe(0);
+    expect((fake.txnCalls.find((c) => c.method === 'endTxn')!.request as tributary.v1.EndTxnRequest).committed).toBe(false);
+    expect(producer.transactionState).toBe('READY');
+  });
+
+  it('an EndTxn answer without a valid producer id/epoch is refused (fatal), not adopted', async () => {
+    const { producer } = await setup({ txn: { endTxn: () => ({ producerId: -1, producerEpoch: 0, error: { code: 0 } }) } });
+    await producer.initTransactions();
+    producer.beginTransaction();
+    await producer.send({ topic: TOPIC, partition: 0, value: 'a' });
+    await expect(producer.commitTransaction()).rejects.toThrow(/INVALID_RESPONSE|EndTxn answered producer id -1/);
+    expect(producer.transactionState).toBe('FATAL_ERROR');
+    expect(producer.idempotence.producerId).toBe(7);
+  });
+
   it('a batch the broker refuses makes the transaction abortable: commit rejects, abort recovers', async () => {
     const { fake, producer } = await setup({
       produce: (batch) => (Buffer.from(batch.records[0]?.value ?? []).toString() === 'bad' ? { code: ErrorCode.INVALID_RECORD } : { code: 0, baseOffset: 0 }),
