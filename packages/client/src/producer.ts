@@ -19,7 +19,8 @@
 // Why one file past 600 lines: the send path and the sender loop share one in-flight state (batches,
 // sequences, per-broker request slots, the producer id) and complete every record exactly once between
 // them. Batching lives in accumulator.ts, buffers in buffer-pool.ts, encoding in codec.ts, partition
-// choice in partitioner.ts.
+// choice in partitioner.ts; the transaction's state and coordinator calls in transaction-manager.ts (the
+// transactional methods here only delegate, plus the host callbacks that reach the in-flight state).
 import { tributary } from '@tributary/protocol';
 import {
   RecordAccumulator, type PendingRecord, type ProducerBatch, type RecordMetadata,
