@@ -138,6 +138,8 @@ export class TransactionManager {
   /** An AddPartitionsToTxn/AddOffsetsToTxn whose outcome is unknown (timed out): EndTxn is needed to be sure. */
   private addOutcomeUnknown = false;
   private offsetsAdded = false;
+  /** sendOffsetsToTransaction calls not settled yet: commit and abort wait for them (as Kafka's request queue does). */
+  private readonly offsetsInFlight = new Set<Promise<void>>();
   /** Bumped by beginTransaction: a send admitted in one transaction never appends into another. */
   private transactionSeq = 0;
   /** Why the transaction is abortable, or why the producer is dead. */
@@ -365,6 +367,18 @@ export class TransactionManager {
    */
   async sendOffsetsToTransaction(offsets: readonly TopicPartitionOffset[], group: ConsumerGroupMetadata): Promise<void> {
     this.require('sendOffsetsToTransaction', ['IN_TRANSACTION']);
+    const done = this.sendOffsets(offsets, group);
+    const tracked = done.catch(() => undefined); // its failure is reported to its caller and recorded in the state
+    this.offsetsInFlight.add(tracked);
+    void tracked.finally(() => this.offsetsInFlight.delete(tracked));
+    return done;
+  }
+
+  private async settleOffsets(): Promise<void> {
+    await Promise.all([...this.offsetsInFlight]);
+  }
+
+  private async sendOffsets(offsets: readonly TopicPartitionOffset[], group: ConsumerGroupMetadata): Promise<void> {
     if (typeof group?.groupId !== 'string' || group.groupId === '') throw new InvalidTxnStateError('sendOffsetsToTransaction: groupMetadata.groupId is required (pass consumer.groupMetadata())');
     for (const o of offsets) {
       if (typeof o.topic !== 'string' || o.topic === '' || !Number.isInteger(o.partition) || o.partition < 0 || !Number.isSafeInteger(o.offset) || o.offset < 0) {
@@ -445,6 +459,7 @@ export class TransactionManager {
       await this.host.settleSlowSends();
       await this.host.flush();
       await this.addInFlight;
+      await this.settleOffsets();
       // A batch or an add may have failed while flushing: nothing of this transaction may commit.
       if ((this.current as TransactionState) !== 'COMMITTING') this.require('commitTransaction', ['COMMITTING']);
     }
@@ -463,6 +478,7 @@ export class TransactionManager {
       this.host.failQueued(this.abortedError());
       this.partitionsToAdd.clear();
       await this.addInFlight;
+      await this.settleOffsets();
       await this.host.drained();
       if ((this.current as TransactionState) !== 'ABORTING') this.require('abortTransaction', ['ABORTING']); // fenced meanwhile
     }

@@ -22,7 +22,7 @@ export interface FakeTxnScript {
   addOffsetsToTxn?: (request: tributary.v1.AddOffsetsToTxnRequest) => tributary.v1.IAddOffsetsToTxnResponse;
   /** Default: NONE with the request's id and epoch + 1 (v2: every end bumps the epoch). */
   endTxn?: (request: tributary.v1.EndTxnRequest) => tributary.v1.IEndTxnResponse;
-  txnOffsetCommit?: (request: tributary.v1.TxnOffsetCommitRequest) => tributary.v1.IOffsetCommitResponse;
+  txnOffsetCommit?: (request: tributary.v1.TxnOffsetCommitRequest) => tributary.v1.IOffsetCommitResponse | Promise<tributary.v1.IOffsetCommitResponse>;
   offsetFetch?: (request: tributary.v1.OffsetFetchRequest) => tributary.v1.IOffsetFetchResponse;
 }
 

@@ -319,6 +319,26 @@ describe('sendOffsetsToTransaction', () => {
     expect(commit.topics.map((t) => [t.topic, t.partitions.map((p) => [p.partition, Number(p.committedOffset)])])).toEqual([['in', [[2, 42]]]]);
   });
 
+  it('commitTransaction waits for an offset commit still in flight before EndTxn', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const { fake, producer } = await setup({ txn: { txnOffsetCommit: async (r) => {
+      await gate;
+      return { topics: r.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition, error: { code: 0 } })) })) };
+    } } });
+    await producer.initTransactions();
+    producer.beginTransaction();
+    const offsets = producer.sendOffsetsToTransaction([{ topic: 'in', partition: 0, offset: 9 }], group);
+    await vi.waitFor(() => expect(methods(fake)).toContain('txnOffsetCommit'), { timeout: 5_000 });
+    const commit = producer.commitTransaction();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(methods(fake)).not.toContain('endTxn');
+    release();
+    await offsets;
+    await commit;
+    expect(methods(fake).filter((m) => m !== 'findCoordinator')).toEqual(['addOffsetsToTxn', 'txnOffsetCommit', 'endTxn']);
+  });
+
   it('a zombie member (ILLEGAL_GENERATION) makes the transaction abortable', async () => {
     const { producer } = await setup({ txn: { txnOffsetCommit: (r) => ({ topics: r.topics.map((t) => ({ topic: t.topic, partitions: t.partitions.map((p) => ({ partition: p.partition, error: { code: ErrorCode.ILLEGAL_GENERATION } })) })) }) } });
     await producer.initTransactions();
