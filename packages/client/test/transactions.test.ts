@@ -1,9 +1,6 @@
 // Transactions end to end against a real 3-node cluster (packages/testing startCluster): commit is
 // visible to read_committed, abort is not, a second producer with the same transactional.id fences the
 // first (and its open transaction is aborted), and consumed offsets commit with the transaction.
-//
-// needs broker transactions (issue 12 merge): the coordinator, markers/LSO and TxnOffsetCommit are built
-// on other branches; these are `it.skip` until they are merged, then the lead unskips them.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Admin, Consumer, Producer, ProducerFencedError, type ConsumerOptions, type ConsumerRecord, type ProducerOptions,
@@ -64,7 +61,7 @@ const values = (records: readonly ConsumerRecord[]): string[] => records.map((r)
 
 describe('transactions against a cluster', () => {
   // needs broker transactions (issue 12 merge)
-  it.skip('a committed transaction is visible to read_committed, an aborted one is not (read_uncommitted sees both)', async () => {
+  it('a committed transaction is visible to read_committed, an aborted one is not (read_uncommitted sees both)', async () => {
     const topic = await createTopic(3);
     const p = await producer('it-commit-abort');
     await p.initTransactions();
@@ -83,7 +80,7 @@ describe('transactions against a cluster', () => {
   }, 120_000);
 
   // needs broker transactions (issue 12 merge)
-  it.skip('a second producer with the same transactional.id fences the first; the zombie\'s open transaction is aborted', async () => {
+  it('a second producer with the same transactional.id fences the first; the zombie\'s open transaction is aborted', async () => {
     const topic = await createTopic(1);
     const zombie = await producer('it-fence');
     await zombie.initTransactions();
@@ -101,7 +98,7 @@ describe('transactions against a cluster', () => {
   }, 120_000);
 
   // needs broker transactions (issue 12 merge)
-  it.skip('sendOffsetsToTransaction: the consumed offsets commit with the output, and not when it aborts', async () => {
+  it('sendOffsetsToTransaction: the consumed offsets commit with the output, and not when it aborts', async () => {
     const input = await createTopic(1);
     const output = await createTopic(1);
     const plain = new Producer({ 'bootstrap.servers': (await cluster()).bootstrapServers, 'linger.ms': 0 });
@@ -132,7 +129,7 @@ describe('transactions against a cluster', () => {
   }, 120_000);
 
   // needs broker transactions (issue 12 merge)
-  it.skip('describe-producers shows an open transaction\'s first offset; aborting it there ends it (a hanging transaction)', async () => {
+  it('describe-producers shows an open transaction\'s first offset; aborting it there ends it (a hanging transaction)', async () => {
     const topic = await createTopic(1);
     const p = await producer('it-hanging', { 'transaction.timeout.ms': 600_000 });
     await p.initTransactions();
