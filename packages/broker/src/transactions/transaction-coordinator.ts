@@ -506,8 +506,12 @@ export class TransactionCoordinator {
    */
   verify(transactionalId: string, producerId: number, producerEpoch: number, tp: TxnPartition): ErrorCodeName | undefined {
     const shard = this.shardFor(transactionalId);
+    const verdict = verifyPartition(shard.ids.get(transactionalId), transactionalId, producerId, producerEpoch, tp);
+    // Writes in flight only move the id forward: an incarnation already fenced by the durable state
+    // stays fenced whatever they decide (Kafka checks the epoch first), the rest must wait for them.
+    if (verdict === 'PRODUCER_FENCED' || verdict === 'INVALID_PRODUCER_ID_MAPPING') return verdict;
     if (shard.writing.has(transactionalId)) return 'CONCURRENT_TRANSACTIONS';
-    return verifyPartition(shard.ids.get(transactionalId), transactionalId, producerId, producerEpoch, tp);
+    return verdict;
   }
 
   /** The transactional ids of every shard this broker leads and has loaded. */
