@@ -26,7 +26,7 @@ export {
 } from './disk-faults.js';
 export {
   Nemesis, planSchedule, planPartition, NEMESIS_FAMILIES, PARTITION_SHAPES, DEFAULT_QUIET_MS, DEFAULT_FAULT_MS,
-  type NemesisFamily, type PartitionShape, type ScheduledFault, type ScheduleMode, type ScheduleOptions, type PartitionPlan, type ActiveFault,
+  type NemesisFamily, type NemesisTarget, type AppProcesses, type PartitionShape, type ScheduledFault, type ScheduleMode, type ScheduleOptions, type PartitionPlan, type ActiveFault,
 } from './nemesis.js';
 export {
   QueueWorkload, AdminWorkload, ProbeProducer, readAll, errorCode, DEFINITE_SEND_FAILURES, DEFAULT_QUEUE_WORKLOAD,
@@ -42,3 +42,7 @@ export {
   type TxnOutput, type TxnIntent, type SentOutput, type TxnOpValue,
 } from './txn-records.js';
 export { checkTxn, hasTxnOps, EMPTY_TXN_COUNTS, type TxnViolation, type TxnViolationKind, type TxnCounts, type TxnCheckOptions } from './txn-checker.js';
+export { TxnWorkload, DEFAULT_TXN_WORKLOAD, type TxnWorkloadOptions } from './txn-workload.js';
+export {
+  runTxnMember, outputPartitionOf, nextOffsets, firstOffsets, EXIT_FATAL, FATAL_TXN_ERRORS, FatalMemberError, type TxnMemberConfig,
+} from './txn-member.js';
