@@ -21,6 +21,8 @@ export interface TransactionalProducer {
   commitTransaction(): Promise<void>;
   abortTransaction(): Promise<void>;
   flush(): Promise<void>;
+  /** `FATAL_ERROR` once the producer can only be closed. */
+  readonly transactionState?: string;
   close(options?: { timeoutMs?: number }): Promise<void>;
 }
 

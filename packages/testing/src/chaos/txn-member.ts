@@ -45,9 +45,12 @@ export const EXIT_FATAL = 3;
 
 /** Codes after which the producer cannot go on (Kafka: fatal errors); the member exits. */
 export const FATAL_TXN_ERRORS: ReadonlySet<string> = new Set([
-  'PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'UNSUPPORTED_VERSION',
-  'CLIENT_CLOSED', 'INVALID_CONFIG',
+  'PRODUCER_FENCED', 'TRANSACTION_COORDINATOR_FENCED', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'UNSUPPORTED_VERSION', 'CLIENT_CLOSED', 'INVALID_CONFIG',
 ]);
+
+/** A commitTransaction() that failed retriably (a timeout) is called again this many times: its outcome is not known yet. */
+export const COMMIT_ATTEMPTS_MAX = 5;
 
 export class FatalMemberError extends Error {
   constructor(readonly code: string, cause: unknown) {
@@ -195,11 +198,19 @@ async function processBatch(ctx: BatchContext): Promise<void> {
       return;
     }
     stage = 'commit';
-    await producer.commitTransaction();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await producer.commitTransaction();
+        break;
+      } catch (error) {
+        // Kafka's rule: a retriable commit failure (timeout) means "call commitTransaction again".
+        if ((error as { retriable?: unknown }).retriable !== true || attempt >= COMMIT_ATTEMPTS_MAX || producer.transactionState === 'FATAL_ERROR') throw error;
+      }
+    }
     done('ok');
   } catch (error) {
     const code = errorCode(error);
-    if (FATAL_TXN_ERRORS.has(code)) {
+    if (FATAL_TXN_ERRORS.has(code) || producer.transactionState === 'FATAL_ERROR') {
       // A fenced producer's transaction may have been completed by the coordinator either way.
       done('info', `${stage}: ${code}`);
       throw new FatalMemberError(code, error);

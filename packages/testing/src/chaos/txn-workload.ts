@@ -63,8 +63,11 @@ export const DEFAULT_TXN_WORKLOAD = {
 
 /** How long a stopping member may take to end its transaction and leave before it is killed, ms. */
 const MEMBER_STOP_TIMEOUT_MS = 15_000;
-/** Pause before a member that exited on its own (fatal error) is started again, ms. */
+/** Pause before a member that exited on its own (fatal error) is started again, ms; doubled per quick exit in a row. */
 const MEMBER_RESTART_DELAY_MS = 500;
+const MEMBER_RESTART_DELAY_MAX_MS = 8_000;
+/** A member that lived shorter than this exited "quickly" (a failing start, not a fenced veteran). */
+const MEMBER_QUICK_EXIT_MS = 5_000;
 const INPUT_IN_FLIGHT_MAX = 20;
 
 function memberMainPath(): string {
@@ -87,6 +90,8 @@ interface Slot {
   /** Killed by the nemesis: restarted by the fault's heal, not by the exit handler. */
   held: boolean;
   paused: boolean;
+  /** Quick exits in a row (backs off the restarts of a member that cannot start). */
+  quickExits: number;
 }
 
 export class TxnWorkload implements AppProcesses {
@@ -101,7 +106,7 @@ export class TxnWorkload implements AppProcesses {
   constructor(private readonly options: TxnWorkloadOptions) {
     this.log = options.log ?? (() => undefined);
     this.slots = Array.from({ length: options.members }, (_, index) => ({
-      index, transactionalId: `chaos-txn-${index + 1}`, incarnation: 0, member: undefined, held: false, paused: false,
+      index, transactionalId: `chaos-txn-${index + 1}`, incarnation: 0, member: undefined, held: false, paused: false, quickExits: 0,
     }));
   }
 
@@ -255,6 +260,7 @@ export class TxnWorkload implements AppProcesses {
       debugLog: process.env.TRIBUTARY_CHAOS_MEMBER_LOG === '1',
     };
     this.event('start', name, { transactionalId: slot.transactionalId });
+    const startedMs = Date.now();
     const child = spawn(process.execPath, [memberMainPath(), JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const pending = new Map<string, EmittedOp>();
     const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
@@ -293,8 +299,10 @@ export class TxnWorkload implements AppProcesses {
         this.log(`txn: member ${name} exited with ${exitSignal ?? `code ${exitCode}`}`);
       }
       // Exited on its own (fatal error, crash): start the slot again unless the nemesis holds it.
+      slot.quickExits = Date.now() - startedMs < MEMBER_QUICK_EXIT_MS ? slot.quickExits + 1 : 0;
       if (this.running && !slot.held) {
-        setTimeout(() => { if (this.running && !slot.held && slot.member === undefined) this.startSlot(slot); }, MEMBER_RESTART_DELAY_MS).unref();
+        const delayMs = Math.min(MEMBER_RESTART_DELAY_MAX_MS, MEMBER_RESTART_DELAY_MS * 2 ** Math.max(0, slot.quickExits - 1));
+        setTimeout(() => { if (this.running && !slot.held && slot.member === undefined) this.startSlot(slot); }, delayMs).unref();
       }
     });
     slot.member = { name, child, exited, pending };
