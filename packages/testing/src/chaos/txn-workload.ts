@@ -424,7 +424,7 @@ export class TxnWorkload implements AppProcesses {
   }
 
   private async pollOffsets(bootstrapServers: string, timeoutMs: number, done: (c: Map<number, number>) => boolean, intervalMs = 250): Promise<Map<number, number>> {
-    const admin = new GroupAdmin({ 'bootstrap.servers': bootstrapServers, 'default.api.timeout.ms': 10_000 });
+    const admin = new GroupAdmin({ 'bootstrap.servers': bootstrapServers, 'request.timeout.ms': 5_000, 'default.api.timeout.ms': 10_000 });
     const deadline = Date.now() + timeoutMs;
     let committed = new Map<number, number>();
     try {
