@@ -16,6 +16,7 @@ import { SeededRandom } from './seeded-random.js';
 import { computeStats, type RunStats } from './stats.js';
 import { DEFAULT_GROUPS_WORKLOAD, GroupsWorkload } from './groups-workload.js';
 import { DEFAULT_TXN_WORKLOAD, TxnWorkload } from './txn-workload.js';
+import { TXN_OUTPUT_TOPIC } from './txn-records.js';
 import { AdminWorkload, DEFAULT_QUEUE_WORKLOAD, ProbeProducer, QueueWorkload, readAll, errorCode } from './workloads.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -168,10 +169,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       locate: { coordinatorOf: (key, keyType) => cluster.coordinatorOf(key, keyType), leaderOf: (topic, partition) => cluster.leaderOf(topic, partition) },
     })
     : undefined;
-  const nemesis = new Nemesis({
-    cluster, history, random: random.fork(), topic: TOPIC, partitions: options.partitions, log, ...(txn === undefined ? {} : { apps: txn }),
-  });
   const runQueue = options.workloads.some((w) => w !== 'txn');
+  // The leaders the nemesis aims at: of the queue's topic, or without a queue of the txn output.
+  const nemesis = new Nemesis({
+    cluster, history, random: random.fork(), log, ...(txn === undefined ? {} : { apps: txn }),
+    ...(runQueue ? { topic: TOPIC, partitions: options.partitions } : { topic: TXN_OUTPUT_TOPIC, partitions: DEFAULT_TXN_WORKLOAD.outputPartitions }),
+  });
   try {
     await createTopic(bootstrapServers, TOPIC, options.partitions, cluster.plan.replicationFactor);
     await txn?.createTopics();
