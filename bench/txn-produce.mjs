@@ -25,7 +25,7 @@ const { values } = parseArgs({
     'record-size': { type: 'string', default: '1024' },
     mode: { type: 'string', default: 'idempotent' },
     'commit-interval-ms': { type: 'string', default: '100' },
-    'in-flight': { type: 'string', default: '5000' },
+    'in-flight': { type: 'string', default: '1000' },
   },
 });
 const { Producer } = await import(pathToFileURL(join(ROOT, 'packages/client/dist/index.js')).href);
