@@ -3,16 +3,20 @@
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { batchesIn, decodeRecordBatch, tributary, type BrokerHandlers, type RecordBatch, type RecordInput } from '@tributary/protocol';
+import { batchesIn, decodeRecordBatch, readControlRecordType, tributary, type BrokerHandlers, type RecordBatch, type RecordInput } from '@tributary/protocol';
 import type { BrokerMetrics } from './broker-metrics.js';
 import { ChangeNotifier } from './change-notifier.js';
 import { ApiError, InvalidArgumentError, NO_ERROR, errorCodeOf, toWireError } from './errors.js';
-import { fetch, readPartitions, type FetchInput, type FetchPartitionResult } from './fetch.js';
+import { fetch, readPartitions, type AbortedTxnRef, type FetchInput, type FetchPartitionResult } from './fetch.js';
+import { ReadCommittedFilter } from './read-committed.js';
+import { TRANSACTIONAL_ID_LENGTH_MAX } from './transactions/txn-state.js';
 import { int64, requireName, toServiceError, unary } from './grpc-call.js';
 import { listOffset, type OffsetSpec } from './list-offsets.js';
 import type { MetadataCommands, MetadataView, TopicInfo } from './metadata-view.js';
 import type { NodeConfig } from './node-config.js';
 import { produce, type ProduceInput, type ProducePartitionInput, type ProduceResult } from './produce.js';
+import type { TransactionCoordinator } from './transactions/transaction-coordinator.js';
+import { initTransactionalProducerId } from './transactions/transactions-service.js';
 import type { ReplicaManager } from './replica-manager.js';
 import { validateTopicName } from './topic-name.js';
 
@@ -35,6 +39,8 @@ export interface BrokerServiceDeps {
   readonly shutdownSignal: AbortSignal;
   /** Keeps acks=0 appends (answered before they run) visible to shutdown. */
   readonly trackBackground: (work: Promise<unknown>) => void;
+  /** InitProducerId with a transactional id goes to the transaction coordinator; absent, it is refused. */
+  readonly transactions?: TransactionCoordinator;
 }
 
 // ---- decoding ----
@@ -76,7 +82,9 @@ export function decodeProduceRequest(req: tributary.v1.ProduceRequest, config: N
   });
   if (topics.length === 0) throw new InvalidArgumentError('topics', 'at least one topic is required');
   const timeoutMs = req.timeoutMs === 0 ? config.requestTimeoutMs : Math.min(req.timeoutMs, config.requestTimeoutMs);
-  return { acks: req.acks, timeoutMs, topics };
+  const transactionalId = req.transactionalId ?? '';
+  if (transactionalId.length > TRANSACTIONAL_ID_LENGTH_MAX) throw new InvalidArgumentError('transactional_id', `longer than ${TRANSACTIONAL_ID_LENGTH_MAX} characters`);
+  return { acks: req.acks, timeoutMs, topics, ...(transactionalId === '' ? {} : { transactionalId }) };
 }
 
 export function decodeFetchRequest(req: tributary.v1.FetchRequest, config: NodeConfig): FetchInput {
@@ -125,8 +133,10 @@ function encodeProduceResult(result: ProduceResult): tributary.v1.IProduceRespon
  * answers CORRUPT_MESSAGE (so a reader can tell where the bad batch is and seek past it); the call as a
  * whole never fails on stored bytes.
  */
-function toWireRecords(bytes: Buffer, fromOffset: number): { records: tributary.v1.IRecord[]; error: unknown; nextOffset: number | undefined } {
+function toWireRecords(bytes: Buffer, fromOffset: number, aborted: readonly AbortedTxnRef[] | undefined): { records: tributary.v1.IRecord[]; error: unknown; nextOffset: number | undefined } {
   const records: tributary.v1.IRecord[] = [];
+  // Control batches are never records to a reader; read_committed also skips aborted transactions.
+  const committed = aborted === undefined ? undefined : new ReadCommittedFilter(aborted);
   let nextOffset: number | undefined;
   let pos = 0;
   while (pos < bytes.length) {
@@ -137,8 +147,11 @@ function toWireRecords(bytes: Buffer, fromOffset: number): { records: tributary.
       if (records.length > 0) break;
       return { records, nextOffset, error: new ApiError('CORRUPT_MESSAGE', `stored batch at or after offset ${fromOffset} does not decode: ${err instanceof Error ? err.message : String(err)}`, { cause: err }) };
     }
+    const at = pos;
     pos += batch.sizeBytes;
     nextOffset = batch.lastOffset + 1;
+    const delivered = committed === undefined ? !batch.control : committed.accept(batch, () => isAbortMarker(bytes, at));
+    if (!delivered) continue;
     for (const r of batch.records) {
       if (r.offset < fromOffset) continue;
       records.push({
@@ -149,6 +162,15 @@ function toWireRecords(bytes: Buffer, fromOffset: number): { records: tributary.
     }
   }
   return { records, error: undefined, nextOffset };
+}
+
+/** Whether the control batch at `position` is an ABORT marker (an undecodable one counts as not). */
+function isAbortMarker(bytes: Buffer, position: number): boolean {
+  try {
+    return readControlRecordType(bytes, position) === 'ABORT';
+  } catch {
+    return false;
+  }
 }
 
 export function encodeFetchResults(input: FetchInput, results: readonly FetchPartitionResult[], format: tributary.v1.RecordFormat): tributary.v1.IFetchResponse {
@@ -169,7 +191,7 @@ function encodeFetch(input: FetchInput, results: readonly FetchPartitionResult[]
   let failed = false;
   results.forEach((r, i) => {
     const asRecords = format === tributary.v1.RecordFormat.RECORDS;
-    const converted = asRecords ? toWireRecords(r.bytes, input.partitions[i]?.fetchOffset ?? 0) : undefined;
+    const converted = asRecords ? toWireRecords(r.bytes, input.partitions[i]?.fetchOffset ?? 0, r.abortedTransactions) : undefined;
     const error = r.error ?? converted?.error;
     failed ||= error !== undefined || r.divergingEpoch !== undefined;
     nextOffsets.push(converted !== undefined ? converted.nextOffset : nextOffsetAfter(r.bytes));
@@ -180,7 +202,7 @@ function encodeFetch(input: FetchInput, results: readonly FetchPartitionResult[]
       leaderEpoch: r.leaderEpoch,
       ...(converted !== undefined ? { records: converted.records } : { recordBatch: r.bytes }),
       ...(r.divergingEpoch !== undefined ? { divergingEpoch: { epoch: r.divergingEpoch.epoch, endOffset: r.divergingEpoch.endOffset } } : {}),
-      abortedTransactions: [],
+      abortedTransactions: (r.abortedTransactions ?? []).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset })),
     };
     let list = byTopic.get(r.topic);
     if (list === undefined) byTopic.set(r.topic, (list = []));
@@ -401,7 +423,8 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
             if (spec === undefined) throw new ApiError('INVALID_REQUEST', `unknown offset spec ${p.spec}`);
             const hosted = deps.replicas.getPartition(t.topic ?? '', partition);
             hosted.checkLeader(p.currentLeaderEpoch ?? -1);
-            const found = await listOffset(hosted, spec, int64(p.timestampMs));
+            const isolation = req.isolationLevel === tributary.v1.IsolationLevel.READ_COMMITTED ? 'read_committed' : 'read_uncommitted';
+            const found = await listOffset(hosted, spec, int64(p.timestampMs), isolation);
             partitions.push({ partition, error: NO_ERROR, offset: found.offset, timestampMs: found.timestampMs, leaderEpoch: found.leaderEpoch });
           } catch (err) {
             partitions.push({ partition, error: toWireError(err), offset: -1, timestampMs: -1, leaderEpoch: -1 });
@@ -414,7 +437,10 @@ export function createBrokerHandlers(deps: BrokerServiceDeps): BrokerHandlers {
 
     initProducerId: unary(logger, 'InitProducerId', async (req: tributary.v1.InitProducerIdRequest) => {
       if (req.transactionalId !== '') {
-        return { error: { code: tributary.v1.ErrorCode.INVALID_REQUEST, message: 'transactions are not supported yet (transactional_id must be empty)' }, producerId: -1, producerEpoch: -1 };
+        if (deps.transactions === undefined) {
+          return { error: { code: tributary.v1.ErrorCode.INVALID_REQUEST, message: 'this broker has no transaction coordinator (transactional_id must be empty)' }, producerId: -1, producerEpoch: -1 };
+        }
+        return initTransactionalProducerId(deps.transactions, req);
       }
       // Without transactions a producer id is never re-used: a reconnecting producer gets a new one
       // (the old id's sequence state simply ages out).

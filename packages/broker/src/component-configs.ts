@@ -6,6 +6,7 @@ import type { ControllerConfig, QuorumControllerConfig, TopicConfigValidator } f
 import { ApiError } from './errors.js';
 import type { GroupCoordinatorConfig } from './groups/group-coordinator-config.js';
 import type { LogMaintenanceConfig } from './log-maintenance.js';
+import { DEFAULT_TRANSACTION_COORDINATOR_CONFIG, type TransactionCoordinatorConfig } from './transactions/transaction-coordinator-config.js';
 import type { NodeConfig } from './node-config.js';
 import {
   DEFAULT_ALTER_PARTITION_BACKOFF_MS, DEFAULT_ALTER_PARTITION_TIMEOUT_MS, DEFAULT_FETCH_SESSION_PARTITIONS_MAX,
@@ -22,6 +23,21 @@ export function groupCoordinatorConfig(node: NodeConfig): GroupCoordinatorConfig
     groupMinSessionTimeoutMs: node.groupMinSessionTimeoutMs,
     groupMaxSessionTimeoutMs: node.groupMaxSessionTimeoutMs,
     tickIntervalMs: node.groupTickIntervalMs,
+  });
+}
+
+export function transactionCoordinatorConfig(node: NodeConfig): TransactionCoordinatorConfig {
+  return Object.freeze({
+    ...DEFAULT_TRANSACTION_COORDINATOR_CONFIG,
+    stateLogNumPartitions: node.transactionStateLogNumPartitions,
+    stateLogReplicationFactor: node.transactionStateLogReplicationFactor,
+    stateLogMinIsr: node.transactionStateLogMinIsr,
+    stateLogSegmentBytes: node.transactionStateLogSegmentBytes,
+    maxTimeoutMs: node.transactionMaxTimeoutMs,
+    transactionalIdExpirationMs: node.transactionalIdExpirationMs,
+    abortTimedOutIntervalMs: node.transactionAbortTimedOutTransactionCleanupIntervalMs,
+    removeExpiredIntervalMs: node.transactionRemoveExpiredTransactionCleanupIntervalMs,
+    writeTimeoutMs: node.requestTimeoutMs,
   });
 }
 

@@ -1,4 +1,5 @@
-// ListOffsets: EARLIEST = log start offset, LATEST = high watermark, TIMESTAMP = first offset whose
+// ListOffsets: EARLIEST = log start offset, LATEST = high watermark (read_committed: the last stable
+// offset), TIMESTAMP = first offset whose
 // timestamp is ≥ T. Storage finds the batch (its max timestamp ≥ T); we decode that one batch to find
 // the record — acceptable because ListOffsets is not on the hot path.
 import { decodeRecordBatches } from '@tributary/protocol';
@@ -17,25 +18,31 @@ export interface OffsetAndTimestamp {
 export const MAX_TIMESTAMP_SCAN_BATCHES = 64;
 const SCAN_READ_BYTES = 1024 * 1024;
 
-export async function listOffset(partition: Partition, spec: OffsetSpec, timestampMs: number): Promise<OffsetAndTimestamp> {
+export async function listOffset(
+  partition: Partition, spec: OffsetSpec, timestampMs: number, isolation: 'read_uncommitted' | 'read_committed' = 'read_uncommitted',
+): Promise<OffsetAndTimestamp> {
   const leaderEpoch = partition.leaderEpoch;
   switch (spec) {
     case 'EARLIEST':
       return { offset: partition.logStartOffset, timestampMs: -1, leaderEpoch };
     case 'LATEST':
-      return { offset: partition.highWatermark, timestampMs: -1, leaderEpoch };
+      return { offset: isolation === 'read_committed' ? partition.lastStableOffset : partition.highWatermark, timestampMs: -1, leaderEpoch };
     case 'TIMESTAMP':
-      return { ...(await offsetForTimestamp(partition, timestampMs)), leaderEpoch };
+      return { ...(await offsetForTimestamp(partition, timestampMs, readableEnd(partition, isolation))), leaderEpoch };
     case 'MAX_TIMESTAMP':
-      return { ...(await offsetOfMaxTimestamp(partition)), leaderEpoch };
+      return { ...(await offsetOfMaxTimestamp(partition, readableEnd(partition, isolation))), leaderEpoch };
   }
 }
 
-async function offsetForTimestamp(partition: Partition, targetMs: number): Promise<{ offset: number; timestampMs: number }> {
+/** Lookups answer only offsets the reader may fetch: below the LSO for read_committed (Kafka's lastFetchableOffset). */
+function readableEnd(partition: Partition, isolation: 'read_uncommitted' | 'read_committed'): number {
+  return isolation === 'read_committed' ? partition.lastStableOffset : partition.highWatermark;
+}
+
+async function offsetForTimestamp(partition: Partition, targetMs: number, highWatermark: number): Promise<{ offset: number; timestampMs: number }> {
   const none = { offset: -1, timestampMs: -1 };
   const hint = await partition.log.offsetForTimestamp(targetMs);
   if (hint === undefined) return none;
-  const highWatermark = partition.highWatermark;
   let position = Math.max(hint.batchBaseOffset, partition.logStartOffset);
   for (let scanned = 0; scanned < MAX_TIMESTAMP_SCAN_BATCHES && position < highWatermark;) {
     const { records: bytes } = await partition.log.read(position, SCAN_READ_BYTES, { maxOffset: highWatermark, minOneBatch: true });
@@ -55,10 +62,9 @@ async function offsetForTimestamp(partition: Partition, targetMs: number): Promi
 }
 
 /** KIP-734: the offset of the record with the largest timestamp (the first such record). */
-async function offsetOfMaxTimestamp(partition: Partition): Promise<{ offset: number; timestampMs: number }> {
+async function offsetOfMaxTimestamp(partition: Partition, highWatermark: number): Promise<{ offset: number; timestampMs: number }> {
   const none = { offset: -1, timestampMs: -1 };
   const hint = partition.log.maxTimestamp();
-  const highWatermark = partition.highWatermark;
   if (hint === undefined || hint.batchBaseOffset >= highWatermark) return none;
   const position = Math.max(hint.batchBaseOffset, partition.logStartOffset);
   const { records: bytes } = await partition.log.read(position, 1, { maxOffset: highWatermark, minOneBatch: true });

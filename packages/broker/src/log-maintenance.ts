@@ -32,10 +32,13 @@ export interface MaintainedLog {
   readonly topic: string;
   readonly partition: number;
   readonly topicConfig: { readonly cleanupPolicy: string };
+  /** The cleaner never touches offsets at or above it (undecided transactions); absent: the log's HW. */
+  readonly lastStableOffset?: number;
   /** The two PartitionLogPort operations maintenance calls (a log without a cleaner has no compact). */
   readonly log: {
+    readonly highWatermark?: number;
     applyRetention(nowMs: number): Promise<void>;
-    compact?(nowMs: number): Promise<void>;
+    compact?(nowMs: number, options: { readonly lastStableOffset: number }): Promise<void>;
   };
 }
 
@@ -113,7 +116,9 @@ export class LogMaintenance {
       if (this.state === 'closed') return;
       try {
         if (pass === 'retention') await hosted.log.applyRetention(this.options.nowMs());
-        else if (hosted.topicConfig.cleanupPolicy.includes('compact') && hosted.log.compact !== undefined) await hosted.log.compact(this.options.nowMs());
+        else if (hosted.topicConfig.cleanupPolicy.includes('compact') && hosted.log.compact !== undefined) {
+          await hosted.log.compact(this.options.nowMs(), { lastStableOffset: hosted.lastStableOffset ?? hosted.log.highWatermark ?? 0 });
+        }
       } catch (err) {
         this.options.logger.warn({ err, topic: hosted.topic, partition: hosted.partition, pass }, 'log maintenance failed');
       }

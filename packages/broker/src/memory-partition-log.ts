@@ -2,7 +2,7 @@
 // the storage adapter: whole batches, offsets stamped from the log end offset, epochs recorded.
 import { type BatchHeader, batchesIn, setLogAppendTime, stampBatch } from '@tributary/protocol';
 import { ApiError, assert } from './errors.js';
-import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from './partition-log.js';
+import type { AbortedTxn, EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from './partition-log.js';
 import type { TopicConfig } from './topic-config.js';
 
 interface StoredBatch {
@@ -15,6 +15,8 @@ interface StoredBatch {
 
 export class MemoryPartitionLog implements PartitionLogPort {
   private readonly batches: StoredBatch[] = [];
+  /** The aborted-transaction index, in marker-offset order. */
+  private readonly aborted: AbortedTxn[] = [];
   private hw = 0;
   /** Log start = LEO of an empty log (after truncateFullyAndStartAt). */
   private emptyStartOffset = 0;
@@ -85,15 +87,29 @@ export class MemoryPartitionLog implements PartitionLogPort {
     return { firstOffset: baseOffset, lastOffset: expected - 1, logAppendTimeMs: -1 };
   }
 
+  async appendAbortedTxn(txn: AbortedTxn): Promise<void> {
+    assert(txn.firstOffset <= txn.lastOffset && txn.lastOffset < this.logEndOffset, `aborted transaction [${txn.firstOffset}, ${txn.lastOffset}] outside the log ending at ${this.logEndOffset}`);
+    const last = this.aborted[this.aborted.length - 1];
+    if (this.aborted.some((a) => a.producerId === txn.producerId && a.lastOffset === txn.lastOffset)) return; // a recovery scan re-adding it
+    assert(last === undefined || txn.lastOffset > last.lastOffset, `aborted transaction marker ${txn.lastOffset} does not follow ${last?.lastOffset}`);
+    this.aborted.push(txn);
+  }
+
+  async abortedTransactions(fetchOffset: number, upperBoundOffset: number): Promise<readonly AbortedTxn[]> {
+    return this.aborted.filter((a) => a.lastOffset >= fetchOffset && a.firstOffset < upperBoundOffset);
+  }
+
   async truncateTo(offset: number): Promise<void> {
     // Whole batches: a batch straddling `offset` cannot happen (truncation points are batch boundaries).
     while ((this.batches[this.batches.length - 1]?.baseOffset ?? -1) >= offset) this.batches.pop();
+    while ((this.aborted[this.aborted.length - 1]?.lastOffset ?? -1) >= offset) this.aborted.pop();
     if (this.assigned !== undefined && this.assigned.startOffset >= offset) this.assigned = undefined;
     this.hw = Math.min(this.hw, this.logEndOffset);
   }
 
   async truncateFullyAndStartAt(offset: number): Promise<void> {
     this.batches.length = 0;
+    this.aborted.length = 0;
     this.emptyStartOffset = offset;
     this.hw = offset;
   }
@@ -157,12 +173,15 @@ export class MemoryPartitionLog implements PartitionLogPort {
     while (total > this.config.retentionBytes && this.batches.length > 1 && (this.batches[0]?.lastOffset ?? Infinity) < this.hw) {
       total -= this.batches.shift()?.bytes.length ?? 0;
     }
+    // Index entries whose marker is gone with its batch go too (storage drops a deleted segment's .txnindex).
+    while ((this.aborted[0]?.lastOffset ?? Infinity) < this.logStartOffset) this.aborted.shift();
   }
 
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
   async delete(): Promise<void> {
     this.batches.length = 0;
+    this.aborted.length = 0;
     this.hw = 0;
   }
 }

@@ -9,6 +9,11 @@ import {
   DEFAULT_OFFSETS_TOPIC_SEGMENT_BYTES,
 } from './groups/group-coordinator-config.js';
 import { formatHostPort, parseHostPort, type HostPort } from './host-port.js';
+import {
+  DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS, DEFAULT_TRANSACTION_ABORT_TIMED_OUT_CLEANUP_INTERVAL_MS, DEFAULT_TRANSACTION_MAX_TIMEOUT_MS,
+  DEFAULT_TRANSACTION_REMOVE_EXPIRED_CLEANUP_INTERVAL_MS, DEFAULT_TRANSACTION_STATE_LOG_MIN_ISR, DEFAULT_TRANSACTION_STATE_LOG_NUM_PARTITIONS,
+  DEFAULT_TRANSACTION_STATE_LOG_REPLICATION_FACTOR, DEFAULT_TRANSACTION_STATE_LOG_SEGMENT_BYTES,
+} from './transactions/transaction-coordinator-config.js';
 import { DEFAULT_LOG_CLEANER_BACKOFF_MS, DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS } from './log-maintenance.js';
 
 export type NodeRole = 'broker' | 'controller';
@@ -91,6 +96,15 @@ export interface NodeConfig {
   readonly groupMinSessionTimeoutMs: number;
   readonly groupMaxSessionTimeoutMs: number;
   readonly groupTickIntervalMs: number;
+  /** Transactions: see the key table (transaction.*, transactional.id.*). */
+  readonly transactionStateLogNumPartitions: number;
+  readonly transactionStateLogReplicationFactor: number;
+  readonly transactionStateLogMinIsr: number;
+  readonly transactionStateLogSegmentBytes: number;
+  readonly transactionMaxTimeoutMs: number;
+  readonly transactionalIdExpirationMs: number;
+  readonly transactionAbortTimedOutTransactionCleanupIntervalMs: number;
+  readonly transactionRemoveExpiredTransactionCleanupIntervalMs: number;
 }
 
 /** Room for everything in a request that is not record bytes (framing, topic names, ...). */
@@ -240,6 +254,14 @@ export const NODE_CONFIG_KEYS = {
   'group.min.session.timeout.ms': { field: 'groupMinSessionTimeoutMs', schema: intString(1, 24 * HOUR_MS), default: String(DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS), doc: 'Smallest session timeout a member may ask for (else INVALID_SESSION_TIMEOUT), milliseconds.' },
   'group.max.session.timeout.ms': { field: 'groupMaxSessionTimeoutMs', schema: intString(1, 24 * HOUR_MS), default: String(DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS), doc: 'Largest session timeout a member may ask for (else INVALID_SESSION_TIMEOUT), milliseconds.' },
   'group.tick.interval.ms': { field: 'groupTickIntervalMs', schema: intString(1, 60 * 1000), default: String(DEFAULT_GROUP_TICK_INTERVAL_MS), doc: 'How often the group coordinator checks session expiry, rebalance deadlines and offset retention, milliseconds (Tributary\'s; Kafka has no such key).' },
+  'transaction.state.log.num.partitions': { field: 'transactionStateLogNumPartitions', schema: intString(1, PARTITIONS_PER_TOPIC_MAX), default: String(DEFAULT_TRANSACTION_STATE_LOG_NUM_PARTITIONS), doc: 'Partitions of __transaction_state when this node creates it (the first FindCoordinator of a transactional id).' },
+  'transaction.state.log.replication.factor': { field: 'transactionStateLogReplicationFactor', schema: intString(1, 32), default: String(DEFAULT_TRANSACTION_STATE_LOG_REPLICATION_FACTOR), doc: 'Replication factor of __transaction_state (capped by the live brokers when it is created).' },
+  'transaction.state.log.min.isr': { field: 'transactionStateLogMinIsr', schema: intString(1, 32), default: String(DEFAULT_TRANSACTION_STATE_LOG_MIN_ISR), doc: 'min.insync.replicas of __transaction_state (capped by its replication factor); every state change is written with acks=all.' },
+  'transaction.state.log.segment.bytes': { field: 'transactionStateLogSegmentBytes', schema: intString(61, 2 ** 31 - 1), default: String(DEFAULT_TRANSACTION_STATE_LOG_SEGMENT_BYTES), doc: 'segment.bytes of __transaction_state, bytes.' },
+  'transaction.max.timeout.ms': { field: 'transactionMaxTimeoutMs', schema: intString(1, 2 ** 31 - 1), default: String(DEFAULT_TRANSACTION_MAX_TIMEOUT_MS), doc: 'Largest transaction.timeout.ms a producer may ask for (else INVALID_TRANSACTION_TIMEOUT), milliseconds.' },
+  'transactional.id.expiration.ms': { field: 'transactionalIdExpirationMs', schema: intString(1, 2 ** 31 - 1), default: String(DEFAULT_TRANSACTIONAL_ID_EXPIRATION_MS), doc: 'A transactional id with no transaction for this long is forgotten (a tombstone in __transaction_state), milliseconds.' },
+  'transaction.abort.timed.out.transaction.cleanup.interval.ms': { field: 'transactionAbortTimedOutTransactionCleanupIntervalMs', schema: intString(1, 2 ** 31 - 1), default: String(DEFAULT_TRANSACTION_ABORT_TIMED_OUT_CLEANUP_INTERVAL_MS), doc: 'How often the transaction coordinator aborts transactions open longer than their transaction.timeout.ms, milliseconds.' },
+  'transaction.remove.expired.transaction.cleanup.interval.ms': { field: 'transactionRemoveExpiredTransactionCleanupIntervalMs', schema: intString(1, 2 ** 31 - 1), default: String(DEFAULT_TRANSACTION_REMOVE_EXPIRED_CLEANUP_INTERVAL_MS), doc: 'How often the transaction coordinator removes transactional ids past transactional.id.expiration.ms, milliseconds.' },
   'log.level': { field: 'logLevel', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', doc: 'pino log level.' },
 } as const satisfies Record<string, KeySpec>;
 
@@ -373,6 +395,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   }
   if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
     issues.push({ key: 'group.min.session.timeout.ms, group.max.session.timeout.ms', message: `group.min.session.timeout.ms (${config.groupMinSessionTimeoutMs}) must be ≤ group.max.session.timeout.ms (${config.groupMaxSessionTimeoutMs})` });
+  }
+  if (config.transactionStateLogMinIsr > config.transactionStateLogReplicationFactor) {
+    issues.push({ key: 'transaction.state.log.min.isr, transaction.state.log.replication.factor', message: `transaction.state.log.min.isr (${config.transactionStateLogMinIsr}) must be ≤ transaction.state.log.replication.factor (${config.transactionStateLogReplicationFactor}), or no transaction could ever be written` });
   }
   if (config.replicaFetchMaxBytes > config.replicaFetchResponseMaxBytes) {
     issues.push({ key: 'replica.fetch.max.bytes, replica.fetch.response.max.bytes', message: `replica.fetch.max.bytes (${config.replicaFetchMaxBytes}) must be ≤ replica.fetch.response.max.bytes (${config.replicaFetchResponseMaxBytes})` });

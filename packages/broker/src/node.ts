@@ -30,6 +30,14 @@ import { registerReplicaService } from './replication/replica-service.js';
 import { storageLogFactory } from './adapters/storage-partition-log.js';
 import { GroupCoordinator } from './groups/group-coordinator.js';
 import { registerGroupsService } from './groups/groups-service.js';
+import { OFFSETS_TOPIC } from './groups/group-records.js';
+import { grpcTxnTransport } from './adapters/grpc-txn-transport.js';
+import { PartitionTransactions } from './partition-transactions.js';
+import { TransactionCoordinator } from './transactions/transaction-coordinator.js';
+import { registerTransactionsService } from './transactions/transactions-service.js';
+import { CoordinatorTxnVerifier } from './transactions/txn-verifier.js';
+import type { TxnVerifier } from './transactions/txn-ports.js';
+import { transactionCoordinatorConfig } from './component-configs.js';
 
 /** How long close() lets in-flight calls finish before cutting them off. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5000;
@@ -152,10 +160,23 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
   });
   const metadata = cluster.metadata;
   const notifier = new ChangeNotifier();
+  // The verifier needs the transaction coordinator, which needs the replica manager: it is bound below.
+  let txnVerifier: TxnVerifier | undefined;
   const replicas = new ReplicaManager({
     nodeId: config.nodeId, config, metadata, openLog, notifier, nowMs, logger: rootLogger.child({ component: 'replica-manager' }),
     replication: cluster.replicationOptions(), onReplicaOffline: () => cluster.heartbeatNow(),
+    txnVerifier: {
+      verify: (input) => (txnVerifier === undefined ? Promise.resolve('COORDINATOR_NOT_AVAILABLE' as const) : txnVerifier.verify(input)),
+    },
   });
+  const partitionTransactions = new PartitionTransactions({ replicas, nowMs });
+  const txnTransport = grpcTxnTransport({ clusterId: identity.clusterId, nodeId: config.nodeId });
+  const transactions = new TransactionCoordinator({
+    nodeId: config.nodeId, metadata, commands: metadata, replicas, notifier, nowMs,
+    config: transactionCoordinatorConfig(config), markerWriter: partitionTransactions, markerTransport: txnTransport,
+    logger: rootLogger.child({ component: 'transaction-coordinator' }),
+  });
+  txnVerifier = new CoordinatorTxnVerifier({ nodeId: config.nodeId, coordinator: transactions, transport: txnTransport, logger: rootLogger.child({ component: 'txn-verifier' }) });
 
   const metrics = createBrokerMetrics({
     nodeId: config.nodeId,
@@ -179,7 +200,7 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
   const shutdown = new AbortController();
   const background = new Set<Promise<unknown>>();
   server.addService(BrokerService, createBrokerHandlers({
-    config, metadata, commands: metadata, replicas, notifier, metrics, nowMs,
+    config, metadata, commands: metadata, replicas, notifier, metrics, nowMs, transactions,
     logger: rootLogger.child({ component: 'broker-service' }),
     shutdownSignal: shutdown.signal,
     trackBackground: (work) => {
@@ -194,13 +215,18 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
   });
   const groups = new GroupCoordinator({
     nodeId: config.nodeId, metadata, commands: metadata, replicas, notifier, nowMs,
-    config: groupCoordinatorConfig(config), logger: rootLogger.child({ component: 'group-coordinator' }),
+    config: groupCoordinatorConfig(config), logger: rootLogger.child({ component: 'group-coordinator' }), txnVerifier,
   });
   const maintenance = new LogMaintenance({
     config: logMaintenanceConfig(config), logs: () => replicas.hostedPartitions(), nowMs,
     logger: rootLogger.child({ component: 'log-maintenance' }),
   });
-  registerGroupsService(server, { coordinator: groups, logger: rootLogger.child({ component: 'groups-service' }) });
+  registerGroupsService(server, { coordinator: groups, transactions, logger: rootLogger.child({ component: 'groups-service' }) });
+  registerTransactionsService(server, {
+    nodeId: config.nodeId, coordinator: transactions, partitions: partitionTransactions, metadata, nowMs,
+    offsetsPartitionFor: (groupId) => groups.partitionFor(groupId), offsetsTopic: OFFSETS_TOPIC,
+    logger: rootLogger.child({ component: 'transactions-service' }),
+  });
   server.addService(AdminService, createAdminHandlers({
     config, metadata, commands: metadata, replicas, logger: rootLogger.child({ component: 'admin-service' }),
   }));
@@ -247,6 +273,7 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
     http = await startHttpServer({ listen: config.httpListen, registry: metrics.registry, isReady });
   }
   groups.start();
+  transactions.start();
   maintenance.start();
   for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'SERVING');
   const unsubscribeDriver = controller?.onDriverRunningChange((running) => {
@@ -268,6 +295,7 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
       cluster.follower.close();
       for (const service of ['', 'tributary.v1.Broker', 'tributary.v1.Admin']) health.setStatus(service, 'NOT_SERVING');
       groups.close();
+      transactions.close();
       await maintenance.close();
       shutdown.abort();
       notifier.notifyAll();
@@ -283,6 +311,7 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
       });
       await Promise.allSettled([...background]);
       await http?.close();
+      txnTransport.close();
       await cluster.close();
       const clean = await replicas.shutdown();
       if (clean) await writeCleanShutdownMarker(config.dataDir);

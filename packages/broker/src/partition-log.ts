@@ -28,6 +28,19 @@ export interface EpochEndOffset {
   readonly endOffset: number;
 }
 
+/**
+ * One aborted transaction of one producer (Kafka's AbortedTxn, the `.txnindex` entry): its records lie in
+ * [firstOffset, lastOffset], lastOffset being the offset of its ABORT marker. lastStableOffset: the
+ * partition's last stable offset once the marker was written (the first offset of the earliest
+ * transaction still open then, or lastOffset + 1).
+ */
+export interface AbortedTxn {
+  readonly producerId: number;
+  readonly firstOffset: number;
+  readonly lastOffset: number;
+  readonly lastStableOffset: number;
+}
+
 export interface PartitionLogPort {
   readonly logStartOffset: number;
   /** Next offset to be assigned. */
@@ -84,9 +97,34 @@ export interface PartitionLogPort {
   /** Applies changed topic configs (retention, segment size, flush) to the live log. */
   updateConfig(config: TopicConfig): void;
 
+  /**
+   * Indexes an aborted transaction (in the segment holding its marker), once its marker's append was
+   * issued and before the last stable offset passes its first offset (a reader must never find aborted
+   * data below the LSO without its entry). Entries come in marker-offset order; one already indexed (a
+   * recovery scan re-adding it) is not added twice.
+   */
+  appendAbortedTxn(txn: AbortedTxn): Promise<void>;
+
+  /**
+   * After open: the aborted index may lack entries for ABORT markers at offsets ≥ this (an unclean stop
+   * lost them): the producer-state rebuild must replay markers from at most here. null/absent: complete.
+   */
+  readonly txnIndexIncompleteFrom?: number | null;
+
+  /**
+   * The aborted transactions that overlap [fetchOffset, upperBoundOffset): lastOffset ≥ fetchOffset and
+   * firstOffset < upperBoundOffset, in marker-offset order (what a read_committed fetch returns). Entries
+   * whose marker was truncated away are gone; retention drops those of deleted segments.
+   */
+  abortedTransactions(fetchOffset: number, upperBoundOffset: number): Promise<readonly AbortedTxn[]>;
+
   applyRetention(nowMs: number): Promise<void>;
-  /** cleanup.policy=compact: keeps the last record per key in closed segments (absent in logs without a cleaner). */
-  compact?(nowMs: number): Promise<void>;
+  /**
+   * cleanup.policy=compact: keeps the last record per key in closed segments (absent in logs without a
+   * cleaner). Nothing at or above `lastStableOffset` is cleaned (open transactions' records and markers
+   * are not decided yet); below it, aborted transactions' records are removed as Kafka's cleaner does.
+   */
+  compact?(nowMs: number, options: { readonly lastStableOffset: number }): Promise<void>;
   flush(): Promise<void>;
   close(): Promise<void>;
   /** Closes and removes the log's directory. */

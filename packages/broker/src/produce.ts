@@ -99,7 +99,11 @@ async function producePartition(
       for (const header of headers) validateProducedBatch(batches, header, { maxUncompressedBytes: config.maxMessageBytes });
     }
     // The headers validated here travel with the bytes to the log: nothing below parses them again.
-    const appended = await partition.appendAsLeader(batches, { requiredAcks: request.acks, nowMs, headers });
+    const appended = await partition.appendAsLeader(batches, {
+      requiredAcks: request.acks, nowMs, headers,
+      ...(request.transactionalId === undefined ? {} : { transactionalId: request.transactionalId }),
+      ...(request.origin === undefined ? {} : { origin: request.origin }),
+    });
     if (request.acks === -1) {
       await awaitHighWatermark({ topic, partition: input.partition, offset: appended.lastOffset + 1, timeoutMs: request.timeoutMs, deps, signal });
     }

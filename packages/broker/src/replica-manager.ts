@@ -26,7 +26,7 @@ import { ChangeNotifier, logEndOffsetKey, partitionKey } from './change-notifier
 import { ApiError } from './errors.js';
 import type { MetadataChange, MetadataView, PartitionInfo } from './metadata-view.js';
 import type { NodeConfig } from './node-config.js';
-import { Partition } from './partition.js';
+import { Partition, type TxnMarkerInput } from './partition.js';
 import type { LogFactory } from './partition-log.js';
 import { resolveTopicConfig } from './topic-config.js';
 import type { ReplicationOptions } from './replication/replication-options.js';
@@ -122,6 +122,39 @@ export class ReplicaManager {
   addTxnMarkerListener(listener: TxnMarkerListener): () => void {
     this.txnMarkerListeners.add(listener);
     return () => this.txnMarkerListeners.delete(listener);
+  }
+
+  /**
+   * Writes a COMMIT/ABORT marker on a partition this broker leads (Partition.writeTxnMarker: fencing of
+   * coordinator and producer epochs), then waits until it is committed — the high watermark past it —
+   * and reports it to the marker listeners. NOT_LEADER_OR_FOLLOWER when leadership is lost (or changes
+   * epoch) first, REQUEST_TIMED_OUT after `timeoutMs`; both retriable, the coordinator sends again.
+   */
+  async writeTxnMarker(
+    marker: TxnMarkerInput & { readonly topic: string; readonly partition: number },
+    options: { readonly timeoutMs: number; readonly signal?: AbortSignal },
+  ): Promise<{ readonly offset: number }> {
+    const { topic, partition: index } = marker;
+    const partition = this.getPartition(topic, index);
+    const leaderEpoch = partition.leaderEpoch;
+    const { offset } = await partition.writeTxnMarker(marker, { nowMs: this.nowMs() });
+    const key = partitionKey(topic, index);
+    const deadline = this.nowMs() + options.timeoutMs;
+    for (;;) {
+      const current = this.findPartition(topic, index);
+      if (current !== partition || !partition.isLeader || partition.leaderEpoch !== leaderEpoch) {
+        throw new ApiError('NOT_LEADER_OR_FOLLOWER', `lost leadership of ${key} (epoch ${leaderEpoch}) before the transaction marker at offset ${offset} was committed`);
+      }
+      if (partition.highWatermark > offset) break;
+      const remaining = deadline - this.nowMs();
+      const outcome = remaining > 0 ? await this.options.notifier.wait([key], remaining, options.signal) : 'timeout';
+      if (outcome === 'aborted') throw new ApiError('REQUEST_TIMED_OUT', `the transaction marker write on ${key} was cancelled`);
+      if (outcome === 'timeout' && partition.highWatermark <= offset) {
+        throw new ApiError('REQUEST_TIMED_OUT', `the high watermark of ${key} did not pass the transaction marker at offset ${offset} within ${options.timeoutMs} ms`);
+      }
+    }
+    this.notifyTxnMarker({ topic, partition: index, producerId: marker.producerId, producerEpoch: marker.producerEpoch, committed: marker.committed, offset });
+    return { offset };
   }
 
   /** Reports a committed marker to the listeners (a throwing listener is logged, never propagated). */
@@ -378,6 +411,7 @@ export class ReplicaManager {
         },
         onHighWatermarkChange: () => this.options.notifier.notify(key),
         onLogEndOffsetChange: () => this.options.notifier.notify(logEndOffsetKey(info.topic, info.partition)),
+        ...(this.options.txnVerifier === undefined ? {} : { txnVerifier: this.options.txnVerifier }),
         ...(this.partitionReplication() === undefined ? {} : { replication: this.partitionReplication()! }),
       });
       loaded = await partition.loadProducerState();

@@ -25,7 +25,8 @@ describe('node lifecycle: restarts, recovery, deletion, live configs, shutdown, 
       const [p1, p2] = [await pid(), await pid()];
       expect(p2).toBe(p1 + 1);
       const txn = await call(t.broker, t.broker.initProducerId, { transactionalId: 'tx-1', producerId: -1, producerEpoch: -1 });
-      expect(codeName(txn.error)).toBe('INVALID_REQUEST');
+      // A transactional id goes to the transaction coordinator, which refuses a missing (0) transaction timeout.
+      expect(codeName(txn.error)).toBe('INVALID_TRANSACTION_TIMEOUT');
       t = await t.restart();
       // Producer ids are never handed out twice, even across restarts.
       expect(await pid()).toBeGreaterThan(p2);

@@ -89,4 +89,16 @@ describe('LogMaintenance', () => {
     await maintenance.runCleaner();
     expect(events.length).toBeLessThanOrEqual(1); // nothing runs once closed
   });
+
+  it('gives the cleaner each partition\'s last stable offset (it never cleans undecided transactions)', async () => {
+    const seen: { lastStableOffset: number }[] = [];
+    const logs: MaintainedLog[] = [{
+      topic: 'k', partition: 0, topicConfig: { cleanupPolicy: 'compact' }, lastStableOffset: 7,
+      log: { highWatermark: 12, applyRetention: async () => undefined, compact: async (_nowMs, options) => { seen.push(options); } },
+    }];
+    const maintenance = new LogMaintenance({ config: { retentionCheckIntervalMs: 1_000_000, cleanerEnable: true, cleanerBackoffMs: 1_000_000 }, logs: () => logs, nowMs: () => 0, logger: silentLogger });
+    await maintenance.runCleaner();
+    await maintenance.close();
+    expect(seen).toEqual([{ lastStableOffset: 7 }]);
+  });
 });

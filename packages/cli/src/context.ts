@@ -3,7 +3,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import { parseBrokers, resolveBrokersText } from './parse/brokers.js';
-import type { AdminPort, ClusterConnector, Connect, ConsumerPort, ProducerPort, ProducerSettings } from './ports.js';
+import type { AdminPort, ClusterConnector, Connect, ConsumerPort, ConsumerSettings, ProducerPort, ProducerSettings, TransactionsPort } from './ports.js';
 
 export interface RunIo {
   readonly stdin: Readable;
@@ -60,8 +60,12 @@ export class CommandContext {
     return this.track((await this.connection()).producer(settings));
   }
 
-  async consumer(): Promise<ConsumerPort> {
-    return this.track((await this.connection()).consumer());
+  async consumer(settings: ConsumerSettings = {}): Promise<ConsumerPort> {
+    return this.track((await this.connection()).consumer(settings));
+  }
+
+  async transactions(): Promise<TransactionsPort> {
+    return this.track((await this.connection()).transactions());
   }
 
   /** Closes every client this run opened, newest first; close errors are not the command's result. */

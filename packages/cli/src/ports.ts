@@ -81,11 +81,53 @@ export interface AdminPort {
   close(): Promise<void>;
 }
 
+export interface ConsumerSettings {
+  /** Default read_uncommitted. read_committed: records of aborted transactions are skipped, and reads stop at the last stable offset. */
+  readonly isolationLevel?: 'read_uncommitted' | 'read_committed' | undefined;
+}
+
+export interface TransactionSummary {
+  readonly transactionalId: string;
+  readonly producerId: number;
+  readonly state: string;
+}
+
+export interface TransactionDetails {
+  readonly transactionalId: string;
+  readonly state: string;
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly transactionTimeoutMs: number;
+  /** null when no transaction is open. */
+  readonly transactionStartTimeMs: number | null;
+  readonly topicPartitions: readonly { readonly topic: string; readonly partition: number }[];
+}
+
+export interface ActiveProducer {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  readonly lastSequence: number;
+  readonly lastTimestampMs: number;
+  readonly coordinatorEpoch: number;
+  /** First offset of the producer's open transaction on the partition; null when none is open. */
+  readonly currentTransactionStartOffset: number | null;
+}
+
+export interface TransactionsPort {
+  listTransactions(filters: { readonly states: readonly string[]; readonly producerIds: readonly number[]; readonly durationFilterMs: number }): Promise<TransactionSummary[]>;
+  /** Throws a typed error (TRANSACTIONAL_ID_NOT_FOUND) for an unknown id. */
+  describeTransaction(transactionalId: string): Promise<TransactionDetails>;
+  describeProducers(topic: string, partition: number): Promise<ActiveProducer[]>;
+  abortTransaction(spec: { readonly topic: string; readonly partition: number; readonly producerId: number; readonly producerEpoch: number; readonly coordinatorEpoch: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** One connection context per command run; everything it creates is closed by the runner. */
 export interface ClusterConnector {
   admin(): AdminPort;
   producer(settings: ProducerSettings): ProducerPort;
-  consumer(): ConsumerPort;
+  consumer(settings?: ConsumerSettings): ConsumerPort;
+  transactions(): TransactionsPort;
 }
 
 export type Connect = (brokers: readonly string[]) => ClusterConnector;

@@ -26,6 +26,7 @@ export interface RunDeps {
 
 /** Group commands load @tributary/client lazily, like the other client commands. */
 const loadGroupCommands = async () => import('./commands/group.js');
+const loadTxnCommands = async () => import('./commands/txn.js');
 const defaultLoadConnect = async (): Promise<Connect> => (await import('./adapters/tributary-client.js')).connectTributary;
 const defaultLoadNodeRuntime = async (): Promise<NodeRuntime> => (await import('@tributary/broker')) as unknown as NodeRuntime;
 
@@ -235,13 +236,16 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .addOption(new Option('--format <format>', 'json lines, or text (values only)').choices(['text', 'json']))
     .option('--exit-at-end', 'stop when every partition reaches its high watermark as of the start')
     .option('-g, --group <id>', 'consume as a member of this consumer group (commits what it prints; -o start|end applies without a commit)')
+    .addOption(new Option('--isolation-level <level>', 'isolation.level: read_committed skips aborted transactions and stops at the last stable offset')
+      .choices(['read_uncommitted', 'read_committed']).default('read_uncommitted'))
     .action(
-      action(async (ctx, name: string, options: { offset: string; num?: number; partition?: string[]; template?: string; format?: string; exitAtEnd?: boolean; group?: string }) =>
+      action(async (ctx, name: string, options: { offset: string; num?: number; partition?: string[]; template?: string; format?: string; exitAtEnd?: boolean; group?: string; isolationLevel: 'read_uncommitted' | 'read_committed' }) =>
         options.group !== undefined
           ? (await loadGroupCommands()).groupConsume(ctx, name, options.group, {
             count: options.num, template: options.template,
             format: (options.format ?? (options.template === undefined ? 'json' : 'text')) as OutputFormat,
             reset: options.offset === 'end' || options.offset === 'latest' ? 'latest' : 'earliest',
+            isolationLevel: options.isolationLevel,
           })
           : consume(ctx, name, {
           offset: options.offset,
@@ -250,6 +254,7 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
           template: options.template,
           format: (options.format ?? (options.template === undefined ? 'json' : 'text')) as OutputFormat,
           exitAtEnd: options.exitAtEnd === true,
+          isolationLevel: options.isolationLevel,
         }),
       ),
     );
@@ -287,6 +292,48 @@ function buildProgram(io: RunIo, action: Action, deps: RunDeps): Command {
     .description('delete an Empty group and its committed offsets')
     .argument('<group>')
     .action(action(async (ctx, id: string) => (await loadGroupCommands()).groupDelete(ctx, id)));
+
+  // ---- transactions ----
+  const txn = program.command('txn').description('list and describe transactions; find and abort a hanging one (kafka-transactions.sh)');
+  txn
+    .command('list')
+    .alias('ls')
+    .description('transactional ids with their producer id and state, from every coordinator')
+    .option('--state <state>', 'only this state, e.g. Ongoing (repeatable)', collect)
+    .option('--producer-id <id>', 'only this producer id (repeatable)', (v: string, prev: number[] | undefined) => [...(prev ?? []), intArg('--producer-id')(v)])
+    .option('--duration-filter-ms <ms>', 'only transactions open longer than this', intArg('--duration-filter-ms'), 0)
+    .addOption(formatOption())
+    .action(action(async (ctx, options: { state?: string[]; producerId?: number[]; durationFilterMs: number; format: string }) =>
+      (await loadTxnCommands()).txnList(ctx, { states: options.state ?? [], producerIds: options.producerId ?? [], durationFilterMs: options.durationFilterMs, format: parseOutputFormat(options.format) })));
+  txn
+    .command('describe')
+    .description('state, producer id/epoch, timeout, start time and partitions of one transactional id')
+    .requiredOption('--transactional-id <id>', 'the transactional.id')
+    .addOption(formatOption())
+    .action(action(async (ctx, options: { transactionalId: string; format: string }) =>
+      (await loadTxnCommands()).txnDescribe(ctx, options.transactionalId, parseOutputFormat(options.format))));
+  txn
+    .command('describe-producers')
+    .description('producers with state on a partition; TXN-START-OFFSET is the first offset of an open transaction')
+    .requiredOption('--topic <topic>', 'topic')
+    .requiredOption('--partition <p>', 'partition', partitionArg)
+    .addOption(formatOption())
+    .action(action(async (ctx, options: { topic: string; partition: number; format: string }) =>
+      (await loadTxnCommands()).txnDescribeProducers(ctx, options.topic, options.partition, parseOutputFormat(options.format))));
+  txn
+    .command('abort')
+    .description('abort a hanging transaction on one partition: by --start-offset, or by --producer-id, --producer-epoch and --coordinator-epoch')
+    .requiredOption('--topic <topic>', 'topic')
+    .requiredOption('--partition <p>', 'partition', partitionArg)
+    .option('--start-offset <offset>', 'the first offset of the open transaction (see describe-producers)', intArg('--start-offset'))
+    .option('--producer-id <id>', 'producer id', intArg('--producer-id'))
+    .option('--producer-epoch <epoch>', 'producer epoch', intArg('--producer-epoch', { max: 32767 }))
+    .option('--coordinator-epoch <epoch>', 'coordinator epoch', intArg('--coordinator-epoch', { max: 2_147_483_647 }))
+    .action(action(async (ctx, options: { topic: string; partition: number; startOffset?: number; producerId?: number; producerEpoch?: number; coordinatorEpoch?: number }) =>
+      (await loadTxnCommands()).txnAbort(ctx, {
+        topic: options.topic, partition: options.partition, startOffset: options.startOffset,
+        producerId: options.producerId, producerEpoch: options.producerEpoch, coordinatorEpoch: options.coordinatorEpoch,
+      })));
 
   // ---- perf ----
   const perf = program.command('perf').description('throughput and latency tests (kafka-*-perf-test style)');

@@ -7,6 +7,10 @@ import type {
   ClusterConnector,
   Connect,
   ConsumerPort,
+  ConsumerSettings,
+  ActiveProducer,
+  TransactionDetails,
+  TransactionsPort,
   ListOffsetsSpec,
   NewTopic,
   OutgoingRecord,
@@ -40,6 +44,14 @@ export class FakeCluster {
     nodes: [{ id: 1, roles: ['broker', 'controller'], address: '127.0.0.1:9092', fenced: false }],
   };
   brokersSeen: (readonly string[])[] = [];
+  readonly consumerSettings: ConsumerSettings[] = [];
+  /** Transactions as the coordinators know them. */
+  readonly transactions = new Map<string, TransactionDetails>();
+  /** `topic-partition` → producers with state there. */
+  readonly producers = new Map<string, ActiveProducer[]>();
+  /** AbortTransaction calls received. */
+  readonly aborts: { topic: string; partition: number; producerId: number; producerEpoch: number; coordinatorEpoch: number }[] = [];
+  readonly listFilters: unknown[] = [];
   private clockMs = 1_700_000_000_000;
 
   readonly connect: Connect = (brokers) => {
@@ -86,7 +98,43 @@ export class FakeCluster {
   }
 
   private connector(): ClusterConnector {
-    return { admin: () => this.admin(), producer: (s) => this.producer(s), consumer: () => this.consumer() };
+    return {
+      admin: () => this.admin(), producer: (s) => this.producer(s),
+      consumer: (settings = {}) => {
+        this.consumerSettings.push(settings);
+        return this.consumer();
+      },
+      transactions: () => this.transactionsPort(),
+    };
+  }
+
+  private transactionsPort(): TransactionsPort {
+    return {
+      listTransactions: async (filters) => {
+        this.listFilters.push(filters);
+        return [...this.transactions.values()]
+          .filter((t) => filters.states.length === 0 || filters.states.includes(t.state))
+          .filter((t) => filters.producerIds.length === 0 || filters.producerIds.includes(t.producerId))
+          .map((t) => ({ transactionalId: t.transactionalId, producerId: t.producerId, state: t.state }));
+      },
+      describeTransaction: async (id) => {
+        const t = this.transactions.get(id);
+        if (t === undefined) throw new TypedError('TRANSACTIONAL_ID_NOT_FOUND', `describe transaction ${id}: TRANSACTIONAL_ID_NOT_FOUND`);
+        return t;
+      },
+      describeProducers: async (topic, partition) => {
+        this.topic(topic);
+        return this.producers.get(`${topic}-${partition}`) ?? [];
+      },
+      abortTransaction: async (spec) => {
+        this.aborts.push({ ...spec });
+        const list = this.producers.get(`${spec.topic}-${spec.partition}`) ?? [];
+        const i = list.findIndex((p) => p.producerId === spec.producerId && p.producerEpoch === spec.producerEpoch);
+        if (i < 0) throw new TypedError('INVALID_PRODUCER_EPOCH', `no producer ${spec.producerId} with epoch ${spec.producerEpoch}`);
+        list[i] = { ...list[i]!, currentTransactionStartOffset: null };
+      },
+      close: async () => undefined,
+    };
   }
 
   private admin(): AdminPort {

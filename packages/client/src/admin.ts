@@ -10,6 +10,9 @@ import { AdminBatchError, ClientClosedError, TributaryClientError, errorFromWire
 import { listOffsets, type ListedOffset, type ListOffsetsRequest } from './list-offsets.js';
 import { SILENT_LOGGER, type ClientRuntimeOptions, type Logger } from './logger.js';
 import { withRetries } from './retry.js';
+import {
+  TransactionAdmin, type AbortTransactionSpec, type ListTransactionsFilters, type PartitionProducers, type TransactionDescription, type TransactionListing,
+} from './transaction-admin.js';
 
 export interface NewTopic {
   readonly topic: string;
@@ -123,12 +126,36 @@ export class Admin {
   readonly config: AdminConfig;
   private readonly logger: Logger;
   private readonly cluster: Cluster;
+  private readonly transactions: TransactionAdmin;
   private closed = false;
 
   constructor(options: AdminOptions = {}, runtime: ClientRuntimeOptions = {}) {
     this.config = parseAdminConfig(options);
     this.logger = runtime.logger ?? SILENT_LOGGER;
     this.cluster = new Cluster(this.config, this.logger, 'admin');
+    this.transactions = new TransactionAdmin(this.cluster, this.config);
+  }
+
+  // ---- transactions (transaction-admin.ts) ----
+
+  /** Transactional ids known to the coordinators, optionally filtered by state, producer id or age. */
+  listTransactions(filters: ListTransactionsFilters = {}): Promise<TransactionListing[]> {
+    return this.transactions.listTransactions(filters);
+  }
+
+  /** Each id's state, producer id/epoch, timeout, start time and partitions, from its coordinator. */
+  describeTransactions(transactionalIds: readonly string[]): Promise<TransactionDescription[]> {
+    return this.transactions.describeTransactions(transactionalIds);
+  }
+
+  /** The producers with state on each partition (open transactions show their first offset). */
+  describeProducers(tps: readonly { readonly topic: string; readonly partition: number }[]): Promise<PartitionProducers[]> {
+    return this.transactions.describeProducers(tps);
+  }
+
+  /** Aborts a producer's open (hanging) transaction on one partition by writing an ABORT marker there. */
+  abortTransaction(spec: AbortTransactionSpec): Promise<void> {
+    return this.transactions.abortTransaction(spec);
   }
 
   async createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean; ifNotExists?: boolean } = {}): Promise<CreatedTopic[]> {

@@ -4,7 +4,8 @@ import { decodeRecordBatch, encodeRecordBatch, isPartialBatchAt, type RecordBatc
 import type { ProducerBatch } from './accumulator.js';
 import type { CompressionType } from './config.js';
 
-export function encodeProducerBatch(batch: ProducerBatch, compression: CompressionType): Buffer {
+/** `transactional`: the batch belongs to a transaction (the attribute bit read_committed consumers filter on). */
+export function encodeProducerBatch(batch: ProducerBatch, compression: CompressionType, transactional = false): Buffer {
   const first = batch.records[0];
   if (first === undefined) throw new Error(`assertion: encoding empty batch for ${batch.topic}-${batch.partition}`);
   return encodeRecordBatch({
@@ -14,6 +15,7 @@ export function encodeProducerBatch(batch: ProducerBatch, compression: Compressi
     producerId: batch.producerId,
     producerEpoch: batch.producerEpoch,
     baseSequence: batch.baseSequence,
+    transactional,
   });
 }
 

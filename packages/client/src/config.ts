@@ -27,6 +27,8 @@ export const DEFAULT_BUFFER_MEMORY_BYTES = 33_554_432;
 export const DEFAULT_MAX_BLOCK_MS = 60_000;
 export const DEFAULT_MAX_REQUEST_SIZE_BYTES = 1_048_576;
 export const DEFAULT_ENABLE_IDEMPOTENCE = true;
+/** How long the coordinator lets a transaction stay open before aborting it (Kafka's default). */
+export const DEFAULT_TRANSACTION_TIMEOUT_MS = 60_000;
 /** With idempotence the broker keeps 5 batches per producer and partition; more in flight breaks ordering. */
 export const MAX_IN_FLIGHT_WITH_IDEMPOTENCE = 5;
 
@@ -78,6 +80,14 @@ export interface ProducerOptions extends CommonOptions {
   'max.block.ms'?: number;
   'max.request.size'?: number;
   'enable.idempotence'?: boolean;
+  /**
+   * Makes the producer transactional (initTransactions, beginTransaction, commitTransaction...). One
+   * id per producer instance that must not write twice: a new producer with the same id fences the old.
+   * Needs idempotence (it cannot be turned off).
+   */
+  'transactional.id'?: string;
+  /** How long a transaction may stay open before the coordinator aborts it (capped by the broker's transaction.max.timeout.ms). */
+  'transaction.timeout.ms'?: number;
   /** Not a Kafka string property: a function `(topic, key, numPartitions) => partition`. */
   partitioner?: Partitioner;
 }
@@ -132,6 +142,9 @@ export interface ProducerConfig extends CommonConfig {
   readonly maxBlockMs: number;
   readonly maxRequestSizeBytes: number;
   readonly enableIdempotence: boolean;
+  /** undefined = not transactional. */
+  readonly transactionalId: string | undefined;
+  readonly transactionTimeoutMs: number;
   readonly partitioner: Partitioner | undefined;
 }
 
@@ -213,6 +226,8 @@ const producerSchema = z.strictObject({
   'max.block.ms': int(0, INT32_MAX).default(DEFAULT_MAX_BLOCK_MS),
   'max.request.size': int(1, INT32_MAX).default(DEFAULT_MAX_REQUEST_SIZE_BYTES),
   'enable.idempotence': bool().optional(),
+  'transactional.id': z.string({ error: 'must be a string' }).min(1, { error: 'must not be empty' }).optional(),
+  'transaction.timeout.ms': int(1, INT32_MAX).default(DEFAULT_TRANSACTION_TIMEOUT_MS),
   partitioner: z.custom<Partitioner>((v) => typeof v === 'function', {
     error: 'must be a function (topic, key, numPartitions) => partition',
   }).optional(),
@@ -287,7 +302,9 @@ function commonRules(c: CommonConfig, issues: ConfigIssue[]): void {
  * Validates producer options. Cross-field rules (Kafka's): `delivery.timeout.ms >= linger.ms +
  * request.timeout.ms`; an explicit `enable.idempotence=true` needs `acks=all`, `retries > 0` and
  * `max.in.flight.requests.per.connection <= 5`. When idempotence is only defaulted on, a conflicting
- * setting turns it off instead (as the Java client does since 3.2).
+ * setting turns it off instead (as the Java client does since 3.2). `transactional.id` needs
+ * idempotence: an explicit `enable.idempotence=false`, or a setting idempotence cannot live with, is an
+ * error then (never silently non-transactional).
  */
 export function parseProducerConfig(options: ProducerOptions = {}): ProducerConfig {
   const p = parseWith('producer', producerSchema, options);
@@ -301,6 +318,15 @@ export function parseProducerConfig(options: ProducerOptions = {}): ProducerConf
     issues.push({
       field: 'enable.idempotence',
       message: 'needs acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5',
+    });
+  }
+  const transactionalId = p['transactional.id'];
+  if (transactionalId !== undefined && explicitIdempotence === false) {
+    issues.push({ field: 'transactional.id', message: 'needs idempotence: remove enable.idempotence=false' });
+  } else if (transactionalId !== undefined && explicitIdempotence !== true && !idempotenceCompatible) {
+    issues.push({
+      field: 'transactional.id',
+      message: 'needs idempotence, i.e. acks=all, retries > 0 and max.in.flight.requests.per.connection <= 5',
     });
   }
   if (p['delivery.timeout.ms'] < p['linger.ms'] + p['request.timeout.ms']) {
@@ -322,7 +348,9 @@ export function parseProducerConfig(options: ProducerOptions = {}): ProducerConf
     bufferMemoryBytes: p['buffer.memory'],
     maxBlockMs: p['max.block.ms'],
     maxRequestSizeBytes: p['max.request.size'],
-    enableIdempotence: explicitIdempotence ?? (DEFAULT_ENABLE_IDEMPOTENCE && idempotenceCompatible),
+    enableIdempotence: explicitIdempotence ?? (transactionalId !== undefined || (DEFAULT_ENABLE_IDEMPOTENCE && idempotenceCompatible)),
+    transactionalId,
+    transactionTimeoutMs: p['transaction.timeout.ms'],
     partitioner: p.partitioner,
   };
 }

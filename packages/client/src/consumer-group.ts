@@ -12,7 +12,9 @@ import type { ConsumerConfig } from './config.js';
 import { BrokerError, ClientClosedError, IllegalStateError, TributaryClientError, errorFromWire } from './errors.js';
 import { GroupRpc } from './group-rpc.js';
 import type { Logger } from './logger.js';
+import { backoffMs } from './retry.js';
 import { errorName } from './wire-errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface GroupTopicPartition {
   readonly topic: string;
@@ -23,6 +25,19 @@ export interface OffsetAndMetadata {
   /** The next offset to read. */
   readonly offset: number;
   readonly metadata?: string;
+}
+
+/**
+ * A group member's identity for a transactional offset commit (KIP-447): the group coordinator refuses
+ * the commit of a member that is no longer in this generation (a zombie after a rebalance).
+ */
+export interface ConsumerGroupMetadata {
+  readonly groupId: string;
+  /** -1 before the first join. */
+  readonly generationId: number;
+  /** '' before the first join. */
+  readonly memberId: string;
+  readonly groupInstanceId: string | null;
 }
 
 export interface RebalanceListener {
@@ -252,6 +267,17 @@ export class ConsumerGroup {
     }
   }
 
+  /** `groupMetadata()`: who this member is in which generation. */
+  metadata(): ConsumerGroupMetadata {
+    return { groupId: this.groupId, generationId: this.generation, memberId: this.memberId, groupInstanceId: this.args.config.groupInstanceId ?? null };
+  }
+
+  /**
+   * The committed offsets of `tps`. With isolation.level=read_committed they are asked with
+   * require_stable (KIP-447): a partition whose transactional commit is still pending answers
+   * UNSTABLE_OFFSET_COMMIT, retried with backoff for up to max.poll.interval.ms — starting from the
+   * commit before it would reprocess what the pending transaction already consumed.
+   */
   async committed(tps: readonly GroupTopicPartition[]): Promise<(GroupTopicPartition & { offset: number; metadata: string })[]> {
     const byTopic = new Map<string, number[]>();
     for (const tp of tps) {
@@ -259,12 +285,27 @@ export class ConsumerGroup {
       if (parts === undefined) byTopic.set(tp.topic, (parts = []));
       parts.push(tp.partition);
     }
-    const response = await this.rpc.call<tributary.v1.OffsetFetchResponse>('offsetFetch',
-      { groupId: this.groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) },
-      this.callOptions<tributary.v1.OffsetFetchResponse>((r) => r.error?.code ?? 0));
-    const code = response.error?.code ?? 0;
-    if (code !== 0) throw errorFromWire(code, response.error?.message ?? '', { context: 'offset fetch' });
-    return response.topics.flatMap((t) => (t.partitions ?? []).map((p) => ({ topic: t.topic ?? '', partition: p.partition ?? 0, offset: Number(p.committedOffset ?? -1), metadata: p.metadata ?? '' })));
+    const requireStable = this.args.config.isolationLevel === 'read_committed';
+    const deadlineMs = Date.now() + this.args.config.maxPollIntervalMs;
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.rpc.call<tributary.v1.OffsetFetchResponse>('offsetFetch',
+        { groupId: this.groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })), requireStable },
+        this.callOptions<tributary.v1.OffsetFetchResponse>((r) => r.error?.code ?? 0));
+      const code = response.error?.code ?? 0;
+      const unstable = errorName(code) === 'UNSTABLE_OFFSET_COMMIT'
+        || response.topics.some((t) => (t.partitions ?? []).some((p) => errorName(p.error?.code ?? 0) === 'UNSTABLE_OFFSET_COMMIT'));
+      if (unstable && !this.closed) {
+        const waitMs = backoffMs(this.args.config, attempt, Math.random());
+        if (Date.now() + waitMs < deadlineMs) {
+          this.args.logger.debug({ component: 'consumer-group', group: this.groupId, attempt }, 'committed offsets unstable (a transaction is pending); retrying');
+          await sleep(waitMs);
+          continue;
+        }
+      }
+      if (code !== 0) throw errorFromWire(code, response.error?.message ?? '', { context: 'offset fetch' });
+      if (unstable) throw errorFromWire(tributary.v1.ErrorCode.UNSTABLE_OFFSET_COMMIT, `a transactional offset commit of group ${this.groupId} stayed pending for max.poll.interval.ms`, { context: 'offset fetch' });
+      return response.topics.flatMap((t) => (t.partitions ?? []).map((p) => ({ topic: t.topic ?? '', partition: p.partition ?? 0, offset: Number(p.committedOffset ?? -1), metadata: p.metadata ?? '' })));
+    }
   }
 
   private async leave(): Promise<void> {

@@ -13,6 +13,7 @@
 // buffers (SubscriptionState) and their generations; the group protocol lives in consumer-group.ts,
 // decoding in codec.ts, offset lookup in list-offsets.ts.
 import { tributary, type RecordBatch } from '@tributary/protocol';
+import { AbortedTransactionFilter } from './aborted-transactions.js';
 import { Cluster } from './cluster.js';
 import { decodeFetchedBatches } from './codec.js';
 import { parseConsumerConfig, type AutoOffsetReset, type ConsumerConfig, type ConsumerOptions } from './config.js';
@@ -21,7 +22,7 @@ import {
   NoOffsetForPartitionError, OffsetOutOfRangeError, TributaryClientError, UnknownTopicOrPartitionError,
   errorFromWire, needsMetadataRefresh,
 } from './errors.js';
-import { ConsumerGroup, type OffsetAndMetadata, type RebalanceListener } from './consumer-group.js';
+import { ConsumerGroup, type ConsumerGroupMetadata, type OffsetAndMetadata, type RebalanceListener } from './consumer-group.js';
 import { listOffsets } from './list-offsets.js';
 import { SILENT_LOGGER, type ClientRuntimeOptions, type Logger } from './logger.js';
 import { backoffMs } from './retry.js';
@@ -224,6 +225,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.ensureOpen();
     const found = await this.requireGroup('committed').committed(tps);
     return found.map((c) => ({ topic: c.topic, partition: c.partition, offset: c.offset < 0 ? null : c.offset, metadata: c.metadata }));
+  }
+
+  /**
+   * This member's group identity, for `producer.sendOffsetsToTransaction(offsets, consumer.groupMetadata())`
+   * (KIP-447: the group refuses a zombie's transactional commit). Needs group.id; before the first join
+   * the generation is -1 and the member id ''.
+   */
+  groupMetadata(): ConsumerGroupMetadata {
+    this.ensureOpen();
+    if (this.config.groupId === undefined) throw new IllegalStateError('groupMetadata: needs group.id');
+    return this.group?.metadata() ?? { groupId: this.config.groupId, generationId: -1, memberId: '', groupInstanceId: this.config.groupInstanceId ?? null };
   }
 
   private requireGroup(operation: string): ConsumerGroup {
@@ -552,9 +564,14 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       return;
     }
     let position = item.fetchOffset;
+    // read_committed: drop aborted transactions' batches (the broker lists them); control batches never show.
+    const aborted = this.config.isolationLevel === 'read_committed'
+      ? new AbortedTransactionFilter((r.abortedTransactions ?? []).map((a) => ({ producerId: Number(a.producerId ?? -1), firstOffset: Number(a.firstOffset ?? -1) })))
+      : undefined;
     for (const batch of batches) {
+      const skipped = aborted !== undefined ? aborted.skip(batch) : batch.control;
       if (batch.lastOffset < position) continue; // wholly before our position
-      if (!batch.control) {
+      if (!skipped) {
         for (const rec of batch.records) {
           if (rec.offset >= position) s.buffered.push(toConsumerRecord(s.topic, s.partition, batch, rec));
         }

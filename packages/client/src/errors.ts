@@ -157,6 +157,34 @@ export class ProducerFencedError extends TributaryClientError {
 }
 
 /**
+ * A transactional API was used in a state that does not allow it (`send` outside a transaction,
+ * `commitTransaction` before `beginTransaction`...), or the coordinator answered INVALID_TXN_STATE.
+ */
+export class InvalidTxnStateError extends TributaryClientError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'INVALID_TXN_STATE', cause });
+  }
+}
+
+/**
+ * The current transaction failed and can only be aborted (`cause` says why: a batch that was not
+ * written, an offset commit the group refused...): call `abortTransaction()`, after which the producer
+ * is usable again. Kafka's "abortable error".
+ */
+export class TransactionAbortableError extends TributaryClientError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'TRANSACTION_ABORTABLE', cause });
+  }
+}
+
+/** A record of a transaction that was aborted before the record was sent; `cause` is why it was aborted, if known. */
+export class TransactionAbortedError extends TributaryClientError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: 'TRANSACTION_ABORTED', cause });
+  }
+}
+
+/**
  * The broker refused an idempotent batch as out of order although every earlier batch of its partition
  * was acknowledged: the broker lost sequence state the producer relied on (e.g. an unclean leader
  * election truncated acknowledged batches). Not retriable; the producer starts a new producer id so
@@ -200,6 +228,10 @@ export function errorFromWire(code: number, message: string, where: { topic?: st
     case 'PRODUCER_FENCED':
     case 'INVALID_PRODUCER_EPOCH':
       return new ProducerFencedError(`producer fenced: ${message}`, new BrokerError(code, message, where.context));
+    case 'INVALID_TXN_STATE':
+      return new InvalidTxnStateError(`${where.context === undefined ? '' : `${where.context}: `}invalid transaction state: ${message}`, new BrokerError(code, message, where.context));
+    case 'TRANSACTION_ABORTABLE':
+      return new TransactionAbortableError(`${where.context === undefined ? '' : `${where.context}: `}the transaction must be aborted: ${message}`, new BrokerError(code, message, where.context));
     default:
       return new BrokerError(code, message, where.context);
   }

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** Codes after which the coordinator must be looked up again. */
 const COORDINATOR_CODES = new Set(['NOT_COORDINATOR', 'COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE']);
 
-type GroupsMethod = keyof GroupsClient & ('findCoordinator' | 'joinGroup' | 'syncGroup' | 'heartbeat' | 'leaveGroup' | 'offsetCommit' | 'offsetFetch' | 'listGroups' | 'describeGroups' | 'deleteGroups');
+type GroupsMethod = keyof GroupsClient & ('findCoordinator' | 'txnOffsetCommit' | 'joinGroup' | 'syncGroup' | 'heartbeat' | 'leaveGroup' | 'offsetCommit' | 'offsetFetch' | 'listGroups' | 'describeGroups' | 'deleteGroups');
 
 export class GroupRpc {
   private readonly clients = new Map<string, GroupsClient>();

@@ -9,3 +9,5 @@ export { StickyPartitionCache, choosePartition, type RandomInt } from './partiti
 export { BATCH_OVERHEAD_BYTES, RECORD_OVERHEAD_MAX_BYTES, recordSizeUpperBoundBytes } from './record-size.js';
 export { backoffMs, decideRetry, withRetries, BACKOFF_JITTER, type RetryDecision, type RetryPolicy } from './retry.js';
 export { SubscriptionState } from './consumer.js';
+export { AbortedTransactionFilter, controlTypeOf, type AbortedTransaction, type ControlType } from './aborted-transactions.js';
+export { checkTransactionTransition, classifyTxnError, wireCodeOf, type TxnErrorSource } from './transaction-manager.js';

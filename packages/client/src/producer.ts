@@ -10,10 +10,17 @@
 // producer logs a warning once and sends without producer ids: retries may then duplicate records and,
 // with more than one request in flight, reorder them (see `idempotence`).
 //
+// Transactions (`transactional.id`): the producer id/epoch come from the transaction coordinator
+// (initTransactions), every send belongs to a transaction (beginTransaction ... commitTransaction /
+// abortTransaction), a partition's batches wait until the coordinator has the partition in the
+// transaction (AddPartitionsToTxn), and batches go flagged transactional with the transactional id.
+// The transaction's state and coordinator calls live in transaction-manager.ts.
+//
 // Why one file past 600 lines: the send path and the sender loop share one in-flight state (batches,
 // sequences, per-broker request slots, the producer id) and complete every record exactly once between
 // them. Batching lives in accumulator.ts, buffers in buffer-pool.ts, encoding in codec.ts, partition
-// choice in partitioner.ts.
+// choice in partitioner.ts; the transaction's state and coordinator calls in transaction-manager.ts (the
+// transactional methods here only delegate, plus the host callbacks that reach the in-flight state).
 import { tributary } from '@tributary/protocol';
 import {
   RecordAccumulator, type PendingRecord, type ProducerBatch, type RecordMetadata,
@@ -22,10 +29,12 @@ import { BufferPool } from './buffer-pool.js';
 import { Cluster } from './cluster.js';
 import { encodeProducerBatch } from './codec.js';
 import { parseProducerConfig, type ProducerConfig, type ProducerOptions } from './config.js';
+import type { ConsumerGroupMetadata } from './consumer-group.js';
 import {
-  ClientClosedError, DeliveryTimeoutError, IllegalStateError, InvalidRecordError, MessageTooLargeError, OutOfOrderSequenceError, ProducerFencedError,
+  ClientClosedError, DeliveryTimeoutError, IllegalStateError, InvalidRecordError, InvalidTxnStateError, MessageTooLargeError, OutOfOrderSequenceError, ProducerFencedError,
   TributaryClientError, UnknownTopicOrPartitionError, UnsupportedOperationError, errorFromWire, needsMetadataRefresh,
 } from './errors.js';
+import { TransactionManager, wireCodeOf, type TopicPartitionOffset, type TransactionState } from './transaction-manager.js';
 import { SILENT_LOGGER, type ClientRuntimeOptions, type Logger } from './logger.js';
 import { StickyPartitionCache, choosePartition } from './partitioner.js';
 import { BATCH_OVERHEAD_BYTES, recordSizeUpperBoundBytes, type RecordHeader } from './record-size.js';
@@ -52,6 +61,14 @@ export interface ProducerRecord {
 }
 
 export type SendCallback = (error: Error | null, metadata?: RecordMetadata) => void;
+
+/** What `producer.transaction(body)` hands its body: the sends of that one transaction. */
+export interface Transaction {
+  send(record: ProducerRecord): Promise<RecordMetadata>;
+  sendBatch(records: readonly ProducerRecord[]): Promise<RecordMetadata[]>;
+  /** sendOffsetsToTransaction: commit the consumer's progress with this transaction. */
+  sendOffsets(offsets: readonly TopicPartitionOffset[], groupMetadata: ConsumerGroupMetadata): Promise<void>;
+}
 
 export type IdempotenceState = 'disabled' | 'uninitialized' | 'initializing' | 'ready' | 'unsupported' | 'fenced';
 
@@ -136,6 +153,10 @@ export class Producer {
   private idempotenceState: IdempotenceState;
   private producerId = -1;
   private producerEpoch = -1;
+  /** Set with `transactional.id`. */
+  private readonly txn: TransactionManager | undefined;
+  /** A `transaction(body)` is running: another one is refused. */
+  private transactionHelperRunning = false;
 
   constructor(options: ProducerOptions = {}, runtime: ClientRuntimeOptions = {}) {
     this.config = parseProducerConfig(options);
@@ -147,6 +168,126 @@ export class Producer {
       if (n > 0) this.sticky.onBatchClosed(topic, partition, n);
     });
     this.idempotenceState = this.config.enableIdempotence ? 'uninitialized' : 'disabled';
+    this.txn = this.config.transactionalId === undefined ? undefined : this.transactionManager(this.config.transactionalId);
+  }
+
+  private transactionManager(transactionalId: string): TransactionManager {
+    return new TransactionManager({
+      cluster: this.cluster,
+      config: this.config,
+      logger: this.logger,
+      identity: () => ({ producerId: this.producerId, producerEpoch: this.producerEpoch }),
+      initStarted: () => this.transitionIdempotence('initializing', { transactionalId }, 'debug'),
+      initFailed: (error) => {
+        if (this.idempotenceState === 'initializing') this.transitionIdempotence('uninitialized', { err: error }, 'warn');
+      },
+      adoptIdentity: (producerId, producerEpoch, reason) => {
+        const before = { producerId: this.producerId, producerEpoch: this.producerEpoch };
+        if (this.stampedUnfinished.size > 0) throw new IllegalStateError(`${reason}: a new producer epoch while batches of the old one are unfinished`);
+        this.producerId = producerId;
+        this.producerEpoch = producerEpoch;
+        this.nextSequence.clear();
+        if (this.idempotenceState === 'initializing') this.transitionIdempotence('ready', { reason }, 'info');
+        else this.logger.debug({ component: 'producer', transactionalId, before, producerId, producerEpoch, reason }, 'producer epoch advanced');
+      },
+      settleSlowSends: () => this.slowTail,
+      flush: () => this.flush(),
+      failQueued: (error) => {
+        for (const b of this.accumulator.takeAllQueued()) this.finishBatch(b, { error });
+      },
+      drained: () => this.accumulator.drained(),
+      fence: (error) => this.fence(error),
+      wake: () => this.wake(),
+    }, transactionalId);
+  }
+
+  // ---- transactions (transactional.id) ---------------------------------------------------------
+
+  /** The transaction state (transaction-manager.ts TRANSACTION_TRANSITIONS); undefined when not transactional. */
+  get transactionState(): TransactionState | undefined {
+    return this.txn?.state;
+  }
+
+  private requireTxn(operation: string): TransactionManager {
+    if (this.txn === undefined) throw new InvalidTxnStateError(`${operation}: the producer has no transactional.id`);
+    if (this.closing) throw new ClientClosedError('producer');
+    return this.txn;
+  }
+
+  /**
+   * Registers `transactional.id` with its coordinator: fences any older producer with the same id
+   * (its open transaction is aborted) and gets this one's producer id and epoch. Call once, first.
+   * Retries coordinator errors until max.block.ms (then a retriable timeout: call it again).
+   */
+  async initTransactions(): Promise<void> {
+    await this.requireTxn('initTransactions').initTransactions();
+  }
+
+  /** Starts a transaction (local); sends are allowed until commitTransaction / abortTransaction. */
+  beginTransaction(): void {
+    this.requireTxn('beginTransaction').beginTransaction();
+  }
+
+  /**
+   * Commits the consumer's progress (`offsets`: next offsets to read) with the current transaction;
+   * `groupMetadata` is `consumer.groupMetadata()`, so the group refuses a zombie member (KIP-447).
+   */
+  async sendOffsetsToTransaction(offsets: readonly TopicPartitionOffset[], groupMetadata: ConsumerGroupMetadata): Promise<void> {
+    await this.requireTxn('sendOffsetsToTransaction').sendOffsetsToTransaction(offsets, groupMetadata);
+  }
+
+  /**
+   * Sends everything buffered, then commits. Rejects with TransactionAbortableError when a send of the
+   * transaction failed (call abortTransaction), ProducerFencedError when fenced (fatal), or a retriable
+   * timeout (call commitTransaction again: the outcome is not known yet).
+   */
+  async commitTransaction(): Promise<void> {
+    await this.requireTxn('commitTransaction').commitTransaction();
+  }
+
+  /** Fails unsent records with TransactionAbortedError, waits for those in flight, and aborts. */
+  async abortTransaction(): Promise<void> {
+    await this.requireTxn('abortTransaction').abortTransaction();
+  }
+
+  /**
+   * Runs `body` in a new transaction: commits when it resolves, aborts (and rethrows) when it or the
+   * commit rejects. The body's `tx` is valid only until then. One at a time per producer (a second
+   * concurrent call rejects with InvalidTxnStateError). A fatal error is rethrown without an abort;
+   * a commit that timed out is rethrown as is (call commitTransaction again).
+   */
+  async transaction<T>(body: (tx: Transaction) => Promise<T>): Promise<T> {
+    const txn = this.requireTxn('transaction');
+    if (this.transactionHelperRunning) throw new InvalidTxnStateError('transaction: another transaction() is running on this producer (one at a time)');
+    this.transactionHelperRunning = true;
+    let open = true;
+    const guard = (operation: string): void => {
+      if (!open) throw new InvalidTxnStateError(`tx.${operation}: its transaction has ended`);
+    };
+    const tx: Transaction = {
+      send: async (record) => { guard('send'); return this.send(record); },
+      sendBatch: async (records) => { guard('sendBatch'); return this.sendBatch(records); },
+      sendOffsets: async (offsets, groupMetadata) => { guard('sendOffsets'); return this.sendOffsetsToTransaction(offsets, groupMetadata); },
+    };
+    try {
+      txn.beginTransaction();
+      try {
+        const result = await body(tx);
+        open = false;
+        await txn.commitTransaction();
+        return result;
+      } catch (error) {
+        open = false;
+        if (txn.state === 'IN_TRANSACTION' || txn.state === 'ABORTABLE_ERROR' || txn.state === 'ABORTING') {
+          await txn.abortTransaction().catch((abortError: unknown) => {
+            this.logger.warn({ component: 'producer', err: abortError, cause: error }, 'transaction(): abort after a failure failed too');
+          });
+        }
+        throw error;
+      }
+    } finally {
+      this.transactionHelperRunning = false;
+    }
   }
 
   /** Idempotence as actually in effect (see the file comment for 'unsupported'). */
@@ -213,6 +354,12 @@ export class Producer {
   private sendInternal(record: ProducerRecord): Promise<RecordMetadata> {
     if (this.closing) return Promise.reject(new ClientClosedError('producer'));
     if (this.fatalError !== undefined) return Promise.reject(this.fencedErrorForPending());
+    let txnSeq = 0;
+    try {
+      if (this.txn !== undefined) txnSeq = this.txn.admitSend();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     let key: Buffer | null;
     let value: Buffer | null;
     let headers: RecordHeader[];
@@ -246,7 +393,7 @@ export class Producer {
     if (topicInfo !== undefined && topicInfo.errorCode === 0 && topicInfo.partitions.length > 0
       && this.slowSends === 0 && this.pool.waiting === 0 && this.pool.available >= sizeBytes) {
       void this.pool.reserve(sizeBytes);
-      return this.appendReserved(record, key, value, headers, sizeBytes, topicInfo.partitions.length);
+      return this.appendReserved(record, key, value, headers, sizeBytes, topicInfo.partitions.length, txnSeq);
     }
     // Slow sends run one after another, so records keep their send order even when they wait.
     const previous = this.slowTail;
@@ -263,7 +410,7 @@ export class Producer {
           this.pool.release(sizeBytes);
           throw new ClientClosedError('producer');
         }
-        return this.appendReserved(record, key, value, headers, sizeBytes, info.partitions.length);
+        return this.appendReserved(record, key, value, headers, sizeBytes, info.partitions.length, txnSeq);
       } finally {
         this.slowSends -= 1;
         done();
@@ -272,9 +419,12 @@ export class Producer {
   }
 
   private appendReserved(record: ProducerRecord, key: Buffer | null, value: Buffer | null, headers: RecordHeader[],
-    sizeBytes: number, numPartitions: number): Promise<RecordMetadata> {
+    sizeBytes: number, numPartitions: number, txnSeq: number): Promise<RecordMetadata> {
     let partition: number;
     try {
+      // A send that waited for metadata or memory: its transaction may have ended meanwhile.
+      const refused = this.txn?.admitAppend(txnSeq);
+      if (refused !== undefined) throw refused;
       if (record.partition !== undefined && (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= numPartitions)) {
         throw new UnknownTopicOrPartitionError(record.topic, record.partition);
       }
@@ -299,6 +449,7 @@ export class Producer {
         },
       };
       const result = this.accumulator.append(record.topic, partition, pending, Date.now());
+      this.txn?.noteAppend(record.topic, partition);
       if (result.batchFull || this.config.lingerMs === 0 || this.flushing > 0) this.wake();
       else if (result.newBatch) this.scheduleAt(result.batch.createdMs + this.config.lingerMs);
     });
@@ -331,11 +482,18 @@ export class Producer {
       this.failQueued();
       return;
     }
+    if (this.txn?.abortsQueued === true) {
+      // The transaction is being aborted (or cannot commit): nothing more of it is sent.
+      const error = this.txn.abortedError();
+      for (const b of this.accumulator.takeAllQueued()) this.finishBatch(b, { error });
+      return;
+    }
     const nowMs = Date.now();
     for (const batch of this.accumulator.expire(nowMs)) {
       this.expireBatch(batch);
     }
-    if (this.idempotenceState === 'uninitialized' && this.accumulator.incompleteCount > 0) {
+    // A transactional producer's id comes from initTransactions only (sends are refused before it).
+    if (this.idempotenceState === 'uninitialized' && this.accumulator.incompleteCount > 0 && this.txn === undefined) {
       void this.initProducerId();
       return;
     }
@@ -353,6 +511,7 @@ export class Producer {
         continue;
       }
       if ((this.inFlightByAddress.get(address) ?? 0) >= this.config.maxInFlightRequestsPerConnection) continue;
+      if (this.txn !== undefined && !this.txn.canSend(q.topic, q.partition)) continue; // woken when AddPartitionsToTxn answers
       const head = q.batches[0]!;
       if (this.holdsForOlderProducerId(head)) continue; // woken when those finish
       const bytes = requestBytes.get(address) ?? 0;
@@ -369,6 +528,7 @@ export class Producer {
       requestBytes.set(address, bytes + added);
     }
     for (const [address, batches] of requests) this.sendProduce({ address, batches });
+    this.txn?.maybeAddPartitions();
     if (needRefresh || this.cluster.metadata.ageMs(nowMs) >= this.config.metadataMaxAgeMs) this.refreshMetadataThenWake();
     this.scheduleAt(Math.min(nextCheckMs, this.accumulator.nextExpiryMs()));
   }
@@ -410,7 +570,7 @@ export class Producer {
     for (const batch of request.batches) {
       this.stampIdempotence(batch);
       batch.sentBehindUnfinished = this.hasUnfinishedBefore(batch);
-      batch.encoded ??= encodeProducerBatch(batch, this.config.compressionType);
+      batch.encoded ??= encodeProducerBatch(batch, this.config.compressionType, this.txn !== undefined);
       let parts = byTopic.get(batch.topic);
       if (parts === undefined) byTopic.set(batch.topic, (parts = new Map()));
       let list = parts.get(batch.partition);
@@ -428,6 +588,7 @@ export class Producer {
           currentLeaderEpoch: this.cluster.metadata.partition(topic, partition)?.leaderEpoch ?? -1,
         })),
       })),
+      transactionalId: this.config.transactionalId ?? '',
     };
     this.inFlightByAddress.set(request.address, (this.inFlightByAddress.get(request.address) ?? 0) + 1);
     const settle = (): void => {
@@ -506,9 +667,18 @@ export class Producer {
       return;
     }
     if (needsMetadataRefresh(error)) this.cluster.requestRefresh();
-    if (error instanceof ProducerFencedError) {
+    // In a transaction, INVALID_PRODUCER_EPOCH from a partition leader is abortable (KIP-588: the
+    // coordinator may have aborted a timed-out transaction with an epoch bump); abort tells which.
+    const fencedHere = error instanceof ProducerFencedError && !(this.txn !== undefined && wireCodeOf(error) === 'INVALID_PRODUCER_EPOCH');
+    if (fencedHere) {
       this.fence(error);
       this.finishBatch(batch, { error });
+      return;
+    }
+    if (this.txn !== undefined && (this.txn.refusesRetries || error instanceof ProducerFencedError)) {
+      const failure = this.txn.refusesRetries ? this.txn.abortedError() : error as ProducerFencedError;
+      this.txn.abortableError(failure);
+      this.finishBatch(batch, { error: failure });
       return;
     }
     // UNKNOWN_PRODUCER_ID for the id the cluster just gave us: the partition leader's metadata has not
@@ -521,9 +691,10 @@ export class Producer {
       // Every earlier batch of the partition had finished before this attempt was sent, yet the broker
       // sees a gap (it lost acknowledged batches, or an earlier one failed). Retrying cannot fill the
       // gap; fail this batch and start a new producer id so later batches are accepted.
-      this.finishBatch(batch, { error: new OutOfOrderSequenceError(
-        `${batch.topic}-${batch.partition}: broker refused sequence ${batch.baseSequence} of producer ${batch.producerId} (${(error as TributaryClientError).code}) although every earlier batch had finished before it was sent`, error) });
-      if (batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('sequence refused after every earlier batch had finished');
+      const refused = new OutOfOrderSequenceError(
+        `${batch.topic}-${batch.partition}: broker refused sequence ${batch.baseSequence} of producer ${batch.producerId} (${(error as TributaryClientError).code}) although every earlier batch had finished before it was sent`, error);
+      this.finishBatch(batch, { error: refused });
+      if (batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('sequence refused after every earlier batch had finished', refused);
       return;
     }
     // Otherwise an earlier batch of this partition was unfinished when this one was sent: the broker
@@ -554,7 +725,8 @@ export class Producer {
       ? new DeliveryTimeoutError(batch.topic, batch.partition, this.config.deliveryTimeoutMs, error)
       : error instanceof Error ? error : new TributaryClientError(String(error), { code: 'UNKNOWN' });
     // Given up on a batch that may have reached the broker: its sequence may be a gap (as in expireBatch).
-    if (expired && batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('expired batch left a sequence gap');
+    if (expired && batch.producerId === this.producerId && this.idempotenceState === 'ready') this.resetIdempotence('expired batch left a sequence gap', finalError);
+    this.txn?.abortableError(finalError); // a record of the transaction was not written: it cannot commit
     this.finishBatch(batch, { error: finalError });
   }
 
@@ -581,6 +753,7 @@ export class Producer {
     if (this.fatalError !== undefined) return;
     this.transitionIdempotence('fenced', { err: error }, 'error');
     this.fatalError = error;
+    this.txn?.fatal(error);
     this.failQueued();
   }
 
@@ -598,7 +771,9 @@ export class Producer {
       // so later batches are not refused as out of order (the Java client bumps the epoch instead).
       this.resetIdempotence('expired batch left a sequence gap');
     }
-    this.finishBatch(batch, { error: new DeliveryTimeoutError(batch.topic, batch.partition, this.config.deliveryTimeoutMs, batch.lastError) });
+    const expired = new DeliveryTimeoutError(batch.topic, batch.partition, this.config.deliveryTimeoutMs, batch.lastError);
+    this.txn?.abortableError(expired);
+    this.finishBatch(batch, { error: expired });
   }
 
   /** The one place the idempotence state changes: only along IDEMPOTENCE_TRANSITIONS, logged `from -> to`. */
@@ -609,7 +784,15 @@ export class Producer {
     this.logger[level]({ component: 'producer', producerId: this.producerId, producerEpoch: this.producerEpoch, ...detail }, `idempotence: ${from} -> ${to}`);
   }
 
-  private resetIdempotence(reason: string): void {
+  /**
+   * A sequence gap: start over with a new producer id. In a transaction the gap dooms the transaction
+   * instead (abortable); its abort's EndTxn answers a new epoch, whose sequences start at 0.
+   */
+  private resetIdempotence(reason: string, error?: Error): void {
+    if (this.txn !== undefined) {
+      this.txn.abortableError(error ?? new OutOfOrderSequenceError(`${reason} (transactional id ${this.config.transactionalId})`));
+      return;
+    }
     this.transitionIdempotence('uninitialized', { reason }, 'warn');
     this.producerId = -1;
     this.producerEpoch = -1;

@@ -91,4 +91,10 @@ export {
   encodeVarlong,
   readInt64Safe,
   writeInt64,
+  type ControlRecordType,
+  type ControlBatchInput,
+  type ControlRecord,
+  encodeControlBatch,
+  readControlRecord,
+  readControlRecordType,
 } from '@tributary/record-format';

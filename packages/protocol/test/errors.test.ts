@@ -56,6 +56,9 @@ describe('error table', () => {
         'ELIGIBLE_LEADERS_NOT_AVAILABLE',
         'UNSTABLE_OFFSET_COMMIT',
         'THROTTLING_QUOTA_EXCEEDED',
+        // Kafka's exception class is not a RetriableException, but every Kafka producer retries it (the
+        // previous transaction's markers are still being written); marked retriable so generic clients do too.
+        'CONCURRENT_TRANSACTIONS',
       ].sort(),
     );
   });

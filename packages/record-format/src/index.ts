@@ -92,3 +92,4 @@ export {
   assertInt32,
   assertSafeInteger,
 } from './varint.js';
+export { type ControlRecordType, type ControlBatchInput, type ControlRecord, encodeControlBatch, readControlRecord, readControlRecordType } from './control-batch.js';

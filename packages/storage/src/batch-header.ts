@@ -109,8 +109,9 @@ function asStorageError(err: RecordFormatError): StorageError {
  * Checks the framing of concatenated batches received for append (whole batches, nothing trailing, magic,
  * size, header fields; the CRC too unless `verifyCrc` is false) and returns what storage needs of each.
  * Throws CorruptRecordError / RecordTooLargeError / InvalidRecordError; never mutates.
- * `requireDenseOffsets` (leader appends) demands recordCount = lastOffsetDelta + 1, because the leader
- * assigns recordCount offsets without decoding records.
+ * `requireDenseOffsets` (leader appends) demands recordCount = lastOffsetDelta + 1 ≥ 1, because the
+ * leader assigns recordCount offsets without decoding records; without it (followers) recordCount may
+ * be anything from 0 to lastOffsetDelta + 1 (compacted batches).
  */
 export function checkAppendBatches(
   buf: Buffer,
@@ -121,7 +122,9 @@ export function checkAppendBatches(
   try {
     for (const h of batchesIn(buf, { maxBatchBytes: opts.maxBatchBytes, verifyCrc: opts.verifyCrc })) {
       const where = `batch at byte ${h.position}`;
-      if (h.recordCount < 1) throw new InvalidRecordError(`${where}: recordCount ${h.recordCount} < 1`);
+      // A leader append must carry records; a follower's may be an empty batch the leader's cleaner
+      // left to keep a producer's header (log-cleaner.ts), as Kafka allows.
+      if (h.recordCount < 1 && opts.requireDenseOffsets) throw new InvalidRecordError(`${where}: recordCount ${h.recordCount} < 1`);
       if (opts.requireDenseOffsets && h.recordCount !== h.lastOffsetDelta + 1) {
         throw new InvalidRecordError(`${where}: recordCount ${h.recordCount} != lastOffsetDelta + 1 (${h.lastOffsetDelta + 1})`);
       }

@@ -22,6 +22,7 @@ export {
 export type { CleanupPolicy, LogConfig, LogConfigKey } from './log-config.js';
 export { CLEANUP_POLICIES, deletesByRetention, isCompacted } from './log-config.js';
 export { DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES } from './log-cleaner.js';
+export type { AbortedTxn } from './txn-index.js';
 export {
   CorruptRecordError,
   InvalidRecordError,

@@ -13,7 +13,10 @@ export {
   RECOVERY_POINT_CHECKPOINT_FILE,
 } from './log-loader.js';
 export { NOOP_LOGGER } from './logger.js';
-export { planCleaning, OffsetMap, cleanBatch, OFFSET_MAP_ENTRY_OVERHEAD_BYTES } from './log-cleaner.js';
+export { planCleaning, OffsetMap, cleanBatch, OFFSET_MAP_ENTRY_OVERHEAD_BYTES, AbortedRanges, TxnCleanState } from './log-cleaner.js';
+export { TxnIndex, parseTxnIndex, checkAbortedTxn, TXN_INDEX_ENTRY_BYTES, TXN_INDEX_SUFFIX, TXN_INDEX_VERSION } from './txn-index.js';
+export type { TxnIndexParse } from './txn-index.js';
+export { txnIndexMaxEntries } from './log-segment.js';
 export type { CleaningPlan, SegmentSummary } from './log-cleaner.js';
 export { readBatchRecords, rebuildBatch, CONTROL_FLAG } from './record-reader.js';
 export { CLEANER_CHECKPOINT_FILE, parseCleanerCheckpoint } from './checkpoint-file.js';

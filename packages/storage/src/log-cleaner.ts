@@ -4,7 +4,9 @@
 // Ranges (offsets, half-open):
 //   [logStartOffset, firstDirtyOffset)        clean: compacted by earlier passes
 //   [firstDirtyOffset, cleanableEndOffset)    dirty and cleanable: closed segments wholly below the high
-//                                             watermark whose records are all older than min.compaction.lag.ms
+//                                             watermark and the last stable offset (the broker's LSO: every
+//                                             transaction below it is decided) whose records are all older
+//                                             than min.compaction.lag.ms
 //   [cleanableEndOffset, logEndOffset)        never touched: the active segment and anything newer
 //
 // One pass: build key -> last offset over a prefix [firstDirtyOffset, mapEndOffset) of the dirty range
@@ -15,10 +17,23 @@
 // and a batch left empty is dropped. Records after mapEndOffset are kept as they are (the next pass
 // covers them).
 //
+// Transactions (Kafka's LogCleaner rules; TxnCleanState walks the pass's batches in offset order):
+// - Records of aborted transactions go: a transactional data batch of producer P inside an aborted
+//   transaction's range [firstOffset, lastOffset] (from the txn indexes) loses its records, and aborted
+//   records never enter the key map (they supersede nothing).
+// - Committed transactional data is compacted like any other; batch headers (producer id, epoch,
+//   sequence) are kept as they are.
+// - A control batch (COMMIT or ABORT marker) stays while any record of its transaction remains before
+//   it; once none does, it goes when its timestamp is more than delete.retention.ms old (like a
+//   tombstone), and its txn index entry goes with it.
+// - The last data batch of each producer (producerId ≥ 0) in the pass is never dropped: when all its
+//   records go it stays as an empty batch (recordCount 0, header unchanged), as in Kafka, so a
+//   producer-state rebuild from the log still finds the producer's last epoch and sequence. Followers
+//   accept such batches (appendAsFollower); consumers step over them by lastOffset.
+//
 // Choices:
 // - Keyless records are kept (Kafka rejects them at produce time on compacted topics; the broker may
-//   do that later). Control batches (transaction markers) are kept whole, and transactional data is
-//   compacted like any other: aborted transactions are not removed.
+//   do that later).
 // - A batch the cleaner cannot read (a codec other than none/gzip/lz4, or records that do not parse)
 //   is kept whole and its keys are not put in the map, so nothing is dropped on its account.
 // - Segments are rewritten one for one (Kafka merges small neighbours); a segment emptied by cleaning
@@ -38,9 +53,12 @@
 // segments being rewritten: superseded records only ever go from older segments, and a tombstone only
 // goes once every older segment (holding the values it hides) is cleaned. Either way each key reads
 // to the same last value.
+import { ATTRIBUTES_OFFSET, CONTROL_FLAG_MASK, PRODUCER_ID_OFFSET, TRANSACTIONAL_FLAG_MASK } from '@tributary/record-format';
+import { MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import type { LogConfig } from './log-config.js';
 import { isCompacted } from './log-config.js';
 import { readBatchRecords, rebuildBatch, type StoredRecord } from './record-reader.js';
+import type { AbortedTxn } from './txn-index.js';
 
 /** Default bound on the key -> offset map, bytes (Kafka's log.cleaner.dedupe.buffer.size). */
 export const DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES = 128 * 1024 * 1024;
@@ -80,6 +98,8 @@ export function planCleaning(input: {
   readonly segments: readonly SegmentSummary[];
   readonly logStartOffset: number;
   readonly highWatermark: number;
+  /** Nothing at or beyond it is cleaned (the partition's LSO; the high watermark when no transactions). */
+  readonly lastStableOffset: number;
   readonly firstDirtyOffset: number;
   readonly config: LogConfig;
   readonly nowMs: number;
@@ -88,9 +108,10 @@ export function planCleaning(input: {
   if (!isCompacted(config)) return { action: 'skip', reason: 'cleanup.policy=delete', dirtyRatio: 0 };
   const closed = segments.slice(0, -1);
   let cleanableEndOffset = segments.at(-1)?.baseOffset ?? input.logStartOffset;
+  const upperBoundOffset = Math.min(input.highWatermark, input.lastStableOffset);
   for (const segment of closed) {
     const tooNew = config.minCompactionLagMs > 0 && segment.maxTimestamp > nowMs - config.minCompactionLagMs;
-    if (segment.nextOffset > input.highWatermark || tooNew) {
+    if (segment.nextOffset > upperBoundOffset || tooNew) {
       cleanableEndOffset = segment.baseOffset;
       break;
     }
@@ -163,24 +184,116 @@ export interface BatchCleanStats {
   tombstonesRemoved: number;
   batchesRemoved: number;
   unreadableBatches: number;
+  /** Records removed because their transaction was aborted (also counted in recordsRemoved). */
+  abortedRecordsRemoved: number;
+  /** Control batches (transaction markers) removed (also counted in batchesRemoved). */
+  markersRemoved: number;
+}
+
+/** Aborted transactions by producer, for "is this data batch aborted?" (pure lookup). */
+export class AbortedRanges {
+  private readonly byProducer = new Map<number, AbortedTxn[]>();
+
+  /** `txns` in lastOffset order (as the txn indexes list them). */
+  constructor(txns: readonly AbortedTxn[]) {
+    for (const txn of txns) {
+      const list = this.byProducer.get(txn.producerId) ?? [];
+      list.push(txn);
+      this.byProducer.set(txn.producerId, list);
+    }
+  }
+
+  /** Whether offset `offset` of producer `producerId` lies in one of its aborted transactions. */
+  isAborted(producerId: number, offset: number): boolean {
+    const list = this.byProducer.get(producerId);
+    if (list === undefined) return false;
+    // First entry whose marker is at or after offset: the only one whose range can hold it.
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (list[mid]!.lastOffset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const txn = list[lo];
+    return txn !== undefined && txn.firstOffset <= offset;
+  }
 }
 
 /**
- * What one stored batch becomes (pure): the same bytes, a rebuilt batch, or null (dropped). `mapEndOffset`
- * bounds the pass: batches at or after it are kept as they are.
+ * The transaction bookkeeping of one pass (pure, stateful): fed every batch of the rewritten segments
+ * in offset order, from the first segment of the log, it says which markers may go.
+ */
+export class TxnCleanState {
+  /** producerId -> whether any record of its current transaction is kept so far. */
+  private readonly ongoing = new Map<number, boolean>();
+
+  constructor(
+    readonly aborted: AbortedRanges,
+    /** producerId -> base offset of its last data batch in the pass: that batch keeps a record. */
+    readonly lastDataBatchOfProducer: ReadonlyMap<number, number>,
+    /** A marker with no kept record before it goes when its timestamp is below this, ms. */
+    readonly markerHorizonMs: number,
+  ) {}
+
+  /** A transactional data batch of `producerId` was kept with records (`retained`) or without. */
+  onData(producerId: number, retained: boolean): void {
+    this.ongoing.set(producerId, (this.ongoing.get(producerId) ?? false) || retained);
+  }
+
+  /** A marker of `producerId` ends its transaction: returns whether any record of it was kept. */
+  onMarker(producerId: number): boolean {
+    const retained = this.ongoing.get(producerId) ?? false;
+    this.ongoing.delete(producerId);
+    return retained;
+  }
+}
+
+/** The header fields the cleaner's transaction rules read (the batch's framing was checked). */
+function txnFields(batch: Buffer): { producerId: number; transactional: boolean; control: boolean; maxTimestamp: number } {
+  const attributes = batch.readInt16BE(ATTRIBUTES_OFFSET);
+  return {
+    producerId: readInt64(batch, PRODUCER_ID_OFFSET),
+    transactional: (attributes & TRANSACTIONAL_FLAG_MASK) !== 0,
+    control: (attributes & CONTROL_FLAG_MASK) !== 0,
+    maxTimestamp: readInt64(batch, MAX_TIMESTAMP_OFFSET),
+  };
+}
+
+/** Whether the cleaner must keep `batch`'s records out of the key map: a marker, or data of an aborted transaction. */
+export function skipsKeyMap(batch: Buffer, aborted: AbortedRanges): boolean {
+  const f = txnFields(batch);
+  return f.control || (f.transactional && aborted.isAborted(f.producerId, readInt64(batch, 0)));
+}
+
+/**
+ * What one stored batch becomes (pure but for `txn`, which it advances): the same bytes, a rebuilt
+ * batch, or null (dropped). `mapEndOffset` bounds the pass: batches at or after it are kept as they are.
+ * Batches must come in offset order, from the log's first segment.
  */
 export function cleanBatch(
   batch: Buffer,
-  opts: { readonly map: OffsetMap; readonly mapEndOffset: number; readonly tombstoneHorizonMs: number },
+  opts: { readonly map: OffsetMap; readonly mapEndOffset: number; readonly tombstoneHorizonMs: number; readonly txn: TxnCleanState },
   stats: BatchCleanStats,
 ): Buffer | null {
+  const { txn } = opts;
+  const f = txnFields(batch);
   const parsed = readBatchRecords(batch);
-  if (parsed.kind === 'unreadable') {
-    stats.unreadableBatches += 1;
+  const untouched = parsed.kind === 'unreadable' || parsed.baseOffset >= opts.mapEndOffset;
+  if (parsed.kind === 'unreadable') stats.unreadableBatches += 1;
+  if (f.control) {
+    const retained = txn.onMarker(f.producerId);
+    if (untouched || retained || f.maxTimestamp >= txn.markerHorizonMs) return batch;
+    stats.markersRemoved += 1;
+    stats.batchesRemoved += 1;
+    return null;
+  }
+  if (untouched) {
+    if (f.transactional) txn.onData(f.producerId, true);
     return batch;
   }
-  if (parsed.baseOffset >= opts.mapEndOffset || parsed.isControl) return batch;
-  const kept = parsed.records.filter((record) => {
+  const aborted = f.transactional && txn.aborted.isAborted(f.producerId, parsed.baseOffset);
+  const kept = aborted ? [] : parsed.records.filter((record) => {
     if (record.key === null) return true;
     const latest = opts.map.get(record.key);
     if (latest !== undefined && latest > record.offset) return false;
@@ -190,8 +303,14 @@ export function cleanBatch(
     }
     return true;
   });
+  if (aborted) stats.abortedRecordsRemoved += parsed.records.length;
+  if (f.transactional) txn.onData(f.producerId, kept.length > 0);
   stats.recordsRemoved += parsed.records.length - kept.length;
   if (kept.length === parsed.records.length) return batch;
+  if (kept.length === 0 && f.producerId >= 0 && txn.lastDataBatchOfProducer.get(f.producerId) === parsed.baseOffset) {
+    // The producer's last batch: an empty batch keeps its header (epoch, sequence).
+    return rebuildBatch(batch, parsed, kept);
+  }
   if (kept.length === 0) {
     stats.batchesRemoved += 1;
     return null;

@@ -5,15 +5,16 @@
 // and owns the cleaner's checkpoint (cleaner-offset-checkpoint) and the one-at-a-time call chain.
 import assert from 'node:assert/strict';
 import { rename } from 'node:fs/promises';
-import { batchesIn } from '@tributary/record-format';
+import { ATTRIBUTES_OFFSET, batchesIn, CONTROL_FLAG_MASK, PRODUCER_ID_OFFSET } from '@tributary/record-format';
 import { MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import { type CleanerCheckpoint, fsyncDir } from './checkpoint-file.js';
 import { CLEANED_SUFFIX, CleanedSegmentWriter, removeStage, SEGMENT_SUFFIXES, segmentPath, SWAP_SUFFIX } from './cleaned-segment.js';
-import { type BatchCleanStats, cleanBatch, OffsetMap, planCleaning } from './log-cleaner.js';
+import { AbortedRanges, type BatchCleanStats, cleanBatch, OffsetMap, planCleaning, skipsKeyMap, TxnCleanState } from './log-cleaner.js';
 import type { LogConfig } from './log-config.js';
 import { LogSegment } from './log-segment.js';
 import type { Logger } from './logger.js';
 import { readBatchRecords } from './record-reader.js';
+import type { AbortedTxn } from './txn-index.js';
 
 /** Bytes the cleaner reads from a segment at a time. */
 const CLEANER_READ_CHUNK_BYTES = 1024 * 1024;
@@ -21,6 +22,12 @@ const CLEANER_READ_CHUNK_BYTES = 1024 * 1024;
 export interface CompactOptions {
   /** Overrides the log's cleanerDedupeBufferBytes for this call. */
   readonly dedupeBufferBytes?: number;
+  /**
+   * The partition's last stable offset (the broker's LSO): nothing at or beyond it is cleaned, so every
+   * transaction the cleaner sees is decided. Default: the high watermark (right only for a partition
+   * without transactions). Must be a non-negative integer; above the high watermark it changes nothing.
+   */
+  readonly lastStableOffset?: number;
   /**
    * Observes the swap protocol (tests): called after each durable step; a test copies the directory
    * here to model a crash at that point. Steps run on the writer queue from `committed` on.
@@ -53,12 +60,18 @@ export interface CleanResult {
   readonly batchesRemoved: number;
   /** Batches kept whole because the cleaner could not read their records. */
   readonly unreadableBatches: number;
+  /** Records of aborted transactions removed (included in recordsRemoved). */
+  readonly abortedRecordsRemoved: number;
+  /** Transaction markers removed (included in batchesRemoved). */
+  readonly markersRemoved: number;
 }
 
 interface SegmentRewrite {
   readonly segment: LogSegment;
   readonly bytesBefore: number;
   readonly bytesAfter: number;
+  /** Offsets of the markers the rewrite drops: their txn index entries go too. */
+  readonly droppedMarkers: ReadonlySet<number>;
 }
 
 /** What a log lends its compactor. Calls come from the compactor's own async work, one call at a time. */
@@ -123,12 +136,15 @@ export class LogCompactor {
 
   private async runCleaner(nowMs: number, opts: CompactOptions): Promise<CleanResult> {
     this.log.assertWritable();
-    const stats: BatchCleanStats = { recordsRemoved: 0, tombstonesRemoved: 0, batchesRemoved: 0, unreadableBatches: 0 };
+    const lastStableOffset = opts.lastStableOffset ?? this.log.highWatermark();
+    assert.ok(Number.isSafeInteger(lastStableOffset) && lastStableOffset >= 0, `lastStableOffset ${lastStableOffset} must be a non-negative integer`);
+    const stats: BatchCleanStats = { recordsRemoved: 0, tombstonesRemoved: 0, batchesRemoved: 0, unreadableBatches: 0, abortedRecordsRemoved: 0, markersRemoved: 0 };
     const totals = { passes: 0, segmentsRewritten: 0, bytesBefore: 0, bytesAfter: 0 };
     const plan = planCleaning({
       segments: this.log.segments().map((s) => ({ baseOffset: s.baseOffset, nextOffset: s.nextOffset, sizeBytes: s.sizeBytes, maxTimestamp: s.maxTimestamp })),
       logStartOffset: this.log.logStartOffset(),
       highWatermark: this.log.highWatermark(),
+      lastStableOffset,
       firstDirtyOffset: this.checkpoint.firstDirtyOffset,
       config: this.log.config(),
       nowMs,
@@ -156,14 +172,13 @@ export class LogCompactor {
       try {
         // A just-rolled segment may still be persisting its indexes; that must not overwrite ours.
         for (const segment of segments) await segment.closingTask?.catch(() => undefined);
+        const aborted = new AbortedRanges(this.log.segments().flatMap((s) => s.txnIndex.entries));
         const map = new OffsetMap(bytesMax);
-        const mapEndOffset = await this.buildOffsetMap(segments, map, firstDirty, plan.cleanableEndOffset);
+        const mapEndOffset = await this.buildOffsetMap(segments, map, { firstDirty, endOffset: plan.cleanableEndOffset, aborted });
         assert.ok(mapEndOffset > firstDirty, `cleaner pass made no progress at ${firstDirty}`);
-        rewrites = await this.writeCleanedSegments(
-          segments.filter((s) => s.baseOffset < mapEndOffset),
-          { map, mapEndOffset, tombstoneHorizonMs },
-          stats,
-        );
+        const passSegments = segments.filter((s) => s.baseOffset < mapEndOffset);
+        const txn = new TxnCleanState(aborted, await lastDataBatchOfProducers(passSegments), tombstoneHorizonMs);
+        rewrites = await this.writeCleanedSegments(passSegments, { map, mapEndOffset, tombstoneHorizonMs, txn }, stats);
         await opts.onStep?.({ kind: 'cleaned-written', pass, baseOffsets: rewrites.map((r) => r.segment.baseOffset) });
         const compactedEndOffset = Math.max(this.checkpoint.compactedEndOffset, mapEndOffset);
         if (compactedEndOffset > this.checkpoint.compactedEndOffset) {
@@ -197,7 +212,12 @@ export class LogCompactor {
    * Fills `map` from the dirty batches at or after `firstDirty`, stopping before the first batch whose
    * keys do not fit. Returns the end of the range the map covers (a batch's base offset, or `endOffset`).
    */
-  private async buildOffsetMap(segments: readonly LogSegment[], map: OffsetMap, firstDirty: number, endOffset: number): Promise<number> {
+  private async buildOffsetMap(
+    segments: readonly LogSegment[],
+    map: OffsetMap,
+    range: { readonly firstDirty: number; readonly endOffset: number; readonly aborted: AbortedRanges },
+  ): Promise<number> {
+    const { firstDirty, endOffset } = range;
     for (const segment of segments) {
       if (segment.nextOffset <= firstDirty) continue;
       const start = await segment.findBatch(firstDirty);
@@ -205,8 +225,10 @@ export class LogCompactor {
       let stop: number | null = null;
       await forEachStoredBatch(segment, start.position, (batch, baseOffset, lastOffset) => {
         if (lastOffset < firstDirty) return true;
+        // Markers carry no keys; aborted records supersede nothing.
+        if (skipsKeyMap(batch, range.aborted)) return true;
         const parsed = readBatchRecords(batch);
-        if (parsed.kind === 'unreadable' || parsed.isControl) return true;
+        if (parsed.kind === 'unreadable') return true;
         if (map.tryAddBatch(parsed.records)) return true;
         stop = baseOffset;
         return false;
@@ -227,10 +249,13 @@ export class LogCompactor {
       for (const segment of segments) {
         const writer = await CleanedSegmentWriter.create(this.log.dir, segment.baseOffset, this.log.config());
         let changed = false;
+        const droppedMarkers = new Set<number>();
         try {
-          await forEachStoredBatch(segment, 0, async (batch, baseOffset) => {
+          await forEachStoredBatch(segment, 0, async (batch, baseOffset, lastOffset) => {
+            const markersBefore = stats.markersRemoved;
             const out = cleanBatch(batch, opts, stats);
             if (out !== batch) changed = true;
+            if (stats.markersRemoved > markersBefore) droppedMarkers.add(lastOffset);
             if (out !== null) await writer.append(out, baseOffset, readInt64(out, MAX_TIMESTAMP_OFFSET));
             return true;
           });
@@ -239,7 +264,7 @@ export class LogCompactor {
             continue;
           }
           const bytesAfter = await writer.finish();
-          rewrites.push({ segment, bytesBefore: segment.sizeBytes, bytesAfter });
+          rewrites.push({ segment, bytesBefore: segment.sizeBytes, bytesAfter, droppedMarkers });
         } catch (err) {
           await writer.discard();
           throw err;
@@ -272,7 +297,7 @@ export class LogCompactor {
         await fsyncDir(this.log.dir);
         await opts.onStep?.({ kind: 'committed', pass: opts.pass, baseOffset: segment.baseOffset });
       }
-      for (const { segment } of rewrites) {
+      for (const { segment, droppedMarkers } of rewrites) {
         for (const suffix of SEGMENT_SUFFIXES) await rename(segmentPath(this.log.dir, segment.baseOffset, suffix, SWAP_SUFFIX), segmentPath(this.log.dir, segment.baseOffset, suffix));
         const loaded = await LogSegment.load({
           dir: this.log.dir,
@@ -283,6 +308,9 @@ export class LogCompactor {
           onBatch: () => undefined,
           compactedEndOffset: this.checkpoint.compactedEndOffset,
         });
+        // The txn index moves over (entries added meanwhile included) without the dropped markers' entries.
+        segment.txnIndex.retain((txn: AbortedTxn) => !droppedMarkers.has(txn.lastOffset));
+        await loaded.segment.adoptTxnIndex(segment.txnIndex);
         this.log.replaceSegment(segment, loaded.segment);
         // The old file is unlinked already; its handle closes once the last reader (the cleaner too) is done.
         segment.close().catch((err: unknown) => this.log.logger.warn({ dir: this.log.dir, baseOffset: segment.baseOffset, err }, 'closing a replaced segment failed'));
@@ -303,6 +331,22 @@ export class LogCompactor {
     this.checkpoint = checkpoint;
     await this.log.persistCheckpoint(checkpoint);
   }
+}
+
+/**
+ * producerId -> base offset of its last data batch in `segments` (idempotent and transactional
+ * producers; markers excluded, as Kafka's lastDataOffset): a header walk.
+ */
+async function lastDataBatchOfProducers(segments: readonly LogSegment[]): Promise<Map<number, number>> {
+  const last = new Map<number, number>();
+  for (const segment of segments) {
+    await forEachStoredBatch(segment, 0, (batch, baseOffset) => {
+      const producerId = readInt64(batch, PRODUCER_ID_OFFSET);
+      if (producerId >= 0 && (batch.readInt16BE(ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) === 0) last.set(producerId, baseOffset);
+      return true;
+    });
+  }
+  return last;
 }
 
 /**

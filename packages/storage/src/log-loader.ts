@@ -16,6 +16,7 @@ import { LeaderEpochCache } from './leader-epoch-cache.js';
 import type { LogConfig } from './log-config.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, LogSegment, segmentFileName, TIME_INDEX_SUFFIX } from './log-segment.js';
 import type { Logger } from './logger.js';
+import { TXN_INDEX_SUFFIX } from './txn-index.js';
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
 /**
@@ -50,6 +51,13 @@ export interface LoadedLog {
   readonly cleanShutdown: boolean;
   /** Some segment was validated batch by batch (its data is fsynced now). */
   readonly recovered: boolean;
+  /**
+   * Aborted-transaction entries for ABORT markers at offsets ≥ it may be missing from the txn indexes:
+   * the recovery point after an unclean stop (entries above it were persisted only with the next
+   * flush), or the base of the first segment whose `.txnindex` was unreadable or torn. null: the indexes hold every entry added
+   * before the stop.
+   */
+  readonly txnIndexIncompleteFrom: number | null;
   /** The cleaner's checkpoint, clamped into [logStartOffset, logEndOffset] for firstDirtyOffset. */
   readonly cleaner: CleanerCheckpoint;
   /** Checkpoint values as found on disk (null when absent or malformed). */
@@ -88,6 +96,7 @@ export async function loadLog(opts: {
 
   const assignedEpoch = parseAssignedEpoch(await readFileIfExists(path.join(dir, LEADER_EPOCH_ASSIGNED_FILE)));
   const segments: LogSegment[] = [];
+  let txnIndexIncompleteFrom: number | null = null;
   try {
     let recovered = false;
     for (let i = 0; i < bases.length; i++) {
@@ -117,6 +126,10 @@ export async function loadLog(opts: {
         compactedEndOffset,
       });
       recovered ||= recover;
+      // Entries with markers below the recovery point were persisted with the flush that moved it there
+      // (PartitionLog.flushSegments / roll); later ones may be lost. An unreadable file loses the segment's.
+      const incompleteFrom = loaded.txnIndexLost !== null ? baseOffset : recover ? Math.max(baseOffset, recoveryPoint) : null;
+      if (incompleteFrom !== null) txnIndexIncompleteFrom = Math.min(txnIndexIncompleteFrom ?? incompleteFrom, incompleteFrom);
       segments.push(loaded.segment);
       if (loaded.truncatedReason !== null && i + 1 < bases.length) {
         logger.warn({ dir, baseOffset }, 'deleting segments after a corrupt batch');
@@ -144,7 +157,7 @@ export async function loadLog(opts: {
       firstDirtyOffset: Math.min(Math.max(cleanerCheckpoint?.firstDirtyOffset ?? logStartOffset, logStartOffset), logEndOffset),
       compactedEndOffset,
     };
-    return { segments, epochCache, epochCacheChanged, assignedEpoch, logStartOffset, highWatermark, cleanShutdown, recovered, cleaner, checkpointed };
+    return { segments, epochCache, epochCacheChanged, assignedEpoch, logStartOffset, highWatermark, cleanShutdown, recovered, cleaner, checkpointed, txnIndexIncompleteFrom };
   } catch (err) {
     for (const segment of segments) await segment.close().catch(() => undefined);
     throw err;
@@ -188,7 +201,7 @@ async function removeLeftovers(dir: string, names: readonly string[]): Promise<n
     .sort((a, b) => a - b);
   const live = new Set(bases);
   for (const name of names) {
-    const match = /^(\d{20})\.(index|timeindex)$/.exec(name);
+    const match = /^(\d{20})\.(index|timeindex|txnindex)$/.exec(name);
     if (match !== null && !live.has(Number(match[1]))) await rm(path.join(dir, name), { force: true });
   }
   return bases;
@@ -196,6 +209,6 @@ async function removeLeftovers(dir: string, names: readonly string[]): Promise<n
 
 async function deleteSegmentFiles(dir: string, bases: readonly number[]): Promise<void> {
   for (const base of bases) {
-    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX]) await rm(path.join(dir, segmentFileName(base, suffix)), { force: true });
+    for (const suffix of [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX]) await rm(path.join(dir, segmentFileName(base, suffix)), { force: true });
   }
 }

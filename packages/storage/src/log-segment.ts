@@ -1,16 +1,20 @@
 // One segment of a partition log: `<base>.log` plus its in-memory sparse indexes, persisted as
-// `<base>.index` and `<base>.timeindex`. A segment only changes through PartitionLog's serialized
+// `<base>.index` and `<base>.timeindex`, and its aborted-transaction index `<base>.txnindex`
+// (txn-index.ts; unlike the others it cannot be rebuilt from the log, see docs/storage.md). A segment only changes through PartitionLog's serialized
 // writer; reads may run concurrently and see `sizeBytes`, which only covers completely written batches.
 import assert from 'node:assert/strict';
 import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
+import { ATTRIBUTES_OFFSET, CONTROL_FLAG_MASK, PRODUCER_ID_OFFSET } from '@tributary/record-format';
+import { readBatchRecords } from './record-reader.js';
+import { BATCH_HEADER_BYTES, type BatchExtent, EXTENT_HEADER_BYTES, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD_BYTES, BATCH_LENGTH_OFFSET, MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import { fsyncDir } from './checkpoint-file.js';
 import { findExtent, preadFully, pwriteFully, validateLogFile } from './file-io.js';
 import type { LogConfig } from './log-config.js';
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
 import type { Logger } from './logger.js';
+import { type AbortedTxn, parseTxnIndex, TXN_INDEX_ENTRY_BYTES, TXN_INDEX_SUFFIX, TxnIndex } from './txn-index.js';
 
 export const LOG_SUFFIX = '.log';
 export const INDEX_SUFFIX = '.index';
@@ -35,6 +39,8 @@ export interface SegmentLoad {
   readonly segment: LogSegment;
   /** Set when recovery found a torn or corrupt batch and truncated the file there. */
   readonly truncatedReason: string | null;
+  /** Set when the `.txnindex` file was unreadable (the segment starts with an empty one) or had a torn entry. */
+  readonly txnIndexLost: string | null;
 }
 
 export class LogSegment {
@@ -51,6 +57,8 @@ export class LogSegment {
   dirty = false;
   /** In-memory indexes differ from the index files. */
   indexesDirty = false;
+  /** The in-memory txn index differs from the `.txnindex` file (persisted apart: it cannot be rebuilt). */
+  txnIndexDirty = false;
   /** Background work after a roll (persist indexes, fsync); awaited before the segment is touched again. */
   closingTask: Promise<void> | null = null;
   private bytesSinceLastIndexEntry = 0;
@@ -67,6 +75,8 @@ export class LogSegment {
     readonly timeIndex: TimeIndex,
     sizeBytes: number,
     nextOffset: number,
+    /** Replaced only by the cleaner's swap (adoptTxnIndex). */
+    private txnIndexValue: TxnIndex,
   ) {
     this.sizeBytes = sizeBytes;
     this.nextOffset = nextOffset;
@@ -81,11 +91,21 @@ export class LogSegment {
   get timeIndexPath(): string {
     return path.join(this.dir, segmentFileName(this.baseOffset, TIME_INDEX_SUFFIX));
   }
+  get txnIndexPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, TXN_INDEX_SUFFIX));
+  }
+
+  get txnIndex(): TxnIndex {
+    return this.txnIndexValue;
+  }
 
   static async create(dir: string, baseOffset: number, config: LogConfig): Promise<LogSegment> {
     const handle = await open(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)), 'wx+');
-    const segment = new LogSegment(dir, baseOffset, handle, ...emptyIndexes(baseOffset, config), 0, baseOffset);
+    const segment = new LogSegment(dir, baseOffset, handle, ...emptyIndexes(baseOffset, config), 0, baseOffset, emptyTxnIndex(baseOffset, config));
     segment.indexesDirty = true;
+    // A leftover file of an earlier log at this offset (a truncation deleted the segment, a crash lost
+    // the unlink) must not come back on the next open.
+    await rm(segment.txnIndexPath, { force: true });
     return segment;
   }
 
@@ -122,10 +142,10 @@ export class LogSegment {
     const fileBytes = (await handle.stat()).size;
     if (!opts.recover) {
       const trusted = await LogSegment.loadTrusted(dir, baseOffset, config, handle, fileBytes);
-      if (trusted !== null) return { segment: trusted, truncatedReason: null };
+      if (trusted !== null) return { segment: trusted, truncatedReason: null, txnIndexLost: await trusted.loadTxnIndex(config, opts.logger) };
       opts.logger.warn({ baseOffset }, 'index files missing or bad; rebuilding from the log');
     }
-    const segment = new LogSegment(dir, baseOffset, handle, ...emptyIndexes(baseOffset, config), 0, baseOffset);
+    const segment = new LogSegment(dir, baseOffset, handle, ...emptyIndexes(baseOffset, config), 0, baseOffset, emptyTxnIndex(baseOffset, config));
     const walk = await validateLogFile(handle, fileBytes, baseOffset, (extent) => {
       segment.indexBatch(extent, config);
       segment.sizeBytes = extent.position + extent.sizeBytes;
@@ -138,8 +158,40 @@ export class LogSegment {
       segment.dirty = true;
     }
     segment.indexesDirty = true;
+    const txnIndexLost = await segment.loadTxnIndex(config, opts.logger);
     await segment.persistIndexes({ sync: false });
-    return { segment, truncatedReason: walk.stopReason };
+    return { segment, truncatedReason: walk.stopReason, txnIndexLost };
+  }
+
+  /**
+   * Loads `<base>.txnindex` against the segment's (recovered) extent: a torn tail is cut, entries past
+   * the segment end dropped (the file is rewritten, synced); an unreadable file is set aside as empty
+   * with a warning. Returns why entries may be lost (unreadable, torn), else null: the broker re-adds
+   * entries from its producer-state rebuild.
+   * The file is read only up to the size the limit allows, so a huge hostile file costs nothing.
+   */
+  private async loadTxnIndex(config: LogConfig, logger: Logger): Promise<string | null> {
+    // The segment rolls once its index holds txnIndexMaxEntries, but markers appended together get their
+    // entries after that check, so a file may hold more. It can never hold more entries than the segment
+    // has batches (each marker is a distinct batch of at least BATCH_HEADER_BYTES): that bounds the read.
+    const maxEntries = Math.max(txnIndexMaxEntries(config), Math.floor(this.sizeBytes / BATCH_HEADER_BYTES));
+    const bytes = await readFileOrNull(this.txnIndexPath, (maxEntries + 1) * TXN_INDEX_ENTRY_BYTES);
+    if (bytes === null) return null;
+    const parsed = parseTxnIndex(bytes, { baseOffset: this.baseOffset, nextOffset: this.nextOffset, maxEntries });
+    if (parsed.kind === 'unreadable') {
+      logger.warn({ baseOffset: this.baseOffset, reason: parsed.reason }, 'txn index unreadable; starting it empty (the broker re-adds aborted transactions from its producer state)');
+      this.txnIndexDirty = true;
+      await this.persistTxnIndex({ sync: true });
+      return parsed.reason;
+    }
+    this.txnIndexValue = parsed.index;
+    if (parsed.cut !== null) {
+      logger.warn({ baseOffset: this.baseOffset, nextOffset: this.nextOffset, cut: parsed.cut }, 'cut the txn index to the recovered log');
+      this.txnIndexDirty = true;
+      await this.persistTxnIndex({ sync: true });
+    }
+    // Our writes replace the file whole, so a torn entry is damage: the entry it held may be lost.
+    return parsed.tornTail ? parsed.cut : null;
   }
 
   private static async loadTrusted(dir: string, baseOffset: number, config: LogConfig, handle: FileHandle, fileBytes: number): Promise<LogSegment | null> {
@@ -170,7 +222,7 @@ export class LogSegment {
     }
     const timeIndex = TimeIndex.load(baseOffset, maxEntries(config, TIME_INDEX_ENTRY_BYTES), timeBytes, nextOffset);
     if (timeIndex === null) return null;
-    const segment = new LogSegment(dir, baseOffset, handle, offsetIndex, timeIndex, fileBytes, nextOffset);
+    const segment = new LogSegment(dir, baseOffset, handle, offsetIndex, timeIndex, fileBytes, nextOffset, emptyTxnIndex(baseOffset, config));
     const lastTime = timeIndex.lastEntry();
     if (lastTime !== null && lastTime.timestamp >= tailMax.timestamp) {
       segment.maxTimestamp = lastTime.timestamp;
@@ -188,7 +240,39 @@ export class LogSegment {
   }
 
   indexesFull(): boolean {
-    return this.offsetIndex.isFull() || this.timeIndex.isFull();
+    return this.offsetIndex.isFull() || this.timeIndex.isFull() || this.txnIndex.isFull();
+  }
+
+  /** Records an aborted transaction whose marker (lastOffset) is in this segment, after the last entry (the log checks both). */
+  appendAbortedTxn(txn: AbortedTxn): void {
+    assert.ok(!this.released, 'txn index append to a released segment');
+    assert.ok(txn.lastOffset >= this.baseOffset && txn.lastOffset < this.nextOffset, `aborted txn marker at ${txn.lastOffset} is outside segment [${this.baseOffset}, ${this.nextOffset})`);
+    this.txnIndex.append(txn);
+    this.txnIndexDirty = true;
+  }
+
+  /** The cleaner's swap: this (freshly loaded) segment takes over `index`, persisted synced. */
+  async adoptTxnIndex(index: TxnIndex): Promise<void> {
+    assert.equal(index.baseOffset, this.baseOffset, 'txn index of another segment');
+    this.txnIndexValue = index;
+    this.txnIndexDirty = true;
+    await this.persistTxnIndex({ sync: true });
+  }
+
+  /**
+   * Writes `<base>.txnindex` when it changed: temp + rename (fsynced, and the directory too, when
+   * `sync`). An empty index has no file.
+   */
+  async persistTxnIndex(opts: { readonly sync: boolean }): Promise<void> {
+    if (!this.txnIndexDirty || this.released) return;
+    this.txnIndexDirty = false;
+    if (this.txnIndex.entries.length === 0) {
+      await rm(this.txnIndexPath, { force: true });
+    } else {
+      await writeTemp(`${this.txnIndexPath}.tmp`, this.txnIndex.toBuffer(), opts.sync);
+      await rename(`${this.txnIndexPath}.tmp`, this.txnIndexPath);
+    }
+    if (opts.sync) await fsyncDir(this.dir);
   }
 
   /** Applies index bookkeeping for one batch at the end of the segment (Kafka's rule: an entry once more than indexIntervalBytes accumulated). */
@@ -252,6 +336,7 @@ export class LogSegment {
 
   /** Writes the index files (atomically, fsynced when `sync`). Adds a final time index entry for the segment's max timestamp. */
   async persistIndexes(opts: { readonly sync: boolean }): Promise<void> {
+    await this.persistTxnIndex(opts);
     if (!this.indexesDirty || this.released) return;
     this.indexesDirty = false;
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
@@ -269,6 +354,23 @@ export class LogSegment {
     if (offset >= this.nextOffset) return null;
     const from = this.offsetIndex.lookup(offset);
     return findExtent(this.handle, from, this.sizeBytes, (e) => e.lastOffset >= offset);
+  }
+
+  /**
+   * The transaction marker starting at `offset`: its producer and its control type (Kafka's control
+   * record key: int16 version, int16 type, 0 = ABORT, 1 = COMMIT), or null when no control batch starts
+   * there. Reads that one batch.
+   */
+  async markerAt(offset: number): Promise<{ readonly producerId: number; readonly type: 'ABORT' | 'COMMIT' | 'UNKNOWN' } | null> {
+    const found = await this.findBatch(offset);
+    if (found === null || found.baseOffset !== offset) return null;
+    const { records: batch } = await this.readBatches(found.position, { maxBytes: 0, maxOffset: Number.MAX_SAFE_INTEGER, mustTakeOne: true });
+    if (batch.length < BATCH_HEADER_BYTES || (batch.readInt16BE(ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) === 0) return null;
+    const producerId = readInt64(batch, PRODUCER_ID_OFFSET);
+    const parsed = readBatchRecords(batch);
+    const key = parsed.kind === 'records' && parsed.records.length === 1 ? parsed.records[0]!.key : null;
+    const type = key === null || key.length < 4 ? 'UNKNOWN' : key.readInt16BE(2) === 0 ? 'ABORT' : key.readInt16BE(2) === 1 ? 'COMMIT' : 'UNKNOWN';
+    return { producerId, type };
   }
 
   /** The first batch at or after `fromOffset` whose maxTimestamp is ≥ timestamp (batch granularity). */
@@ -354,6 +456,11 @@ export class LogSegment {
     // The index files on disk now describe bytes that are gone; remove them until the next persist.
     await rm(this.indexPath, { force: true });
     await rm(this.timeIndexPath, { force: true });
+    // The txn index cannot be rebuilt from the log, so it is rewritten now rather than removed.
+    if (this.txnIndex.truncateTo(this.nextOffset)) {
+      this.txnIndexDirty = true;
+      await this.persistTxnIndex({ sync: true });
+    }
     return this.nextOffset;
   }
 
@@ -388,6 +495,7 @@ export class LogSegment {
     await rm(this.logPath, { force: true });
     await rm(this.indexPath, { force: true });
     await rm(this.timeIndexPath, { force: true });
+    await rm(this.txnIndexPath, { force: true });
     await closing;
   }
 }
@@ -396,13 +504,29 @@ function maxEntries(config: LogConfig, entryBytes: number): number {
   return Math.max(1, Math.floor(config.segmentIndexBytes / entryBytes));
 }
 
+/** Entries a segment's txn index may hold before the segment rolls: segment.index.bytes / 34, at least 1. */
+export function txnIndexMaxEntries(config: LogConfig): number {
+  return maxEntries(config, TXN_INDEX_ENTRY_BYTES);
+}
+
+function emptyTxnIndex(baseOffset: number, config: LogConfig): TxnIndex {
+  return new TxnIndex(baseOffset, txnIndexMaxEntries(config));
+}
+
 function emptyIndexes(baseOffset: number, config: LogConfig): [OffsetIndex, TimeIndex] {
   return [new OffsetIndex(baseOffset, maxEntries(config, OFFSET_INDEX_ENTRY_BYTES)), new TimeIndex(baseOffset, maxEntries(config, TIME_INDEX_ENTRY_BYTES))];
 }
 
-async function readFileOrNull(file: string): Promise<Buffer | null> {
+/** The file's bytes (at most `bytesMax`, when given), or null when it does not exist. */
+async function readFileOrNull(file: string, bytesMax?: number): Promise<Buffer | null> {
   try {
-    return await readFile(file);
+    if (bytesMax === undefined) return await readFile(file);
+    const handle = await open(file, 'r');
+    try {
+      return await preadFully(handle, 0, Math.min((await handle.stat()).size, bytesMax));
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

@@ -4,6 +4,7 @@
 //   <dir>/00000000000000000000.log         batches, back to back, exactly as appended (stamped)
 //   <dir>/00000000000000000000.index       sparse (relOffset u32, position u32) every index.interval.bytes
 //   <dir>/00000000000000000000.timeindex   sparse (maxTimestamp i64, relOffset u32), only when the max grows
+//   <dir>/00000000000000000000.txnindex    aborted transactions whose ABORT marker is in the segment (txn-index.ts)
 //   <dir>/leader-epoch-checkpoint           "0\n<n>\n<epoch> <startOffset>\n..."
 //   <dir>/high-watermark-checkpoint         "0\n<hw>\n"
 //   <dir>/recovery-point-checkpoint         "0\n<offset>\n": everything below it is fsynced
@@ -37,6 +38,7 @@ import { DEFAULT_LOG_CONFIG, deletesByRetention, type LogConfig } from './log-co
 import { CLEAN_SHUTDOWN_FILE, type LoadedLog, loadLog } from './log-loader.js';
 import { LogSegment, MAX_RELATIVE_OFFSET, type PlacedBatch } from './log-segment.js';
 import { WriterQueue } from './writer-queue.js';
+import { type AbortedTxn, checkAbortedTxn } from './txn-index.js';
 import { type Clock, type Logger, NOOP_LOGGER } from './logger.js';
 
 
@@ -188,6 +190,7 @@ export class PartitionLog {
   private stats = { writes: 0, fsyncs: 0, segmentsRolled: 0 };
   private readonly compactor: LogCompactor;
   private readonly onFailure: ((err: unknown) => void) | undefined;
+  private readonly txnIndexIncompleteFromValue: number | null;
 
   private constructor(
     readonly dir: string,
@@ -204,9 +207,11 @@ export class PartitionLog {
       cleaner: CleanerCheckpoint;
       cleanerDedupeBufferBytes: number;
       onFailure: ((err: unknown) => void) | undefined;
+      txnIndexIncompleteFrom: number | null;
     },
   ) {
     this.onFailure = init.onFailure;
+    this.txnIndexIncompleteFromValue = init.txnIndexIncompleteFrom;
     this.checkpoints = new LogCheckpoints(dir);
     this.configValue = init.config;
     this.clock = init.clock;
@@ -284,6 +289,7 @@ export class PartitionLog {
         cleaner: loaded.cleaner,
         cleanerDedupeBufferBytes: options.cleanerDedupeBufferBytes ?? DEFAULT_CLEANER_DEDUPE_BUFFER_BYTES,
         onFailure: options.onFailure,
+        txnIndexIncompleteFrom: loaded.txnIndexIncompleteFrom,
       });
       await log.finishOpen(loaded);
       await loaded.segments.at(-1)!.restoreRollStart(options.clock());
@@ -627,6 +633,12 @@ export class PartitionLog {
         await segment.fsync();
         this.stats.fsyncs += 1;
       }
+      // The txn index goes with the flush policy; a just-rolled segment's own persist may be in flight,
+      // so this one waits for it.
+      if (segment.txnIndexDirty) {
+        await segment.closingTask?.catch(() => undefined);
+        await segment.persistTxnIndex({ sync: true });
+      }
     }
     this.recoveryPointValue = Math.max(this.recoveryPointValue, target);
     this.lastFlushMs = this.clock();
@@ -766,6 +778,97 @@ export class PartitionLog {
   /** Kafka's OffsetsForLeaderEpoch answer for this log (see LeaderEpochCache.endOffsetFor). */
   endOffsetForEpoch(epoch: number): EpochEndOffset {
     return this.epochCache.endOffsetFor(epoch, this.logEndOffsetValue);
+  }
+
+  // ---- aborted transactions (txn-index.ts) ----
+
+  /**
+   * After open: the txn indexes may lack entries for ABORT markers at offsets ≥ it (an unclean stop
+   * lost entries added after the last flush, or a `.txnindex` was unreadable and started empty, or
+   * had a torn entry). Reported by the open that found the loss. The
+   * broker's producer-state rebuild must replay markers from at most here and re-add their entries
+   * (appendAbortedTxn ignores the ones already there). null: every entry added before the stop is here.
+   */
+  get txnIndexIncompleteFrom(): number | null {
+    return this.txnIndexIncompleteFromValue;
+  }
+
+  /**
+   * Records an aborted transaction (Kafka's TxnIndex append) in the `.txnindex` of the segment holding
+   * its ABORT marker (`txn.lastOffset`). Call it once the marker's append was issued (it runs on the
+   * writer queue after that append) and before the last stable offset passes `txn.firstOffset`: the
+   * cleaner treats transactional data below the LSO that no entry covers as committed.
+   *
+   * - A malformed entry, one whose marker was never appended (lastOffset ≥ the next offset to assign),
+   *   or one whose lastOffset is not the offset of an ABORT marker of `txn.producerId` (checked when it
+   *   runs), is refused with InvalidRecordError and changes nothing.
+   * - Duplicate-safe: an entry whose lastOffset is ≤ the last one recorded in its marker's segment is
+   *   ignored (the broker re-adds entries while rebuilding its producer state). Per segment, not per
+   *   log, so the entries of a segment whose `.txnindex` was lost can be re-added after later segments'
+   *   (entries are lost only as a whole file or a suffix of one, so re-adds arrive in order). So is an
+   *   entry whose marker a truncation removed, or below the log start, by the time it runs.
+   * - Durability: persisted with the segment's flush (flush.ms / flush.messages / flush()), its roll,
+   *   and close(); an entry for a segment that is no longer active, or whose marker is already below the
+   *   recovery point, is persisted (fsynced) before the promise resolves. So every entry whose marker is
+   *   below the recovery point is durable (see txnIndexIncompleteFrom for the rest).
+   */
+  appendAbortedTxn(txn: AbortedTxn): Promise<void> {
+    try {
+      this.assertWritable();
+      const problem = checkAbortedTxn(txn);
+      if (problem !== null) throw new InvalidRecordError(`aborted transaction entry: ${problem}`);
+      if (txn.lastOffset >= this.nextOffsetToAssign) {
+        throw new InvalidRecordError(`aborted transaction entry: marker offset ${txn.lastOffset} was not appended (next offset ${this.nextOffsetToAssign})`);
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const entry: AbortedTxn = { producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset: txn.lastStableOffset };
+    return this.enqueueTask(async () => {
+      if (entry.lastOffset >= this.logEndOffsetValue || entry.lastOffset < this.logStartOffsetValue) return;
+      const segment = this.segments[this.segmentIndexFor(this.segments, entry.lastOffset)]!;
+      // A just-rolled segment may be persisting its indexes; this write must come after that one.
+      await segment.closingTask?.catch(() => undefined);
+      const last = segment.txnIndex.lastEntry();
+      if (last !== null && entry.lastOffset <= last.lastOffset) return;
+      segment.acquire();
+      try {
+        const marker = await segment.markerAt(entry.lastOffset);
+        if (marker === null) throw new InvalidRecordError(`aborted transaction entry: no control batch (marker) at offset ${entry.lastOffset}`);
+        if (marker.type !== 'ABORT' || marker.producerId !== entry.producerId) {
+          throw new InvalidRecordError(`aborted transaction entry: the marker at offset ${entry.lastOffset} is ${marker.type} of producer ${marker.producerId}, not ABORT of producer ${entry.producerId}`);
+        }
+      } finally {
+        segment.release();
+      }
+      segment.appendAbortedTxn(entry);
+      if (segment !== this.activeSegment || entry.lastOffset < this.recoveryPointValue) await segment.persistTxnIndex({ sync: true });
+    });
+  }
+
+  /**
+   * Every recorded aborted transaction overlapping [fetchOffset, upperBoundOffset) — lastOffset ≥
+   * fetchOffset and firstOffset < upperBoundOffset — in lastOffset order (Kafka's
+   * collectAbortedTransactions, for a read_committed fetch). Searches from the segment holding
+   * fetchOffset onward and stops at the first entry whose lastStableOffset reaches upperBoundOffset.
+   * Earlier segments are not searched: an entry lives in the segment holding its marker, so every entry
+   * of an earlier segment has lastOffset < fetchOffset. Empty when upperBoundOffset ≤ fetchOffset.
+   */
+  abortedTransactions(fetchOffset: number, upperBoundOffset: number): Promise<AbortedTxn[]> {
+    try {
+      this.assertReadable();
+      assert.ok(Number.isSafeInteger(fetchOffset) && Number.isSafeInteger(upperBoundOffset), `aborted transactions range [${fetchOffset}, ${upperBoundOffset}) must be integers`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const found: AbortedTxn[] = [];
+    if (upperBoundOffset <= fetchOffset) return Promise.resolve(found);
+    for (const segment of this.segments.slice(this.segmentIndexFor(this.segments, fetchOffset))) {
+      const { txns, complete } = segment.txnIndex.collect(fetchOffset, upperBoundOffset);
+      found.push(...txns);
+      if (complete) break;
+    }
+    return Promise.resolve(found);
   }
 
   // ---- retention and truncation ----

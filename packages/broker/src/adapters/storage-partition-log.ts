@@ -3,7 +3,7 @@
 import { PartitionLog, parseLogConfig, type LogConfig } from '@tributary/storage';
 import type { BatchHeader } from '@tributary/protocol';
 import type { Logger } from 'pino';
-import type { EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from '../partition-log.js';
+import type { AbortedTxn, EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from '../partition-log.js';
 import type { TopicConfig } from '../topic-config.js';
 
 /** The storage view of a topic config (only the keys storage acts on). */
@@ -93,8 +93,20 @@ class StoragePartitionLog implements PartitionLogPort {
     if (result.deletedSegments > 0) this.logger.info({ deletedSegments: result.deletedSegments, logStartOffset: result.logStartOffset }, 'retention deleted segments');
   }
 
-  async compact(nowMs: number): Promise<void> {
-    const result = await this.log.compact(nowMs);
+  get txnIndexIncompleteFrom(): number | null {
+    return this.log.txnIndexIncompleteFrom;
+  }
+
+  async appendAbortedTxn(txn: AbortedTxn): Promise<void> {
+    await this.log.appendAbortedTxn(txn);
+  }
+
+  async abortedTransactions(fetchOffset: number, upperBoundOffset: number): Promise<readonly AbortedTxn[]> {
+    return this.log.abortedTransactions(fetchOffset, upperBoundOffset);
+  }
+
+  async compact(nowMs: number, options: { readonly lastStableOffset: number }): Promise<void> {
+    const result = await this.log.compact(nowMs, { lastStableOffset: options.lastStableOffset });
     if (result.outcome === 'cleaned') this.logger.info({ segmentsRewritten: result.segmentsRewritten, bytesBefore: result.bytesBefore, bytesAfter: result.bytesAfter }, 'log cleaned');
   }
 

@@ -26,6 +26,8 @@ const NEXT_STATES: Readonly<Record<GroupStateName, readonly GroupStateName[]>> =
 /** Bounds (Kafka's broker defaults). */
 export const GROUP_MAX_SIZE = 1_000;
 export const OFFSET_METADATA_MAX_BYTES = 4_096;
+/** Most partitions one TxnOffsetCommit may name (they are written as one batch); more is INVALID_ARGUMENT. */
+export const TXN_OFFSET_COMMIT_MAX_PARTITIONS = 10_000;
 
 export interface GroupLogger {
   info(obj: object, msg: string): void;
@@ -64,6 +66,12 @@ export interface CommittedOffset {
   readonly offset: number;
   readonly metadata: string;
   readonly commitTimestampMs: number;
+  /**
+   * Base offset, in `__consumer_offsets`, of the batch that wrote this commit. Of two commits of one
+   * partition the one written later wins (Kafka's CommitRecordMetadataAndOffset.olderThan): it orders a
+   * transactional commit against plain ones when its marker arrives.
+   */
+  readonly recordOffset: number;
 }
 
 export interface Group {
@@ -85,6 +93,11 @@ export interface Group {
   readonly stateSinceMs: number;
   /** Committed offsets by `topic\0partition`. */
   readonly offsets: ReadonlyMap<string, CommittedOffset & TopicPartition>;
+  /**
+   * Transactional commits written but not yet decided (txn-offsets.ts), by producer id, then by
+   * `topic\0partition`: invisible to OffsetFetch until that producer's COMMIT marker; dropped by ABORT.
+   */
+  readonly pendingTxnOffsets: ReadonlyMap<number, ReadonlyMap<string, CommittedOffset & TopicPartition>>;
 }
 
 export interface JoinReply {
@@ -115,7 +128,7 @@ export function newGroup(groupId: string, nowMs: number): Group {
   return {
     groupId, state: 'Empty', generation: 0, protocolName: null, protocolType: 'consumer', leaderId: null,
     members: new Map(), assignment: new Map(), revoked: new Map(), followUpRebalance: false,
-    rebalanceDeadlineMs: 0, stateSinceMs: nowMs, offsets: new Map(),
+    rebalanceDeadlineMs: 0, stateSinceMs: nowMs, offsets: new Map(), pendingTxnOffsets: new Map(),
   };
 }
 
@@ -439,9 +452,16 @@ export function tick(group: Group, offsetsRetentionMs: number, ctx: StepContext)
   }
   const g = step.group;
   if (g.state === 'Empty' && g.offsets.size > 0 && nowMs - g.stateSinceMs >= offsetsRetentionMs) {
-    const removed = [...g.offsets.values()].map((o) => ({ topic: o.topic, partition: o.partition }));
+    // A partition with a transactional commit pending keeps its offset (Kafka's removeExpiredOffsets): its
+    // marker may still make the pending one current, and the group lives on while anything is pending.
+    const pending = pendingTxnPartitions(g);
+    const removed = [...g.offsets.values()].filter((o) => !pending.has(offsetKey(o.topic, o.partition))).map((o) => ({ topic: o.topic, partition: o.partition }));
+    if (removed.length === 0) return step;
     logger.info({ group: g.groupId, partitions: removed.length }, 'committed offsets expired (offsets.retention.minutes)');
-    return { ...step, group: transition({ ...g, offsets: new Map() }, 'Dead', nowMs, logger), removedOffsets: removed, persistGroup: true };
+    const offsets = new Map(g.offsets);
+    for (const tp of removed) offsets.delete(offsetKey(tp.topic, tp.partition));
+    if (offsets.size > 0 || g.pendingTxnOffsets.size > 0) return { ...step, group: { ...g, offsets }, removedOffsets: removed };
+    return { ...step, group: transition({ ...g, offsets }, 'Dead', nowMs, logger), removedOffsets: removed, persistGroup: true };
   }
   return step;
 }
@@ -474,11 +494,19 @@ export function validateOffsetMetadata(metadata: string): ErrorCodeName | null {
   return Buffer.byteLength(metadata) > OFFSET_METADATA_MAX_BYTES ? 'INVALID_COMMIT_OFFSET_SIZE' : null;
 }
 
-export function applyCommit(group: Group, commits: readonly (TopicPartition & { offset: number; metadata: string })[], nowMs: number, memberId: string): Group {
+/**
+ * A plain commit written at `recordOffset` (the batch's base offset) becomes current, unless a commit
+ * written later already is (two commits in flight may finish in either order; the log order decides, as on replay).
+ */
+export function applyCommit(group: Group, commits: readonly (TopicPartition & { offset: number; metadata: string })[], nowMs: number, memberId: string, recordOffset: number): Group {
+  assert(Number.isSafeInteger(recordOffset) && recordOffset >= 0, `commit record offset ${recordOffset}`);
   const offsets = new Map(group.offsets);
   for (const c of commits) {
     assert(Number.isSafeInteger(c.offset) && c.offset >= 0, `commit offset ${c.offset}`);
-    offsets.set(offsetKey(c.topic, c.partition), { topic: c.topic, partition: c.partition, offset: c.offset, metadata: c.metadata, commitTimestampMs: nowMs });
+    const key = offsetKey(c.topic, c.partition);
+    const current = offsets.get(key);
+    if (current !== undefined && current.recordOffset > recordOffset) continue;
+    offsets.set(key, { topic: c.topic, partition: c.partition, offset: c.offset, metadata: c.metadata, commitTimestampMs: nowMs, recordOffset });
   }
   const g = { ...group, offsets };
   return memberId === '' ? g : touch(g, memberId, nowMs);
@@ -489,8 +517,18 @@ export function deleteGroup(group: Group, ctx: StepContext): { step: StepResult;
   const { nowMs, logger } = ctx;
   if (group.state === 'Dead') return { step: result(group), error: 'GROUP_ID_NOT_FOUND' };
   if (group.state !== 'Empty') return { step: result(group), error: 'NON_EMPTY_GROUP' };
+  // Pending transactional offsets keep the group: deleting it now would let the transaction's COMMIT
+  // marker bring offsets back on the next load (the log still holds them), but not in memory.
+  if (group.pendingTxnOffsets.size > 0) return { step: result(group), error: 'NON_EMPTY_GROUP' };
   const removed = [...group.offsets.values()].map((o) => ({ topic: o.topic, partition: o.partition }));
   return { step: result(transition({ ...group, offsets: new Map() }, 'Dead', nowMs, logger), { removedOffsets: removed, persistGroup: true }), error: null };
+}
+
+/** The `topic\0partition` keys with a transactional commit pending, of any producer. */
+export function pendingTxnPartitions(group: Group): Set<string> {
+  const keys = new Set<string>();
+  for (const byPartition of group.pendingTxnOffsets.values()) for (const key of byPartition.keys()) keys.add(key);
+  return keys;
 }
 
 export function sortedPartitions(tps: Iterable<TopicPartition>): TopicPartition[] {

@@ -6,7 +6,10 @@ import { GroupsService, tributary, type GroupsHandlers } from '@tributary/protoc
 import { InvalidArgumentError, NO_ERROR, toWireError, type ErrorCodeName } from '../errors.js';
 import { int64, requireName, unary } from '../grpc-call.js';
 import type { TopicPartition } from './assignors/index.js';
-import type { GroupCoordinator } from './group-coordinator.js';
+import { TXN_OFFSET_COMMIT_MAX_PARTITIONS } from './group.js';
+import type { GroupCoordinator, OffsetCommitEntry } from './group-coordinator.js';
+import type { TransactionCoordinator } from '../transactions/transaction-coordinator.js';
+import { requireProducerEpoch, requireProducerId, requireTransactionalId } from '../transactions/transactions-service.js';
 
 const code = (name: ErrorCodeName | null): tributary.v1.IError =>
   name === null ? NO_ERROR : { code: tributary.v1.ErrorCode[name], message: name };
@@ -14,7 +17,33 @@ const code = (name: ErrorCodeName | null): tributary.v1.IError =>
 const tps = (list: readonly TopicPartition[]): tributary.v1.IGroupTopicPartition[] => list.map((tp) => ({ topic: tp.topic, partition: tp.partition }));
 const orNull = (s: string | null | undefined): string | null => (s === undefined || s === null || s === '' ? null : s);
 
-export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logger: Logger }): GroupsHandlers {
+/** The offsets of an OffsetCommit / TxnOffsetCommit request (offset and metadata bounds are checked per partition later). */
+function commitEntries(topics: readonly tributary.v1.IOffsetCommitTopic[]): OffsetCommitEntry[] {
+  return topics.flatMap((t, i) => {
+    const topic = requireName(t.topic, `topics[${i}].topic`);
+    return (t.partitions ?? []).map((p) => ({ topic, partition: p.partition ?? 0, offset: int64(p.committedOffset), metadata: p.metadata ?? '' }));
+  });
+}
+
+/** OffsetCommitResponse's per-partition results, in the request's order. */
+function commitResults(topics: readonly tributary.v1.IOffsetCommitTopic[], results: ReadonlyMap<string, ErrorCodeName | null>): tributary.v1.IOffsetCommitResponse {
+  return {
+    error: NO_ERROR,
+    topics: topics.map((t) => ({
+      topic: t.topic,
+      partitions: (t.partitions ?? []).map((p) => ({ partition: p.partition, error: code(results.get(`${t.topic}\u0000${p.partition ?? 0}`) ?? null) })),
+    })),
+  };
+}
+
+export interface GroupsServiceDeps {
+  readonly coordinator: GroupCoordinator;
+  /** FindCoordinator with key_type TRANSACTION answers the transactional id's coordinator. */
+  readonly transactions?: TransactionCoordinator;
+  readonly logger: Logger;
+}
+
+export function createGroupsHandlers(deps: GroupsServiceDeps): GroupsHandlers {
   const { coordinator, logger } = deps;
   /** Runs `body`; an ApiError (NOT_COORDINATOR, ...) becomes the response's error. */
   const guarded = async <T extends object>(body: () => Promise<T> | T, onError: (error: tributary.v1.IError) => T): Promise<T> => {
@@ -30,10 +59,32 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
   return {
     findCoordinator: unary(logger, 'FindCoordinator', async (req: tributary.v1.FindCoordinatorRequest) => {
       const groupId = requireName(req.groupId, 'group_id');
+      if (req.keyType === tributary.v1.CoordinatorType.TRANSACTION) {
+        const transactions = deps.transactions;
+        if (transactions === undefined) return { error: { code: tributary.v1.ErrorCode.COORDINATOR_NOT_AVAILABLE, message: 'this broker has no transaction coordinator' }, nodeId: -1 };
+        const transactionalId = requireTransactionalId(req.groupId, 'group_id');
+        return guarded(async () => ({ error: NO_ERROR, ...(await transactions.findCoordinator(transactionalId)) }), (error) => ({ error, nodeId: -1 }));
+      }
+      if (req.keyType !== tributary.v1.CoordinatorType.GROUP) throw new InvalidArgumentError('key_type', `unknown coordinator type ${String(req.keyType)}`);
       return guarded(async () => ({ error: NO_ERROR, ...(await coordinator.findCoordinator(groupId)) }), (error) => ({ error, nodeId: -1 }));
     }),
-    // Placeholder until the transaction work lands (issue 12): refused as unsupported.
-    txnOffsetCommit: unary(logger, 'TxnOffsetCommit', async () => ({ error: { code: tributary.v1.ErrorCode.INVALID_REQUEST, message: 'transactions are not supported yet' }, topics: [] })),
+    txnOffsetCommit: unary(logger, 'TxnOffsetCommit', async (req: tributary.v1.TxnOffsetCommitRequest) => {
+      const groupId = requireName(req.groupId, 'group_id');
+      const transactionalId = requireTransactionalId(req.transactionalId, 'transactional_id');
+      const producerId = requireProducerId(req.producerId);
+      const producerEpoch = requireProducerEpoch(req.producerEpoch);
+      const commits = commitEntries(req.topics);
+      if (commits.length > TXN_OFFSET_COMMIT_MAX_PARTITIONS) {
+        throw new InvalidArgumentError('topics', `${commits.length} partitions, at most ${TXN_OFFSET_COMMIT_MAX_PARTITIONS} per request`);
+      }
+      return guarded(async () => {
+        const results = await coordinator.txnCommitOffsets(groupId, {
+          transactionalId, producerId, producerEpoch,
+          memberId: req.memberId, groupInstanceId: orNull(req.groupInstanceId), generation: req.generationId ?? -1,
+        }, commits);
+        return commitResults(req.topics, results);
+      }, (error) => ({ error }));
+    }),
     joinGroup: unary(logger, 'JoinGroup', async (req: tributary.v1.JoinGroupRequest, call) => {
       const groupId = requireName(req.groupId, 'group_id');
       if (req.assignmentStrategies.length === 0) throw new InvalidArgumentError('assignment_strategies', 'must name at least one strategy');
@@ -69,19 +120,10 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
     }),
     offsetCommit: unary(logger, 'OffsetCommit', async (req: tributary.v1.OffsetCommitRequest) => {
       const groupId = requireName(req.groupId, 'group_id');
-      const commits = req.topics.flatMap((t, i) => {
-        const topic = requireName(t.topic, `topics[${i}].topic`);
-        return (t.partitions ?? []).map((p) => ({ topic, partition: p.partition ?? 0, offset: int64(p.committedOffset), metadata: p.metadata ?? '' }));
-      });
+      const commits = commitEntries(req.topics);
       return guarded(async () => {
         const results = await coordinator.commitOffsets(groupId, { memberId: req.memberId, groupInstanceId: orNull(req.groupInstanceId), generation: req.generationId ?? -1 }, commits);
-        return {
-          error: NO_ERROR,
-          topics: req.topics.map((t) => ({
-            topic: t.topic,
-            partitions: (t.partitions ?? []).map((p) => ({ partition: p.partition, error: code(results.get(`${t.topic}\u0000${p.partition}`) ?? null) })),
-          })),
-        };
+        return commitResults(req.topics, results);
       }, (error) => ({ error }));
     }),
     offsetFetch: unary(logger, 'OffsetFetch', async (req: tributary.v1.OffsetFetchRequest) => {
@@ -89,10 +131,10 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
       return guarded(() => {
         const wanted = req.topics.length === 0 ? null : req.topics.flatMap((t) => (t.partitions ?? []).map((partition) => ({ topic: t.topic ?? '', partition })));
         const byTopic = new Map<string, tributary.v1.IOffsetFetchPartition[]>();
-        for (const o of coordinator.fetchOffsets(groupId, wanted)) {
+        for (const o of coordinator.fetchOffsets(groupId, wanted, req.requireStable === true)) {
           let list = byTopic.get(o.topic);
           if (list === undefined) byTopic.set(o.topic, (list = []));
-          list.push({ partition: o.partition, committedOffset: o.offset, metadata: o.metadata, error: NO_ERROR });
+          list.push({ partition: o.partition, committedOffset: o.offset, metadata: o.metadata, error: code(o.error) });
         }
         return { error: NO_ERROR, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) };
       }, (error) => ({ error }));
@@ -117,6 +159,6 @@ export function createGroupsHandlers(deps: { coordinator: GroupCoordinator; logg
 }
 
 /** Registers tributary.v1.Groups on `server`. */
-export function registerGroupsService(server: grpc.Server, deps: { coordinator: GroupCoordinator; logger: Logger }): void {
+export function registerGroupsService(server: grpc.Server, deps: GroupsServiceDeps): void {
   server.addService(GroupsService, createGroupsHandlers(deps));
 }

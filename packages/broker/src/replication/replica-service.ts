@@ -1,5 +1,6 @@
 // The leader side of replication as a gRPC service (tributary.internal.v1.Replica): decode →
 // serveReplicaFetch (domain) → encode. Records are served as stored bytes, never decoded.
+import { TRANSACTIONAL_ID_LENGTH_MAX } from '../transactions/txn-state.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ReplicaService, tributary } from '@tributary/protocol';
@@ -7,6 +8,9 @@ import { ChangeNotifier, logEndOffsetKey } from '../change-notifier.js';
 import { errorCodeOf, InvalidArgumentError, NO_ERROR } from '../errors.js';
 import { int64, requireName, unary } from '../grpc-call.js';
 import type { ReplicaManager } from '../replica-manager.js';
+import { PartitionTransactions } from '../partition-transactions.js';
+import type { TxnMarkerRequest, TxnMarkerWriter } from '../transactions/txn-ports.js';
+import { TRANSACTIONAL_PRODUCER_EPOCH_MAX } from './producer-admission.js';
 import type { ReplicaFetchPartitionResponse, ReplicaFetchRequest, ReplicaFetchResponse } from './replica-fetch-transport.js';
 
 /** Caps what a follower may ask for in one call. */
@@ -19,6 +23,77 @@ export interface ReplicaServiceDeps {
   readonly notifier: ChangeNotifier;
   readonly nowMs: () => number;
   readonly logger: Logger;
+  /** Writes WriteTxnMarkers' markers; default: a PartitionTransactions over `replicas`. */
+  readonly txnMarkers?: TxnMarkerWriter;
+}
+
+/** Most markers one WriteTxnMarkers request may carry, and most partitions over all of them. */
+export const WRITE_TXN_MARKERS_MAX = 1_000;
+export const WRITE_TXN_MARKER_PARTITIONS_MAX = 10_000;
+const INT32_MAX = 0x7fffffff;
+
+/** Validates a WriteTxnMarkers request field by field (INVALID_ARGUMENT naming the field). */
+export function decodeWriteTxnMarkers(req: tributary.internal.v1.IWriteTxnMarkersRequest): { readonly clusterId: string; readonly markers: TxnMarkerRequest[] } {
+  const markers = req.markers ?? [];
+  if (markers.length > WRITE_TXN_MARKERS_MAX) throw new InvalidArgumentError('markers', `${markers.length} markers, at most ${WRITE_TXN_MARKERS_MAX}`);
+  let partitionCount = 0;
+  const decoded = markers.map((m, i): TxnMarkerRequest => {
+    const field = `markers[${i}]`;
+    const producerId = int64(m.producerId);
+    if (!Number.isSafeInteger(producerId) || producerId < 0) throw new InvalidArgumentError(`${field}.producer_id`, `must be a producer id ≥ 0, got ${producerId}`);
+    const producerEpoch = m.producerEpoch ?? 0;
+    if (!Number.isInteger(producerEpoch) || producerEpoch < 0 || producerEpoch > TRANSACTIONAL_PRODUCER_EPOCH_MAX) {
+      throw new InvalidArgumentError(`${field}.producer_epoch`, `must be in [0, ${TRANSACTIONAL_PRODUCER_EPOCH_MAX}], got ${producerEpoch}`);
+    }
+    const coordinatorEpoch = m.coordinatorEpoch ?? 0;
+    if (!Number.isInteger(coordinatorEpoch) || coordinatorEpoch < 0 || coordinatorEpoch > INT32_MAX) throw new InvalidArgumentError(`${field}.coordinator_epoch`, `must be ≥ 0, got ${coordinatorEpoch}`);
+    const transactionalId = m.transactionalId ?? '';
+    if (transactionalId.length > TRANSACTIONAL_ID_LENGTH_MAX) throw new InvalidArgumentError(`${field}.transactional_id`, `longer than ${TRANSACTIONAL_ID_LENGTH_MAX}`);
+    const seen = new Set<string>();
+    const partitions = (m.topics ?? []).flatMap((t, j) => {
+      const topic = requireName(t.topic, `${field}.topics[${j}].topic`);
+      return (t.partitions ?? []).map((partition, k) => {
+        if (!Number.isInteger(partition) || partition < 0) throw new InvalidArgumentError(`${field}.topics[${j}].partitions[${k}]`, `must be ≥ 0, got ${partition}`);
+        const key = `${topic}\u0000${partition}`;
+        if (seen.has(key)) throw new InvalidArgumentError(`${field}.topics[${j}].partitions[${k}]`, `${topic}-${partition} is named twice`);
+        seen.add(key);
+        return { topic, partition };
+      });
+    });
+    partitionCount += partitions.length;
+    if (partitionCount > WRITE_TXN_MARKER_PARTITIONS_MAX) throw new InvalidArgumentError('markers', `more than ${WRITE_TXN_MARKER_PARTITIONS_MAX} partitions in all`);
+    return { transactionalId, producerId, producerEpoch, committed: m.committed === true, coordinatorEpoch, partitions };
+  });
+  return { clusterId: req.clusterId ?? '', markers: decoded };
+}
+
+/**
+ * Serves WriteTxnMarkers: markers one after another (two markers of one producer keep their order),
+ * each over its partitions concurrently; every partition answers its own error.
+ */
+export async function serveWriteTxnMarkers(
+  req: { readonly clusterId: string; readonly markers: readonly TxnMarkerRequest[] },
+  deps: { readonly clusterId: string; readonly txnMarkers: TxnMarkerWriter },
+  signal?: AbortSignal,
+): Promise<tributary.internal.v1.IWriteTxnMarkersResponse> {
+  if (req.clusterId !== deps.clusterId) {
+    return { error: { code: tributary.v1.ErrorCode.INCONSISTENT_CLUSTER_ID, message: `cluster ${JSON.stringify(req.clusterId)} is not ${deps.clusterId}` }, markers: [] };
+  }
+  const markers: tributary.internal.v1.ITxnMarkerResult[] = [];
+  for (const marker of req.markers) {
+    const results = await deps.txnMarkers.writeMarkers(marker, signal);
+    const byTopic = new Map<string, tributary.internal.v1.ITxnMarkerPartitionResult[]>();
+    for (const tp of marker.partitions) {
+      // undefined in the map = written; a partition missing from it is an error.
+      const key = `${tp.topic}-${tp.partition}`;
+      const code = results.has(key) ? results.get(key) : 'UNKNOWN_SERVER_ERROR';
+      let list = byTopic.get(tp.topic);
+      if (list === undefined) byTopic.set(tp.topic, (list = []));
+      list.push({ partition: tp.partition, error: code === undefined ? NO_ERROR : { code: tributary.v1.ErrorCode[code], message: `${tp.topic}-${tp.partition}: ${code}` } });
+    }
+    markers.push({ producerId: marker.producerId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+  }
+  return { error: NO_ERROR, markers };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -106,6 +181,7 @@ export function encodeReplicaFetchResponse(res: ReplicaFetchResponse): tributary
 
 /** Adds tributary.internal.v1.Replica to a broker's gRPC server. */
 export function registerReplicaService(server: grpc.Server, deps: ReplicaServiceDeps & { readonly shutdownSignal?: AbortSignal }): void {
+  const txnMarkers = deps.txnMarkers ?? new PartitionTransactions({ replicas: deps.replicas, nowMs: deps.nowMs });
   server.addService(ReplicaService, {
     replicaFetch: unary(deps.logger, 'ReplicaFetch', async (req: tributary.internal.v1.ReplicaFetchRequest, call) => {
       const abort = new AbortController();
@@ -116,6 +192,17 @@ export function registerReplicaService(server: grpc.Server, deps: ReplicaService
       deps.shutdownSignal?.addEventListener('abort', onAbort, { once: true });
       try {
         return encodeReplicaFetchResponse(await serveReplicaFetch(decode(req), deps, abort.signal));
+      } finally {
+        deps.shutdownSignal?.removeEventListener('abort', onAbort);
+      }
+    }),
+    writeTxnMarkers: unary(deps.logger, 'WriteTxnMarkers', async (req: tributary.internal.v1.WriteTxnMarkersRequest, call) => {
+      const abort = new AbortController();
+      const onAbort = (): void => abort.abort();
+      call.on('cancelled', onAbort);
+      deps.shutdownSignal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await serveWriteTxnMarkers(decodeWriteTxnMarkers(req), { clusterId: deps.clusterId, txnMarkers }, abort.signal);
       } finally {
         deps.shutdownSignal?.removeEventListener('abort', onAbort);
       }

@@ -131,12 +131,12 @@ describe('group state machine', () => {
   it('offsets of an Empty group expire after offsets.retention.minutes; delete needs an Empty group', () => {
     const { group } = stableGroup(1);
     expect(deleteGroup(group, at(0)).error).toBe('NON_EMPTY_GROUP');
-    let g = applyCommit(newGroup('E', 0), [{ topic: 't', partition: 0, offset: 5, metadata: '' }], 0, '');
+    let g = applyCommit(newGroup('E', 0), [{ topic: 't', partition: 0, offset: 5, metadata: '' }], 0, '', 0);
     expect(tick(g, 60_000, at(59_999)).group.offsets.size).toBe(1);
     const expired = tick(g, 60_000, at(60_000));
     expect(expired.group.state).toBe('Dead');
     expect(expired.removedOffsets).toEqual([{ topic: 't', partition: 0 }]);
-    g = applyCommit(newGroup('F', 0), [{ topic: 't', partition: 1, offset: 1, metadata: '' }], 0, '');
+    g = applyCommit(newGroup('F', 0), [{ topic: 't', partition: 1, offset: 1, metadata: '' }], 0, '', 0);
     expect(deleteGroup(g, at(1)).step.group.state).toBe('Dead');
   });
 
@@ -160,7 +160,7 @@ describe('offsets topic records', () => {
 
   it('replaying the written records rebuilds offsets and the generation (the last value per key wins)', () => {
     const { group } = stableGroup(2);
-    const groups = new Map<string, Group>();
+    const state = { groups: new Map<string, Group>(), txnGroups: new Map<number, Set<string>>() };
     const records = [
       offsetRecord('G', { topic: 't', partition: 0 }, { offset: 3, metadata: 'a', commitTimestampMs: 1 }),
       offsetRecord('G', { topic: 't', partition: 0 }, { offset: 7, metadata: 'b', commitTimestampMs: 2 }),
@@ -168,8 +168,8 @@ describe('offsets topic records', () => {
       offsetRecord('G', { topic: 't', partition: 1 }, null),
       groupRecord(group),
     ];
-    for (const r of records) replayRecord(groups, r.key, r.value, 100);
-    const loaded = groups.get('G')!;
+    records.forEach((r, i) => replayRecord(state, r.key, r.value, 100, { recordOffset: i, producerId: null }));
+    const loaded = state.groups.get('G')!;
     expect([...loaded.offsets.values()].map((o) => [o.partition, o.offset, o.metadata])).toEqual([[0, 7, 'b']]);
     expect(loaded.generation).toBe(group.generation);
     expect(loaded.state).toBe('Stable');

@@ -2,7 +2,7 @@
 import { Admin, Consumer, Producer, type ConsumerRecord, type ProducerOptions } from '@tributary/client';
 import type { RecordView } from '../format/record.js';
 import type { TopicView } from '../format/views.js';
-import type { AdminPort, ClusterConnector, Connect, ConsumerPort, ListOffsetsSpec, ProducerPort, ProducerSettings, TopicResult } from '../ports.js';
+import type { AdminPort, ClusterConnector, Connect, ConsumerPort, ListOffsetsSpec, ProducerPort, ProducerSettings, TopicResult, TransactionsPort } from '../ports.js';
 
 /**
  * How long an admin call keeps retrying retriable failures (no broker reachable, no controller yet).
@@ -16,7 +16,8 @@ export const connectTributary: Connect = (brokers) => {
   const connector: ClusterConnector = {
     admin: () => adminPort(new Admin({ ...common, 'request.timeout.ms': CLI_REQUEST_TIMEOUT_MS, 'default.api.timeout.ms': CLI_API_TIMEOUT_MS })),
     producer: (settings) => producerPort(new Producer({ ...common, ...producerOptions(settings) })),
-    consumer: () => consumerPort(new Consumer({ ...common, 'auto.offset.reset': 'earliest' })),
+    consumer: (settings = {}) => consumerPort(new Consumer({ ...common, 'auto.offset.reset': 'earliest', 'isolation.level': settings.isolationLevel ?? 'read_uncommitted' })),
+    transactions: () => transactionsPort(new Admin({ ...common, 'request.timeout.ms': CLI_REQUEST_TIMEOUT_MS, 'default.api.timeout.ms': CLI_API_TIMEOUT_MS })),
   };
   return connector;
 };
@@ -31,6 +32,19 @@ function producerOptions(settings: ProducerSettings): ProducerOptions {
   if (settings.lingerMs !== undefined) options['linger.ms'] = settings.lingerMs;
   // The client validates the values (e.g. an unknown compression type) and names the bad field.
   return options as ProducerOptions;
+}
+
+function transactionsPort(admin: Admin): TransactionsPort {
+  return {
+    listTransactions: (filters) => admin.listTransactions({ states: filters.states, producerIds: filters.producerIds, durationFilterMs: filters.durationFilterMs }),
+    describeTransaction: async (id) => {
+      const [d] = await admin.describeTransactions([id]);
+      return d!;
+    },
+    describeProducers: async (topic, partition) => (await admin.describeProducers([{ topic, partition }]))[0]?.activeProducers.slice() ?? [],
+    abortTransaction: (spec) => admin.abortTransaction(spec),
+    close: () => admin.close(),
+  };
 }
 
 function asError(error: unknown): Error {

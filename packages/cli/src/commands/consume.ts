@@ -18,6 +18,11 @@ export interface ConsumeOptions {
   readonly template: string | undefined;
   readonly format: OutputFormat;
   readonly exitAtEnd: boolean;
+  /**
+   * read_committed: skip records of aborted transactions and read only up to the last stable offset
+   * (with --exit-at-end, an open transaction below the starting high watermark is waited for).
+   */
+  readonly isolationLevel?: 'read_uncommitted' | 'read_committed' | undefined;
 }
 
 export interface ConsumePlan {
@@ -72,7 +77,7 @@ export async function consume(ctx: CommandContext, topic: string, options: Consu
         : recordJsonLine;
 
   const plan = await planConsume(await ctx.admin(), topic, spec, requested);
-  const consumer = await ctx.consumer();
+  const consumer = await ctx.consumer({ isolationLevel: options.isolationLevel });
   await consumer.assign(topic, plan.starts);
 
   // Partitions still short of their starting high watermark (only tracked with --exit-at-end).

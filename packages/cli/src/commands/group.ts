@@ -150,6 +150,7 @@ export interface GroupConsumeOptions {
   readonly format: OutputFormat;
   /** Where to start in partitions the group has no commit for: earliest (start) or latest (end). */
   readonly reset: 'earliest' | 'latest';
+  readonly isolationLevel?: 'read_uncommitted' | 'read_committed' | undefined;
 }
 
 /** `consume TOPIC -g GROUP`: joins the group, prints records, commits what it printed, leaves on exit. */
@@ -158,7 +159,7 @@ export async function groupConsume(ctx: CommandContext, topic: string, groupId: 
     : options.format === 'text' ? compileRecordTemplate('%v\\n') : recordJsonLine;
   const consumer = new Consumer({
     'bootstrap.servers': ctx.brokers().join(','), 'group.id': groupId, 'auto.offset.reset': options.reset, 'enable.auto.commit': false,
-    'client.id': 'tributary-cli',
+    'client.id': 'tributary-cli', 'isolation.level': options.isolationLevel ?? 'read_uncommitted',
   });
   try {
     consumer.subscribe([topic]);
