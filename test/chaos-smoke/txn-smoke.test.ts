@@ -8,21 +8,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Producer } from '@tributary/client';
 import { runChaos, DEFAULT_CHAOS_OPTIONS } from '@tributary/testing';
 
 process.env.GRPC_VERBOSITY ??= 'NONE';
 const outDir = mkdtempSync(join(tmpdir(), 'trib-txn-smoke-'));
 let keep = false;
-/** The transactional client (issue 12) is merged: until then this smoke cannot run. */
-const transactionsAvailable = typeof (Producer.prototype as unknown as Record<string, unknown>).initTransactions === 'function';
 
 afterAll(() => {
   if (!keep) rmSync(outDir, { recursive: true, force: true });
 });
 
 describe('txn chaos smoke (combined3)', () => {
-  it.skipIf(!transactionsAvailable)('kill and pause: every input exactly once, no aborted or partial transaction visible', async () => {
+  it('kill and pause: every input exactly once, no aborted or partial transaction visible', async () => {
     const result = await runChaos({
       ...DEFAULT_CHAOS_OPTIONS, outDir, topology: 'combined3', timeS: 20, seed: 2, nemesis: ['kill', 'pause'], workloads: ['txn'],
     });

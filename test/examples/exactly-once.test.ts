@@ -3,15 +3,13 @@
 // first, which stops on ProducerFencedError) and 300 more orders arrive. In the end every order has
 // exactly one committed invoice — none twice, none missing — and the group's offsets are at the end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GroupAdmin, Producer } from '@tributary/client';
+import { GroupAdmin } from '@tributary/client';
 import { startCluster } from '@tributary/testing';
 import { waitFor } from '../cluster/helpers.js';
 // The example is plain JavaScript, as users copy it.
 import { createTopics, produceOrders, runInvoicer, verify } from '../../examples/exactly-once/exactly-once.mjs';
 
 const TOPICS = { input: 'orders', output: 'invoices', group: 'invoicer' };
-/** The transactional client (issue 12) is merged: until then this test cannot run. */
-const transactionsAvailable = typeof (Producer.prototype as unknown as Record<string, unknown>).initTransactions === 'function';
 
 interface Instance {
   readonly controller: AbortController;
@@ -23,7 +21,6 @@ describe('examples/exactly-once', () => {
   let cluster: Awaited<ReturnType<typeof startCluster>>;
 
   beforeAll(async () => {
-    if (!transactionsAvailable) return;
     cluster = await startCluster({ nodes: 3 });
   }, 60_000);
 
@@ -31,7 +28,7 @@ describe('examples/exactly-once', () => {
     await cluster?.stop();
   });
 
-  it.skipIf(!transactionsAvailable)('invoices every order exactly once across a fenced restart', async () => {
+  it('invoices every order exactly once across a fenced restart', async () => {
     const bootstrap = cluster.bootstrapServers;
     const options = { bootstrap, ...TOPICS };
     await createTopics(options);

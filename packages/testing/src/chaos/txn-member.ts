@@ -12,10 +12,9 @@
 // processed again in a later transaction. Each transaction is one `txn` op on stdout (see
 // txn-records.ts for the outcome rules). A fatal error (PRODUCER_FENCED, an abort that fails)
 // ends the process with EXIT_FATAL; the workload starts the slot again.
-import { Consumer, type ConsumerRecord, type Logger } from '@tributary/client';
+import { Consumer, Producer, type ConsumerRecord, type Logger, type ProducerOptions } from '@tributary/client';
 import type { EmittedOp } from './group-member.js';
 import { SeededRandom } from './seeded-random.js';
-import { groupMetadataOf, newTransactionalProducer, type TransactionalProducer } from './txn-client-api.js';
 import { encodeOutput, type SentOutput, type TxnIntent, type TxnOpValue } from './txn-records.js';
 import { errorCode } from './workloads.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -106,7 +105,7 @@ export async function runTxnMember(config: TxnMemberConfig, emit: (op: EmittedOp
     'retry.backoff.ms': 50,
     'retry.backoff.max.ms': 500,
   }, runtime);
-  const producer = newTransactionalProducer(transactionalProducerOptions(config), runtime);
+  const producer = new Producer(transactionalProducerOptions(config), runtime);
   let n = 0;
   try {
     try {
@@ -135,7 +134,7 @@ export async function runTxnMember(config: TxnMemberConfig, emit: (op: EmittedOp
   }
 }
 
-function transactionalProducerOptions(config: TxnMemberConfig): Record<string, unknown> {
+function transactionalProducerOptions(config: TxnMemberConfig): ProducerOptions {
   return {
     'bootstrap.servers': config.bootstrapServers,
     'client.id': config.name,
@@ -156,7 +155,7 @@ function transactionalProducerOptions(config: TxnMemberConfig): Record<string, u
 interface BatchContext {
   readonly config: TxnMemberConfig;
   readonly consumer: Consumer;
-  readonly producer: TransactionalProducer;
+  readonly producer: Producer;
   readonly random: SeededRandom;
   readonly emit: (op: EmittedOp) => void;
   readonly txn: string;
@@ -189,7 +188,7 @@ async function processBatch(ctx: BatchContext): Promise<void> {
     acks.forEach((md, k) => { outputs[k] = { ...(outputs[k] as SentOutput), offset: md.offset }; });
     stage = 'offsets';
     await producer.sendOffsetsToTransaction(
-      offsets.map((o) => ({ topic: config.inputTopic, partition: o.partition, offset: o.offset })), groupMetadataOf(consumer));
+      offsets.map((o) => ({ topic: config.inputTopic, partition: o.partition, offset: o.offset })), consumer.groupMetadata());
     if (intent === 'abort') {
       stage = 'abort';
       await producer.abortTransaction();
