@@ -20,7 +20,7 @@ import {
   inputId, READER_FINAL_COMMITTED, READER_FINAL_INPUT, READER_FINAL_UNCOMMITTED, READER_TAIL_COMMITTED,
   TXN_GROUP_ID, TXN_INPUT_TOPIC, TXN_OUTPUT_TOPIC, type TxnOpValue,
 } from './txn-records.js';
-import { DEFINITE_SEND_FAILURES, errorCode } from './workloads.js';
+import { DEFINITE_SEND_FAILURES, errorCode, pickPartition } from './workloads.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface TxnWorkloadOptions {
@@ -329,15 +329,22 @@ export class TxnWorkload implements AppProcesses {
     });
     const intervalMs = 1000 / options.inputRatePerSecond;
     const inFlight = new Set<Promise<void>>();
+    // A per-partition bound as well as the total (as the queue workload's): sends to a partition whose
+    // leader is down wait out delivery.timeout.ms and must not stop the inputs of the healthy ones.
+    const perPartitionMax = Math.max(1, Math.ceil(INPUT_IN_FLIGHT_MAX / options.inputPartitions));
+    const inFlightByPartition = new Array<number>(options.inputPartitions).fill(0);
+    let nextPartition = 0;
     let n = 0;
     try {
       while (this.producing && n < options.inputRecordsMax) {
-        if (inFlight.size >= INPUT_IN_FLIGHT_MAX) {
+        const partition = pickPartition(inFlightByPartition, nextPartition, perPartitionMax);
+        if (inFlight.size >= INPUT_IN_FLIGHT_MAX || partition === undefined) {
           await Promise.race(inFlight);
           continue;
         }
+        nextPartition = (partition + 1) % options.inputPartitions;
+        inFlightByPartition[partition] = (inFlightByPartition[partition] ?? 0) + 1;
         const id = inputId(n);
-        const partition = n % options.inputPartitions;
         n += 1;
         options.history.record({ process: 'txn-in', type: 'invoke', f: 'txn-input', value: id, node: null, topic: TXN_INPUT_TOPIC, partition });
         const p = producer.send({ topic: TXN_INPUT_TOPIC, partition, key: id, value: id }).then(
@@ -346,7 +353,10 @@ export class TxnWorkload implements AppProcesses {
             const code = errorCode(error);
             options.history.record({ process: 'txn-in', type: DEFINITE_SEND_FAILURES.has(code) ? 'fail' : 'info', f: 'txn-input', value: id, node: null, topic: TXN_INPUT_TOPIC, partition, error: code });
           },
-        ).finally(() => inFlight.delete(p));
+        ).finally(() => {
+          inFlight.delete(p);
+          inFlightByPartition[partition] = (inFlightByPartition[partition] ?? 1) - 1;
+        });
         inFlight.add(p);
         await sleep(intervalMs);
       }
