@@ -3,10 +3,13 @@
 // node processes on loopback, temp data dirs), topic RF=3 min.insync.replicas=2, acks=all, 1 KiB records:
 //   throughput  — as fast as the client can go (client defaults, then batch.size=512 KiB linger.ms=5);
 //   fixed-rate  — 10 MB/s (10240 records/s of 1 KiB);
-//   sync        — one outstanding request (max.in.flight=1, batch.size=1 record, linger 0, one record in flight).
+//   sync        — one outstanding request (max.in.flight=1, batch.size=1 record, linger 0, one record in flight);
+//   txn         — transactional produce committing every 100 ms vs plain idempotent produce, same records,
+//                 same client settings (bench/txn-produce.mjs): MB/s, records/s, commit latency p50/p99, ratio.
 // Prints records/s, MB/s and p50/p99/p99.9 per run; asserts nothing.
 //
-//   npm run bench:cluster [-- --records 200000 --rate-records 100000 --sync-records 3000 --partitions 3 --cpu-prof DIR]
+//   npm run bench:cluster [-- --records 200000 --rate-records 100000 --sync-records 3000 --txn-records 100000
+//                            --commit-interval-ms 100 --partitions 3 --only throughput,batched,rate,sync,txn --cpu-prof DIR]
 //
 // --cpu-prof DIR runs node 1 and the perf client under `node --cpu-prof` and leaves the .cpuprofile files in DIR.
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,6 +25,8 @@ const { values } = parseArgs({
     records: { type: 'string', default: '200000' },
     'rate-records': { type: 'string', default: '100000' },
     'sync-records': { type: 'string', default: '3000' },
+    'txn-records': { type: 'string', default: '100000' },
+    'commit-interval-ms': { type: 'string', default: '100' },
     'record-size': { type: 'string', default: '1024' },
     partitions: { type: 'string', default: '3' },
     only: { type: 'string' },
@@ -107,7 +112,39 @@ async function perfRun(title, name, args, properties = []) {
   return { name, cpu, ...s };
 }
 
+/** bench/txn-produce.mjs as its own process; its last stdout line is the JSON result. */
+async function txnProduceRun(mode) {
+  const child = spawn(node, [...profArgs(`client-txn-${mode}`), join(ROOT, 'bench/txn-produce.mjs'), '--bootstrap', brokers, '--topic', 'bench-txn',
+    '--records', values['txn-records'], '--record-size', values['record-size'], '--mode', mode, '--commit-interval-ms', values['commit-interval-ms']],
+  { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  const status = await new Promise((res) => child.once('exit', (code) => res(code)));
+  if (status !== 0) throw new Error(`txn-produce --mode ${mode} failed with exit ${status}: ${stdout}`);
+  return JSON.parse(stdout.trim().split('\n').at(-1));
+}
+
+/** Idempotent vs transactional (commit every --commit-interval-ms) on a topic of its own; prints both and the ratio. */
+async function txnComparison() {
+  const created = cliSync(['topic', 'create', 'bench-txn', '-p', values.partitions, '-r', '3', '-c', 'min.insync.replicas=2']);
+  if (created.status !== 0) throw new Error(`topic create failed: ${created.stderr}`);
+  console.log(`\n== transactional vs idempotent: ${values['txn-records']} x ${values['record-size']} B each, acks=all, linger.ms=5, commit every ${values['commit-interval-ms']} ms`);
+  const idempotent = await txnProduceRun('idempotent');
+  const txn = await txnProduceRun('transactional');
+  const line = (name, r) => `${name.padEnd(14)} ${r.recordsPerSec.toFixed(0).padStart(8)} records/s ${r.mbPerSec.toFixed(1).padStart(7)} MB/s  record p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms`;
+  const lines = [line('idempotent', idempotent)];
+  if (txn.skipped !== undefined) {
+    lines.push(`transactional  skipped: ${txn.skipped}`);
+  } else {
+    lines.push(`${line('transactional', txn)}  ${txn.commits} commits, commit p50 ${txn.commitP50Ms} ms p99 ${txn.commitP99Ms} ms max ${txn.commitMaxMs} ms (of which commitTransaction after the flush p50 ${txn.endTxnP50Ms} ms p99 ${txn.endTxnP99Ms} ms)`);
+    lines.push(`ratio          transactional / idempotent throughput ${(txn.mbPerSec / idempotent.mbPerSec).toFixed(2)}`);
+  }
+  for (const l of lines) console.log(l);
+  return lines;
+}
+
 const results = [];
+let txnLines = [];
 try {
   await waitFor('three brokers', () => {
     const r = cliSync(['cluster', 'info', '--format', 'json']);
@@ -123,7 +160,7 @@ try {
     const parts = JSON.parse(r.stdout).partitions ?? JSON.parse(r.stdout)[0]?.partitions ?? [];
     return parts.length > 0 && parts.every((p) => p.leader >= 0 && p.isr.length === 3);
   }, 20_000);
-  const runs = (values.only ?? 'throughput,batched,rate,sync').split(',');
+  const runs = (values.only ?? 'throughput,batched,rate,sync,txn').split(',');
   if (runs.includes('throughput')) {
     results.push(await perfRun(`throughput: ${values.records} x ${values['record-size']} B, acks=all, unlimited rate, client defaults (batch.size 16 KiB)`, 'throughput',
       ['--num-records', values.records]));
@@ -141,10 +178,12 @@ try {
       ['--num-records', values['sync-records'], '--batch-size', values['record-size'], '--linger-ms', '0',
         '-X', 'max.in.flight.requests.per.connection=1', '--sync']));
   }
+  if (runs.includes('txn')) txnLines = await txnComparison();
   console.log(`\n== summary (3 combined nodes + client on one machine, RF=3, min.insync.replicas=2, acks=all, ${values['record-size']} B records, ${values.partitions} partitions)`);
   for (const s of results) {
     console.log(`${s.name.padEnd(10)} ${s.recordsPerSec.toFixed(0).padStart(8)} records/s ${s.mbPerSec.toFixed(1).padStart(7)} MB/s  p50 ${s.p50Ms} ms  p99 ${s.p99Ms} ms  p99.9 ${s.p999Ms} ms   ${s.cpu}`);
   }
+  for (const l of txnLines) console.log(l);
 } finally {
   for (const s of servers) s.kill('SIGTERM');
   await Promise.all(servers.map((s) => new Promise((r) => (s.exitCode !== null ? r() : s.once('exit', r)))));

@@ -251,6 +251,12 @@ export class ChaosCluster {
     return leader === undefined || leader < 0 ? undefined : leader;
   }
 
+  /** The coordinator of a group or transactional id as the first answering broker reports it; undefined if none. */
+  async coordinatorOf(key: string, keyType: 'group' | 'transaction'): Promise<number | undefined> {
+    const answer = await this.observer.firstAnswer(this.runningIds(this.brokerIds), (id) => this.observer.coordinator(id, key, keyType));
+    return answer?.value;
+  }
+
   /** The active controller as the first answering node reports it; undefined if none is known. */
   async activeController(): Promise<number | undefined> {
     const answer = await this.observer.firstAnswer(this.runningIds(this.nodeIds), (id) => this.observer.controllerId(id));

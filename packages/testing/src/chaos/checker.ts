@@ -7,6 +7,8 @@
 
 import { checkGroups, type GroupCounts, type GroupViolationKind } from './group-checker.js';
 import { parseValue, type HistoryOp, type MetadataObservation } from './history.js';
+import { checkTxn, EMPTY_TXN_COUNTS, hasTxnOps, type TxnCounts, type TxnViolationKind } from './txn-checker.js';
+import { TXN_INPUT_TOPIC, TXN_OUTPUT_TOPIC } from './txn-records.js';
 
 export type ViolationKind =
   | 'lost' // an acknowledged write no consumer read
@@ -24,7 +26,8 @@ export type ViolationKind =
   | 'metadata-divergence' // nodes' final metadata differ
   | 'topic-lost' // a topic whose creation was acknowledged is gone (not deleted)
   | 'topic-resurrected' // a topic whose deletion was acknowledged still exists
-  | GroupViolationKind; // the groups workload's (group-checker.ts)
+  | GroupViolationKind // the groups workload's (group-checker.ts)
+  | TxnViolationKind; // the txn workload's (txn-checker.ts)
 
 export type LostPosition = 'prefix' | 'middle' | 'postfix';
 
@@ -59,6 +62,8 @@ export interface CheckCounts {
   readonly orderViolations: number;
   /** The groups workload's commits, fetches and reads (all zero without it). */
   readonly groups: GroupCounts;
+  /** The txn workload's transactions and outputs (all zero without it). */
+  readonly txn: TxnCounts;
 }
 
 export interface CheckResult {
@@ -113,6 +118,7 @@ export function checkHistory(history: readonly HistoryOp[], options: CheckOption
   checkMetadata(history, report);
   checkFinal(history, report);
   const groups = checkGroups(history, (topic, partition, low, high) => offsetsBetween(facts.knownOffsets.get(tpKey(topic, partition)) ?? [], low, high), report);
+  const txn = hasTxnOps(history) ? checkTxn(history, { inputTopic: TXN_INPUT_TOPIC, outputTopic: TXN_OUTPUT_TOPIC }, report) : EMPTY_TXN_COUNTS;
 
   let sendsOk = 0, sendsFailed = 0, sendsIndeterminate = 0, unseen = 0, indeterminateRead = 0;
   for (const s of sends.values()) {
@@ -140,6 +146,7 @@ export function checkHistory(history: readonly HistoryOp[], options: CheckOption
     inconsistentOffsets: kindCounts.get('inconsistent-offset') ?? 0,
     orderViolations,
     groups,
+    txn,
   };
   violations.sort((a, b) => a.time - b.time);
   return { valid: kindCounts.size === 0, violations, counts };

@@ -3,7 +3,7 @@
 // (partition leaders, epochs, ISR, the active controller). A partition of the clients never blinds
 // the nemesis, and each observation is one node's view, which is what the checker compares.
 import * as grpc from '@grpc/grpc-js';
-import { AdminClient, BrokerClient, type tributary } from '@tributary/protocol';
+import { AdminClient, BrokerClient, GroupsClient, tributary } from '@tributary/protocol';
 import type { MetadataObservation, PartitionObservation } from './history.js';
 
 export const DEFAULT_OBSERVE_TIMEOUT_MS = 1_500;
@@ -13,6 +13,7 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.enable_http_proxy': 0 };
 export class ClusterObserver {
   private readonly brokers = new Map<number, InstanceType<typeof BrokerClient>>();
   private readonly admins = new Map<number, InstanceType<typeof AdminClient>>();
+  private readonly groups = new Map<number, InstanceType<typeof GroupsClient>>();
 
   /** `addresses`: node id → real host:port (not the proxy). */
   constructor(private readonly addresses: ReadonlyMap<number, string>, private readonly timeoutMs = DEFAULT_OBSERVE_TIMEOUT_MS) {}
@@ -39,6 +40,27 @@ export class ClusterObserver {
     });
   }
 
+  /**
+   * The coordinator of a group or transactional id as node `nodeId` answers FindCoordinator; rejects
+   * on an error answer (COORDINATOR_NOT_AVAILABLE while `__transaction_state` has no leader, …).
+   */
+  coordinator(nodeId: number, key: string, keyType: 'group' | 'transaction'): Promise<number> {
+    let client = this.groups.get(nodeId);
+    if (client === undefined) {
+      client = new GroupsClient(this.address(nodeId), grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      this.groups.set(nodeId, client);
+    }
+    const type = keyType === 'group' ? tributary.v1.CoordinatorType.GROUP : tributary.v1.CoordinatorType.TRANSACTION;
+    return new Promise((resolve, reject) => {
+      client.findCoordinator({ groupId: key, keyType: type }, { deadline: Date.now() + this.timeoutMs }, (error, response) => {
+        if (error !== null || response === undefined) return reject(error ?? new Error('no response'));
+        const code = response.error?.code ?? 0;
+        if (code !== 0 || (response.nodeId ?? -1) < 0) return reject(new Error(`FindCoordinator: error ${code}`));
+        resolve(response.nodeId ?? -1);
+      });
+    });
+  }
+
   /** First answer among `nodeIds` (in order); undefined when none answers. */
   async firstAnswer<T>(nodeIds: readonly number[], ask: (nodeId: number) => Promise<T>): Promise<{ nodeId: number; value: T } | undefined> {
     for (const nodeId of nodeIds) {
@@ -52,9 +74,10 @@ export class ClusterObserver {
   }
 
   close(): void {
-    for (const client of [...this.brokers.values(), ...this.admins.values()]) client.close();
+    for (const client of [...this.brokers.values(), ...this.admins.values(), ...this.groups.values()]) client.close();
     this.brokers.clear();
     this.admins.clear();
+    this.groups.clear();
   }
 
   private address(nodeId: number): string {

@@ -32,7 +32,15 @@ export type OpFunction =
   | 'group-revoke' | 'group-lost' // a member gave up (ok) or lost (info) partitions: value = partition numbers
   | 'group-commit' // value: [{ partition, offset }] (offset = next to read)
   | 'offset-fetch' // the group's committed offsets; ok value: [{ partition, offset | null }]
-  | 'group-drain'; // final phase: ok when the group's commits reached the high watermarks, fail when not
+  | 'group-drain' // final phase: ok when the group's commits reached the high watermarks, fail when not
+  // txn workload (txn-member.ts, txn-workload.ts, txn-records.ts; checked by txn-checker.ts):
+  | 'txn-input' // the input producer's send: value = input id `i<n>`; ok carries partition + offset
+  | 'txn' // one transaction of a member: value = TxnOpValue; ok = committed, fail = aborted, info = unknown
+  | 'txn-read' // ok only: one record a reader of the input or output topic returned (value = the record's value)
+  | 'txn-verify' // final phase, per reader: ok when it reached the end offsets, fail when not
+  | 'txn-drain' // final phase: ok when the group's committed offsets reached the input's end, fail when not
+  | 'txn-final-offsets' // final phase: the group's committed offsets; ok value: [{ partition, offset | null }]
+  | 'txn-member'; // info only, process `txn`: a member process started, exited, was killed, paused or resumed
 
 export interface HistoryOp {
   readonly process: string;

@@ -26,7 +26,7 @@ export {
 } from './disk-faults.js';
 export {
   Nemesis, planSchedule, planPartition, NEMESIS_FAMILIES, PARTITION_SHAPES, DEFAULT_QUIET_MS, DEFAULT_FAULT_MS,
-  type NemesisFamily, type PartitionShape, type ScheduledFault, type ScheduleMode, type ScheduleOptions, type PartitionPlan, type ActiveFault,
+  type NemesisFamily, type NemesisTarget, type AppProcesses, type PartitionShape, type ScheduledFault, type ScheduleMode, type ScheduleOptions, type PartitionPlan, type ActiveFault,
 } from './nemesis.js';
 export {
   QueueWorkload, AdminWorkload, ProbeProducer, readAll, errorCode, DEFINITE_SEND_FAILURES, DEFAULT_QUEUE_WORKLOAD,
@@ -36,3 +36,13 @@ export { GroupsWorkload, DEFAULT_GROUPS_WORKLOAD, type GroupsWorkloadOptions } f
 export { runGroupMember, spanName, DEFINITE_COMMIT_FAILURES, type GroupMemberConfig, type EmittedOp } from './group-member.js';
 export { checkGroups, isGroupSpan, type GroupViolation, type GroupViolationKind, type GroupCounts, type KnownOffsetsBetween } from './group-checker.js';
 export { runChaos, parseChaosArgs, summarize, DEFAULT_CHAOS_OPTIONS, WORKLOADS, type ChaosOptions, type ChaosResult, type WorkloadName } from './runner.js';
+export {
+  encodeOutput, parseOutput, inputId, isReadCommitted, TXN_INPUT_TOPIC, TXN_OUTPUT_TOPIC, TXN_GROUP_ID,
+  READER_TAIL_COMMITTED, READER_FINAL_COMMITTED, READER_FINAL_UNCOMMITTED, READER_FINAL_INPUT,
+  type TxnOutput, type TxnIntent, type SentOutput, type TxnOpValue,
+} from './txn-records.js';
+export { checkTxn, hasTxnOps, EMPTY_TXN_COUNTS, type TxnViolation, type TxnViolationKind, type TxnCounts, type TxnCheckOptions } from './txn-checker.js';
+export { TxnWorkload, DEFAULT_TXN_WORKLOAD, type TxnWorkloadOptions } from './txn-workload.js';
+export {
+  runTxnMember, outputPartitionOf, nextOffsets, firstOffsets, EXIT_FATAL, FATAL_TXN_ERRORS, FatalMemberError, type TxnMemberConfig,
+} from './txn-member.js';

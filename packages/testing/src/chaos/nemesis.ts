@@ -16,7 +16,7 @@ export type NemesisFamily = (typeof NEMESIS_FAMILIES)[number];
 export type PartitionShape = 'isolate-one' | 'isolate-leader' | 'majority-minority' | 'bridge' | 'client-leader';
 export const PARTITION_SHAPES: readonly PartitionShape[] = ['isolate-one', 'isolate-leader', 'majority-minority', 'bridge', 'client-leader'];
 
-export type KillTarget = 'node' | 'leader' | 'controller';
+export type KillTarget = 'node' | 'leader' | 'controller' | 'workload-target' | 'app';
 
 export interface ScheduledFault {
   /** When to inject, ms since the workload started. */
@@ -131,6 +131,30 @@ export interface ActiveFault {
   readonly heal: () => Promise<void>;
 }
 
+/** A node worth a fault for a workload (a coordinator, a leader), and why. */
+export interface NemesisTarget {
+  readonly nodeId: number;
+  readonly why: string;
+}
+
+/**
+ * The application processes of a workload (the txn workload's members), which the nemesis may kill
+ * and pause too, and the nodes that workload depends on. Each fault returns its heal.
+ */
+export interface AppProcesses {
+  /** Names of the processes running now (not paused, not killed). */
+  names(): string[];
+  /** SIGKILL; the heal starts the process's slot again. */
+  kill(name: string): Promise<() => Promise<void>>;
+  /** SIGSTOP; the heal continues it. */
+  pause(name: string): () => Promise<void>;
+  killAll(): Promise<() => Promise<void>>;
+  /** Final heal: everything paused continued, everything killed started. */
+  healAll(): Promise<void>;
+  /** Nodes the workload depends on most (coordinators, leaders); may be empty. */
+  targets(): Promise<NemesisTarget[]>;
+}
+
 export interface NemesisOptions {
   readonly cluster: ChaosCluster;
   readonly history: HistoryRecorder;
@@ -138,6 +162,8 @@ export interface NemesisOptions {
   /** Topic whose partition leaders are the "leader" targets. */
   readonly topic: string;
   readonly partitions: number;
+  /** Application processes to kill and pause as well, with their favourite targets (the txn workload). */
+  readonly apps?: AppProcesses;
   readonly log?: (line: string) => void;
 }
 
@@ -157,7 +183,18 @@ export class Nemesis {
     switch (family) {
       case 'kill':
       case 'power-loss': {
-        const target = await this.pickKillTarget(family === 'kill' ? random.pick<KillTarget>(['node', 'leader', 'controller']) : 'node');
+        const apps = this.options.apps;
+        const kinds: KillTarget[] = ['node', 'leader', 'controller', ...(apps === undefined ? [] : ['workload-target', 'app'] as const)];
+        const kind = family === 'kill' ? random.pick<KillTarget>(kinds) : 'node';
+        if (kind === 'app' && apps !== undefined) {
+          const names = apps.names();
+          if (names.length > 0) {
+            const name = random.pick(names);
+            const restart = await apps.kill(name);
+            return this.started(family, [], `SIGKILL application process ${name}, restart after ${durationMs} ms`, restart);
+          }
+        }
+        const target = await this.pickKillTarget(kind === 'app' ? 'node' : kind);
         if (target === undefined) return this.skip(family, 'no running node to kill');
         const node = cluster.node(target.nodeId);
         await node.process.kill();
@@ -171,6 +208,17 @@ export class Nemesis {
         });
       }
       case 'pause': {
+        // With application processes, a third of the pauses stop one of them: a zombie that wakes up
+        // after its session expired and the group moved on.
+        const apps = this.options.apps;
+        if (apps !== undefined && random.int(0, 3) === 0) {
+          const names = apps.names();
+          if (names.length > 0) {
+            const name = random.pick(names);
+            const resume = apps.pause(name);
+            return this.started(family, [], `SIGSTOP application process ${name} for ${durationMs} ms`, resume);
+          }
+        }
         const running = cluster.runningIds();
         if (running.length === 0) return this.skip(family, 'no running node to pause');
         const target = random.pick(running);
@@ -182,7 +230,7 @@ export class Nemesis {
       }
       case 'partition': {
         const shape = random.pick(PARTITION_SHAPES);
-        const leader = await cluster.leaderOf(this.options.topic, random.int(0, this.options.partitions));
+        const leader = await this.pickLeader();
         const plan = planPartition(shape, cluster.nodeIds, random, leader);
         if (plan === undefined) return this.skip(`partition:${shape}`, `needs more nodes or a known leader (${cluster.nodeIds.length} node(s))`);
         cluster.links.blockAll(plan.links);
@@ -222,9 +270,11 @@ export class Nemesis {
         return started;
       }
       case 'kill-all': {
-        await Promise.all(cluster.nodes.map((n) => n.process.kill()));
-        return this.started(family, cluster.nodeIds, `SIGKILL every node, restart after ${durationMs} ms`, async () => {
+        const [, restartApps] = await Promise.all([Promise.all(cluster.nodes.map((n) => n.process.kill())), this.options.apps?.killAll()]);
+        const apps = restartApps === undefined ? '' : ' and every application process';
+        return this.started(family, cluster.nodeIds, `SIGKILL every node${apps}, restart after ${durationMs} ms`, async () => {
           await Promise.all(cluster.nodeIds.filter((id) => cluster.node(id).process.state === 'stopped').map((id) => this.startNode(id)));
+          await restartApps?.();
         });
       }
       case 'disk-full': {
@@ -247,6 +297,21 @@ export class Nemesis {
       if (n.process.state === 'paused') n.process.signal('SIGCONT');
     }
     await Promise.all(cluster.downNodeIds.map((id) => this.startNode(id)));
+    await this.options.apps?.healAll();
+  }
+
+  /**
+   * A partition leader for the leader-shaped partitions: of the nemesis topic, or — with application
+   * processes, half the time — one of the nodes their workload depends on (a coordinator, a leader).
+   */
+  private async pickLeader(): Promise<number | undefined> {
+    const { cluster, random, apps } = this.options;
+    if (apps !== undefined && random.int(0, 2) === 0) {
+      const running = cluster.runningIds();
+      const targets = (await apps.targets()).filter((t) => running.includes(t.nodeId));
+      if (targets.length > 0) return random.pick(targets).nodeId;
+    }
+    return cluster.leaderOf(this.options.topic, random.int(0, this.options.partitions));
   }
 
   private async pickKillTarget(kind: KillTarget): Promise<{ nodeId: number; why: string } | undefined> {
@@ -257,6 +322,10 @@ export class Nemesis {
       const partition = random.int(0, this.options.partitions);
       const leader = await cluster.leaderOf(this.options.topic, partition);
       if (leader !== undefined && running.includes(leader)) return { nodeId: leader, why: `leader ${leader} of ${this.options.topic}/${partition}` };
+    }
+    if (kind === 'workload-target' && this.options.apps !== undefined) {
+      const targets = (await this.options.apps.targets()).filter((t) => running.includes(t.nodeId));
+      if (targets.length > 0) return random.pick(targets);
     }
     if (kind === 'controller') {
       const controller = await cluster.activeController();

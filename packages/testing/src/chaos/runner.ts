@@ -15,10 +15,16 @@ import { renderReport } from './report-html.js';
 import { SeededRandom } from './seeded-random.js';
 import { computeStats, type RunStats } from './stats.js';
 import { DEFAULT_GROUPS_WORKLOAD, GroupsWorkload } from './groups-workload.js';
+import { DEFAULT_TXN_WORKLOAD, TxnWorkload } from './txn-workload.js';
+import { TXN_OUTPUT_TOPIC } from './txn-records.js';
 import { AdminWorkload, DEFAULT_QUEUE_WORKLOAD, ProbeProducer, QueueWorkload, readAll, errorCode } from './workloads.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const WORKLOADS = ['queue', 'admin', 'groups'] as const;
+/**
+ * `queue` is the base of every run that names anything but `txn` (groups reads its topic); a run of
+ * `txn` alone runs only the transactions and the final probes.
+ */
+export const WORKLOADS = ['queue', 'admin', 'groups', 'txn'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 
 export interface ChaosOptions {
@@ -152,14 +158,26 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   process.env.no_grpc_proxy = '';
   process.env.no_proxy = '';
   const history = new HistoryRecorder({ file: join(runDir, 'history.jsonl') });
-  const nemesis = new Nemesis({ cluster, history, random: random.fork(), topic: TOPIC, partitions: options.partitions, log });
   const bootstrapServers = cluster.bootstrapServers;
   const leaders = new Map<string, number>();
   let observing = true;
   let observerLoop: Promise<void> = Promise.resolve();
   let groups: GroupsWorkload | undefined;
+  const txn = options.workloads.includes('txn')
+    ? new TxnWorkload({
+      bootstrapServers, history, random: random.fork(), log, replicationFactor: cluster.plan.replicationFactor, ...DEFAULT_TXN_WORKLOAD,
+      locate: { coordinatorOf: (key, keyType) => cluster.coordinatorOf(key, keyType), leaderOf: (topic, partition) => cluster.leaderOf(topic, partition) },
+    })
+    : undefined;
+  const runQueue = options.workloads.some((w) => w !== 'txn');
+  // The leaders the nemesis aims at: of the queue's topic, or without a queue of the txn output.
+  const nemesis = new Nemesis({
+    cluster, history, random: random.fork(), log, ...(txn === undefined ? {} : { apps: txn }),
+    ...(runQueue ? { topic: TOPIC, partitions: options.partitions } : { topic: TXN_OUTPUT_TOPIC, partitions: DEFAULT_TXN_WORKLOAD.outputPartitions }),
+  });
   try {
     await createTopic(bootstrapServers, TOPIC, options.partitions, cluster.plan.replicationFactor);
+    await txn?.createTopics();
     observerLoop = (async () => {
       while (observing) {
         for (const id of cluster.runningIds()) {
@@ -190,8 +208,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         bootstrapServers, topic: TOPIC, history, random: random.fork(), log, ...DEFAULT_GROUPS_WORKLOAD,
       })
       : undefined;
-    queue.start();
+    if (runQueue) queue.start();
     admin?.start();
+    txn?.start();
     groups?.start();
     const startedMs = Date.now();
 
@@ -228,10 +247,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await groups?.stop();
     const fullRead = await readAll({ bootstrapServers, topic: TOPIC, endOffsets, history, processName: 'final-reader', timeoutMs: DRAIN_TIMEOUT_MS });
     if (!fullRead) log('chaos: the final reader did not reach the high watermarks');
+    if (txn !== undefined) {
+      log('chaos: txn: draining the group, stopping the members, reading both topics to the end');
+      await txn.finish(DRAIN_TIMEOUT_MS);
+    }
     await recordFinalMetadata(cluster, history);
   } finally {
     observing = false;
     groups?.kill(); // no-op after stop(); a run that threw leaves no member process behind
+    txn?.stopNow();
     await observerLoop;
     history.close();
     await cluster.stop();
@@ -336,6 +360,12 @@ export function summarize(check: CheckResult, stats: RunStats, runDir: string, r
     `  recovery after heal (every partition acked again): ${formatRecoveryByType(stats) || 'no faults'}`,
     ...(c.groups.spans === 0 ? [] : [
       `  group: ${c.groups.spans} partition takeovers, ${c.groups.groupReads} records read, commits ${c.groups.commitsOk} ok / ${c.groups.commitsFailed} refused / ${c.groups.commitsIndeterminate} indeterminate, ${c.groups.offsetFetchesOk} offset fetches`,
+    ]),
+    ...(c.txn.txnsAttempted === 0 ? [] : [
+      `  txn: ${c.txn.inputs} inputs (${c.txn.inputsAcked} acked), ${c.txn.txnsAttempted} transactions: ${c.txn.committed} committed, ` +
+      `${c.txn.abortedDeliberate} aborted on purpose, ${c.txn.abortedByFault} aborted by faults, ${c.txn.indeterminate} indeterminate (${c.txn.indeterminateVisible} visible); ` +
+      `${c.txn.outputsCommitted} committed outputs; duplicates ${c.txn.duplicates}, aborted reads ${c.txn.abortedReads}, lost ${c.txn.lost}, partial ${c.txn.partial}; ` +
+      `${c.txn.abortedOutputsWritten} aborted outputs seen by read_uncommitted`,
     ]),
     ...(byKind.size === 0 ? [] : [`  violations: ${[...byKind].map(([k, n]) => `${k}×${n}`).join(' ')}`]),
     `  report: ${join(runDir, 'report.html')}`,

@@ -92,7 +92,8 @@ export function computeStats(history: readonly HistoryOp[]): RunStats {
     if (op.f === 'final-heal') finalHealMs ??= op.time;
     if (op.f === 'fault-start') starts.set((op.value as FaultEvent).id, { event: op.value as FaultEvent, time: op.time });
     if (op.f === 'fault-end') ends.set((op.value as FaultEvent).id, op.time);
-    if (op.f !== 'send' || typeof op.value !== 'string' || op.process === 'p0') continue;
+    // Acknowledged writes: the queue's sends and the txn workload's inputs (not the final probes).
+    if ((op.f !== 'send' && op.f !== 'txn-input') || typeof op.value !== 'string' || op.process === 'p0') continue;
     if (op.type === 'invoke') {
       invokeTime.set(op.value, op.time);
       workloadStartMs = Math.min(workloadStartMs, op.time);
