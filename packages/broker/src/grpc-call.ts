@@ -2,8 +2,8 @@
 // INVALID_ARGUMENT (naming the field) and anything unexpected to INTERNAL, logging it.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { InvalidArgumentError } from './errors.js';
-import { isMalformedRequest, MALFORMED_REQUEST } from '@tributary/protocol';
+import { InvalidArgumentError, toWireError } from './errors.js';
+import { isMalformedRequest, MALFORMED_REQUEST, type tributary } from '@tributary/protocol';
 
 export function unary<Req, Res>(
   logger: Logger,
@@ -40,4 +40,18 @@ export function requireName(value: string | null | undefined, field: string): st
 export function int64(value: number | { toNumber(): number } | null | undefined): number {
   if (value === null || value === undefined) return 0;
   return typeof value === 'number' ? value : value.toNumber();
+}
+
+/**
+ * Runs `body`; an expected refusal (an ApiError: NOT_COORDINATOR, ...) becomes the response's error
+ * through `onError`. A malformed request (INVALID_ARGUMENT) and a broken invariant still fail the call.
+ */
+export async function answerWithError<T extends object>(body: () => Promise<T> | T, onError: (error: tributary.v1.IError) => T): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    if ((err as { name?: string }).name === 'AssertionError') throw err;
+    return onError(toWireError(err));
+  }
 }

@@ -3,8 +3,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { GroupsService, tributary, type GroupsHandlers } from '@tributary/protocol';
-import { InvalidArgumentError, NO_ERROR, toWireError, type ErrorCodeName } from '../errors.js';
-import { int64, requireName, unary } from '../grpc-call.js';
+import { InvalidArgumentError, NO_ERROR, type ErrorCodeName } from '../errors.js';
+import { answerWithError, int64, requireName, unary } from '../grpc-call.js';
 import type { TopicPartition } from './assignors/index.js';
 import { TXN_OFFSET_COMMIT_MAX_PARTITIONS } from './group.js';
 import type { GroupCoordinator, OffsetCommitEntry } from './group-coordinator.js';
@@ -45,16 +45,7 @@ export interface GroupsServiceDeps {
 
 export function createGroupsHandlers(deps: GroupsServiceDeps): GroupsHandlers {
   const { coordinator, logger } = deps;
-  /** Runs `body`; an ApiError (NOT_COORDINATOR, ...) becomes the response's error. */
-  const guarded = async <T extends object>(body: () => Promise<T> | T, onError: (error: tributary.v1.IError) => T): Promise<T> => {
-    try {
-      return await body();
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw err;
-      if ((err as { name?: string }).name === 'AssertionError') throw err;
-      return onError(toWireError(err));
-    }
-  };
+  const guarded = answerWithError;
 
   return {
     findCoordinator: unary(logger, 'FindCoordinator', async (req: tributary.v1.FindCoordinatorRequest) => {

@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { TransactionsService, tributary, type TransactionsHandlers } from '@tributary/protocol';
 import { ApiError, InvalidArgumentError, NO_ERROR, toWireError, type ErrorCodeName } from '../errors.js';
-import { int64, requireName, unary } from '../grpc-call.js';
+import { answerWithError, int64, requireName, unary } from '../grpc-call.js';
 import type { MetadataView } from '../metadata-view.js';
 import type { PartitionTransactions } from '../partition-transactions.js';
 import { topicNameProblem } from '@tributary/controller';
@@ -84,16 +84,7 @@ function byTopic(partitions: readonly TxnPartition[]): tributary.v1.ITxnTopic[] 
 
 export function createTransactionsHandlers(deps: TransactionsServiceDeps): TransactionsHandlers {
   const { coordinator, logger } = deps;
-  /** Runs `body`; an ApiError (NOT_COORDINATOR, ...) becomes the response's error. */
-  const guarded = async <T extends object>(body: () => Promise<T> | T, onError: (error: tributary.v1.IError) => T): Promise<T> => {
-    try {
-      return await body();
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw err;
-      if ((err as { name?: string }).name === 'AssertionError') throw err;
-      return onError(toWireError(err));
-    }
-  };
+  const guarded = answerWithError;
   const answered = (a: TxnAnswer): tributary.v1.IError => wire(a.error, a.message);
 
   return {
