@@ -150,6 +150,12 @@ export class Producer {
   private closing = false;
   private closePromise: Promise<void> | undefined;
   private refreshInProgress = false;
+  /**
+   * Retries are backing off after a leadership or connection error and the metadata still names the
+   * leader they failed on: refresh again at this time (retry.backoff.ms apart, not the batches'
+   * growing backoff), so a new leader is found within one retry.backoff.ms of its election.
+   */
+  private leaderRefreshAtMs = Infinity;
   private idempotenceState: IdempotenceState;
   private producerId = -1;
   private producerEpoch = -1;
@@ -529,8 +535,8 @@ export class Producer {
     }
     for (const [address, batches] of requests) this.sendProduce({ address, batches });
     this.txn?.maybeAddPartitions();
-    if (needRefresh || this.cluster.metadata.ageMs(nowMs) >= this.config.metadataMaxAgeMs) this.refreshMetadataThenWake();
-    this.scheduleAt(Math.min(nextCheckMs, this.accumulator.nextExpiryMs()));
+    if (needRefresh || nowMs >= this.leaderRefreshAtMs || this.cluster.metadata.ageMs(nowMs) >= this.config.metadataMaxAgeMs) this.refreshMetadataThenWake();
+    this.scheduleAt(Math.min(nextCheckMs, this.accumulator.nextExpiryMs(), this.leaderRefreshAtMs));
   }
 
   private refreshMetadataThenWake(): void {
@@ -541,9 +547,35 @@ export class Producer {
       this.logger.warn({ component: 'producer', err: error }, 'metadata refresh failed');
     }).finally(() => {
       this.refreshInProgress = false;
+      const nowMs = Date.now();
+      const waiting = this.retryOnNewLeaders(nowMs);
+      this.leaderRefreshAtMs = waiting ? nowMs + this.config.retryBackoffMs : Infinity;
       // Back off before looking again so a leaderless partition does not spin.
-      this.scheduleAt(Date.now() + this.config.retryBackoffMs);
+      this.scheduleAt(nowMs + this.config.retryBackoffMs);
     });
+  }
+
+  /**
+   * Retries that failed on a leadership or connection error and whose partition now has a newer
+   * leader (a higher leader epoch than the attempt was sent under) go at once instead of after their
+   * backoff: the backoff was for the old leader (as KIP-951 does). Returns whether some such retry
+   * still waits for its partition's leader to change.
+   */
+  private retryOnNewLeaders(nowMs: number): boolean {
+    let waiting = false;
+    let expedited = false;
+    for (const b of this.accumulator.backingOff(nowMs)) {
+      if (!needsMetadataRefresh(b.lastError)) continue;
+      const p = this.cluster.metadata.partition(b.topic, b.partition);
+      if (p !== undefined && p.leaderId >= 0 && p.leaderEpoch > b.sentLeaderEpoch) {
+        b.retryAtMs = nowMs;
+        expedited = true;
+      } else {
+        waiting = true;
+      }
+    }
+    if (expedited) this.scheduleAt(nowMs);
+    return waiting;
   }
 
   private sequenceKey(batch: ProducerBatch): string {
@@ -577,6 +609,7 @@ export class Producer {
       if (list === undefined) parts.set(batch.partition, (list = []));
       list.push(batch);
     }
+    for (const b of request.batches) b.sentLeaderEpoch = this.cluster.metadata.partition(b.topic, b.partition)?.leaderEpoch ?? -1;
     const produceRequest: tributary.v1.IProduceRequest = {
       acks: this.config.acks,
       timeoutMs: this.config.requestTimeoutMs,

@@ -567,6 +567,9 @@ export class QuorumController<Image> {
     this.goneBrokers.clear();
     for (const id of this.options.policies.registeredBrokers(this.imageValue)) this.lastHeartbeatMs.set(id, now);
     this.logger.info({ term, appliedOffset: this.appliedOffset, brokers: this.lastHeartbeatMs.size }, 'became the active controller');
+    // A broker that died with the previous active controller (a combined node) would otherwise keep
+    // its partitions until it has been silent for the probe delay counted from now: probe them all.
+    this.probeSilentBrokers(0);
     for (const l of this.activeListeners) l(true);
   }
 
@@ -636,15 +639,16 @@ export class QuorumController<Image> {
    * Probes the listener of every unfenced broker silent for brokerLivenessProbeAfterMs; a refusal that
    * no heartbeat contradicts (none arrived since the probe started) marks the broker gone and fences it.
    */
-  private probeSilentBrokers(): void {
+  private probeSilentBrokers(silentForMs = this.config.brokerLivenessProbeAfterMs): void {
     const probe = this.options.io.probeBrokerListener;
     const endpointOf = this.options.policies.brokerEndpoint;
     if (!this.isActive() || probe === undefined || endpointOf === undefined) return;
     const now = this.nowMs();
     const probeAfterMs = this.config.brokerLivenessProbeAfterMs;
+    if (probeAfterMs === 0) return;
     for (const id of this.options.policies.registeredBrokers(this.imageValue)) {
       const last = this.lastHeartbeatMs.get(id);
-      if (last === undefined || now - last <= probeAfterMs || this.probing.has(id) || this.goneBrokers.has(id)) continue;
+      if (last === undefined || now - last < silentForMs || this.probing.has(id) || this.goneBrokers.has(id)) continue;
       const endpoint = endpointOf(this.imageValue, id);
       if (endpoint === undefined) continue;
       const term = this.activeTerm;
@@ -653,7 +657,7 @@ export class QuorumController<Image> {
       probe(endpoint, probeAfterMs).then((result) => {
         if (result !== 'refused' || this.activeTerm !== term) return;
         const lastNow = this.lastHeartbeatMs.get(id);
-        if (lastNow === undefined || lastNow >= startedMs) return; // it heartbeat meanwhile (or its session ended)
+        if (lastNow === undefined || lastNow > startedMs) return; // it heartbeat meanwhile (or its session ended)
         this.goneBrokers.add(id);
         this.logger.info({ brokerId: id, endpoint: `${endpoint.host}:${endpoint.port}`, silentMs: this.nowMs() - lastNow }, 'broker listener refused a connection: fencing the broker now');
         this.fenceExpired([id]);
