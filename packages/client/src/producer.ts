@@ -25,6 +25,7 @@ import { tributary } from '@tributary/protocol';
 import {
   RecordAccumulator, type PendingRecord, type ProducerBatch, type RecordMetadata,
 } from './accumulator.js';
+import { retriesOnNewLeader } from './leader-change.js';
 import { BufferPool } from './buffer-pool.js';
 import { Cluster } from './cluster.js';
 import { encodeProducerBatch } from './codec.js';
@@ -556,26 +557,14 @@ export class Producer {
   }
 
   /**
-   * Retries that failed on a leadership or connection error and whose partition now has a newer
-   * leader (a higher leader epoch than the attempt was sent under) go at once instead of after their
-   * backoff: the backoff was for the old leader (as KIP-951 does). Returns whether some such retry
-   * still waits for its partition's leader to change.
+   * Retries backing off after a leadership or connection error whose partition now has a newer leader
+   * go at once (leader-change.ts); returns whether some still wait for their partition's leader to change.
    */
   private retryOnNewLeaders(nowMs: number): boolean {
-    let waiting = false;
-    let expedited = false;
-    for (const b of this.accumulator.backingOff(nowMs)) {
-      if (!needsMetadataRefresh(b.lastError)) continue;
-      const p = this.cluster.metadata.partition(b.topic, b.partition);
-      if (p !== undefined && p.leaderId >= 0 && p.leaderEpoch > b.sentLeaderEpoch) {
-        b.retryAtMs = nowMs;
-        expedited = true;
-      } else {
-        waiting = true;
-      }
-    }
-    if (expedited) this.scheduleAt(nowMs);
-    return waiting;
+    const { due, waitingForLeader } = retriesOnNewLeader(this.accumulator.backingOff(nowMs), (topic, partition) => this.cluster.metadata.partition(topic, partition));
+    for (const b of due) b.retryAtMs = nowMs;
+    if (due.length > 0) this.scheduleAt(nowMs);
+    return waitingForLeader;
   }
 
   private sequenceKey(batch: ProducerBatch): string {

@@ -224,6 +224,8 @@ export class QuorumController<Image> {
   private fencing = false;
   /** Brokers whose listener probe is in flight (one per broker at a time). */
   private readonly probing = new Set<number>();
+  /** When each broker was last probed: a silent broker that accepts is probed once per probe delay, not per check. */
+  private readonly probedAtMs = new Map<number, number>();
   /** Brokers whose listener refused a connection after their last heartbeat (active controller only). */
   private readonly goneBrokers = new Set<number>();
   private lastHint = { leaderId: -1, term: 0, unreachable: '' };
@@ -448,6 +450,7 @@ export class QuorumController<Image> {
   forgetSession(brokerId: number): void {
     this.lastHeartbeatMs.delete(brokerId);
     this.goneBrokers.delete(brokerId);
+    this.probedAtMs.delete(brokerId);
   }
 
   private proposalFailure(name: string, term: number, err: unknown): Error {
@@ -565,6 +568,7 @@ export class QuorumController<Image> {
     const now = this.nowMs();
     this.lastHeartbeatMs.clear();
     this.goneBrokers.clear();
+    this.probedAtMs.clear();
     for (const id of this.options.policies.registeredBrokers(this.imageValue)) this.lastHeartbeatMs.set(id, now);
     this.logger.info({ term, appliedOffset: this.appliedOffset, brokers: this.lastHeartbeatMs.size }, 'became the active controller');
     // A broker that died with the previous active controller (a combined node) would otherwise keep
@@ -649,11 +653,14 @@ export class QuorumController<Image> {
     for (const id of this.options.policies.registeredBrokers(this.imageValue)) {
       const last = this.lastHeartbeatMs.get(id);
       if (last === undefined || now - last < silentForMs || this.probing.has(id) || this.goneBrokers.has(id)) continue;
+      const probedAt = this.probedAtMs.get(id);
+      if (silentForMs > 0 && probedAt !== undefined && probedAt > last && now - probedAt < probeAfterMs) continue;
       const endpoint = endpointOf(this.imageValue, id);
       if (endpoint === undefined) continue;
       const term = this.activeTerm;
       const startedMs = now;
       this.probing.add(id);
+      this.probedAtMs.set(id, startedMs);
       probe(endpoint, probeAfterMs).then((result) => {
         if (result !== 'refused' || this.activeTerm !== term) return;
         const lastNow = this.lastHeartbeatMs.get(id);
