@@ -40,6 +40,12 @@ export class ProducerBatch {
   retryAtMs = 0;
   /** The partition's leader epoch in the client's metadata when the last attempt was sent (-1 = unknown). */
   sentLeaderEpoch = -1;
+  /**
+   * Attempts sent under `sentLeaderEpoch`: the retry backoff grows with these, so the first failure at
+   * a new leader (one that has not applied its election yet) backs off retry.backoff.ms, not the
+   * backoff the old leader's failures had grown to.
+   */
+  attemptsUnderLeader = 0;
   /** Idempotence: assigned at the first drain and kept across retries (-1 = none). */
   producerId = -1;
   producerEpoch = -1;

@@ -598,7 +598,11 @@ export class Producer {
       if (list === undefined) parts.set(batch.partition, (list = []));
       list.push(batch);
     }
-    for (const b of request.batches) b.sentLeaderEpoch = this.cluster.metadata.partition(b.topic, b.partition)?.leaderEpoch ?? -1;
+    for (const b of request.batches) {
+      const leaderEpoch = this.cluster.metadata.partition(b.topic, b.partition)?.leaderEpoch ?? -1;
+      b.attemptsUnderLeader = leaderEpoch === b.sentLeaderEpoch ? b.attemptsUnderLeader + 1 : 1;
+      b.sentLeaderEpoch = leaderEpoch;
+    }
     const produceRequest: tributary.v1.IProduceRequest = {
       acks: this.config.acks,
       timeoutMs: this.config.requestTimeoutMs,
@@ -727,7 +731,7 @@ export class Producer {
     const nowMs = Date.now();
     const deadlineMs = batch.createdMs + this.config.deliveryTimeoutMs;
     const decision = decideRetry({
-      error, retriable, attempt: batch.attempts, nowMs, deadlineMs, policy: this.config, jitter01: Math.random(),
+      error, retriable, attempt: batch.attempts, backoffAttempt: Math.max(1, batch.attemptsUnderLeader), nowMs, deadlineMs, policy: this.config, jitter01: Math.random(),
     });
     if (decision.retry && this.config.acks !== 0) {
       this.logger.debug({ component: 'producer', topic: batch.topic, partition: batch.partition, attempt: batch.attempts, err: error }, 'retrying batch');
