@@ -145,8 +145,12 @@ async function firstAckAfter(partition, afterMs, timeoutMs) {
   }
 }
 async function waitHealthy(timeoutMs) {
-  const t = await firstSeen(ids, (v) => v.unfenced.size === 3 && v.leaders.size === partitions && [...v.leaders.values()].every((l) => l.leader >= 0 && l.isr.length === 3), timeoutMs);
-  if (t === undefined) throw new Error(`cluster not healthy (3 unfenced brokers, full ISR) after ${timeoutMs} ms`);
+  // every node's own view, so a lagging node's stale image is not taken for a fence later
+  const healthy = (v) => v.unfenced.size === 3 && v.leaders.size === partitions && [...v.leaders.values()].every((l) => l.leader >= 0 && l.isr.length === 3);
+  for (const id of ids) {
+    const t = await firstSeen([id], healthy, timeoutMs);
+    if (t === undefined) throw new Error(`node ${id} does not see a healthy cluster (3 unfenced brokers, full ISR) after ${timeoutMs} ms`);
+  }
   // every node agrees and writes flow on every partition
   const since = now();
   for (let p = 0; p < partitions; p++) if (await firstAckAfter(p, since, timeoutMs) === undefined) throw new Error(`no write on partition ${p} after ${timeoutMs} ms`);
@@ -180,12 +184,14 @@ try {
     allUp = false;
     const killedMs = now();
     await cluster.node(victim).kill();
+    // Acks that resolve before the process is gone were answered by the victim itself.
+    const exitedMs = now();
     const perPartition = await Promise.all(led.map(async ({ p, epoch }) => {
       const moved = (v) => { const l = v.leaders.get(p); return l !== undefined && l.leader >= 0 && l.leader !== victim && l.epoch > epoch; };
       const [detected, elected, acked] = await Promise.all([
         firstSeen(survivors, moved, 60_000),
         firstSeen(survivors, (v, id) => moved(v) && v.leaders.get(p).leader === id, 60_000),
-        firstAckAfter(p, killedMs, 60_000),
+        firstAckAfter(p, exitedMs, 60_000),
       ]);
       return { p, detected, elected, acked };
     }));
