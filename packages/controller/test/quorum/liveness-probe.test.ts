@@ -3,6 +3,7 @@
 // whose listener accepts (a stalled but running process) is left to the session timeout; a refusal that
 // a heartbeat contradicts (it arrived while the probe ran) fences nobody. A single-voter quorum over real
 // gRPC and file storage; the probe port is scripted per test, the real TCP probe is tested on its own.
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -144,6 +145,24 @@ describe('probeListener (TCP)', () => {
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as { port: number };
     expect(await probeListener({ host: '127.0.0.1', port }, 2000)).toBe('accepted');
+  });
+
+  it('says accepted for a stopped process (SIGSTOP: a stall, not a death) and refused once it is killed', async () => {
+    const child = spawn(process.execPath, ['-e', "const s = require('node:net').createServer(); s.listen(0, '127.0.0.1', () => console.log(s.address().port));"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+        child.once('exit', () => reject(new Error('listener process exited')));
+      });
+      child.kill('SIGSTOP');
+      expect(await probeListener({ host: '127.0.0.1', port }, 2000)).toBe('accepted');
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      expect(await probeListener({ host: '127.0.0.1', port }, 2000)).toBe('refused');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('says unknown, not refused, when the host does not answer or does not resolve', async () => {
