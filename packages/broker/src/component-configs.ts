@@ -70,7 +70,7 @@ export function controllerConfig(node: NodeConfig): Partial<ControllerConfig> {
     defaultNumPartitions: node.numPartitions,
     defaultReplicationFactor: node.defaultReplicationFactor,
     uncleanLeaderElectionEnable: node.uncleanLeaderElectionEnable,
-    validateTopicConfigs: brokerTopicConfigValidator,
+    validateTopicConfigs: brokerTopicConfigValidator(node),
   });
 }
 
@@ -96,10 +96,13 @@ export function logMaintenanceConfig(node: NodeConfig): LogMaintenanceConfig {
   });
 }
 
-/** The broker owns the topic config rules (topic-config.ts); the controller applies them through this. */
-const brokerTopicConfigValidator: TopicConfigValidator = (configs) => {
+/**
+ * The broker owns the topic config rules (topic-config.ts); the controller applies them through this,
+ * cross-key rules against this node's defaults for keys the topic does not override.
+ */
+const brokerTopicConfigValidator = (node: NodeConfig): TopicConfigValidator => (configs) => {
   try {
-    return { ok: true, configs: validateTopicConfigOverrides(configs) };
+    return { ok: true, configs: validateTopicConfigOverrides(configs, node) };
   } catch (err) {
     if (err instanceof ApiError && err.code === 'INVALID_CONFIG') return { ok: false, message: err.message };
     throw err;

@@ -52,6 +52,14 @@ export interface NodeConfig {
   readonly logMessageTimestampType: TimestampType;
   readonly logFlushIntervalMessages: number;
   readonly logFlushIntervalMs: number;
+  /** Defaults of the topic keys index.interval.bytes and segment.index.bytes, bytes. */
+  readonly logIndexIntervalBytes: number;
+  readonly logIndexSizeMaxBytes: number;
+  /** Defaults of the cleaner's topic keys (delete.retention.ms, min.cleanable.dirty.ratio, min/max.compaction.lag.ms). */
+  readonly logCleanerDeleteRetentionMs: number;
+  readonly logCleanerMinCleanableRatio: number;
+  readonly logCleanerMinCompactionLagMs: number;
+  readonly logCleanerMaxCompactionLagMs: number;
   readonly compressionType: CompressionType;
   readonly uncleanLeaderElectionEnable: boolean;
   readonly messageMaxBytes: number;
@@ -117,6 +125,8 @@ export function defaultSocketRequestMaxBytes(messageMaxBytes: number): number {
 }
 /** Effectively "never" for the flush intervals (Kafka's default is Long.MAX_VALUE). */
 export const FLUSH_NEVER = Number.MAX_SAFE_INTEGER;
+/** max.compaction.lag.ms's "never" (Kafka's default is Long.MAX_VALUE; storage reads it as Infinity). */
+export const COMPACTION_LAG_NEVER = Number.MAX_SAFE_INTEGER;
 
 /** A problem with one config key, or with a cross-field rule (then `key` lists the keys). */
 export interface ConfigIssue {
@@ -137,6 +147,10 @@ const intString = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
   z.string().trim().regex(/^-?\d+$/, 'expected an integer')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+/** A decimal in [0, 1] (Kafka's ratio configs, e.g. min.cleanable.dirty.ratio). */
+export const ratioString = z.string().trim().regex(/^\d+(\.\d+)?$/, 'expected a decimal number')
+  .transform(Number)
+  .pipe(z.number().min(0).max(1));
 const boolString = z.string().trim().toLowerCase()
   .refine((s) => s === 'true' || s === 'false', 'expected true or false')
   .transform((s) => s === 'true');
@@ -222,6 +236,12 @@ export const NODE_CONFIG_KEYS = {
   'log.message.timestamp.type': { field: 'logMessageTimestampType', schema: z.enum(['CreateTime', 'LogAppendTime']), default: 'CreateTime', doc: 'Default for message.timestamp.type.' },
   'log.flush.interval.messages': { field: 'logFlushIntervalMessages', schema: intString(1), default: String(FLUSH_NEVER), doc: 'Default for flush.messages: fsync after this many messages (default: never, rely on replication).' },
   'log.flush.interval.ms': { field: 'logFlushIntervalMs', schema: intString(0), default: String(FLUSH_NEVER), doc: 'Default for flush.ms: fsync at least this often, milliseconds (default: never).' },
+  'log.index.interval.bytes': { field: 'logIndexIntervalBytes', schema: intString(0, 2 ** 31 - 1), default: '4096', doc: 'Default for index.interval.bytes: bytes of batches between two offset index entries.' },
+  'log.index.size.max.bytes': { field: 'logIndexSizeMaxBytes', schema: intString(12, 2 ** 31 - 1), default: String(10 * 1024 * 1024), doc: 'Default for segment.index.bytes: largest offset / time index of a segment (it rolls when one is full), bytes.' },
+  'log.cleaner.delete.retention.ms': { field: 'logCleanerDeleteRetentionMs', schema: intString(0), default: String(24 * HOUR_MS), doc: 'Default for delete.retention.ms: how long the cleaner keeps a tombstone or transaction marker it could remove, milliseconds.' },
+  'log.cleaner.min.cleanable.ratio': { field: 'logCleanerMinCleanableRatio', schema: ratioString, default: '0.5', doc: 'Default for min.cleanable.dirty.ratio: the cleaner cleans a log only when dirty bytes / cleanable bytes exceed it (0 … 1).' },
+  'log.cleaner.min.compaction.lag.ms': { field: 'logCleanerMinCompactionLagMs', schema: intString(0), default: '0', doc: 'Default for min.compaction.lag.ms: a segment with a record newer than this stays uncompacted, milliseconds.' },
+  'log.cleaner.max.compaction.lag.ms': { field: 'logCleanerMaxCompactionLagMs', schema: intString(1), default: String(COMPACTION_LAG_NEVER), doc: 'Default for max.compaction.lag.ms: a dirty segment older than this is cleaned whatever the dirty ratio, milliseconds (default: never).' },
   'compression.type': { field: 'compressionType', schema: z.enum(['producer', 'none', 'gzip', 'lz4']), default: 'producer', doc: 'Default for the topic config compression.type.' },
   'unclean.leader.election.enable': { field: 'uncleanLeaderElectionEnable', schema: boolString, default: 'false', doc: 'Default for the topic config unclean.leader.election.enable.' },
   'message.max.bytes': { field: 'messageMaxBytes', schema: intString(1024, 256 * 1024 * 1024), default: String(DEFAULT_MESSAGE_MAX_BYTES), doc: 'Default for max.message.bytes: largest record batch, bytes.' },
@@ -397,6 +417,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   if (config.minInsyncReplicas > config.defaultReplicationFactor) {
     // Kafka allows it, but every acks=all produce to a default topic would then fail: refuse early.
     issues.push({ key: 'min.insync.replicas, default.replication.factor', message: `min.insync.replicas (${config.minInsyncReplicas}) must be ≤ default.replication.factor (${config.defaultReplicationFactor})` });
+  }
+  if (config.logCleanerMinCompactionLagMs > config.logCleanerMaxCompactionLagMs) {
+    issues.push({ key: 'log.cleaner.min.compaction.lag.ms, log.cleaner.max.compaction.lag.ms', message: `log.cleaner.min.compaction.lag.ms (${config.logCleanerMinCompactionLagMs}) must be ≤ log.cleaner.max.compaction.lag.ms (${config.logCleanerMaxCompactionLagMs})` });
   }
   if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
     issues.push({ key: 'group.min.session.timeout.ms, group.max.session.timeout.ms', message: `group.min.session.timeout.ms (${config.groupMinSessionTimeoutMs}) must be ≤ group.max.session.timeout.ms (${config.groupMaxSessionTimeoutMs})` });
