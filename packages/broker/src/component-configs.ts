@@ -81,6 +81,7 @@ export function quorumControllerConfig(node: NodeConfig): Partial<QuorumControll
   return Object.freeze({
     tickMs, electionTicks: 10, heartbeatTicks: 1,
     brokerSessionTimeoutMs: node.brokerSessionTimeoutMs,
+    brokerLivenessProbeAfterMs: node.brokerLivenessProbeAfterMs,
     snapshotIntervalRecords: node.metadataSnapshotIntervalRecords,
     autoLeaderRebalanceEnable: node.autoLeaderRebalanceEnable,
     leaderImbalanceCheckIntervalMs: node.leaderImbalanceCheckIntervalSeconds * 1000,

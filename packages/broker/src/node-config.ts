@@ -76,6 +76,7 @@ export interface NodeConfig {
   readonly brokerRack: string | undefined;
   readonly brokerSessionTimeoutMs: number;
   readonly brokerHeartbeatIntervalMs: number;
+  readonly brokerLivenessProbeAfterMs: number;
   readonly controllerQuorumElectionTimeoutMs: number;
   readonly controlledShutdownTimeoutMs: number;
   readonly autoLeaderRebalanceEnable: boolean;
@@ -252,6 +253,7 @@ export const NODE_CONFIG_KEYS = {
   'broker.rack': { field: 'brokerRack', schema: z.string().trim().min(1, 'must not be empty'), default: undefined, doc: 'Rack of this broker; replicas of a partition are spread over racks.' },
   'broker.session.timeout.ms': { field: 'brokerSessionTimeoutMs', schema: intString(100, 10 * 60 * 1000), default: '9000', doc: 'A broker without a heartbeat for this long is fenced by the active controller, milliseconds.' },
   'broker.heartbeat.interval.ms': { field: 'brokerHeartbeatIntervalMs', schema: intString(10, 60 * 1000), default: '500', doc: 'How often a broker heartbeats to the active controller, milliseconds.' },
+  'broker.liveness.probe.after.ms': { field: 'brokerLivenessProbeAfterMs', schema: intString(0, 10 * 60 * 1000), default: '1000', doc: 'The active controller opens a TCP connection to the listener of a broker silent for this long; if it is refused (nothing listens: the process was killed or crashed) the broker is fenced at once instead of after broker.session.timeout.ms. A stalled but running broker still accepts connections, so only dead ones are fenced early. 0 = never probe. Milliseconds, < broker.session.timeout.ms.' },
   'controller.quorum.election.timeout.ms': { field: 'controllerQuorumElectionTimeoutMs', schema: intString(50, 60 * 1000), default: '1000', doc: 'Raft election timeout of the controller quorum (a follower campaigns after 1-2 × this without a leader), milliseconds.' },
   'controlled.shutdown.timeout.ms': { field: 'controlledShutdownTimeoutMs', schema: intString(0, 10 * 60 * 1000), default: '10000', doc: 'How long a stopping broker waits for the controller to move its leadership away, milliseconds.' },
   'auto.leader.rebalance.enable': { field: 'autoLeaderRebalanceEnable', schema: boolString, default: 'true', doc: 'The active controller periodically moves leadership back to preferred replicas.' },
@@ -398,6 +400,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   }
   if (config.brokerHeartbeatIntervalMs * 2 > config.brokerSessionTimeoutMs) {
     issues.push({ key: 'broker.heartbeat.interval.ms, broker.session.timeout.ms', message: `broker.heartbeat.interval.ms (${config.brokerHeartbeatIntervalMs}) must be at most half of broker.session.timeout.ms (${config.brokerSessionTimeoutMs})` });
+  }
+  if (config.brokerLivenessProbeAfterMs !== 0 && config.brokerLivenessProbeAfterMs >= config.brokerSessionTimeoutMs) {
+    issues.push({ key: 'broker.liveness.probe.after.ms, broker.session.timeout.ms', message: `broker.liveness.probe.after.ms (${config.brokerLivenessProbeAfterMs}) must be < broker.session.timeout.ms (${config.brokerSessionTimeoutMs}), or 0 to turn probing off` });
   }
   if (config.replicaFetchWaitMaxMs >= config.replicaLagTimeMaxMs) {
     issues.push({ key: 'replica.fetch.wait.max.ms, replica.lag.time.max.ms', message: `replica.fetch.wait.max.ms (${config.replicaFetchWaitMaxMs}) must be < replica.lag.time.max.ms (${config.replicaLagTimeMaxMs}), or idle followers would drop out of the ISR` });
