@@ -32,6 +32,12 @@ const { values } = parseArgs({
     'record-size': { type: 'string', default: '1024' },
     window: { type: 'string', default: '256' },
     'rate-mb': { type: 'string', default: '10' },
+    /** Tributary's load topic (default `bench`); bench/scale.bench.mjs runs one per partition count. */
+    topic: { type: 'string', default: LOAD_TOPIC },
+    /** Keyed records (key = a counter) spread over every partition; default null keys (sticky partitioner). */
+    keyed: { type: 'boolean', default: false },
+    /** Stop publishing after this many MB (MiB) as well as after --seconds (fills a log to a size). */
+    'max-mb': { type: 'string' },
     'producer-property': { type: 'string', short: 'X', multiple: true, default: [] },
   },
 });
@@ -42,6 +48,8 @@ const seconds = numberFlag('seconds', values.seconds, { min: 0.1, max: 3600 });
 const recordSize = numberFlag('record-size', values['record-size'], { min: 1, max: 1_000_000, integer: true });
 const windowRecords = workload === 'sync' ? 1 : numberFlag('window', values.window, { min: 1, max: 1_000_000, integer: true });
 const rateBytesPerSec = numberFlag('rate-mb', values['rate-mb'], { min: 0.001, max: 10_000 }) * MIB;
+const loadTopic = values.topic;
+const maxBytes = values['max-mb'] === undefined ? Number.POSITIVE_INFINITY : numberFlag('max-mb', values['max-mb'], { min: 0.001 }) * MIB;
 const properties = Object.fromEntries(values['producer-property'].map((kv) => {
   const i = kv.indexOf('=');
   if (i <= 0) throw new Error(`-X expects key=value, got '${kv}'`);
@@ -70,13 +78,14 @@ async function tributaryAdapter() {
   const consumers = [];
   const partitionsOf = async (topic) => (await admin.describeTopics([topic]))[0].partitions;
   return {
-    publish: (topic) => producer.send(topic === E2E_TOPIC ? { topic, value: payload, partition: 0 } : { topic, value: payload }),
+    publish: (topic, seq) => producer.send(topic === E2E_TOPIC ? { topic, value: payload, partition: 0 }
+      : { topic, value: payload, ...(values.keyed ? { key: String(seq % 1_000_003) } : {}) }),
     async consumeFromStart(deadlineMs) {
-      const parts = await partitionsOf(LOAD_TOPIC);
+      const parts = await partitionsOf(loadTopic);
       const total = parts.reduce((a, p) => a + (p.highWatermark - p.logStartOffset), 0);
       const consumer = new Consumer({ ...common, 'auto.offset.reset': 'earliest' });
       consumers.push(consumer);
-      const tps = parts.map((p) => ({ topic: LOAD_TOPIC, partition: p.partition }));
+      const tps = parts.map((p) => ({ topic: loadTopic, partition: p.partition }));
       consumer.assign(tps);
       consumer.seekToBeginning(tps);
       let records = 0, bytes = 0, lastMs = performance.now();
@@ -152,7 +161,7 @@ async function publishLoad(adapter, paceBytesPerSec) {
   let wake;
   const startMs = performance.now();
   const endMs = startMs + seconds * 1000;
-  while (performance.now() < endMs) {
+  while (performance.now() < endMs && sent * recordSize < maxBytes) {
     if (paceBytesPerSec !== undefined) {
       const dueMs = startMs + ((sent * recordSize) / paceBytesPerSec) * 1000;
       const delayMs = dueMs - performance.now();
@@ -164,7 +173,7 @@ async function publishLoad(adapter, paceBytesPerSec) {
     }
     const t0 = performance.now();
     inFlight += 1; sent += 1;
-    adapter.publish(LOAD_TOPIC).then(
+    adapter.publish(system === 'tributary' ? loadTopic : LOAD_TOPIC, sent).then(
       () => { acked += 1; latencies.push(performance.now() - t0); },
       (e) => { failed += 1; firstError ??= e; },
     ).finally(() => { inFlight -= 1; const w = wake; wake = undefined; w?.(); });
