@@ -14,13 +14,14 @@
 //   rebalance   --members in-process consumers of one group on the 100-partition topic: time until all hold
 //               an assignment covering every partition, then time to rebalance after one leaves
 // On a 1-node cluster (RF=1), one partition with segment.bytes --segment-mb:
-//   restart     fill the log to --log-mb / 4, SIGKILL, restart; fill to --log-mb, SIGKILL, restart: time until
-//               the node answers Metadata and until an acks=all produce succeeds, and the log's MB/s of restart.
-//               Equal times for both sizes mean recovery is O(tail); times growing with the size mean O(log).
+//   restart     SIGKILL and restart with an empty log (the fixed cost), then with the log filled to --log-mb / 4
+//               and to --log-mb: time until the node answers Metadata and until an acks=all produce succeeds.
+//               Time beyond the fixed cost that does not grow with the size means recovery is O(tail).
 //
 //   npm run bench:scale [-- --seconds 10 --window 1024 --partitions 1,10,100,1000 --idle-seconds 10 --members 100
 //                          --log-mb 1024 --segment-mb 128 --only throughput,create,idle,failover,rebalance,restart --no-build]
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -222,24 +223,54 @@ function duMb(dir) {
   return Number(r.stdout.split('\t')[0]);
 }
 
+/**
+ * From the node's own log (pino JSON lines, `time` in ms since the epoch) written after byte `fromByte`: when the
+ * partition's log was opened (and whether it recovered a tail) and when the node was started, relative to `t0WallMs`.
+ */
+function restartLogTimes(logFile, fromByte, t0WallMs, topic) {
+  const text = readFileSync(logFile).subarray(fromByte).toString('utf8');
+  let opened, started;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let entry;
+    try { entry = JSON.parse(line); } catch { continue; }
+    if (entry.msg === 'log opened' && String(entry.dir ?? '').includes(`${topic}-0`)) opened = entry;
+    if (entry.msg === 'node started') started = entry;
+  }
+  return {
+    openedS: opened === undefined ? Number.NaN : (opened.time - t0WallMs) / 1000,
+    recovered: opened?.recovered,
+    startedS: started === undefined ? Number.NaN : (started.time - t0WallMs) / 1000,
+  };
+}
+
 async function restartSteps() {
+  // Info level for this node: its 'log opened' and 'node started' lines time the recovery apart from the rest.
+  process.env.TRIBUTARY_LOG_LEVEL_NODES = 'info';
   const cluster = await testing.startProcessCluster({ nodes: 1 });
   const node = cluster.nodes[0];
   const admin = new client.Admin({ 'bootstrap.servers': cluster.bootstrapServers });
   const topic = 'restart';
   const results = [];
   try {
+    await until('an unfenced broker', async () => (await admin.describeCluster()).nodes.some((n) => !n.fenced), 30_000);
     await createTopic(admin, topic, 1, 1, { 'segment.bytes': String(Math.floor(segmentMb * MIB)) });
     await admin.close();
     let filledMb = 0;
-    for (const targetMb of [logMb / 4, logMb]) {
-      const fill = await workload(cluster.bootstrapServers, ['--workload', 'async', '--topic', topic, '--seconds', '3600', '--window', '16384',
-        '--max-mb', String(targetMb - filledMb), '-X', 'batch.size=524288', '-X', 'linger.ms=5']);
-      filledMb = targetMb;
+    // An empty log first: the restart's fixed cost (process start, controller election, broker registration),
+    // which the two filled restarts are read against.
+    for (const targetMb of [0, logMb / 4, logMb]) {
+      if (targetMb > filledMb) {
+        const fill = await workload(cluster.bootstrapServers, ['--workload', 'async', '--topic', topic, '--seconds', '3600', '--window', '16384',
+          '--max-mb', String(targetMb - filledMb), '-X', 'batch.size=524288', '-X', 'linger.ms=5']);
+        filledMb = targetMb;
+        console.log(`  filled at ${fmt(fill.mbPerSec, 1)} MB/s`);
+      }
       const onDiskMb = duMb(node.options.dataDir);
-      console.log(`  filled to ${fmt(onDiskMb, 0)} MB on disk (${fmt(fill.mbPerSec, 1)} MB/s); SIGKILL`);
       await node.kill();
+      const logBytes = statSync(node.logFile).size;
       const t0 = performance.now();
+      const t0WallMs = Date.now();
       await node.start(600_000);
       const readyMs = performance.now() - t0;
       const producer = new client.Producer({ 'bootstrap.servers': cluster.bootstrapServers, acks: 'all', 'linger.ms': 0 });
@@ -249,16 +280,19 @@ async function restartSteps() {
         await producer.close();
       }
       const producedMs = performance.now() - t0;
-      results.push({ onDiskMb, readyMs, producedMs });
-      row(`restart after SIGKILL, ${fmt(onDiskMb, 0)} MB log (segment.bytes ${segmentMb} MiB)`,
-        `${fmt(readyMs / 1000, 2)} s to Metadata, ${fmt(producedMs / 1000, 2)} s to an acked produce`, `log size / restart time: ${fmt(onDiskMb / (producedMs / 1000), 0)} MB/s`);
+      const times = restartLogTimes(node.logFile, logBytes, t0WallMs, topic);
+      results.push({ onDiskMb, readyMs, producedMs, ...times });
+      row(`restart after SIGKILL, ${fmt(onDiskMb, 0)} MB on disk (segment.bytes ${segmentMb} MiB)`,
+        `${fmt(readyMs / 1000, 2)} s to Metadata, ${fmt(producedMs / 1000, 2)} s to an acked produce`,
+        `from the spawn: partition log opened at ${fmt(times.openedS, 2)} s (recovered a tail: ${times.recovered ?? '?'}), node started at ${fmt(times.startedS, 2)} s`
+          + (Number.isNaN(times.openedS) || times.openedS <= 0 ? '' : `; size / time to open ≥ ${fmt(onDiskMb / times.openedS, 0)} MB/s (the time includes the process start)`));
     }
-    if (results.length === 2) {
-      const [small, big] = results;
-      const growth = big.producedMs / small.producedMs;
+    if (results.length === 3) {
+      const [, small, big] = results;
       const sizeRatio = big.onDiskMb / small.onDiskMb;
-      row('restart time growth with log size', `${fmt(growth, 2)}× for ${fmt(sizeRatio, 1)}× the log`,
-        growth < 1 + (sizeRatio - 1) / 4 ? 'looks O(tail): time does not follow the size' : 'grows with the log: O(log), not O(tail)');
+      const growth = big.producedMs / small.producedMs;
+      row('restart time by log size', `${fmt(small.producedMs / 1000, 2)} s → ${fmt(big.producedMs / 1000, 2)} s for ${fmt(sizeRatio, 1)}× the log`,
+        growth < 1 + (sizeRatio - 1) / 4 ? 'does not follow the log size: O(tail)' : 'grows with the log size: O(log), not O(tail)');
     }
   } finally {
     await admin.close().catch(() => {});
