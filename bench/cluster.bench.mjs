@@ -290,7 +290,9 @@ const nats = peers.includes('nats') ? await runNats() : undefined;
 const systems = [['Tributary', tributary.results], ...(nats === undefined || nats.skipped !== undefined ? [] : [['NATS', nats.results]])];
 console.log('\n== CPU-seconds per MB, per process (MB = MiB of record payload moved in the phase)\n');
 console.log(cpuTable(systems));
-console.log(`\n== summary (RF=3 / R=3, acks=all, ${recordSize} B records, ${partitions} partitions, ${seconds} s per phase; ratios are Tributary / NATS, >1 = Tributary higher)\n`);
-console.log(summaryTable(tributary.results, nats === undefined || nats.skipped !== undefined ? undefined : nats.results));
+const natsRan = nats !== undefined && nats.skipped === undefined;
+console.log(`\n== summary (${natsRan ? 'RF=3 / R=3' : 'RF=3'}, acks=all, ${recordSize} B records, ${partitions} partitions, ${seconds} s per phase`
+  + `${natsRan ? '; ratios are Tributary / NATS, >1 = Tributary higher' : ''})\n`);
+console.log(summaryTable(tributary.results, natsRan ? nats.results : undefined));
 if (nats?.skipped !== undefined) console.log(`\nNATS JetStream peer skipped: ${nats.skipped}`);
 for (const l of tributary.txnLines) console.log(l);
