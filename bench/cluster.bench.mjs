@@ -27,7 +27,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureReady, ROOT } from '../scripts/ensure.mjs';
@@ -285,6 +285,8 @@ function cpuTable(bySystem) {
   ], rows);
 }
 
+// The machine's load beside the figures: on a shared machine it says how far the absolute numbers can be trusted.
+const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' ');
 const tributary = await runTributary();
 const nats = peers.includes('nats') ? await runNats() : undefined;
 const systems = [['Tributary', tributary.results], ...(nats === undefined || nats.skipped !== undefined ? [] : [['NATS', nats.results]])];
@@ -296,3 +298,4 @@ console.log(`\n== summary (${natsRan ? 'RF=3 / R=3' : 'RF=3'}, acks=all, ${recor
 console.log(summaryTable(tributary.results, natsRan ? nats.results : undefined));
 if (nats?.skipped !== undefined) console.log(`\nNATS JetStream peer skipped: ${nats.skipped}`);
 for (const l of tributary.txnLines) console.log(l);
+console.log(`\nload average (1, 5, 15 min) at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${availableParallelism()} cores`);

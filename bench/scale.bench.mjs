@@ -22,6 +22,7 @@
 //                          --log-mb 1024 --segment-mb 128 --only throughput,create,idle,failover,rebalance,restart --no-build]
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -301,6 +302,7 @@ async function restartSteps() {
 }
 
 const started = performance.now();
+const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' ');
 if (steps.some((s) => s !== 'restart')) {
   console.log(`== 3 combined node processes, RF=3, topics of ${partitionCounts.join(', ')} partitions`);
   await threeNodeSteps();
@@ -311,3 +313,4 @@ if (steps.includes('restart')) {
 }
 console.log(`\n== scaling summary (${fmt((performance.now() - started) / 1000, 0)} s)\n`);
 console.log(markdownTable([{ title: 'figure', align: 'left' }, { title: 'value', align: 'right' }, { title: 'note', align: 'left' }], rows));
+console.log(`\nload average (1, 5, 15 min) at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}; ${availableParallelism()} cores`);
