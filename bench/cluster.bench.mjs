@@ -108,16 +108,24 @@ const WORKLOADS = {
 async function runWorkload(system, servers, serverPids, phase) {
   const w = WORKLOADS[phase];
   const extra = system === 'tributary' ? values['producer-property'].flatMap((p) => ['-X', p]) : [];
-  const before = serverPids.map(cpuSecondsOf);
+  let before = serverPids.map(cpuSecondsOf);
+  let after;
   const child = spawn(node, [...(system === 'tributary' ? profArgs(`client-${phase}`) : []), join(ROOT, 'bench/workload.mjs'),
     '--system', system, '--servers', servers, '--seconds', String(seconds), '--record-size', String(recordSize), ...w.args, ...extra],
   { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // The nodes' CPU is read when the workload says START and when its result line arrives (see workload.mjs).
   let stdout = '';
-  child.stdout.on('data', (d) => { stdout += d; });
+  child.stdout.on('data', (d) => {
+    const seenStart = stdout.includes('START\n');
+    stdout += d;
+    if (!seenStart && stdout.includes('START\n')) before = serverPids.map(cpuSecondsOf);
+    if (after === undefined && /\n\{.*\}\n/.test(stdout)) after = serverPids.map(cpuSecondsOf);
+  });
   const status = await new Promise((res) => child.once('exit', (code) => res(code)));
   if (status !== 0) throw new Error(`${system} ${phase} failed with exit ${status}: ${stdout}`);
   const r = JSON.parse(stdout.trim().split('\n').at(-1));
-  const nodeCpuS = serverPids.map((pid, i) => cpuSecondsOf(pid) - before[i]);
+  after ??= serverPids.map(cpuSecondsOf);
+  const nodeCpuS = serverPids.map((pid, i) => after[i] - before[i]);
   const cpuByProcess = { client: r.clientCpuS, ...Object.fromEntries(nodeCpuS.map((s, i) => [`node ${i + 1}`, s])) };
   const perMiB = cpuPerMiB(cpuByProcess, r.bytes);
   const lat = Number.isNaN(r.p50Ms ?? Number.NaN) || r.p50Ms === null ? '' : `  p50 ${fmtMs(r.p50Ms)} ms  p99 ${fmtMs(r.p99Ms)} ms  p99.9 ${fmtMs(r.p999Ms)} ms`;

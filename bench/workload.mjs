@@ -14,8 +14,8 @@
 //   consume  read the load topic/stream from its start until caught up (or --seconds): MB/s
 //   e2e      one record at a time: publish, then wait until a consumer tailing the topic/stream sees it;
 //            latency = publish start → record delivered to the consumer
-// Prints one JSON line: records, bytes, seconds, recordsPerSec, mbPerSec, p50Ms, p99Ms, p999Ms,
-// clientCpuS (process.cpuUsage of this process over the workload, not its start-up).
+// Prints `START` when the measured part begins, then one JSON line: records, bytes, seconds, recordsPerSec,
+// mbPerSec, p50Ms, p99Ms, p999Ms, clientCpuS (process.cpuUsage of this process over the workload, not its start-up).
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -211,6 +211,9 @@ async function endToEnd(adapter) {
 }
 
 const adapter = system === 'tributary' ? await tributaryAdapter() : await natsAdapter();
+// The parent samples the nodes' CPU when it reads this line and again when it reads the result line, so the
+// nodes' share covers the workload alone, not this process's start-up (module loading, connecting).
+process.stdout.write('START\n');
 const cpu0 = process.cpuUsage();
 let result;
 if (workload === 'async' || workload === 'sync') result = await publishLoad(adapter, undefined);
@@ -222,13 +225,13 @@ else {
   result = { records: r.records, bytes: r.bytes, seconds: (r.lastMs - startMs) / 1000, latencies: [] };
 }
 const cpu = process.cpuUsage(cpu0);
-await adapter.close();
 const { latencies, ...rest } = result;
-console.log(JSON.stringify({
+process.stdout.write(`${JSON.stringify({
   system, workload, ...rest,
   recordsPerSec: result.records / result.seconds,
   mbPerSec: result.bytes / MIB / result.seconds,
   p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), p999Ms: percentile(latencies, 0.999),
   clientCpuS: (cpu.user + cpu.system) / 1e6,
-}));
+})}\n`);
+await adapter.close();
 process.exit(0);
