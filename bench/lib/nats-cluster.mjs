@@ -2,14 +2,16 @@
 // processes on loopback (Debian package `nats-server`), file store under a temp dir, and the bench's
 // streams created with num_replicas 3. Used only by the bench; nothing here is part of Tributary.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Path of nats-server, or undefined with the reason it cannot be used. */
 export function findNatsServer() {
+  // Debian installs it to /usr/sbin, which a non-root PATH may lack.
   const which = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' });
-  const path = which.stdout.trim();
-  if (which.status !== 0 || path === '') {
+  const path = which.status === 0 && which.stdout.trim() !== '' ? which.stdout.trim()
+    : existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : '';
+  if (path === '') {
     return { reason: 'nats-server is not installed (Debian: apt-get install nats-server)' };
   }
   const version = spawnSync(path, ['--version'], { encoding: 'utf8' });
