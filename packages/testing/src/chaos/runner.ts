@@ -277,10 +277,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   return { runDir, check, stats, skipped, summary };
 }
 
+/** How long the run's topic creation may wait for enough unfenced brokers at start, ms. */
+const CREATE_TOPIC_WAIT_MS = 60_000;
+
 async function createTopic(bootstrapServers: string, topic: string, partitions: number, replicationFactor: number): Promise<void> {
   const admin = new Admin({ 'bootstrap.servers': bootstrapServers, 'default.api.timeout.ms': 30_000 });
+  const deadline = Date.now() + CREATE_TOPIC_WAIT_MS;
   try {
-    await admin.createTopics([{ topic, numPartitions: partitions, replicationFactor }], { ifNotExists: true });
+    for (;;) {
+      try {
+        await admin.createTopics([{ topic, numPartitions: partitions, replicationFactor }], { ifNotExists: true });
+        return;
+      } catch (err) {
+        // Right after start, brokers can still be fenced (registered, not yet unfenced): the controller
+        // answers INVALID_REPLICATION_FACTOR ("0 available brokers") until they are. Seen under load.
+        if ((err as { code?: string }).code !== 'INVALID_REPLICATION_FACTOR' || Date.now() > deadline) throw err;
+        await sleep(200);
+      }
+    }
   } finally {
     await admin.close();
   }
