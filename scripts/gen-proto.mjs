@@ -92,6 +92,17 @@ function decodeOrMark<T>(bytes: Buffer, decode: (bytes: Buffer) => T): T {
   }
 }
 
+/**
+ * The encoded message as a Buffer without copying it. protobufjs's writer already returns a fresh Buffer
+ * under Node (its BufferWriter); Buffer.from(thatBuffer) would copy every byte once more, record
+ * batches included, before grpc-js copies them into its frame. The writer's buffer is owned by the
+ * caller alone, so handing it to grpc-js is safe. Decoding needs no such care: protobufjs's reader returns
+ * bytes fields as views of the received message, never copies.
+ */
+export function messageBuffer(encoded: Uint8Array): Buffer {
+  return Buffer.isBuffer(encoded) ? encoded : Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+}
+
 `;
 for (const svc of services) {
   const name = svc.name;
@@ -102,11 +113,11 @@ for (const svc of services) {
     out += `  ${lowerFirst(m.name)}: {\n`;
     out += `    path: '/${full}/${m.name}',\n`;
     out += `    requestStream: ${!!m.requestStream},\n    responseStream: ${!!m.responseStream},\n`;
-    out += `    requestSerialize: (value: ${ifaceRef(req)}): Buffer => Buffer.from(${typeRef(req)}.encode(value).finish()),\n`;
+    out += `    requestSerialize: (value: ${ifaceRef(req)}): Buffer => messageBuffer(${typeRef(req)}.encode(value).finish()),\n`;
     out += !m.requestStream && !m.responseStream
       ? `    requestDeserialize: (bytes: Buffer): ${typeRef(req)} => decodeOrMark(bytes, (b) => ${typeRef(req)}.decode(b)),\n`
       : `    requestDeserialize: (bytes: Buffer): ${typeRef(req)} => ${typeRef(req)}.decode(bytes),\n`;
-    out += `    responseSerialize: (value: ${ifaceRef(res)}): Buffer => Buffer.from(${typeRef(res)}.encode(value).finish()),\n`;
+    out += `    responseSerialize: (value: ${ifaceRef(res)}): Buffer => messageBuffer(${typeRef(res)}.encode(value).finish()),\n`;
     out += `    responseDeserialize: (bytes: Buffer): ${typeRef(res)} => ${typeRef(res)}.decode(bytes),\n`;
     out += `    originalName: '${lowerFirst(m.name)}',\n  },\n`;
   }

@@ -2,6 +2,9 @@
 // defaults → env vars `TRIBUTARY_<KEY>` → `--set key=value` pairs → explicit flags. Keys are Kafka's
 // names where Kafka has one. Every bad key and every broken cross-field rule is reported at once.
 import { DEFAULT_CONTROLLER_CONFIG } from '@tributary/controller';
+import {
+  DEFAULT_HTTP2_FLOW_CONTROL_WINDOW_BYTES, HTTP2_FLOW_CONTROL_WINDOW_BYTES_MAX, HTTP2_FLOW_CONTROL_WINDOW_BYTES_MIN,
+} from '@tributary/protocol';
 import { z } from 'zod';
 import {
   DEFAULT_GROUP_MAX_SESSION_TIMEOUT_MS, DEFAULT_GROUP_MIN_SESSION_TIMEOUT_MS, DEFAULT_GROUP_TICK_INTERVAL_MS,
@@ -66,6 +69,8 @@ export interface NodeConfig {
   readonly autoCreateTopicsEnable: boolean;
   /** Largest gRPC request the server accepts; larger ones are refused with RESOURCE_EXHAUSTED. */
   readonly socketRequestMaxBytes: number;
+  /** HTTP/2 receive window (per stream and per connection) of the server and of this node's channels to its peers. */
+  readonly http2FlowControlWindowBytes: number;
   /** Largest Fetch response (sum over partitions), except that one batch is always returned. */
   readonly fetchMaxBytes: number;
   /** Longest a Fetch may long-poll; clients asking for more are capped. */
@@ -247,6 +252,7 @@ export const NODE_CONFIG_KEYS = {
   'message.max.bytes': { field: 'messageMaxBytes', schema: intString(1024, 256 * 1024 * 1024), default: String(DEFAULT_MESSAGE_MAX_BYTES), doc: 'Default for max.message.bytes: largest record batch, bytes.' },
   'auto.create.topics.enable': { field: 'autoCreateTopicsEnable', schema: boolString, default: 'false', doc: 'Create unknown topics on Metadata/Produce (not supported yet: must be false).' },
   'socket.request.max.bytes': { field: 'socketRequestMaxBytes', schema: intString(REQUEST_OVERHEAD_BYTES), default: undefined, doc: 'Largest gRPC request, bytes; default 4 × message.max.bytes + 64 KiB.' },
+  'http2.flow.control.window.bytes': { field: 'http2FlowControlWindowBytes', schema: intString(HTTP2_FLOW_CONTROL_WINDOW_BYTES_MIN, HTTP2_FLOW_CONTROL_WINDOW_BYTES_MAX), default: String(DEFAULT_HTTP2_FLOW_CONTROL_WINDOW_BYTES), doc: 'HTTP/2 receive window the gRPC server and this node\'s channels announce, per stream and per connection, bytes (Tributary\'s; 65535 is HTTP/2\'s default).' },
   'fetch.max.bytes': { field: 'fetchMaxBytes', schema: intString(1024, 1024 ** 3), default: String(50 * 1024 * 1024), doc: 'Largest Fetch response, bytes (one batch is always returned even when larger).' },
   'fetch.max.wait.ms': { field: 'fetchMaxWaitMs', schema: intString(0, 10 * 60 * 1000), default: '30000', doc: 'Cap on a Fetch\'s max_wait_ms, milliseconds.' },
   'request.timeout.ms': { field: 'requestTimeoutMs', schema: intString(1, 10 * 60 * 1000), default: '30000', doc: 'Longest an acks=all Produce waits when its timeout_ms is 0, and the cap on timeout_ms, milliseconds.' },

@@ -7,7 +7,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
 import { pino, type Logger } from 'pino';
-import { AdminService, BrokerService, PROTO_DIR } from '@tributary/protocol';
+import { AdminService, BrokerService, flowControlServer, PROTO_DIR } from '@tributary/protocol';
 import { createAdminHandlers } from './admin-service.js';
 import { createBrokerHandlers } from './broker-service.js';
 import { createBrokerMetrics, type BrokerMetrics } from './broker-metrics.js';
@@ -128,6 +128,8 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
     'grpc.max_receive_message_length': config.socketRequestMaxBytes,
     'grpc.max_send_message_length': config.fetchMaxBytes + REQUEST_OVERHEAD_BYTES,
   });
+  // A produce request of a few MiB then arrives without a window round trip per 64 KiB (http2-window.ts).
+  flowControlServer(server, config.http2FlowControlWindowBytes);
   // Without --voters the node is a quorum of one voter on itself, at its own address. On an ephemeral
   // port (listen port 0) that address exists only once bound: bind first (nobody can know the port
   // yet, so no call arrives before the services are added).
@@ -170,7 +172,7 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
     },
   });
   const partitionTransactions = new PartitionTransactions({ replicas, nowMs });
-  const txnTransport = grpcTxnTransport({ clusterId: identity.clusterId, nodeId: config.nodeId });
+  const txnTransport = grpcTxnTransport({ clusterId: identity.clusterId, nodeId: config.nodeId, http2FlowControlWindowBytes: config.http2FlowControlWindowBytes });
   const transactions = new TransactionCoordinator({
     nodeId: config.nodeId, metadata, commands: metadata, replicas, notifier, nowMs,
     config: transactionCoordinatorConfig(config), markerWriter: partitionTransactions, markerTransport: txnTransport,

@@ -109,7 +109,9 @@ export class ReplicaManager {
       this.replicationConfig = config;
       this.fetchers = new ReplicaFetcherManager({
         nodeId: options.nodeId, clusterId: () => options.metadata.clusterId, brokerEpoch: replication.brokerEpoch,
-        transport: replication.fetchTransport ?? grpcReplicaFetchTransport({ maxReceiveBytes: config.replicaFetchResponseMaxBytes + 1024 * 1024 }),
+        transport: replication.fetchTransport ?? grpcReplicaFetchTransport({
+          maxReceiveBytes: config.replicaFetchResponseMaxBytes + 1024 * 1024, http2FlowControlWindowBytes: options.config.http2FlowControlWindowBytes,
+        }),
         config, nowMs: this.nowMs, logger: options.logger.child({ component: 'replica-fetcher' }),
       });
     }

@@ -59,6 +59,14 @@ describe('parseNodeConfig', () => {
     expect(issuesOf(() => parseNodeConfig({ flags: { ...base, 'controller.quorum.voters': '1-a:9093' } }))[0]?.key).toBe('controller.quorum.voters');
   });
 
+  it('bounds http2.flow.control.window.bytes by HTTP/2\'s window range, default 4 MiB', () => {
+    expect(parseNodeConfig({ flags: base }).http2FlowControlWindowBytes).toBe(4 * 1024 * 1024);
+    expect(parseNodeConfig({ flags: base, set: ['http2.flow.control.window.bytes=65535'] }).http2FlowControlWindowBytes).toBe(65_535);
+    for (const bad of ['65534', String(2 ** 31)]) {
+      expect(issuesOf(() => parseNodeConfig({ flags: base, set: [`http2.flow.control.window.bytes=${bad}`] })).map((i) => i.key)).toEqual(['http2.flow.control.window.bytes']);
+    }
+  });
+
   it('checks cross-field rules', () => {
     const keys = (set: string[]) => issuesOf(() => parseNodeConfig({ flags: base, set })).map((i) => i.key);
     expect(keys(['controller.quorum.voters=2@a:1,3@b:1'])).toEqual(['node.id, controller.quorum.voters, process.roles']);

@@ -3,7 +3,7 @@
 // cache (topics → partitions → leader + leaderEpoch) refreshed on demand (leadership errors), when older
 // than `metadata.max.age.ms`, and never by more than one request at a time.
 import * as grpc from '@grpc/grpc-js';
-import { AdminClient, BrokerClient, tributary } from '@tributary/protocol';
+import { AdminClient, BrokerClient, flowControlChannelOptions, tributary } from '@tributary/protocol';
 import type { CommonConfig } from './config.js';
 import { ClientClosedError, ConnectionError, TributaryClientError, UnknownTopicOrPartitionError } from './errors.js';
 import { errorName } from './wire-errors.js';
@@ -127,8 +127,9 @@ interface Connection {
  * backoff for many seconds more after the broker was back, and every call on it failed at once with
  * UNAVAILABLE meanwhile — chaos runs saw outages far longer than the faults.
  */
-export function channelOptions(config: Pick<CommonConfig, 'retryBackoffMs' | 'retryBackoffMaxMs'>): grpc.ChannelOptions {
+export function channelOptions(config: Pick<CommonConfig, 'retryBackoffMs' | 'retryBackoffMaxMs' | 'http2FlowControlWindowBytes'>): grpc.ChannelOptions {
   return {
+    ...flowControlChannelOptions(config.http2FlowControlWindowBytes),
     // Size limits are the broker's (max.message.bytes) and the client's (max.request.size, fetch.max.bytes).
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,

@@ -2,6 +2,9 @@
 // exactly as a Java/librdkafka/node-rdkafka user writes them. Each client validates its options once,
 // here, into a readonly camelCase config with units in the names; every bad field and every broken
 // cross-field rule is named in one ConfigError.
+import {
+  DEFAULT_HTTP2_FLOW_CONTROL_WINDOW_BYTES, HTTP2_FLOW_CONTROL_WINDOW_BYTES_MAX, HTTP2_FLOW_CONTROL_WINDOW_BYTES_MIN,
+} from '@tributary/protocol';
 import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import type { Partitioner } from './partitioner.js';
@@ -66,6 +69,11 @@ export interface CommonOptions {
   'retry.backoff.ms'?: number;
   'retry.backoff.max.ms'?: number;
   'metadata.max.age.ms'?: number;
+  /**
+   * HTTP/2 receive window this client announces to brokers, per stream and per connection, bytes
+   * (Tributary's; Kafka has no such key). Default 4 MiB; 65535 is HTTP/2's own default.
+   */
+  'http2.flow.control.window.bytes'?: number;
 }
 
 export interface ProducerOptions extends CommonOptions {
@@ -128,6 +136,7 @@ export interface CommonConfig {
   readonly retryBackoffMs: number;
   readonly retryBackoffMaxMs: number;
   readonly metadataMaxAgeMs: number;
+  readonly http2FlowControlWindowBytes: number;
 }
 
 export interface ProducerConfig extends CommonConfig {
@@ -204,6 +213,7 @@ const commonShape = {
   'retry.backoff.ms': int(0, INT32_MAX).default(DEFAULT_RETRY_BACKOFF_MS),
   'retry.backoff.max.ms': int(0, INT32_MAX).default(DEFAULT_RETRY_BACKOFF_MAX_MS),
   'metadata.max.age.ms': int(0, INT32_MAX).default(DEFAULT_METADATA_MAX_AGE_MS),
+  'http2.flow.control.window.bytes': int(HTTP2_FLOW_CONTROL_WINDOW_BYTES_MIN, HTTP2_FLOW_CONTROL_WINDOW_BYTES_MAX).default(DEFAULT_HTTP2_FLOW_CONTROL_WINDOW_BYTES),
 };
 
 const acks = z.preprocess(
@@ -289,6 +299,7 @@ function commonConfig(p: CommonParsed): CommonConfig {
     retryBackoffMs: p['retry.backoff.ms'],
     retryBackoffMaxMs: p['retry.backoff.max.ms'],
     metadataMaxAgeMs: p['metadata.max.age.ms'],
+    http2FlowControlWindowBytes: p['http2.flow.control.window.bytes'],
   };
 }
 

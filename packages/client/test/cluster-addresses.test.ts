@@ -22,8 +22,12 @@ describe('orderBySuspicion', () => {
 
 describe('channelOptions', () => {
   it('bounds grpc-js reconnect backoff by retry.backoff.ms / retry.backoff.max.ms', () => {
-    const options = channelOptions({ retryBackoffMs: 100, retryBackoffMaxMs: 1_000 });
+    const options = channelOptions({ retryBackoffMs: 100, retryBackoffMaxMs: 1_000, http2FlowControlWindowBytes: 65_535 });
     expect(options['grpc.initial_reconnect_backoff_ms']).toBe(100);
     expect(options['grpc.max_reconnect_backoff_ms']).toBe(1_000);
+  });
+
+  it('announces http2.flow.control.window.bytes as the HTTP/2 receive window', () => {
+    expect(channelOptions({ retryBackoffMs: 100, retryBackoffMaxMs: 1_000, http2FlowControlWindowBytes: 4 << 20 })['grpc-node.flow_control_window']).toBe(4 << 20);
   });
 });

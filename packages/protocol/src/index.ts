@@ -98,3 +98,10 @@ export {
   readControlRecord,
   readControlRecordType,
 } from '@tributary/record-format';
+export {
+  DEFAULT_HTTP2_FLOW_CONTROL_WINDOW_BYTES,
+  HTTP2_FLOW_CONTROL_WINDOW_BYTES_MIN,
+  HTTP2_FLOW_CONTROL_WINDOW_BYTES_MAX,
+  flowControlChannelOptions,
+  flowControlServer,
+} from './http2-window.js';

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { crc32c } from '@node-rs/crc32';
 import { type Compression, compressionFromCode } from './compression.js';
+import { updateCrc32c } from './crc32c-update.js';
 import { CorruptRecordError } from './errors.js';
 import { readInt64Safe, writeInt64 } from './varint.js';
 
@@ -202,21 +203,30 @@ export function stampBatch(buf: Buffer, pos: number, stamp: BatchStamp): void {
   buf.writeInt32BE(stamp.partitionLeaderEpoch, pos + PARTITION_LEADER_EPOCH_OFFSET);
 }
 
+/** Bytes of the CRC-covered range that setLogAppendTime may change: attributes through maxTimestamp. */
+const LOG_APPEND_TIME_CHANGED_BYTES = MAX_TIMESTAMP_OFFSET + 8 - ATTRIBUTES_OFFSET;
+
 /**
- * Marks the batch at `pos` as LogAppendTime with maxTimestamp = `timestampMs`, in place, and recomputes the
- * CRC. This is the one write that costs a CRC pass: the timestamp type and maxTimestamp are inside the
- * CRC-covered range on purpose, because they are the batch's meaning (what consumers see as every record's
- * timestamp, what the time index is rebuilt from), not per-append bookkeeping like the offset and epoch, and
- * a flipped bit in them must be caught at rest. Only topics with message.timestamp.type=LogAppendTime pay it.
- * The old CRC is verified first, so a batch corrupted in flight is never re-blessed with a fresh CRC.
- * Throws CorruptRecordError.
+ * Marks the batch at `pos` as LogAppendTime with maxTimestamp = `timestampMs`, in place, and updates the
+ * CRC. The timestamp type and maxTimestamp are inside the CRC-covered range on purpose, because they are
+ * the batch's meaning (what consumers see as every record's timestamp, what the time index is rebuilt
+ * from), not per-append bookkeeping like the offset and epoch, and a flipped bit in them must be caught at
+ * rest. The new CRC is the stored one updated by the change (updateCrc32c, no pass over the records), so
+ * a batch whose bytes do not match its stored CRC still does not match afterwards: it is never re-blessed.
+ *
+ * `crc`: 'verify' (default) checks the stored CRC first, one pass over the batch, and throws
+ * CorruptRecordError on a mismatch; 'verified-at-edge' skips that pass, for bytes whose CRC this process
+ * verified (validateBatches) and that were not touched since except by stampBatch (outside the CRC).
  */
-export function setLogAppendTime(buf: Buffer, pos: number, timestampMs: number): void {
+export function setLogAppendTime(buf: Buffer, pos: number, timestampMs: number, options: { readonly crc?: 'verify' | 'verified-at-edge' } = {}): void {
   assert.ok(Number.isSafeInteger(timestampMs), `setLogAppendTime: bad timestamp ${timestampMs}`);
   const sizeBytes = batchSizeAt(buf, pos);
-  verifyBatchCrc(buf, pos, sizeBytes);
+  if ((options.crc ?? 'verify') === 'verify') verifyBatchCrc(buf, pos, sizeBytes);
+  const changed = buf.subarray(pos + ATTRIBUTES_OFFSET, pos + ATTRIBUTES_OFFSET + LOG_APPEND_TIME_CHANGED_BYTES);
+  const before = Buffer.from(changed);
   const attributes = buf.readInt16BE(pos + ATTRIBUTES_OFFSET);
   buf.writeInt16BE(attributes | TIMESTAMP_TYPE_MASK, pos + ATTRIBUTES_OFFSET);
   writeInt64(buf, pos + MAX_TIMESTAMP_OFFSET, timestampMs);
-  buf.writeUInt32BE(computeBatchCrc(buf, pos, sizeBytes), pos + CRC_OFFSET);
+  const crc = updateCrc32c(buf.readUInt32BE(pos + CRC_OFFSET), before, changed, sizeBytes - ATTRIBUTES_OFFSET);
+  buf.writeUInt32BE(crc, pos + CRC_OFFSET);
 }

@@ -62,6 +62,7 @@ export {
   stampBatch,
   setLogAppendTime,
 } from './batch-header.js';
+export { updateCrc32c } from './crc32c-update.js';
 export {
   type RecordHeader,
   type RecordInput,

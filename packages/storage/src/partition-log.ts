@@ -399,7 +399,8 @@ export class PartitionLog {
    * (CorruptRecordError / RecordTooLargeError / InvalidRecordError, leaving the log unchanged; the CRC and
    * records are the broker edge's to check), then
    * stamps baseOffset = the next offset and partitionLeaderEpoch = leaderEpoch in place (the log takes
-   * ownership of `batches`). With `logAppendTimeMs` the batches become LogAppendTime (CRC recomputed).
+   * ownership of `batches`). With `logAppendTimeMs` the batches become LogAppendTime (CRC updated by the
+   * change without a pass over the batch; verified first unless `headers` say the edge verified it).
    * Resolves once written (and fsynced when the flush policy says so). `headers`: the headers the edge's
    * validateBatches read from exactly these bytes; with them nothing is re-parsed, the log only asserts
    * that they tile `batches` (checkValidatedBatches).
@@ -427,8 +428,12 @@ export class PartitionLog {
       const stamped: BatchExtent[] = [];
       for (const batch of validated) {
         stampBatch(batches, batch.position, { baseOffset: nextOffset, partitionLeaderEpoch: leaderEpoch });
-        // Verifies the CRC before re-sealing it, so a batch damaged after the edge is never re-blessed.
-        if (logAppendTimeMs !== undefined) setLogAppendTime(batches, batch.position, logAppendTimeMs);
+        // The CRC is updated by the change, never recomputed from the bytes, so a batch damaged after the
+        // edge is never re-blessed. With the edge's headers (its CRC verified by validateBatches) that is
+        // the whole cost; without them the stored CRC is verified first.
+        if (logAppendTimeMs !== undefined) {
+          setLogAppendTime(batches, batch.position, logAppendTimeMs, { crc: opts.headers !== undefined ? 'verified-at-edge' : 'verify' });
+        }
         stamped.push({
           position: batch.position,
           sizeBytes: batch.sizeBytes,

@@ -57,4 +57,25 @@ describe('leader append with the edge-validated headers', () => {
     await expect(log.appendAsLeader(Buffer.alloc(0), 0, { headers: [] })).rejects.toThrow(InvalidRecordError);
     expect(log.logEndOffset).toBe(0);
   });
+
+  it('LogAppendTime with the edge headers: the same bytes and a valid CRC, updated without a pass over the batch', async () => {
+    const bytes = () => Buffer.concat([buildBatch({ recordCount: 2, fill: 1, maxTimestamp: 1_500 }), buildBatch({ recordCount: 3, fill: 2, payloadBytes: 5_000 })]);
+    const withHeaders = await h.open(await h.dir());
+    const plain = await h.open(await h.dir());
+    const b = bytes();
+    const infoA = await withHeaders.appendAsLeader(b, 0, { headers: validateBatches(b), logAppendTimeMs: 777 });
+    expect(infoA).toEqual(await plain.appendAsLeader(bytes(), 0, { logAppendTimeMs: 777 }));
+    const read = (await withHeaders.read(0, 100_000)).records;
+    expect(read.equals((await plain.read(0, 100_000)).records)).toBe(true);
+    // validateBatches verifies every CRC: the updated ones are right.
+    expect(validateBatches(read).map((x) => [x.timestampType, x.maxTimestamp])).toEqual([['log-append', 777], ['log-append', 777]]);
+  });
+
+  it('LogAppendTime without the edge headers still verifies the CRC first: a corrupt batch is refused, the log unchanged', async () => {
+    const log = await h.open(await h.dir());
+    const bad = buildBatch({ recordCount: 2 });
+    bad[bad.length - 1]! ^= 0x01;
+    await expect(log.appendAsLeader(bad, 0, { logAppendTimeMs: 777 })).rejects.toThrow(/CRC/);
+    expect(log.logEndOffset).toBe(0);
+  });
 });

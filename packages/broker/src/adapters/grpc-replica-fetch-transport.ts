@@ -1,6 +1,6 @@
 // ReplicaFetchTransport over gRPC (tributary.internal.v1.Replica), one channel per leader address.
 import * as grpc from '@grpc/grpc-js';
-import { ReplicaClient, tributary } from '@tributary/protocol';
+import { flowControlChannelOptions, ReplicaClient, tributary } from '@tributary/protocol';
 import type { ErrorCodeName } from '../errors.js';
 import { int64 } from '../grpc-call.js';
 import type { LeaderEndpoint, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchTransport } from '../replication/replica-fetch-transport.js';
@@ -13,13 +13,15 @@ function errorOf(e: tributary.v1.IError | null | undefined): { code: ErrorCodeNa
   return { code: (tributary.v1.ErrorCode[code] ?? 'UNKNOWN_SERVER_ERROR') as ErrorCodeName, message: e?.message ?? '' };
 }
 
-export function grpcReplicaFetchTransport(options: { readonly maxReceiveBytes: number }): ReplicaFetchTransport {
+export function grpcReplicaFetchTransport(options: { readonly maxReceiveBytes: number; readonly http2FlowControlWindowBytes?: number }): ReplicaFetchTransport {
   const clients = new Map<string, ReplicaClient>();
   const clientFor = (leader: LeaderEndpoint): ReplicaClient => {
     const address = `${leader.host}:${leader.port}`;
     let client = clients.get(address);
     if (client === undefined) {
-      client = new ReplicaClient(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': options.maxReceiveBytes });
+      client = new ReplicaClient(address, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': options.maxReceiveBytes, ...flowControlChannelOptions(options.http2FlowControlWindowBytes),
+      });
       clients.set(address, client);
     }
     return client;

@@ -2,7 +2,7 @@
 // a partition leader) and Transactions.AddPartitionsToTxn with verify_only (a leader asking a
 // coordinator). One channel per broker address, reused, as the replica fetch transport does.
 import * as grpc from '@grpc/grpc-js';
-import { ReplicaClient, TransactionsClient, tributary } from '@tributary/protocol';
+import { flowControlChannelOptions, ReplicaClient, TransactionsClient, tributary } from '@tributary/protocol';
 import type { ErrorCodeName } from '../errors.js';
 import type { BrokerNode } from '../metadata-view.js';
 import type { TxnMarkerTransport } from '../transactions/transaction-coordinator.js';
@@ -22,18 +22,19 @@ export interface GrpcTxnTransport extends TxnMarkerTransport, TxnVerifyTransport
   close(): void;
 }
 
-export function grpcTxnTransport(options: { readonly clusterId: string; readonly nodeId: number }): GrpcTxnTransport {
+export function grpcTxnTransport(options: { readonly clusterId: string; readonly nodeId: number; readonly http2FlowControlWindowBytes?: number }): GrpcTxnTransport {
+  const channelOptions = flowControlChannelOptions(options.http2FlowControlWindowBytes);
   const replicas = new Map<string, ReplicaClient>();
   const transactions = new Map<string, TransactionsClient>();
   const address = (b: BrokerNode): string => (b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`);
   const replicaFor = (b: BrokerNode): ReplicaClient => {
     let c = replicas.get(address(b));
-    if (c === undefined) replicas.set(address(b), (c = new ReplicaClient(address(b), grpc.credentials.createInsecure())));
+    if (c === undefined) replicas.set(address(b), (c = new ReplicaClient(address(b), grpc.credentials.createInsecure(), channelOptions)));
     return c;
   };
   const transactionsFor = (b: BrokerNode): TransactionsClient => {
     let c = transactions.get(address(b));
-    if (c === undefined) transactions.set(address(b), (c = new TransactionsClient(address(b), grpc.credentials.createInsecure())));
+    if (c === undefined) transactions.set(address(b), (c = new TransactionsClient(address(b), grpc.credentials.createInsecure(), channelOptions)));
     return c;
   };
   return {

@@ -60,7 +60,8 @@ export class ClusterRuntime {
     this.controller = controller;
     this.channel = new ControllerChannel({
       clusterId: options.clusterId, brokerId: config.nodeId, voters: config.controllerQuorumVoters,
-      requestTimeoutMs: config.requestTimeoutMs, logger: logger.child({ component: 'controller-channel' }),
+      requestTimeoutMs: config.requestTimeoutMs, http2FlowControlWindowBytes: config.http2FlowControlWindowBytes,
+      logger: logger.child({ component: 'controller-channel' }),
     });
     this.follower = new MetadataFollower({
       brokerId: config.nodeId, clusterId: options.clusterId, channel: this.channel, logger: logger.child({ component: 'metadata-follower' }),

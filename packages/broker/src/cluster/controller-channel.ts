@@ -5,7 +5,7 @@
 // compare-and-set, and a repeated admin command fails cleanly (TOPIC_ALREADY_EXISTS, ...).
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { QuorumClient, tributary } from '@tributary/protocol';
+import { flowControlChannelOptions, QuorumClient, tributary } from '@tributary/protocol';
 import { ApiError } from '../errors.js';
 import type { QuorumVoter } from '../node-config.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,6 +42,8 @@ export interface ControllerChannelOptions {
   readonly requestTimeoutMs: number;
   readonly retryBackoffMs?: number;
   readonly attemptTimeoutMs?: number;
+  /** HTTP/2 receive window of the channels to the voters, bytes (default DEFAULT_HTTP2_FLOW_CONTROL_WINDOW_BYTES). */
+  readonly http2FlowControlWindowBytes?: number;
   readonly logger: Logger;
 }
 
@@ -65,6 +67,7 @@ export class ControllerChannel {
         'grpc.initial_reconnect_backoff_ms': 50,
         'grpc.max_reconnect_backoff_ms': 1_000,
         'grpc.enable_retries': 0,
+        ...flowControlChannelOptions(options.http2FlowControlWindowBytes),
       }));
     }
   }

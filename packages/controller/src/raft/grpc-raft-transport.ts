@@ -6,7 +6,7 @@
 // send. Every envelope carries the cluster id; a server rejects streams from another cluster.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger, Message, NodeId } from '@tributary/nraft';
-import { RaftClient, RaftService, tributary, type RaftHandlers } from '@tributary/protocol';
+import { flowControlChannelOptions, RaftClient, RaftService, tributary, type RaftHandlers } from '@tributary/protocol';
 import { decodeRaftMessage, encodeRaftMessage } from './raft-message-codec.js';
 import type { RaftDropHandler, RaftMessageHandler, RaftSnapshotSentHandler, RaftTransport } from './raft-transport.js';
 
@@ -181,6 +181,7 @@ class PeerLink {
       'grpc.max_receive_message_length': config.messageBytesMax,
       // Raft retries by itself (and a lost message is harmless): skip grpc-js's per-message retry buffering.
       'grpc.enable_retries': 0,
+      ...flowControlChannelOptions(),
     });
   }
 
