@@ -20,6 +20,8 @@ export interface ReplicationConfig {
   readonly alterPartitionBackoffMs: number;
   /** Most partitions one follower fetch session carries. */
   readonly fetchSessionPartitionsMax: number;
+  /** replica.fetch.stream.enable: fetch over one ReplicaFetchStream per leader instead of unary calls. */
+  readonly replicaFetchStreamEnable: boolean;
 }
 
 /** How long an AlterPartition may take before its outcome counts as unknown, milliseconds. */
