@@ -10,6 +10,12 @@ import { ReplicaClient, type tributary } from '@tributary/protocol';
 import type { LeaderEndpoint, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchTransport } from '../replication/replica-fetch-transport.js';
 import { decodeReplicaFetchResponse } from './grpc-replica-fetch-transport.js';
 
+/**
+ * The HTTP/2 flow-control window the follower grants a leader's connection, bytes: with the default 64 KiB
+ * a 1 MiB answer waits for 16 window updates (a round trip each) on its way.
+ */
+export const REPLICA_FETCH_STREAM_FLOW_CONTROL_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /** How long past its long-poll time an answer may take before the stream counts as dead, milliseconds. */
 export const REPLICA_FETCH_STREAM_ANSWER_GRACE_MS = 30_000;
 
@@ -51,7 +57,10 @@ export function grpcReplicaFetchStreamTransport(options: { readonly maxReceiveBy
   const open = (address: string): OpenStream => {
     let client = clients.get(address);
     if (client === undefined) {
-      client = new ReplicaClient(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': options.maxReceiveBytes });
+      client = new ReplicaClient(address, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': options.maxReceiveBytes,
+        'grpc-node.flow_control_window': REPLICA_FETCH_STREAM_FLOW_CONTROL_WINDOW_BYTES,
+      });
       clients.set(address, client);
     }
     const stream: OpenStream = { address, call: client.replicaFetchStream(), waiters: [], broken: false };
