@@ -30,7 +30,7 @@ function stateOf(partition: number, leaderEpoch: number, leader = 1): PartitionI
   return { topic: 't', topicId: 'T', partition, leader, leaderEpoch, partitionEpoch: leaderEpoch, replicas: [1, 2], isr: [1, 2] };
 }
 
-async function startLeader(partitions: number): Promise<Leader> {
+async function startLeader(partitions: number, options: { streamBytesInFlightMax?: number } = {}): Promise<Leader> {
   const states = new Map<number, PartitionInfo>();
   for (let p = 0; p < partitions; p += 1) states.set(p, stateOf(p, 0));
   const topic = (): TopicInfo => ({ name: 't', topicId: 'T', internal: false, partitions: [...states.values()], configs: { 'min.insync.replicas': '1' } });
@@ -58,7 +58,7 @@ async function startLeader(partitions: number): Promise<Leader> {
   await manager.applyPartitionStates([...states.values()], []);
   const server = new grpc.Server();
   const shutdown = new AbortController();
-  registerReplicaService(server, { clusterId: 'c', replicas: manager, notifier, nowMs: Date.now, logger: silentLogger, shutdownSignal: shutdown.signal });
+  registerReplicaService(server, { clusterId: 'c', replicas: manager, notifier, nowMs: Date.now, logger: silentLogger, shutdownSignal: shutdown.signal, ...options });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(err))));
   return {
     manager, server, shutdown, endpoint: { nodeId: 1, host: '127.0.0.1', port },
@@ -98,8 +98,8 @@ describe('ReplicaFetchStream over gRPC', () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
-  const open = async (partitions = 1): Promise<{ leader: Leader; transport: ReplicaFetchTransport }> => {
-    const leader = await startLeader(partitions);
+  const open = async (partitions = 1, options: { streamBytesInFlightMax?: number } = {}): Promise<{ leader: Leader; transport: ReplicaFetchTransport }> => {
+    const leader = await startLeader(partitions, options);
     const transport = grpcReplicaFetchStreamTransport({ maxReceiveBytes: 16 << 20 });
     cleanups.push(async () => {
       transport.close();
@@ -133,6 +133,31 @@ describe('ReplicaFetchStream over gRPC', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(res.partitions[0]!.records.length).toBe(batch(1).length);
     expect(leader.manager.findPartition('t', 2)!.highWatermark).toBe(3);
+  });
+
+  it('keeps answering past replica.fetch.stream.max.bytes.in.flight as the transport takes the answers, each cut to the limit', async () => {
+    const limit = 4096;
+    const { leader, transport } = await open(1, { streamBytesInFlightMax: limit });
+    const value = Buffer.alloc(900, 1);
+    for (let i = 0; i < 40; i += 1) {
+      await leader.manager.findPartition('t', 0)!.appendAsLeader(encodeRecordBatch({ records: [{ key: null, value, headers: [], timestamp: 1 }] }), { requiredAcks: 1, nowMs: Date.now() });
+    }
+    const signal = new AbortController().signal;
+    // 40 batches of ~1 KiB, ten times the limit, fetched one answer at a time over one stream: each
+    // answer is cut to the room under the limit, and the stream never stalls (the bytes are released
+    // when grpc-js hands them to HTTP/2).
+    let offset = 0;
+    let answers = 0;
+    while (offset < 40) {
+      const res = await transport.fetch(leader.endpoint, fetchRequest([{ fetchOffset: offset }], { maxWaitMs: 0 }), signal);
+      const records = res.partitions[0]!.records;
+      expect(records.length).toBeGreaterThan(0);
+      expect(records.length).toBeLessThanOrEqual(limit);
+      offset += Math.round(records.length / encodeRecordBatch({ records: [{ key: null, value, headers: [], timestamp: 1 }] }).length);
+      answers += 1;
+    }
+    expect(offset).toBe(40);
+    expect(answers).toBeGreaterThanOrEqual(10);
   });
 
   it('fences by leader epoch per request, and a leader change mid-stream becomes a per-partition error while the stream lives on', async () => {
