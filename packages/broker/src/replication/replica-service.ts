@@ -239,8 +239,8 @@ function serveReplicaFetchStream(
   call: grpc.ServerDuplexStream<tributary.internal.v1.ReplicaFetchRequest, tributary.internal.v1.IReplicaFetchResponse>,
   deps: ReplicaServiceDeps & { readonly shutdownSignal?: AbortSignal },
 ): void {
+  // Aborted when the stream ends for any reason: a long poll in progress answers at once, nothing more is served.
   const abort = new AbortController();
-  const onAbort = (): void => abort.abort();
   let closed = false;
   const close = (): void => {
     if (closed) return;
@@ -264,7 +264,8 @@ function serveReplicaFetchStream(
       },
       fail: (code, message) => {
         if (closed) return;
-        if (code === 'INTERNAL') deps.logger.warn({ message }, 'replica fetch stream failed');
+        // As the unary path's toServiceError: an unexpected failure is logged as an error, a refusal is not.
+        if (code === 'INTERNAL') deps.logger.error({ method: 'ReplicaFetchStream', message }, 'request failed unexpectedly');
         else deps.logger.debug({ code, message }, 'replica fetch stream refused');
         close();
         call.emit('error', { code: STREAM_FAILURE_STATUS[code], details: message });
@@ -276,11 +277,8 @@ function serveReplicaFetchStream(
       },
     },
   });
-  call.on('cancelled', () => {
-    close();
-    onAbort();
-  });
-  call.on('error', () => close());
+  call.on('cancelled', close);
+  call.on('error', close);
   deps.shutdownSignal?.addEventListener('abort', onShutdown, { once: true });
   if (deps.shutdownSignal?.aborted === true) onShutdown();
   call.on('data', (message: tributary.internal.v1.ReplicaFetchRequest) => {
