@@ -160,6 +160,14 @@ describe('ReplicaFetchStream over gRPC', () => {
     expect(answers).toBeGreaterThanOrEqual(10);
   });
 
+  it('answers a fetch of another cluster with INCONSISTENT_CLUSTER_ID and no partitions', async () => {
+    const { leader, transport } = await open();
+    await append(leader, 0, 1);
+    const res = await transport.fetch(leader.endpoint, { ...fetchRequest([{}], { maxWaitMs: 0 }), clusterId: 'other' }, new AbortController().signal);
+    expect(res.error?.code).toBe('INCONSISTENT_CLUSTER_ID');
+    expect(res.partitions).toEqual([]);
+  });
+
   it('fences by leader epoch per request, and a leader change mid-stream becomes a per-partition error while the stream lives on', async () => {
     const { leader, transport } = await open();
     await append(leader, 0, 2);
