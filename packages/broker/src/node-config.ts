@@ -15,7 +15,7 @@ import {
   DEFAULT_TRANSACTION_STATE_LOG_REPLICATION_FACTOR, DEFAULT_TRANSACTION_STATE_LOG_SEGMENT_BYTES,
 } from './transactions/transaction-coordinator-config.js';
 import { DEFAULT_LOG_CLEANER_BACKOFF_MS, DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS } from './log-maintenance.js';
-import { DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX } from './replication/replica-fetch-stream.js';
+import { DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX } from './replication/replication-config.js';
 
 export type NodeRole = 'broker' | 'controller';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

@@ -14,8 +14,6 @@
 //   stays ≤ the limit plus one batch).
 import type { ReplicaFetchRequest, ReplicaFetchResponse } from './replica-fetch-transport.js';
 
-/** Default for replica.fetch.stream.max.bytes.in.flight, bytes. */
-export const DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX = 32 * 1024 * 1024;
 /** Most requests one stream may have unanswered (the follower's pipelining depth). */
 export const REPLICA_FETCH_STREAM_REQUESTS_MAX = 16;
 /** What an answer costs besides its records (names, offsets, framing), bytes per partition. */

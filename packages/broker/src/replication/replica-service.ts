@@ -12,7 +12,8 @@ import { PartitionTransactions } from '../partition-transactions.js';
 import type { TxnMarkerRequest, TxnMarkerWriter } from '../transactions/txn-ports.js';
 import { TRANSACTIONAL_PRODUCER_EPOCH_MAX } from './producer-admission.js';
 import type { ReplicaFetchPartitionResponse, ReplicaFetchRequest, ReplicaFetchResponse } from './replica-fetch-transport.js';
-import { DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX, ReplicaFetchStream, type ReplicaFetchStreamFailure } from './replica-fetch-stream.js';
+import { ReplicaFetchStream, type ReplicaFetchStreamFailure } from './replica-fetch-stream.js';
+import { DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX } from './replication-config.js';
 
 /** Caps what a follower may ask for in one call. */
 export const REPLICA_FETCH_WAIT_MAX_MS = 30_000;

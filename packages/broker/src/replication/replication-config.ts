@@ -30,3 +30,5 @@ export const DEFAULT_ALTER_PARTITION_TIMEOUT_MS = 10_000;
 export const DEFAULT_ALTER_PARTITION_BACKOFF_MS = 200;
 /** Most partitions one follower fetch session carries. */
 export const DEFAULT_FETCH_SESSION_PARTITIONS_MAX = 10_000;
+/** Default for replica.fetch.stream.max.bytes.in.flight (per fetch stream, leader side), bytes. */
+export const DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX = 32 * 1024 * 1024;
