@@ -2,12 +2,14 @@
 // (tributary.internal.v1.Replica): each fetch writes a request on the stream and takes the next answer
 // (the leader answers in the order sent), so there is no HTTP/2 stream, header block or deadline timer
 // per fetch. Several fetches may be outstanding on one stream (pipelining); they are answered first in,
-// first out. Any failure — a transport error, the stream ending, an answer nobody asked for, a fetch
+// first out, each answer naming its request's correlation id. Any failure — a transport error, the
+// stream ending, an answer nobody asked for or to another request than the oldest waiting, a fetch
 // unanswered for maxWaitMs + REPLICA_FETCH_STREAM_ANSWER_GRACE_MS, or a fetch's signal aborting — breaks
 // the whole stream: every outstanding fetch rejects, and the next fetch opens a new stream.
 import * as grpc from '@grpc/grpc-js';
 import { ReplicaClient, type tributary } from '@tributary/protocol';
 import type { LeaderEndpoint, ReplicaFetchRequest, ReplicaFetchResponse, ReplicaFetchTransport } from '../replication/replica-fetch-transport.js';
+import { int64 } from '../grpc-call.js';
 import { decodeReplicaFetchResponse } from './grpc-replica-fetch-transport.js';
 
 /**
@@ -22,6 +24,7 @@ export const REPLICA_FETCH_STREAM_ANSWER_GRACE_MS = 30_000;
 type Call = grpc.ClientDuplexStream<tributary.internal.v1.IReplicaFetchRequest, tributary.internal.v1.ReplicaFetchResponse>;
 
 interface Waiter {
+  readonly correlationId: number;
   readonly resolve: (response: ReplicaFetchResponse) => void;
   readonly reject: (err: Error) => void;
   readonly cleanup: () => void;
@@ -32,6 +35,8 @@ interface OpenStream {
   readonly call: Call;
   /** Outstanding fetches, in the order their requests were written. */
   readonly waiters: Waiter[];
+  /** The last request's correlation id (requests are numbered 1, 2, 3, ... per stream). */
+  lastCorrelationId: number;
   broken: boolean;
 }
 
@@ -63,10 +68,15 @@ export function grpcReplicaFetchStreamTransport(options: { readonly maxReceiveBy
       });
       clients.set(address, client);
     }
-    const stream: OpenStream = { address, call: client.replicaFetchStream(), waiters: [], broken: false };
+    const stream: OpenStream = { address, call: client.replicaFetchStream(), waiters: [], lastCorrelationId: 0, broken: false };
     stream.call.on('data', (message: tributary.internal.v1.ReplicaFetchResponse) => {
       const waiter = stream.waiters.shift();
       if (waiter === undefined) return breakStream(stream, new ReplicaFetchStreamError(`leader ${address} answered a fetch nobody asked for`));
+      const correlationId = int64(message.correlationId);
+      if (correlationId !== waiter.correlationId) {
+        stream.waiters.unshift(waiter);
+        return breakStream(stream, new ReplicaFetchStreamError(`leader ${address} answered fetch ${correlationId} while fetch ${waiter.correlationId} waits`));
+      }
       waiter.cleanup();
       waiter.resolve(decodeReplicaFetchResponse(message));
     });
@@ -89,8 +99,10 @@ export function grpcReplicaFetchStreamTransport(options: { readonly maxReceiveBy
         // The answers come in order, so one fetch cannot be withdrawn alone: aborting breaks the stream.
         const onAbort = (): void => breakStream(stream, new ReplicaFetchStreamError('fetch aborted'));
         signal.addEventListener('abort', onAbort, { once: true });
-        stream.waiters.push({ resolve, reject, cleanup: () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); } });
-        stream.call.write({ ...request, partitions: [...request.partitions] });
+        stream.lastCorrelationId += 1;
+        const correlationId = stream.lastCorrelationId;
+        stream.waiters.push({ correlationId, resolve, reject, cleanup: () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); } });
+        stream.call.write({ ...request, partitions: [...request.partitions], correlationId });
       });
     },
     close(): void {

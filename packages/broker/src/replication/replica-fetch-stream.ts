@@ -22,8 +22,8 @@ const PARTITION_OVERHEAD_BYTES = 64;
 export type ReplicaFetchStreamFailure = 'INVALID_ARGUMENT' | 'RESOURCE_EXHAUSTED' | 'INTERNAL';
 
 export interface ReplicaFetchStreamSink {
-  /** Writes one answer; `taken` is called once the transport took its bytes (not when the stream failed). */
-  send(response: ReplicaFetchResponse, taken: () => void): void;
+  /** Writes one answer (to the request numbered `correlationId`); `taken` is called once the transport took its bytes (not when the stream failed). */
+  send(response: ReplicaFetchResponse, correlationId: number, taken: () => void): void;
   /** Ends the stream with an error status; nothing is sent after it. */
   fail(code: ReplicaFetchStreamFailure, message: string): void;
   /** Ends the stream normally (the follower closed its side and every request was answered). */
@@ -48,7 +48,8 @@ export function responseBytes(response: ReplicaFetchResponse): number {
 }
 
 export class ReplicaFetchStream {
-  private readonly queue: ReplicaFetchRequest[] = [];
+  private readonly queue: { readonly request: ReplicaFetchRequest; readonly correlationId: number }[] = [];
+  private lastCorrelationId = 0;
   private serving = false;
   private bytesInFlightValue = 0;
   private replicaId: number | undefined;
@@ -72,17 +73,21 @@ export class ReplicaFetchStream {
     return this.queue.length + (this.serving ? 1 : 0);
   }
 
-  /** One decoded request from the follower. */
-  receive(request: ReplicaFetchRequest): void {
+  /** One decoded request from the follower, numbered `correlationId` (> the previous one's). */
+  receive(request: ReplicaFetchRequest, correlationId: number): void {
     if (this.state !== 'open') return;
     if (this.replicaId === undefined) this.replicaId = request.replicaId;
     else if (request.replicaId !== this.replicaId) {
       return this.fail('INVALID_ARGUMENT', `replica_id: this stream speaks for replica ${this.replicaId}, got ${request.replicaId}`);
     }
+    if (!Number.isSafeInteger(correlationId) || correlationId <= this.lastCorrelationId) {
+      return this.fail('INVALID_ARGUMENT', `correlation_id: must be above the previous request's ${this.lastCorrelationId}, got ${correlationId}`);
+    }
+    this.lastCorrelationId = correlationId;
     if (this.unanswered >= REPLICA_FETCH_STREAM_REQUESTS_MAX) {
       return this.fail('RESOURCE_EXHAUSTED', `more than ${REPLICA_FETCH_STREAM_REQUESTS_MAX} fetch requests unanswered on one stream`);
     }
-    this.queue.push(request);
+    this.queue.push({ request, correlationId });
     if (!this.serving) void this.run();
   }
 
@@ -122,8 +127,9 @@ export class ReplicaFetchStream {
     this.serving = true;
     try {
       while (this.live()) {
-        const request = this.queue.shift();
-        if (request === undefined) break;
+        const next = this.queue.shift();
+        if (next === undefined) break;
+        const { request, correlationId } = next;
         while (this.live() && this.bytesInFlightValue >= this.options.bytesInFlightMax) {
           await new Promise<void>((resolve) => (this.wake = resolve));
         }
@@ -136,7 +142,7 @@ export class ReplicaFetchStream {
         if (!this.live()) return;
         const bytes = responseBytes(response);
         this.bytesInFlightValue += bytes;
-        this.options.sink.send(response, () => {
+        this.options.sink.send(response, correlationId, () => {
           this.bytesInFlightValue -= bytes;
           this.wakeUp();
         });

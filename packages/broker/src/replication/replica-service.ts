@@ -260,8 +260,8 @@ function serveReplicaFetchStream(
     bytesInFlightMax: deps.streamBytesInFlightMax ?? DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX,
     signal: abort.signal,
     sink: {
-      send: (response, taken) => {
-        if (!closed) call.write(encodeReplicaFetchResponse(response), () => taken());
+      send: (response, correlationId, taken) => {
+        if (!closed) call.write({ ...encodeReplicaFetchResponse(response), correlationId }, () => taken());
       },
       fail: (code, message) => {
         if (closed) return;
@@ -290,7 +290,7 @@ function serveReplicaFetchStream(
     } catch (err) {
       return stream.fail('INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
     }
-    stream.receive(request);
+    stream.receive(request, int64(message.correlationId));
   });
   call.on('end', () => stream.endOfRequests());
 }

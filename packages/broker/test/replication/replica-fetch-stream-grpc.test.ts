@@ -5,7 +5,7 @@
 // errors; hostile messages fail that stream alone and the node serves the next one.
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeRecordBatch, ReplicaClient, tributary } from '@tributary/protocol';
+import { encodeRecordBatch, ReplicaClient, ReplicaService, tributary } from '@tributary/protocol';
 import { grpcReplicaFetchStreamTransport } from '../../src/adapters/grpc-replica-fetch-stream-transport.js';
 import { ChangeNotifier } from '../../src/change-notifier.js';
 import { memoryLogFactory } from '../../src/memory-partition-log.js';
@@ -232,11 +232,12 @@ describe('ReplicaFetchStream over gRPC', () => {
       [fetchRequest([{ fetchOffset: -5 }]), /partitions\[0\]\.fetch_offset/],
       [fetchRequest([{ topic: '' }]), /partitions\[0\]\.topic/],
       [{ ...fetchRequest([]), partitions: Array.from({ length: 10_001 }, () => ({ topic: 't', partition: 0 })) }, /partitions/],
+      [{ ...fetchRequest([{}]), correlationId: 0 }, /correlation_id/],
     ];
     for (const [message, field] of hostile) {
       const s = rawStream(leader);
       cleanups.push(() => s.client.close());
-      s.call.write(message);
+      s.call.write({ correlationId: 1, ...message });
       const status = await s.status;
       expect(status.code, String(field)).toBe(grpc.status.INVALID_ARGUMENT);
       expect(status.details).toMatch(field);
@@ -244,8 +245,8 @@ describe('ReplicaFetchStream over gRPC', () => {
     // 3. A stream that first speaks for replica 2, then for replica 3.
     const switcher = rawStream(leader);
     cleanups.push(() => switcher.client.close());
-    switcher.call.write(fetchRequest([{}], { maxWaitMs: 0 }));
-    switcher.call.write({ ...fetchRequest([{}], { maxWaitMs: 0 }), replicaId: 3 });
+    switcher.call.write({ ...fetchRequest([{}], { maxWaitMs: 0 }), correlationId: 1 });
+    switcher.call.write({ ...fetchRequest([{}], { maxWaitMs: 0 }), replicaId: 3, correlationId: 2 });
     const switched = await switcher.status;
     expect(switched.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(switched.details).toMatch(/replica 2, got 3/);
@@ -267,5 +268,43 @@ describe('ReplicaFetchStream over gRPC', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // A stopping node ends every new stream at once, too.
     await expect(transport.fetch(leader.endpoint, fetchRequest([{}], { maxWaitMs: 0 }), signal)).rejects.toThrow(/ended the fetch stream/);
+  });
+
+  it('the follower breaks a stream on which the leader answers a fetch twice, and opens a new one', async () => {
+    // A misbehaving leader: two answers per request.
+    let streamsOpened = 0;
+    const server = new grpc.Server();
+    server.addService(ReplicaService, {
+      replicaFetch: (_call: unknown, callback: grpc.sendUnaryData<tributary.internal.v1.IReplicaFetchResponse>) => callback({ code: grpc.status.UNIMPLEMENTED }),
+      writeTxnMarkers: (_call: unknown, callback: grpc.sendUnaryData<tributary.internal.v1.IWriteTxnMarkersResponse>) => callback({ code: grpc.status.UNIMPLEMENTED }),
+      replicaFetchStream: (call: grpc.ServerDuplexStream<tributary.internal.v1.ReplicaFetchRequest, tributary.internal.v1.IReplicaFetchResponse>) => {
+        streamsOpened += 1;
+        call.on('data', (req: tributary.internal.v1.ReplicaFetchRequest) => {
+          call.write({ correlationId: req.correlationId, partitions: [{ topic: 't', partition: 0, highWatermark: 1 }] });
+          call.write({ correlationId: req.correlationId, partitions: [{ topic: 't', partition: 0, highWatermark: 2 }] });
+        });
+        call.on('error', () => undefined);
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(err))));
+    const transport = grpcReplicaFetchStreamTransport({ maxReceiveBytes: 1 << 20 });
+    cleanups.push(() => {
+      transport.close();
+      server.forceShutdown();
+    });
+    const endpoint = { nodeId: 9, host: '127.0.0.1', port };
+    const signal = new AbortController().signal;
+    const first = await transport.fetch(endpoint, fetchRequest([{}]), signal);
+    expect(first.partitions[0]!.highWatermark).toBe(1);
+    // The second answer to the first request arrives with nobody waiting, or while the next fetch
+    // waits (its correlation id differs): either way that stream is dropped, and the next fetch is
+    // answered on a new stream by its own first answer, never by the stray one.
+    const deadline = Date.now() + 10_000;
+    while (streamsOpened < 2) {
+      if (Date.now() > deadline) throw new Error('no second stream');
+      const next = await transport.fetch(endpoint, fetchRequest([{}]), signal).catch(() => undefined);
+      if (next !== undefined) expect(next.partitions[0]!.highWatermark).toBe(1);
+    }
+    expect(streamsOpened).toBe(2);
   });
 });

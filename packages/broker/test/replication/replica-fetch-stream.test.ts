@@ -27,7 +27,7 @@ async function until(what: string, condition: () => boolean, timeoutMs = 5000): 
 interface Harness {
   readonly stream: ReplicaFetchStream;
   readonly served: ReplicaFetchRequest[];
-  readonly sent: { response: ReplicaFetchResponse; taken: () => void }[];
+  readonly sent: { response: ReplicaFetchResponse; correlationId: number; taken: () => void }[];
   readonly failures: { code: ReplicaFetchStreamFailure; message: string }[];
   ended: boolean;
   /** Requests being served right now (never more than one). */
@@ -52,8 +52,8 @@ function harness(options: { bytesInFlightMax: number; serve: (req: ReplicaFetchR
       }
     },
     sink: {
-      send: (response, taken) => {
-        h.sent.push({ response, taken });
+      send: (response, correlationId, taken) => {
+        h.sent.push({ response, correlationId, taken });
         if (options.autoTake === true) queueMicrotask(taken);
       },
       fail: (code, message) => h.failures.push({ code, message }),
@@ -74,10 +74,11 @@ describe('ReplicaFetchStream (leader side)', () => {
         return answer(req, 100);
       },
     });
-    for (const p of [0, 1, 2]) h.stream.receive(request(p));
+    for (const p of [0, 1, 2]) h.stream.receive(request(p), p + 1);
     expect(h.stream.unanswered).toBe(3);
     await until('three answers', () => h.sent.length === 3);
     expect(h.sent.map((s) => s.response.partitions[0]!.partition)).toEqual([0, 1, 2]);
+    expect(h.sent.map((s) => s.correlationId)).toEqual([1, 2, 3]);
     expect(h.maxConcurrent).toBe(1);
     h.stream.endOfRequests();
     expect(h.ended).toBe(true);
@@ -87,7 +88,7 @@ describe('ReplicaFetchStream (leader side)', () => {
   it('ends only after every request of a half-closed stream is answered', async () => {
     let release: (() => void) | undefined;
     const h = harness({ bytesInFlightMax: 1_000_000, autoTake: true, serve: async (req) => { await new Promise<void>((r) => (release = r)); return answer(req, 1); } });
-    h.stream.receive(request(0));
+    h.stream.receive(request(0), 1);
     h.stream.endOfRequests();
     await until('serving', () => release !== undefined);
     expect(h.ended).toBe(false);
@@ -100,7 +101,7 @@ describe('ReplicaFetchStream (leader side)', () => {
     const limit = 10_000;
     // serve honours maxBytes like the real one: records up to maxBytes (at least one "batch" of 1,000 bytes).
     const h = harness({ bytesInFlightMax: limit, serve: async (req) => answer(req, Math.max(1000, Math.min(req.maxBytes, 6000))) });
-    for (const p of [0, 1, 2, 3]) h.stream.receive(request(p, { maxBytes: 6000 }));
+    for (const p of [0, 1, 2, 3]) h.stream.receive(request(p, { maxBytes: 6000 }), p + 1);
     // First answer: 6,000 + overhead. Second: cut to the room left (< 4,000). Then the limit is reached.
     await until('two answers', () => h.sent.length === 2);
     expect(h.served[0]!.maxBytes).toBe(6000);
@@ -122,26 +123,39 @@ describe('ReplicaFetchStream (leader side)', () => {
 
   it(`fails the stream (RESOURCE_EXHAUSTED) at more than ${REPLICA_FETCH_STREAM_REQUESTS_MAX} unanswered requests`, async () => {
     const h = harness({ bytesInFlightMax: 1_000_000, serve: () => new Promise<ReplicaFetchResponse>(() => undefined) });
-    for (let i = 0; i < REPLICA_FETCH_STREAM_REQUESTS_MAX; i += 1) h.stream.receive(request(i));
+    for (let i = 0; i < REPLICA_FETCH_STREAM_REQUESTS_MAX; i += 1) h.stream.receive(request(i), i + 1);
     expect(h.failures).toEqual([]);
     expect(h.stream.unanswered).toBe(REPLICA_FETCH_STREAM_REQUESTS_MAX);
-    h.stream.receive(request(99));
+    h.stream.receive(request(99), 99);
     expect(h.failures.map((f) => f.code)).toEqual(['RESOURCE_EXHAUSTED']);
     // A failed stream takes nothing more.
-    h.stream.receive(request(100));
+    h.stream.receive(request(100), 100);
     expect(h.stream.unanswered).toBeLessThanOrEqual(1);
     expect(h.failures).toHaveLength(1);
   });
 
   it('fails the stream (INVALID_ARGUMENT) when a message speaks for another replica than the first', async () => {
     const h = harness({ bytesInFlightMax: 1_000_000, autoTake: true, serve: async (req) => answer(req, 0) });
-    h.stream.receive(request(0, { replicaId: 2 }));
+    h.stream.receive(request(0, { replicaId: 2 }), 1);
     await until('first answer', () => h.sent.length === 1);
-    h.stream.receive(request(0, { replicaId: 3 }));
+    h.stream.receive(request(0, { replicaId: 3 }), 2);
     expect(h.failures.map((f) => f.code)).toEqual(['INVALID_ARGUMENT']);
     expect(h.failures[0]!.message).toMatch(/replica 2, got 3/);
     for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setImmediate(resolve));
     expect(h.served).toHaveLength(1);
+  });
+
+  it('fails the stream (INVALID_ARGUMENT) when a correlation id does not increase', async () => {
+    for (const [first, second] of [[1, 1], [5, 4], [1, 0]] as const) {
+      const h = harness({ bytesInFlightMax: 1_000_000, autoTake: true, serve: async (req) => answer(req, 0) });
+      h.stream.receive(request(0), first);
+      h.stream.receive(request(1), second);
+      expect(h.failures.map((f) => f.code), `${first} then ${second}`).toEqual(['INVALID_ARGUMENT']);
+      expect(h.failures[0]!.message).toMatch(/correlation_id/);
+    }
+    const zero = harness({ bytesInFlightMax: 1_000_000, serve: async (req) => answer(req, 0) });
+    zero.stream.receive(request(0), 0);
+    expect(zero.failures.map((f) => f.code)).toEqual(['INVALID_ARGUMENT']);
   });
 
   it('refuses a limit that is not a positive integer', () => {
