@@ -12,6 +12,7 @@
 //   read). A request is served only while that is under the limit, and its answer is cut to the room
 //   left (Kafka's rule still sends one whole batch when the answer would otherwise be empty, so in flight
 //   stays ≤ the limit plus one batch).
+import { AssertionError } from 'node:assert';
 import type { ReplicaFetchRequest, ReplicaFetchResponse } from './replica-fetch-transport.js';
 
 /** Most requests one stream may have unanswered (the follower's pipelining depth). */
@@ -39,7 +40,9 @@ export interface ReplicaFetchStreamOptions {
   readonly signal: AbortSignal;
 }
 
+/** open → draining (the follower closed its side) → ended; open or draining → failed. */
 type StreamState = 'open' | 'draining' | 'ended' | 'failed';
+const TRANSITIONS: Readonly<Record<StreamState, readonly StreamState[]>> = { open: ['draining', 'failed'], draining: ['ended', 'failed'], ended: [], failed: [] };
 
 export function responseBytes(response: ReplicaFetchResponse): number {
   let bytes = 0;
@@ -94,14 +97,14 @@ export class ReplicaFetchStream {
   /** The follower closed its side: answer what was asked, then end. */
   endOfRequests(): void {
     if (this.state !== 'open') return;
-    this.state = 'draining';
+    this.moveTo('draining');
     if (!this.serving) this.finish();
   }
 
   /** Fails the stream (a malformed message, a broken limit). Idempotent; the first failure wins. */
   fail(code: ReplicaFetchStreamFailure, message: string): void {
     if (this.state === 'failed' || this.state === 'ended') return;
-    this.state = 'failed';
+    this.moveTo('failed');
     this.queue.length = 0;
     this.wakeUp();
     this.options.sink.fail(code, message);
@@ -109,8 +112,13 @@ export class ReplicaFetchStream {
 
   private finish(): void {
     if (this.state !== 'draining') return;
-    this.state = 'ended';
+    this.moveTo('ended');
     this.options.sink.end();
+  }
+
+  private moveTo(to: StreamState): void {
+    if (!TRANSITIONS[this.state].includes(to)) throw new AssertionError({ message: `replica fetch stream: ${this.state} -> ${to} is not a transition` });
+    this.state = to;
   }
 
   private live(): boolean {
@@ -144,6 +152,7 @@ export class ReplicaFetchStream {
         this.bytesInFlightValue += bytes;
         this.options.sink.send(response, correlationId, () => {
           this.bytesInFlightValue -= bytes;
+          if (this.bytesInFlightValue < 0) throw new AssertionError({ message: `replica fetch stream: ${this.bytesInFlightValue} bytes in flight after an answer of ${bytes} was taken` });
           this.wakeUp();
         });
       }
