@@ -224,8 +224,6 @@ export function registerReplicaService(server: grpc.Server, deps: ReplicaService
   });
 }
 
-
-
 const STREAM_FAILURE_STATUS: Record<ReplicaFetchStreamFailure, grpc.status> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
   RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
