@@ -13,7 +13,9 @@ describe('3 controllers + 3 brokers (processes): broker failover', () => {
   let admin: Admin;
 
   beforeAll(async () => {
-    cluster = await startProcessCluster({ topology: { controllers: 3, brokers: 3 }, configs: FAST_CONFIGS });
+    // The listener probe off: this scenario is the session-timeout path (a host that is gone, not just
+    // its process); leader-kill-failover.test.ts covers the probe.
+    cluster = await startProcessCluster({ topology: { controllers: 3, brokers: 3 }, configs: { ...FAST_CONFIGS, 'broker.liveness.probe.after.ms': '0' } });
     admin = new Admin({ 'bootstrap.servers': cluster.bootstrapServers, 'request.timeout.ms': 2000, 'default.api.timeout.ms': 5000 });
   }, 60_000);
 

@@ -71,7 +71,7 @@ export function controllerConfig(node: NodeConfig): Partial<ControllerConfig> {
     defaultNumPartitions: node.numPartitions,
     defaultReplicationFactor: node.defaultReplicationFactor,
     uncleanLeaderElectionEnable: node.uncleanLeaderElectionEnable,
-    validateTopicConfigs: brokerTopicConfigValidator,
+    validateTopicConfigs: brokerTopicConfigValidator(node),
   });
 }
 
@@ -82,6 +82,7 @@ export function quorumControllerConfig(node: NodeConfig): Partial<QuorumControll
   return Object.freeze({
     tickMs, electionTicks: 10, heartbeatTicks: 1,
     brokerSessionTimeoutMs: node.brokerSessionTimeoutMs,
+    brokerLivenessProbeAfterMs: node.brokerLivenessProbeAfterMs,
     snapshotIntervalRecords: node.metadataSnapshotIntervalRecords,
     autoLeaderRebalanceEnable: node.autoLeaderRebalanceEnable,
     leaderImbalanceCheckIntervalMs: node.leaderImbalanceCheckIntervalSeconds * 1000,
@@ -96,10 +97,13 @@ export function logMaintenanceConfig(node: NodeConfig): LogMaintenanceConfig {
   });
 }
 
-/** The broker owns the topic config rules (topic-config.ts); the controller applies them through this. */
-const brokerTopicConfigValidator: TopicConfigValidator = (configs) => {
+/**
+ * The broker owns the topic config rules (topic-config.ts); the controller applies them through this,
+ * cross-key rules against this node's defaults for keys the topic does not override.
+ */
+const brokerTopicConfigValidator = (node: NodeConfig): TopicConfigValidator => (configs) => {
   try {
-    return { ok: true, configs: validateTopicConfigOverrides(configs) };
+    return { ok: true, configs: validateTopicConfigOverrides(configs, node) };
   } catch (err) {
     if (err instanceof ApiError && err.code === 'INVALID_CONFIG') return { ok: false, message: err.message };
     throw err;

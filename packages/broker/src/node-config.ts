@@ -53,6 +53,14 @@ export interface NodeConfig {
   readonly logMessageTimestampType: TimestampType;
   readonly logFlushIntervalMessages: number;
   readonly logFlushIntervalMs: number;
+  /** Defaults of the topic keys index.interval.bytes and segment.index.bytes, bytes. */
+  readonly logIndexIntervalBytes: number;
+  readonly logIndexSizeMaxBytes: number;
+  /** Defaults of the cleaner's topic keys (delete.retention.ms, min.cleanable.dirty.ratio, min/max.compaction.lag.ms). */
+  readonly logCleanerDeleteRetentionMs: number;
+  readonly logCleanerMinCleanableRatio: number;
+  readonly logCleanerMinCompactionLagMs: number;
+  readonly logCleanerMaxCompactionLagMs: number;
   readonly compressionType: CompressionType;
   readonly uncleanLeaderElectionEnable: boolean;
   readonly messageMaxBytes: number;
@@ -69,6 +77,7 @@ export interface NodeConfig {
   readonly brokerRack: string | undefined;
   readonly brokerSessionTimeoutMs: number;
   readonly brokerHeartbeatIntervalMs: number;
+  readonly brokerLivenessProbeAfterMs: number;
   readonly controllerQuorumElectionTimeoutMs: number;
   readonly controlledShutdownTimeoutMs: number;
   readonly autoLeaderRebalanceEnable: boolean;
@@ -121,6 +130,8 @@ export function defaultSocketRequestMaxBytes(messageMaxBytes: number): number {
 }
 /** Effectively "never" for the flush intervals (Kafka's default is Long.MAX_VALUE). */
 export const FLUSH_NEVER = Number.MAX_SAFE_INTEGER;
+/** max.compaction.lag.ms's "never" (Kafka's default is Long.MAX_VALUE; storage reads it as Infinity). */
+export const COMPACTION_LAG_NEVER = Number.MAX_SAFE_INTEGER;
 
 /** A problem with one config key, or with a cross-field rule (then `key` lists the keys). */
 export interface ConfigIssue {
@@ -141,6 +152,10 @@ const intString = (min: number, max: number = Number.MAX_SAFE_INTEGER) =>
   z.string().trim().regex(/^-?\d+$/, 'expected an integer')
     .transform(Number)
     .pipe(z.number().int().min(min).max(max));
+/** A decimal in [0, 1] (Kafka's ratio configs, e.g. min.cleanable.dirty.ratio). */
+export const ratioString = z.string().trim().regex(/^\d+(\.\d+)?$/, 'expected a decimal number')
+  .transform(Number)
+  .pipe(z.number().min(0).max(1));
 const boolString = z.string().trim().toLowerCase()
   .refine((s) => s === 'true' || s === 'false', 'expected true or false')
   .transform((s) => s === 'true');
@@ -226,6 +241,12 @@ export const NODE_CONFIG_KEYS = {
   'log.message.timestamp.type': { field: 'logMessageTimestampType', schema: z.enum(['CreateTime', 'LogAppendTime']), default: 'CreateTime', doc: 'Default for message.timestamp.type.' },
   'log.flush.interval.messages': { field: 'logFlushIntervalMessages', schema: intString(1), default: String(FLUSH_NEVER), doc: 'Default for flush.messages: fsync after this many messages (default: never, rely on replication).' },
   'log.flush.interval.ms': { field: 'logFlushIntervalMs', schema: intString(0), default: String(FLUSH_NEVER), doc: 'Default for flush.ms: fsync at least this often, milliseconds (default: never).' },
+  'log.index.interval.bytes': { field: 'logIndexIntervalBytes', schema: intString(0, 2 ** 31 - 1), default: '4096', doc: 'Default for index.interval.bytes: bytes of batches between two offset index entries.' },
+  'log.index.size.max.bytes': { field: 'logIndexSizeMaxBytes', schema: intString(12, 2 ** 31 - 1), default: String(10 * 1024 * 1024), doc: 'Default for segment.index.bytes: largest offset / time index of a segment (it rolls when one is full), bytes.' },
+  'log.cleaner.delete.retention.ms': { field: 'logCleanerDeleteRetentionMs', schema: intString(0), default: String(24 * HOUR_MS), doc: 'Default for delete.retention.ms: how long the cleaner keeps a tombstone or transaction marker it could remove, milliseconds.' },
+  'log.cleaner.min.cleanable.ratio': { field: 'logCleanerMinCleanableRatio', schema: ratioString, default: '0.5', doc: 'Default for min.cleanable.dirty.ratio: the cleaner cleans a log only when dirty bytes / cleanable bytes exceed it (0 … 1).' },
+  'log.cleaner.min.compaction.lag.ms': { field: 'logCleanerMinCompactionLagMs', schema: intString(0), default: '0', doc: 'Default for min.compaction.lag.ms: a segment with a record newer than this stays uncompacted, milliseconds.' },
+  'log.cleaner.max.compaction.lag.ms': { field: 'logCleanerMaxCompactionLagMs', schema: intString(1), default: String(COMPACTION_LAG_NEVER), doc: 'Default for max.compaction.lag.ms: a dirty segment older than this is cleaned whatever the dirty ratio, milliseconds (default: never).' },
   'compression.type': { field: 'compressionType', schema: z.enum(['producer', 'none', 'gzip', 'lz4']), default: 'producer', doc: 'Default for the topic config compression.type.' },
   'unclean.leader.election.enable': { field: 'uncleanLeaderElectionEnable', schema: boolString, default: 'false', doc: 'Default for the topic config unclean.leader.election.enable.' },
   'message.max.bytes': { field: 'messageMaxBytes', schema: intString(1024, 256 * 1024 * 1024), default: String(DEFAULT_MESSAGE_MAX_BYTES), doc: 'Default for max.message.bytes: largest record batch, bytes.' },
@@ -237,6 +258,7 @@ export const NODE_CONFIG_KEYS = {
   'broker.rack': { field: 'brokerRack', schema: z.string().trim().min(1, 'must not be empty'), default: undefined, doc: 'Rack of this broker; replicas of a partition are spread over racks.' },
   'broker.session.timeout.ms': { field: 'brokerSessionTimeoutMs', schema: intString(100, 10 * 60 * 1000), default: '9000', doc: 'A broker without a heartbeat for this long is fenced by the active controller, milliseconds.' },
   'broker.heartbeat.interval.ms': { field: 'brokerHeartbeatIntervalMs', schema: intString(10, 60 * 1000), default: '500', doc: 'How often a broker heartbeats to the active controller, milliseconds.' },
+  'broker.liveness.probe.after.ms': { field: 'brokerLivenessProbeAfterMs', schema: intString(0, 10 * 60 * 1000), default: '1000', doc: 'The active controller opens a TCP connection to the listener of a broker silent for this long; if it is refused (nothing listens: the process was killed or crashed) the broker is fenced at once instead of after broker.session.timeout.ms. A stalled but running broker still accepts connections, so only dead ones are fenced early. 0 = never probe. Milliseconds, < broker.session.timeout.ms.' },
   'controller.quorum.election.timeout.ms': { field: 'controllerQuorumElectionTimeoutMs', schema: intString(50, 60 * 1000), default: '1000', doc: 'Raft election timeout of the controller quorum (a follower campaigns after 1-2 × this without a leader), milliseconds.' },
   'controlled.shutdown.timeout.ms': { field: 'controlledShutdownTimeoutMs', schema: intString(0, 10 * 60 * 1000), default: '10000', doc: 'How long a stopping broker waits for the controller to move its leadership away, milliseconds.' },
   'auto.leader.rebalance.enable': { field: 'autoLeaderRebalanceEnable', schema: boolString, default: 'true', doc: 'The active controller periodically moves leadership back to preferred replicas.' },
@@ -386,6 +408,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   if (config.brokerHeartbeatIntervalMs * 2 > config.brokerSessionTimeoutMs) {
     issues.push({ key: 'broker.heartbeat.interval.ms, broker.session.timeout.ms', message: `broker.heartbeat.interval.ms (${config.brokerHeartbeatIntervalMs}) must be at most half of broker.session.timeout.ms (${config.brokerSessionTimeoutMs})` });
   }
+  if (config.brokerLivenessProbeAfterMs !== 0 && config.brokerLivenessProbeAfterMs >= config.brokerSessionTimeoutMs) {
+    issues.push({ key: 'broker.liveness.probe.after.ms, broker.session.timeout.ms', message: `broker.liveness.probe.after.ms (${config.brokerLivenessProbeAfterMs}) must be < broker.session.timeout.ms (${config.brokerSessionTimeoutMs}), or 0 to turn probing off` });
+  }
   if (config.replicaFetchWaitMaxMs >= config.replicaLagTimeMaxMs) {
     issues.push({ key: 'replica.fetch.wait.max.ms, replica.lag.time.max.ms', message: `replica.fetch.wait.max.ms (${config.replicaFetchWaitMaxMs}) must be < replica.lag.time.max.ms (${config.replicaLagTimeMaxMs}), or idle followers would drop out of the ISR` });
   }
@@ -399,6 +424,9 @@ function crossFieldIssues(config: NodeConfig): ConfigIssue[] {
   if (config.minInsyncReplicas > config.defaultReplicationFactor) {
     // Kafka allows it, but every acks=all produce to a default topic would then fail: refuse early.
     issues.push({ key: 'min.insync.replicas, default.replication.factor', message: `min.insync.replicas (${config.minInsyncReplicas}) must be ≤ default.replication.factor (${config.defaultReplicationFactor})` });
+  }
+  if (config.logCleanerMinCompactionLagMs > config.logCleanerMaxCompactionLagMs) {
+    issues.push({ key: 'log.cleaner.min.compaction.lag.ms, log.cleaner.max.compaction.lag.ms', message: `log.cleaner.min.compaction.lag.ms (${config.logCleanerMinCompactionLagMs}) must be ≤ log.cleaner.max.compaction.lag.ms (${config.logCleanerMaxCompactionLagMs})` });
   }
   if (config.groupMinSessionTimeoutMs > config.groupMaxSessionTimeoutMs) {
     issues.push({ key: 'group.min.session.timeout.ms, group.max.session.timeout.ms', message: `group.min.session.timeout.ms (${config.groupMinSessionTimeoutMs}) must be ≤ group.max.session.timeout.ms (${config.groupMaxSessionTimeoutMs})` });

@@ -3,7 +3,7 @@
 // changed broker default applies to every topic that does not override it.
 import { z } from 'zod';
 import { ApiError } from './errors.js';
-import type { CleanupPolicy, CompressionType, NodeConfig, TimestampType } from './node-config.js';
+import { type CleanupPolicy, type CompressionType, type NodeConfig, ratioString, type TimestampType } from './node-config.js';
 
 export interface TopicConfig {
   readonly cleanupPolicy: CleanupPolicy;
@@ -22,6 +22,18 @@ export interface TopicConfig {
    */
   readonly compressionType: CompressionType;
   readonly uncleanLeaderElectionEnable: boolean;
+  /** Bytes of batches between two offset index entries. */
+  readonly indexIntervalBytes: number;
+  /** Largest offset / time index of a segment, bytes: the segment rolls when one is full. */
+  readonly segmentIndexBytes: number;
+  /** How long the cleaner keeps a tombstone or a transaction marker it could remove, milliseconds. */
+  readonly deleteRetentionMs: number;
+  /** The cleaner cleans only when dirty bytes / cleanable bytes exceed this, in [0, 1]. */
+  readonly minCleanableDirtyRatio: number;
+  /** A segment with a record newer than this stays uncompacted, milliseconds. */
+  readonly minCompactionLagMs: number;
+  /** A dirty segment older than this is cleaned whatever the dirty ratio, milliseconds; COMPACTION_LAG_NEVER = never. */
+  readonly maxCompactionLagMs: number;
 }
 
 /** Topic overrides as stored: Kafka key → string value. */
@@ -55,6 +67,12 @@ export const TOPIC_CONFIG_KEYS = {
   'flush.ms': { field: 'flushMs', schema: intString(0), brokerDefault: (b) => b.logFlushIntervalMs, doc: 'fsync at least this often, milliseconds. Default log.flush.interval.ms.' },
   'compression.type': { field: 'compressionType', schema: z.enum(['producer', 'none', 'gzip', 'lz4']), brokerDefault: (b) => b.compressionType, doc: 'producer (keep as produced), or a codec batches must already use (no recompression). Default compression.type.' },
   'unclean.leader.election.enable': { field: 'uncleanLeaderElectionEnable', schema: boolString, brokerDefault: (b) => b.uncleanLeaderElectionEnable, doc: 'Let an out-of-sync replica lead (may lose data). Default unclean.leader.election.enable.' },
+  'index.interval.bytes': { field: 'indexIntervalBytes', schema: intString(0, 2 ** 31 - 1), brokerDefault: (b) => b.logIndexIntervalBytes, doc: 'Bytes of batches between two offset index entries. Default log.index.interval.bytes.' },
+  'segment.index.bytes': { field: 'segmentIndexBytes', schema: intString(12, 2 ** 31 - 1), brokerDefault: (b) => b.logIndexSizeMaxBytes, doc: 'Largest offset / time index of a segment, bytes; the segment rolls when one is full. Default log.index.size.max.bytes.' },
+  'delete.retention.ms': { field: 'deleteRetentionMs', schema: intString(0), brokerDefault: (b) => b.logCleanerDeleteRetentionMs, doc: 'How long the cleaner keeps a tombstone, or a transaction marker with nothing left of its transaction, once it could remove it, milliseconds (by its timestamp). Default log.cleaner.delete.retention.ms.' },
+  'min.cleanable.dirty.ratio': { field: 'minCleanableDirtyRatio', schema: ratioString, brokerDefault: (b) => b.logCleanerMinCleanableRatio, doc: 'The cleaner cleans only when dirty bytes / cleanable bytes exceed this (0 … 1). Default log.cleaner.min.cleanable.ratio.' },
+  'min.compaction.lag.ms': { field: 'minCompactionLagMs', schema: intString(0), brokerDefault: (b) => b.logCleanerMinCompactionLagMs, doc: 'A segment with a record newer than this stays uncompacted, milliseconds. Default log.cleaner.min.compaction.lag.ms.' },
+  'max.compaction.lag.ms': { field: 'maxCompactionLagMs', schema: intString(1), brokerDefault: (b) => b.logCleanerMaxCompactionLagMs, doc: 'A dirty segment older than this is cleaned whatever the dirty ratio, milliseconds. Default log.cleaner.max.compaction.lag.ms (never).' },
 } as const satisfies Record<string, TopicKeySpec>;
 
 export type TopicConfigKey = keyof typeof TOPIC_CONFIG_KEYS;
@@ -66,10 +84,12 @@ export function isTopicConfigKey(key: string): key is TopicConfigKey {
 
 /**
  * Validates overrides and returns them normalized (trimmed, canonical booleans). Throws
- * INVALID_CONFIG naming the first bad key and why.
+ * INVALID_CONFIG naming the first bad key and why. Cross-key rule (Kafka's): min.compaction.lag.ms ≤
+ * max.compaction.lag.ms, between the overrides and, when `broker` is given, its defaults for the other.
  */
-export function validateTopicConfigOverrides(overrides: TopicConfigOverrides): TopicConfigOverrides {
+export function validateTopicConfigOverrides(overrides: TopicConfigOverrides, broker?: NodeConfig): TopicConfigOverrides {
   const normalized: Record<string, string> = {};
+  const parsed: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(overrides)) {
     if (!isTopicConfigKey(key)) throw new ApiError('INVALID_CONFIG', `unknown topic config ${JSON.stringify(key)}`);
     const spec: TopicKeySpec = TOPIC_CONFIG_KEYS[key];
@@ -78,6 +98,12 @@ export function validateTopicConfigOverrides(overrides: TopicConfigOverrides): T
       throw new ApiError('INVALID_CONFIG', `invalid value ${JSON.stringify(value)} for topic config ${key}: ${result.error.issues.map((i) => i.message).join('; ')}`);
     }
     normalized[key] = String(result.data);
+    parsed[key] = result.data;
+  }
+  const minLagMs = (parsed['min.compaction.lag.ms'] as number | undefined) ?? broker?.logCleanerMinCompactionLagMs;
+  const maxLagMs = (parsed['max.compaction.lag.ms'] as number | undefined) ?? broker?.logCleanerMaxCompactionLagMs;
+  if (minLagMs !== undefined && maxLagMs !== undefined && minLagMs > maxLagMs) {
+    throw new ApiError('INVALID_CONFIG', `topic config min.compaction.lag.ms (${minLagMs}) must be ≤ max.compaction.lag.ms (${maxLagMs})`);
   }
   return normalized;
 }

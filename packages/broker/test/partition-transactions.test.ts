@@ -58,6 +58,13 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   return { promise: new Promise<T>((r) => (resolve = r)), resolve };
 }
 
+/**
+ * Resolves once every queued promise continuation has run (setImmediate runs after the microtask
+ * queue is empty). The partition over the memory log does no I/O and sets no timer on these paths, so
+ * whatever can happen without a test's release has happened by then: an ordering barrier, not a delay.
+ */
+const continuationsRun = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /** A ReplicaManager with one hosted partition, enough for fetch.ts. */
 function replicasOf(partition: Partition): ReplicaManager {
   return { getPartition: () => partition, findPartition: () => partition } as unknown as ReplicaManager;
@@ -157,8 +164,11 @@ describe('the verification guard', () => {
     const answer = deferred<ErrorCodeName | undefined>();
     const slowAppend = deferred<void>();
     // The marker's append takes its offset at once but finishes (and so is recorded) only when released.
+    // A data batch reaching the log means the answer was handled and the batch admitted (the bug).
+    const dataReachedLog = deferred<void>();
     class SlowLog extends MemoryPartitionLog {
       override async appendAsLeader(...args: Parameters<MemoryPartitionLog['appendAsLeader']>): ReturnType<MemoryPartitionLog['appendAsLeader']> {
+        if (!args[1][0]!.control) dataReachedLog.resolve();
         const result = super.appendAsLeader(...args);
         await slowAppend.promise;
         return result;
@@ -168,7 +178,10 @@ describe('the verification guard', () => {
     const produce = appendTxn(partition, txnBatch(7, 0, 0, ['stale'])).then(() => undefined, (err: unknown) => err);
     const marker = mark(partition, 7, 0, false); // accepted and being appended, not yet recorded
     answer.resolve(undefined);
-    await new Promise((r) => setTimeout(r, 10)); // the verification's answer is handled while the marker is unrecorded
+    // The verification's answer is handled while the marker is unrecorded: the produce is refused then
+    // (it needs nothing from the log), or its batch goes to the log; either ends this wait.
+    await Promise.race([produce, dataReachedLog.promise]);
+    expect(log.logEndOffset).toBe(1); // the marker's append is still held: only its offset is taken
     slowAppend.resolve();
     await marker;
     expect(await produce).toMatchObject({ code: 'INVALID_TXN_STATE' });
@@ -229,10 +242,12 @@ describe('markers', () => {
   it('are recorded in log order after data appended before them, however the appends finish', async () => {
     const slowData = deferred<void>();
     let slow = false;
+    const markerAppended = deferred<void>();
     class SlowDataLog extends MemoryPartitionLog {
       override async appendAsLeader(...args: Parameters<MemoryPartitionLog['appendAsLeader']>): ReturnType<MemoryPartitionLog['appendAsLeader']> {
-        const result = super.appendAsLeader(...args);
+        const result = await super.appendAsLeader(...args);
         if (slow && !args[1][0]!.control) await slowData.promise;
+        if (args[1][0]!.control) markerAppended.resolve();
         return result;
       }
     }
@@ -241,7 +256,9 @@ describe('markers', () => {
     slow = true;
     const first = appendTxn(partition, txnBatch(7, 0, 1, ['b'])); // in the open transaction: no verification, appended at once
     const marker = mark(partition, 7, 1, true); // its append finishes first
-    await new Promise((r) => setTimeout(r, 10));
+    await markerAppended.promise;
+    await continuationsRun(); // the marker has gone as far as it can while the data's append is held
+    expect(partition.describeProducers()[0]).toMatchObject({ producerEpoch: 0, currentTxnStartOffset: 0 }); // not recorded before the data
     slowData.resolve();
     await Promise.all([first, marker]);
     expect(partition.describeProducers()[0]).toMatchObject({ producerEpoch: 1, currentTxnStartOffset: -1 });
@@ -335,8 +352,10 @@ describe('last stable offset and read_committed', () => {
 
   it('an ABORT is indexed before its transaction stops holding the LSO (no reader finds aborted data below it unindexed)', async () => {
     const indexing = deferred<void>();
+    const indexingStarted = deferred<void>();
     class SlowIndexLog extends MemoryPartitionLog {
       override async appendAbortedTxn(...args: Parameters<MemoryPartitionLog['appendAbortedTxn']>): Promise<void> {
+        indexingStarted.resolve();
         await indexing.promise;
         return super.appendAbortedTxn(...args);
       }
@@ -350,7 +369,9 @@ describe('last stable offset and read_committed', () => {
     });
     await appendTxn(partition, txnBatch(7, 0, 0, ['a', 'b']));
     const marker = mark(partition, 7, 1, false);
-    await new Promise((r) => setTimeout(r, 10));
+    // The marker is in the log and its ABORT is being indexed (or, wrongly, the marker finished without that).
+    await Promise.race([indexingStarted.promise, marker]);
+    expect(log.logEndOffset).toBe(3);
     partition.updateFollowerLogEndOffset(2, 3); // the follower already has the marker
     expect([partition.highWatermark, partition.lastStableOffset]).toEqual([3, 0]);
     expect((await readCommitted(partition, 0)).result.bytes.length).toBe(0);

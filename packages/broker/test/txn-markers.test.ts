@@ -12,6 +12,15 @@ import { decodeWriteTxnMarkers, serveWriteTxnMarkers } from '../src/replication/
 import type { TxnMarkerWritten, TxnVerifyInput } from '../src/transactions/txn-ports.js';
 import { silentLogger } from './helpers.js';
 
+/** Polls `condition` until it holds; throws naming `what` after `timeoutMs`. */
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 async function setup(isr: number[] = [1, 2]) {
   const config = parseNodeConfig({ flags: { 'node.id': 1, 'data.dir': '/nonexistent-unused' } });
   const partitions = [0, 1].map((partition) => ({ topic: 't', topicId: 'id', partition, leader: 1, leaderEpoch: 0, partitionEpoch: 0, replicas: [1, 2], isr }));
@@ -42,13 +51,16 @@ const marker = (overrides: Partial<{ producerEpoch: number; committed: boolean; 
 
 describe('markers through the replica manager', () => {
   it('answer once committed (the high watermark past the marker), then tell the listeners', async () => {
-    const { replicas, markers, verifies, deps } = await setup();
+    const { replicas, notifier, markers, verifies, deps } = await setup();
     const produced = await produce(txnRequest(0, 0, ['a', 'b']), deps);
     expect(produced.topics[0]?.partitions[0]?.error).toBeUndefined();
     expect(verifies).toEqual([{ transactionalId: 'tx', producerId: 7, producerEpoch: 0, topic: 't', partition: 0 }]);
     const writers = new PartitionTransactions({ replicas, nowMs: Date.now });
     const pending = writers.writeMarkers(marker());
-    await new Promise((r) => setTimeout(r, 50));
+    // The write parks on the notifier once the marker is written and found uncommitted (a listener told
+    // before that ends the wait too, and fails below).
+    await waitFor('the marker write to wait for the high watermark', () => notifier.size === 1 || markers.length > 0);
+    expect(replicas.getPartition('t', 0).logEndOffset).toBe(3);
     expect(markers).toEqual([]); // written, not committed
     replicas.getPartition('t', 0).updateFollowerLogEndOffset(2, 3);
     expect(await pending).toEqual(new Map([['t-0', undefined]]));
@@ -66,7 +78,7 @@ describe('markers through the replica manager', () => {
   it('answer NOT_LEADER_OR_FOLLOWER when leadership moves before the marker is committed', async () => {
     const { replicas, notifier } = await setup();
     const pending = replicas.writeTxnMarker({ topic: 't', partition: 0, producerId: 7, producerEpoch: 0, committed: false, coordinatorEpoch: 0 }, { timeoutMs: 5000 });
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the marker write to wait for the high watermark', () => notifier.size === 1);
     const partition = replicas.getPartition('t', 0);
     partition.updateInfo({ ...partition.partitionInfo, leader: 2, leaderEpoch: 1 });
     notifier.notify(partitionKey('t', 0));
@@ -90,7 +102,7 @@ describe('markers through the replica manager', () => {
   });
 
   it('a read_committed long-poll parked on an open transaction wakes when the marker is committed', async () => {
-    const { replicas, deps } = await setup();
+    const { replicas, notifier, deps } = await setup();
     await produce(txnRequest(0, 0, ['a']), deps);
     const partition = replicas.getPartition('t', 0);
     partition.updateFollowerLogEndOffset(2, 1);
@@ -99,7 +111,9 @@ describe('markers through the replica manager', () => {
     const started = Date.now();
     const parked = fetch(input, deps);
     const written = replicas.writeTxnMarker({ topic: 't', partition: 0, producerId: 7, producerEpoch: 1, committed: true, coordinatorEpoch: 0 }, { timeoutMs: 5000 });
-    await new Promise((r) => setTimeout(r, 30));
+    // Both parked: the fetch on the open transaction, the marker write (marker in the log) on its commit.
+    await waitFor('the fetch and the marker write to park', () => notifier.size === 2);
+    expect([partition.logEndOffset, partition.highWatermark]).toEqual([2, 1]); // the marker is written, not committed
     partition.updateFollowerLogEndOffset(2, 2);
     const results = await parked;
     await written;

@@ -38,6 +38,14 @@ export class ProducerBatch {
   attempts = 0;
   /** Not sendable before this time (retry backoff). */
   retryAtMs = 0;
+  /** The partition's leader epoch in the client's metadata when the last attempt was sent (-1 = unknown). */
+  sentLeaderEpoch = -1;
+  /**
+   * Attempts sent under `sentLeaderEpoch`: the retry backoff grows with these, so the first failure at
+   * a new leader (one that has not applied its election yet) backs off retry.backoff.ms, not the
+   * backoff the old leader's failures had grown to.
+   */
+  attemptsUnderLeader = 0;
   /** Idempotence: assigned at the first drain and kept across retries (-1 = none). */
   producerId = -1;
   producerEpoch = -1;
@@ -231,6 +239,15 @@ export class RecordAccumulator {
       while (i < q.batches.length && q.batches[i]!.baseSequence >= 0 && q.batches[i]!.baseSequence < batch.baseSequence) i++;
     }
     q.batches.splice(i, 0, batch);
+  }
+
+  /** Queued retries still backing off at `nowMs` (a caller may cut a backoff short by lowering retryAtMs). */
+  backingOff(nowMs: number): ProducerBatch[] {
+    const out: ProducerBatch[] = [];
+    for (const q of this.queues.values()) {
+      for (const b of q.batches) if (b.state === 'queued' && b.attempts > 0 && b.retryAtMs > nowMs) out.push(b);
+    }
+    return out;
   }
 
   /** Removes and returns queued batches older than `delivery.timeout.ms` (in-flight ones wait for their answer). */

@@ -25,6 +25,7 @@ import { tributary } from '@tributary/protocol';
 import {
   RecordAccumulator, type PendingRecord, type ProducerBatch, type RecordMetadata,
 } from './accumulator.js';
+import { retriesOnNewLeader } from './leader-change.js';
 import { BufferPool } from './buffer-pool.js';
 import { Cluster } from './cluster.js';
 import { encodeProducerBatch } from './codec.js';
@@ -150,6 +151,12 @@ export class Producer {
   private closing = false;
   private closePromise: Promise<void> | undefined;
   private refreshInProgress = false;
+  /**
+   * Retries are backing off after a leadership or connection error and the metadata still names the
+   * leader they failed on: refresh again at this time (retry.backoff.ms apart, not the batches'
+   * growing backoff), so a new leader is found within one retry.backoff.ms of its election.
+   */
+  private leaderRefreshAtMs = Infinity;
   private idempotenceState: IdempotenceState;
   private producerId = -1;
   private producerEpoch = -1;
@@ -529,8 +536,8 @@ export class Producer {
     }
     for (const [address, batches] of requests) this.sendProduce({ address, batches });
     this.txn?.maybeAddPartitions();
-    if (needRefresh || this.cluster.metadata.ageMs(nowMs) >= this.config.metadataMaxAgeMs) this.refreshMetadataThenWake();
-    this.scheduleAt(Math.min(nextCheckMs, this.accumulator.nextExpiryMs()));
+    if (needRefresh || nowMs >= this.leaderRefreshAtMs || this.cluster.metadata.ageMs(nowMs) >= this.config.metadataMaxAgeMs) this.refreshMetadataThenWake();
+    this.scheduleAt(Math.min(nextCheckMs, this.accumulator.nextExpiryMs(), this.leaderRefreshAtMs));
   }
 
   private refreshMetadataThenWake(): void {
@@ -541,9 +548,23 @@ export class Producer {
       this.logger.warn({ component: 'producer', err: error }, 'metadata refresh failed');
     }).finally(() => {
       this.refreshInProgress = false;
+      const nowMs = Date.now();
+      const waiting = this.retryOnNewLeaders(nowMs);
+      this.leaderRefreshAtMs = waiting ? nowMs + this.config.retryBackoffMs : Infinity;
       // Back off before looking again so a leaderless partition does not spin.
-      this.scheduleAt(Date.now() + this.config.retryBackoffMs);
+      this.scheduleAt(nowMs + this.config.retryBackoffMs);
     });
+  }
+
+  /**
+   * Retries backing off after a leadership or connection error whose partition now has a newer leader
+   * go at once (leader-change.ts); returns whether some still wait for their partition's leader to change.
+   */
+  private retryOnNewLeaders(nowMs: number): boolean {
+    const { due, waitingForLeader } = retriesOnNewLeader(this.accumulator.backingOff(nowMs), (topic, partition) => this.cluster.metadata.partition(topic, partition));
+    for (const b of due) b.retryAtMs = nowMs;
+    if (due.length > 0) this.scheduleAt(nowMs);
+    return waitingForLeader;
   }
 
   private sequenceKey(batch: ProducerBatch): string {
@@ -576,6 +597,11 @@ export class Producer {
       let list = parts.get(batch.partition);
       if (list === undefined) parts.set(batch.partition, (list = []));
       list.push(batch);
+    }
+    for (const b of request.batches) {
+      const leaderEpoch = this.cluster.metadata.partition(b.topic, b.partition)?.leaderEpoch ?? -1;
+      b.attemptsUnderLeader = leaderEpoch === b.sentLeaderEpoch ? b.attemptsUnderLeader + 1 : 1;
+      b.sentLeaderEpoch = leaderEpoch;
     }
     const produceRequest: tributary.v1.IProduceRequest = {
       acks: this.config.acks,
@@ -705,7 +731,7 @@ export class Producer {
     const nowMs = Date.now();
     const deadlineMs = batch.createdMs + this.config.deliveryTimeoutMs;
     const decision = decideRetry({
-      error, retriable, attempt: batch.attempts, nowMs, deadlineMs, policy: this.config, jitter01: Math.random(),
+      error, retriable, attempt: batch.attempts, backoffAttempt: Math.max(1, batch.attemptsUnderLeader), nowMs, deadlineMs, policy: this.config, jitter01: Math.random(),
     });
     if (decision.retry && this.config.acks !== 0) {
       this.logger.debug({ component: 'producer', topic: batch.topic, partition: batch.partition, attempt: batch.attempts, err: error }, 'retrying batch');

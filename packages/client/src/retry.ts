@@ -44,10 +44,12 @@ export function decideRetry(args: {
   jitter01: number;
   /** Overrides the error's own `retriable` (a caller that knows more, e.g. sequence gaps under idempotence). */
   retriable?: boolean;
+  /** The attempt number the backoff grows with, when not `attempt` (e.g. attempts at the current leader only). */
+  backoffAttempt?: number;
 }): RetryDecision {
   if (!(args.retriable ?? isRetriableError(args.error))) return { retry: false, reason: 'not-retriable' };
   if (args.attempt > args.policy.retries) return { retry: false, reason: 'retries-exhausted' };
-  const wait = backoffMs(args.policy, args.attempt, args.jitter01);
+  const wait = backoffMs(args.policy, args.backoffAttempt ?? args.attempt, args.jitter01);
   if (args.nowMs + wait >= args.deadlineMs) return { retry: false, reason: 'deadline' };
   return { retry: true, backoffMs: wait };
 }

@@ -2,8 +2,8 @@
 // and the group coordinator: the order of the protocol (InitProducerId, AddPartitionsToTxn before the
 // first batch to a partition, transactional batches, EndTxn), the epoch answered by EndTxn, and
 // Kafka's rules on fatal and abortable errors.
-import { ErrorCode, tributary } from '@tributary/protocol';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode, TransactionsClient, tributary } from '@tributary/protocol';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import {
   InvalidTxnStateError, Producer, ProducerFencedError, TransactionAbortableError, TransactionAbortedError, type ProducerOptions,
 } from '../src/index.js';
@@ -330,12 +330,21 @@ describe('sendOffsetsToTransaction', () => {
     producer.beginTransaction();
     const offsets = producer.sendOffsetsToTransaction([{ topic: 'in', partition: 0, offset: 9 }], group);
     await vi.waitFor(() => expect(methods(fake)).toContain('txnOffsetCommit'), { timeout: 5_000 });
+    // EndTxn is seen where the client makes the call, not where the fake receives it (after network I/O).
+    const endTxnCalls = vi.spyOn(TransactionsClient.prototype, 'endTxn');
+    onTestFinished(() => endTxnCalls.mockRestore());
     const commit = producer.commitTransaction();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Nothing is queued and the coordinator is known: up to the EndTxn call, commitTransaction is promise
+    // continuations only, all run before setImmediate's callback. So had it not waited for the offset
+    // commit, the call would have been made by then.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(producer.transactionState).toBe('COMMITTING');
+    expect(endTxnCalls).not.toHaveBeenCalled();
     expect(methods(fake)).not.toContain('endTxn');
     release();
     await offsets;
     await commit;
+    expect(endTxnCalls).toHaveBeenCalledTimes(1);
     expect(methods(fake).filter((m) => m !== 'findCoordinator')).toEqual(['addOffsetsToTxn', 'txnOffsetCommit', 'endTxn']);
   });
 

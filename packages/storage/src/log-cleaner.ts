@@ -23,13 +23,16 @@
 //   records never enter the key map (they supersede nothing).
 // - Committed transactional data is compacted like any other; batch headers (producer id, epoch,
 //   sequence) are kept as they are.
-// - A control batch (COMMIT or ABORT marker) stays while any record of its transaction remains before
-//   it; once none does, it goes when its timestamp is more than delete.retention.ms old (like a
-//   tombstone), and its txn index entry goes with it.
+// - A control batch (COMMIT or ABORT marker) stays while any batch of its transaction remains before
+//   it, an empty one too (Kafka's rule: a producer-state rebuild opens a transaction at any of its
+//   batches and only the marker ends it, else the LSO stops there for ever); once none does, it goes
+//   when its timestamp is more than delete.retention.ms old (like a tombstone), and its txn index entry
+//   goes with it.
 // - The last data batch of each producer (producerId ≥ 0) in the pass is never dropped: when all its
 //   records go it stays as an empty batch (recordCount 0, header unchanged), as in Kafka, so a
-//   producer-state rebuild from the log still finds the producer's last epoch and sequence. Followers
-//   accept such batches (appendAsFollower); consumers step over them by lastOffset.
+//   producer-state rebuild from the log still finds the producer's last epoch and sequence. Once a
+//   later batch of the producer is in the pass, the empty one goes. Followers accept such batches
+//   (appendAsFollower); consumers step over them by lastOffset.
 //
 // Choices:
 // - Keyless records are kept (Kafka rejects them at produce time on compacted topics; the broker may
@@ -57,7 +60,7 @@ import { ATTRIBUTES_OFFSET, CONTROL_FLAG_MASK, PRODUCER_ID_OFFSET, TRANSACTIONAL
 import { MAX_TIMESTAMP_OFFSET, readInt64 } from './batch-header.js';
 import type { LogConfig } from './log-config.js';
 import { isCompacted } from './log-config.js';
-import { readBatchRecords, rebuildBatch, type StoredRecord } from './record-reader.js';
+import { type ReadableBatch, readBatchRecords, rebuildBatch, type StoredRecord } from './record-reader.js';
 import type { AbortedTxn } from './txn-index.js';
 
 /** Default bound on the key -> offset map, bytes (Kafka's log.cleaner.dedupe.buffer.size). */
@@ -236,7 +239,7 @@ export class TxnCleanState {
     readonly markerHorizonMs: number,
   ) {}
 
-  /** A transactional data batch of `producerId` was kept with records (`retained`) or without. */
+  /** A transactional data batch of `producerId` was kept (`retained`: with records or empty) or dropped. */
   onData(producerId: number, retained: boolean): void {
     this.ongoing.set(producerId, (this.ongoing.get(producerId) ?? false) || retained);
   }
@@ -304,16 +307,22 @@ export function cleanBatch(
     return true;
   });
   if (aborted) stats.abortedRecordsRemoved += parsed.records.length;
-  if (f.transactional) txn.onData(f.producerId, kept.length > 0);
   stats.recordsRemoved += parsed.records.length - kept.length;
-  if (kept.length === parsed.records.length) return batch;
-  if (kept.length === 0 && f.producerId >= 0 && txn.lastDataBatchOfProducer.get(f.producerId) === parsed.baseOffset) {
-    // The producer's last batch: an empty batch keeps its header (epoch, sequence).
-    return rebuildBatch(batch, parsed, kept);
-  }
-  if (kept.length === 0) {
-    stats.batchesRemoved += 1;
-    return null;
-  }
-  return rebuildBatch(batch, parsed, kept);
+  const out = keptBatch(batch, parsed, kept, f.producerId >= 0 && txn.lastDataBatchOfProducer.get(f.producerId) === parsed.baseOffset);
+  if (out === null) stats.batchesRemoved += 1;
+  // Any batch kept, even empty, keeps its transaction's marker: a rebuild of producer state from the
+  // log treats it as part of the transaction, which only the marker ends.
+  if (f.transactional) txn.onData(f.producerId, out !== null);
+  return out;
+}
+
+/**
+ * The batch left of `batch` with only `kept` of its records: itself when nothing went; an empty batch
+ * (header unchanged: epoch, sequence) when nothing is left of the producer's last batch; otherwise
+ * null when nothing is left (an empty batch kept by an earlier pass goes once a later batch of its
+ * producer carries the producer's state).
+ */
+function keptBatch(batch: Buffer, parsed: ReadableBatch, kept: readonly StoredRecord[], lastOfProducer: boolean): Buffer | null {
+  if (kept.length === 0) return lastOfProducer ? (parsed.records.length === 0 ? batch : rebuildBatch(batch, parsed, kept)) : null;
+  return kept.length === parsed.records.length ? batch : rebuildBatch(batch, parsed, kept);
 }

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AbortedTxn, LogConfig, PartitionLog } from '../src/index.js';
 import { LogHarness } from './harness.js';
-import { controlBatch, readBatches, readCommitted, tableOf, txnDataBatch, type TxnRecord } from './txn-builder.js';
+import { controlBatch, openTransactions, readBatches, readCommitted, tableOf, txnDataBatch, type TxnRecord } from './txn-builder.js';
 
 const h = new LogHarness();
 beforeEach(() => {
@@ -137,14 +137,19 @@ describe('compaction with transactions', () => {
     expect(await markers()).toEqual([abortAt, commitAt, commit3At]);
     expect(await log.abortedTransactions(0, log.logEndOffset)).toEqual(w.aborted);
 
-    // Two days later (x superseded meanwhile): the ABORT marker has no record left and goes with its
-    // entry; the COMMIT whose record is still there stays; the COMMIT whose record was superseded goes.
+    // Two days later (x superseded, producers 1 and 3 committed later transactions meanwhile): the ABORT
+    // marker has no batch left (its empty batch is no longer producer 1's last) and goes with its entry;
+    // the COMMIT whose record is still there stays; the COMMIT whose record was superseded goes.
     const later = nowMs + 2 * DAY_MS;
     await w.data(-1, [rec('x', 'x2', later)]);
+    await w.data(1, [rec('b1', 'b1', later)]);
+    const later1At = (await w.end(1, true, later))!;
+    await w.data(3, [rec('b3', 'b3', later)]);
+    const later3At = (await w.end(3, true, later))!;
     await w.fillTo(log.segmentCount + 1, later);
     const result = await log.compact(later, { lastStableOffset: w.lastStableOffset() });
     expect(result.markersRemoved).toBe(2);
-    expect(await markers()).toEqual([commitAt]);
+    expect(await markers()).toEqual([commitAt, later1At, later3At]);
     expect(await log.abortedTransactions(0, log.logEndOffset)).toEqual([]);
     expect((await committedTable(log)).get('c')).toBe('committed');
     // Re-adding the removed entry is refused: its marker is gone.
@@ -155,7 +160,7 @@ describe('compaction with transactions', () => {
     const crashed = await h.snapshot(dir);
     const reopened = await h.open(crashed, COMPACT, 0);
     expect(await reopened.abortedTransactions(0, reopened.logEndOffset)).toEqual([]);
-    expect((await readBatches(reopened)).filter((b) => b.control).map((b) => b.baseOffset)).toEqual([commitAt]);
+    expect((await readBatches(reopened)).filter((b) => b.control).map((b) => b.baseOffset)).toEqual([commitAt, later1At, later3At]);
   });
 
   it("keeps a producer's last batch as an empty batch with its header; earlier batches of it go", async () => {
@@ -192,6 +197,33 @@ describe('compaction with transactions', () => {
     expect((await readBatches(follower))[0]).toEqual(kept);
     // A leader append of a record-less batch is still refused.
     await expect(follower.appendAsLeader(Buffer.from(emptyBatch), 0)).rejects.toThrow(/recordCount 0 < 1/);
+  });
+  it("keeps the marker of a producer's last transactional batch kept empty: no transaction is left open without its end", async () => {
+    const nowMs = h.clock.nowMs;
+    const dir = await h.dir();
+    const log = await h.open(dir, COMPACT);
+    const w = new Writer(log);
+    const txnAt = await w.data(1, [rec('k', 'in-txn', nowMs)]);
+    const commitAt = (await w.end(1, true, nowMs))!;
+    await w.data(-1, [rec('k', 'later', nowMs)]); // supersedes the transaction's only record
+    await w.fillTo(3, nowMs);
+    expect(openTransactions(await readBatches(log))).toEqual(new Map());
+    // Two days later (past delete.retention.ms): the batch is emptied but kept (the producer's last);
+    // so its COMMIT must stay, or a rebuild from the log sees a transaction that never ends.
+    await log.compact(nowMs + 2 * DAY_MS, { lastStableOffset: w.lastStableOffset() });
+    const after = await readBatches(log);
+    expect(after.find((b) => b.baseOffset === txnAt)).toMatchObject({ producerId: 1, transactional: true, records: [] });
+    expect(after.filter((b) => b.control).map((b) => b.baseOffset)).toEqual([commitAt]);
+    expect(openTransactions(after)).toEqual(new Map());
+    // Once a later batch of the producer makes it no longer the last, the empty batch goes, then its marker.
+    await w.data(1, [rec('m', 'next', nowMs + 2 * DAY_MS)]);
+    await w.end(1, true, nowMs + 2 * DAY_MS);
+    await w.fillTo(log.segmentCount + 1, nowMs + 2 * DAY_MS);
+    await log.compact(nowMs + 4 * DAY_MS, { lastStableOffset: w.lastStableOffset() });
+    await log.compact(nowMs + 4 * DAY_MS, { lastStableOffset: w.lastStableOffset() });
+    const later = await readBatches(log);
+    expect(later.some((b) => b.baseOffset === txnAt || b.baseOffset === commitAt)).toBe(false);
+    expect(openTransactions(later)).toEqual(new Map());
   });
 });
 
@@ -247,3 +279,55 @@ describe('compaction with transactions: property', () => {
     );
   });
 });
+
+describe('compaction with transactions: no transaction left open', () => {
+  const stepArb = fc.array(
+    fc.record({
+      kind: fc.constantFrom('txn', 'txn', 'plain', 'abort', 'commit', 'compact'),
+      producerId: fc.integer({ min: 1, max: 3 }),
+      key: fc.constantFrom('k0', 'k1', 'k2'),
+      value: fc.option(fc.string({ maxLength: 4 }), { freq: 4, nil: null }),
+      /** Clock advance before a compaction, ms. */
+      advanceMs: fc.constantFrom(0, DAY_MS / 2, 2 * DAY_MS),
+    }),
+    { minLength: 5, maxLength: 40 },
+  );
+
+  it('property: after any appends, markers and compactions, a replay of the log closes every transaction the writer closed', async () => {
+    await fc.assert(
+      fc.asyncProperty(stepArb, async (steps) => {
+        let nowMs = h.clock.nowMs;
+        const log = await h.open(await h.dir(), COMPACT);
+        const w = new Writer(log);
+        const check = async (when: string) => {
+          // The writer's open transactions are exactly those the log leaves open: the cleaner never
+          // leaves a kept transactional batch (empty ones included) without the marker that ends it.
+          expect(openTransactions(await readBatches(log)), when).toEqual(w.open);
+        };
+        for (const step of steps) {
+          if (step.kind === 'txn') await w.data(step.producerId, [rec(step.key, step.value, nowMs)]);
+          else if (step.kind === 'plain') await w.data(-1, [rec(step.key, step.value, nowMs)]);
+          else if (step.kind === 'abort' || step.kind === 'commit') await w.end(step.producerId, step.kind === 'commit', nowMs);
+          else {
+            nowMs += step.advanceMs;
+            await w.fillTo(log.segmentCount + 1, nowMs);
+            await log.compact(nowMs, { lastStableOffset: w.lastStableOffset() });
+            await check(`after compacting at ${nowMs}`);
+          }
+        }
+        for (const producerId of [...w.open.keys()]) await w.end(producerId, commitsLeftover(producerId), nowMs);
+        nowMs += 2 * DAY_MS;
+        await w.fillTo(log.segmentCount + 1, nowMs);
+        await log.compact(nowMs, { lastStableOffset: w.lastStableOffset() });
+        await log.compact(nowMs, { lastStableOffset: w.lastStableOffset() });
+        await check('after closing everything and compacting twice');
+      }),
+      { numRuns: 25 },
+    );
+  });
+});
+
+/** Commit even producer ids' leftovers, abort odd ones'. */
+function commitsLeftover(producerId: number): boolean {
+  return producerId % 2 === 0;
+}

@@ -100,3 +100,17 @@ export function tableOf(records: readonly { key: string | null; value: string | 
   }
   return table;
 }
+
+/**
+ * Replays `batches` through the simplest model of open transactions, as anything rebuilding producer
+ * state from the log does: a transactional data batch (empty or not) opens its producer's transaction
+ * unless one is open, a marker ends it. Returns producerId -> first offset of each transaction left open.
+ */
+export function openTransactions(batches: readonly ReadBatch[]): Map<number, number> {
+  const open = new Map<number, number>();
+  for (const b of batches) {
+    if (b.control) open.delete(b.producerId);
+    else if (b.transactional && !open.has(b.producerId)) open.set(b.producerId, b.baseOffset);
+  }
+  return open;
+}

@@ -6,18 +6,31 @@ import type { Logger } from 'pino';
 import type { AbortedTxn, EpochEndOffset, LogAppendInfo, LogFactory, LogReadResult, PartitionLogPort, TimestampLookup } from '../partition-log.js';
 import type { TopicConfig } from '../topic-config.js';
 
-/** The storage view of a topic config (only the keys storage acts on). */
+/**
+ * The storage view of a topic config: every key storage acts on (each field of LogConfig). The others
+ * are the broker's (min.insync.replicas, message.timestamp.type, compression.type) or the controller's
+ * (unclean.leader.election.enable).
+ */
 export function toLogConfig(config: TopicConfig): LogConfig {
-  return parseLogConfig({
+  const fields: { readonly [F in keyof LogConfig]-?: unknown } = {
     segmentBytes: config.segmentBytes,
     segmentMs: config.segmentMs,
+    indexIntervalBytes: config.indexIntervalBytes,
+    segmentIndexBytes: config.segmentIndexBytes,
     retentionBytes: config.retentionBytes,
     retentionMs: config.retentionMs,
     flushMessages: config.flushMessages,
     flushMs: config.flushMs,
     maxMessageBytes: config.maxMessageBytes,
     cleanupPolicy: config.cleanupPolicy,
-  });
+    deleteRetentionMs: config.deleteRetentionMs,
+    minCleanableDirtyRatio: config.minCleanableDirtyRatio,
+    minCompactionLagMs: config.minCompactionLagMs,
+    // Overrides are checked against the validating node's defaults; a node whose own default makes
+    // min > max still opens the log: min.compaction.lag.ms wins, as it does in the cleaner's plan.
+    maxCompactionLagMs: Math.max(config.maxCompactionLagMs, config.minCompactionLagMs),
+  };
+  return parseLogConfig(fields);
 }
 
 class StoragePartitionLog implements PartitionLogPort {

@@ -91,7 +91,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
 
   async createTopic(command: CreateTopicCommand): Promise<TopicInfo> {
     validateTopicName(command.name);
-    const configs = validateTopicConfigOverrides(command.configs);
+    const configs = validateTopicConfigOverrides(command.configs, this.options.config);
     const res = await this.forward({ createTopics: {
       topics: [{ name: command.name, numPartitions: command.numPartitions, replicationFactor: command.replicationFactor, configs: { ...configs } }],
       validateOnly: command.validateOnly,
@@ -119,7 +119,7 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
   async alterTopicConfigs(name: string, ops: readonly AlterConfigOp[], validateOnly: boolean, options: CommandOptions = {}): Promise<void> {
     const topic = this.topic(name);
     if (topic === undefined) throw new ApiError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${name} does not exist`);
-    validateAlterConfigs(ops); // validates keys and values (throws INVALID_CONFIG)
+    validateAlterConfigs(ops, this.options.config); // validates keys and values (throws INVALID_CONFIG)
     const res = await this.forward({ alterConfigs: {
       resources: [{
         resource: { type: v1.ConfigResourceType.TOPIC, name },
@@ -179,13 +179,13 @@ export class ClusterMetadata implements MetadataView, MetadataCommands {
 }
 
 /** Checks SET/DELETE ops on a topic's overrides: throws INVALID_CONFIG naming the bad key or value. */
-function validateAlterConfigs(ops: readonly AlterConfigOp[]): void {
+function validateAlterConfigs(ops: readonly AlterConfigOp[], broker: NodeConfig): void {
   const sets: Record<string, string> = {};
   for (const op of ops) {
     if (op.op === 'SET') sets[op.name] = op.value;
     else if (!isTopicConfigKey(op.name)) throw new ApiError('INVALID_CONFIG', `unknown topic config ${JSON.stringify(op.name)}`);
   }
-  validateTopicConfigOverrides(sets);
+  validateTopicConfigOverrides(sets, broker);
 }
 
 /**

@@ -134,11 +134,15 @@ export class GroupCoordinator {
 
   private createOffsetsTopic(): Promise<void> {
     this.creatingTopic ??= (async () => {
-      const live = this.deps.metadata.brokers().filter((b) => !b.fenced && b.roles.includes('broker')).length;
+      // Registered brokers, fenced ones included: while some are down the controller refuses (fewer
+      // available than the factor) and a later FindCoordinator tries again. Counting only live ones made a
+      // topic with 1 replica when 2 of 3 nodes were down, whose writes min.insync.replicas=2 then refused
+      // for good (seen in the txn chaos smoke). A cluster smaller than 3 gets its size.
+      const registered = this.deps.metadata.brokers().filter((b) => b.roles.includes('broker')).length;
       try {
         await this.deps.commands.createTopic({
           name: OFFSETS_TOPIC, numPartitions: this.deps.config.offsetsTopicNumPartitions,
-          replicationFactor: Math.max(1, Math.min(3, live)), configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(this.deps.config.offsetsTopicSegmentBytes) }, validateOnly: false,
+          replicationFactor: Math.max(1, Math.min(3, registered)), configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(this.deps.config.offsetsTopicSegmentBytes) }, validateOnly: false,
         });
         this.deps.logger.info({ partitions: this.deps.config.offsetsTopicNumPartitions }, `created ${OFFSETS_TOPIC}`);
       } catch (err) {

@@ -131,8 +131,12 @@ export class TransactionCoordinator {
 
   private createStateTopic(): Promise<void> {
     this.creatingTopic ??= (async () => {
-      const live = this.deps.metadata.brokers().filter((b) => !b.fenced && b.roles.includes('broker')).length;
-      const replicationFactor = Math.max(1, Math.min(this.deps.config.stateLogReplicationFactor, live));
+      // Registered brokers, fenced ones included: while some are down the controller refuses (fewer
+      // available than the factor) and a later FindCoordinator tries again, instead of creating the topic
+      // with fewer replicas than min.insync.replicas needs, for good (as Kafka waits for
+      // transaction.state.log.replication.factor brokers). A cluster smaller than the factor gets its size.
+      const registered = this.deps.metadata.brokers().filter((b) => b.roles.includes('broker')).length;
+      const replicationFactor = Math.max(1, Math.min(this.deps.config.stateLogReplicationFactor, registered));
       const minIsr = Math.max(1, Math.min(this.deps.config.stateLogMinIsr, replicationFactor));
       try {
         await this.deps.commands.createTopic({

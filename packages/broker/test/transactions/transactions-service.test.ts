@@ -55,7 +55,7 @@ beforeAll(async () => {
   t = await startTestNode({ set: {
     'transaction.state.log.num.partitions': '3', 'transaction.max.timeout.ms': '20000',
     'transaction.abort.timed.out.transaction.cleanup.interval.ms': '50',
-    'transaction.remove.expired.transaction.cleanup.interval.ms': '50', 'transactional.id.expiration.ms': '1500',
+    'transaction.remove.expired.transaction.cleanup.interval.ms': '50', 'transactional.id.expiration.ms': '6000',
     'offsets.topic.num.partitions': '5',
   } });
   txn = new TransactionsClient(t.node.address, grpc.credentials.createInsecure());
@@ -183,13 +183,15 @@ describe('Transactions service: offsets, timeouts, expiration', () => {
   });
 
   it('an id idle past transactional.id.expiration.ms is removed (a tombstone); ListTransactions no longer shows it', async () => {
+    // 6 s of idleness (not less: ListTransactions below must answer before the id expires, also on a
+    // loaded machine).
     await init('expires');
     const listed = await call(txn, txn.listTransactions, {});
     expect(listed.transactions.map((x) => x.transactionalId)).toContain('expires');
     await until('the id expires', async () => {
       const d = await call(txn, txn.describeTransactions, { transactionalIds: ['expires'] });
       return codeName(d.transactions[0]?.error) === 'TRANSACTIONAL_ID_NOT_FOUND' ? true : undefined;
-    });
+    }, 40_000);
     const after = await call(txn, txn.listTransactions, {});
     expect(after.transactions.map((x) => x.transactionalId)).not.toContain('expires');
     // Starting over gets a new producer id at epoch 0.

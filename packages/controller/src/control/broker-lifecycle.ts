@@ -170,14 +170,20 @@ export interface SessionState {
   readonly lastHeartbeatMs: ReadonlyMap<number, number>;
   readonly nowMs: number;
   readonly sessionTimeoutMs: number;
+  /**
+   * Brokers whose listener refused a connection after their last heartbeat (the process is gone: see
+   * the controller's listener-probe.ts); they expire at once. Absent: none.
+   */
+  readonly goneBrokers?: ReadonlySet<number>;
 }
 
-/** Unfenced brokers whose last heartbeat is older than the session timeout. */
+/** Unfenced brokers whose last heartbeat is older than the session timeout, or that are known to be gone. */
 export function expiredBrokers(image: MetadataImage, sessions: SessionState): number[] {
   const out: number[] = [];
   for (const b of image.brokers.values()) {
     const last = sessions.lastHeartbeatMs.get(b.brokerId);
-    if (!b.fenced && last !== undefined && sessions.nowMs - last > sessions.sessionTimeoutMs) out.push(b.brokerId);
+    const timedOut = last !== undefined && sessions.nowMs - last > sessions.sessionTimeoutMs;
+    if (!b.fenced && (timedOut || sessions.goneBrokers?.has(b.brokerId) === true)) out.push(b.brokerId);
   }
   return out.sort((a, b) => a - b);
 }

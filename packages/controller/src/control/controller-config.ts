@@ -48,6 +48,8 @@ const TOPIC_KEYS: Readonly<Record<string, 'int' | 'bool' | 'string'>> = {
   'cleanup.policy': 'string', 'retention.ms': 'int', 'retention.bytes': 'int', 'segment.bytes': 'int', 'segment.ms': 'int',
   'max.message.bytes': 'int', 'min.insync.replicas': 'int', 'message.timestamp.type': 'string', 'flush.messages': 'int',
   'flush.ms': 'int', 'compression.type': 'string', 'unclean.leader.election.enable': 'bool', 'delete.retention.ms': 'int',
+  'index.interval.bytes': 'int', 'segment.index.bytes': 'int', 'min.cleanable.dirty.ratio': 'string', 'min.compaction.lag.ms': 'int',
+  'max.compaction.lag.ms': 'int',
 };
 
 export const basicTopicConfigValidator: TopicConfigValidator = (configs) => {

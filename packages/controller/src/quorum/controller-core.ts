@@ -131,6 +131,7 @@ export function controllerPolicies(options: ControllerCoreOptions = {}): Control
   const random = options.random ?? CRYPTO_RANDOM;
   return {
     registeredBrokers: (image) => [...image.brokers.values()].filter((b) => !b.fenced).map((b) => b.brokerId),
+    brokerEndpoint: (image, brokerId) => image.brokers.get(brokerId)?.endpoint,
     fenceStaleBrokers: (image, sessions: SessionState) => batchOf(fenceStaleBrokers(image, sessions, { nowMs: sessions.nowMs, random, config }).records),
     rebalanceLeaders: (image, nowMs) => batchOf(rebalanceLeaders(image, { nowMs, random, config }).records),
   };

@@ -14,7 +14,10 @@
 // - Broker liveness: the last heartbeat per broker, on the active controller only; a new active
 //   controller gives every registered broker a fresh session before it fences anyone, and a session
 //   check that runs late (this process was paused or starved) credits every session the lost time
-//   (session-clock.ts) instead of fencing live brokers whose heartbeats are still queued.
+//   (session-clock.ts) instead of fencing live brokers whose heartbeats are still queued. A broker
+//   silent for `brokerLivenessProbeAfterMs` is probed (QuorumIo.probeBrokerListener): if its listener
+//   refuses a connection the process is gone, and it is fenced at once rather than at its session
+//   timeout (listener-probe.ts says why a refusal, and only a refusal, is evidence).
 // - Every `snapshotIntervalRecords` records the image becomes the Raft snapshot and the log is compacted.
 // - No remote message stops the Raft driver (nraft refuses them); if it stops anyway (a storage error, a
 //   broken invariant) the voter says so (status().driverRunning, leader hint -1, not active) and
@@ -42,6 +45,8 @@ import { NotControllerError, QuorumError } from './quorum-errors.js';
 import pb = tributary.internal.v1;
 
 export const DEFAULT_BROKER_SESSION_TIMEOUT_MS = 9_000;
+/** Heartbeat silence after which the active controller probes a broker's listener; 0 = never. */
+export const DEFAULT_BROKER_LIVENESS_PROBE_AFTER_MS = 1_000;
 export const DEFAULT_SNAPSHOT_INTERVAL_RECORDS = 10_000;
 export const DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS = 300_000;
 /** Commands waiting behind the one in flight; more are refused (REQUEST_TIMED_OUT, retriable). */
@@ -63,6 +68,8 @@ export interface QuorumControllerConfig {
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly brokerSessionTimeoutMs: number;
+  /** 0 = never probe; otherwise < brokerSessionTimeoutMs. */
+  readonly brokerLivenessProbeAfterMs: number;
   readonly snapshotIntervalRecords: number;
   readonly autoLeaderRebalanceEnable: boolean;
   readonly leaderImbalanceCheckIntervalMs: number;
@@ -81,6 +88,7 @@ export const DEFAULT_QUORUM_CONTROLLER_CONFIG: QuorumControllerConfig = {
   electionTicks: 10,
   heartbeatTicks: 1,
   brokerSessionTimeoutMs: DEFAULT_BROKER_SESSION_TIMEOUT_MS,
+  brokerLivenessProbeAfterMs: DEFAULT_BROKER_LIVENESS_PROBE_AFTER_MS,
   snapshotIntervalRecords: DEFAULT_SNAPSHOT_INTERVAL_RECORDS,
   autoLeaderRebalanceEnable: true,
   leaderImbalanceCheckIntervalMs: DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS,
@@ -99,12 +107,15 @@ export function parseQuorumControllerConfig(input: Partial<QuorumControllerConfi
   const config = { ...DEFAULT_QUORUM_CONTROLLER_CONFIG, ...input };
   const problems: string[] = [];
   for (const [field, v] of Object.entries(config)) {
-    if (typeof v === 'boolean') continue;
+    if (typeof v === 'boolean' || field === 'brokerLivenessProbeAfterMs') continue;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) problems.push(`${field} must be a positive integer, got ${String(v)}`);
   }
   if (config.raftDriverRestartBackoffMinMs > config.raftDriverRestartBackoffMaxMs) {
     problems.push(`raftDriverRestartBackoffMinMs (${config.raftDriverRestartBackoffMinMs}) must be <= raftDriverRestartBackoffMaxMs (${config.raftDriverRestartBackoffMaxMs})`);
   }
+  const probeAfterMs = config.brokerLivenessProbeAfterMs;
+  if (!Number.isSafeInteger(probeAfterMs) || probeAfterMs < 0) problems.push(`brokerLivenessProbeAfterMs must be a non-negative integer (0 = off), got ${String(probeAfterMs)}`);
+  else if (probeAfterMs >= config.brokerSessionTimeoutMs) problems.push(`brokerLivenessProbeAfterMs (${probeAfterMs}) must be < brokerSessionTimeoutMs (${config.brokerSessionTimeoutMs}), or 0`);
   if (config.heartbeatTicks >= config.electionTicks) problems.push(`heartbeatTicks (${config.heartbeatTicks}) must be < electionTicks (${config.electionTicks})`);
   if (problems.length > 0) throw new RangeError(`invalid quorum controller config: ${problems.join('; ')}`);
   return Object.freeze(config);
@@ -116,12 +127,16 @@ export interface BrokerSessions {
   readonly lastHeartbeatMs: ReadonlyMap<number, number>;
   readonly nowMs: number;
   readonly sessionTimeoutMs: number;
+  /** Brokers whose listener refused a connection after their last heartbeat: expired now. */
+  readonly goneBrokers: ReadonlySet<number>;
 }
 
 /** The decisions the shell triggers by itself (timers), answered by the pure core. */
 export interface ControllerPolicies<Image> {
   /** Unfenced brokers in the image (each gets a fresh session when this voter becomes active). */
   registeredBrokers(image: Image): readonly number[];
+  /** A registered broker's listener, for the liveness probe; absent: brokers are never probed. */
+  brokerEndpoint?(image: Image, brokerId: number): { readonly host: string; readonly port: number } | undefined;
   /** Records fencing the brokers whose session expired; undefined = nothing to write. */
   fenceStaleBrokers(image: Image, sessions: BrokerSessions): Uint8Array | undefined;
   /** Preferred-leader election where the preferred replica is live and in the ISR; undefined = balanced. */
@@ -207,6 +222,12 @@ export class QuorumController<Image> {
   private commandsQueued = 0;
   /** A fenceStaleBrokers command is queued or in flight (one at a time). */
   private fencing = false;
+  /** Brokers whose listener probe is in flight (one per broker at a time). */
+  private readonly probing = new Set<number>();
+  /** When each broker was last probed: a silent broker that accepts is probed once per probe delay, not per check. */
+  private readonly probedAtMs = new Map<number, number>();
+  /** Brokers whose listener refused a connection after their last heartbeat (active controller only). */
+  private readonly goneBrokers = new Set<number>();
   private lastHint = { leaderId: -1, term: 0, unreachable: '' };
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
@@ -265,6 +286,9 @@ export class QuorumController<Image> {
     await this.supervisor.start();
     this.every(this.config.tickMs, () => this.watchLeadership());
     this.every(this.sessionCheckIntervalMs(), () => this.checkSessions());
+    if (this.config.brokerLivenessProbeAfterMs > 0 && o.io.probeBrokerListener !== undefined && o.policies.brokerEndpoint !== undefined) {
+      this.every(Math.max(25, Math.floor(this.config.brokerLivenessProbeAfterMs / 4)), () => this.probeSilentBrokers());
+    }
     if (this.config.autoLeaderRebalanceEnable) this.every(this.config.leaderImbalanceCheckIntervalMs, () => this.checkLeaderBalance());
     this.logger.info({ nodeId: o.nodeId, voters: [...o.voters].map(([id, a]) => `${id}@${a}`), appliedOffset: this.appliedOffset }, 'quorum controller started');
   }
@@ -417,12 +441,16 @@ export class QuorumController<Image> {
 
   /** Records a heartbeat (the active controller's liveness view). */
   noteHeartbeat(brokerId: number): void {
-    if (this.isActive()) this.lastHeartbeatMs.set(brokerId, this.nowMs());
+    if (!this.isActive()) return;
+    this.lastHeartbeatMs.set(brokerId, this.nowMs());
+    this.goneBrokers.delete(brokerId);
   }
 
   /** Ends a broker's session at once (controlled shutdown finished, or it re-registered). */
   forgetSession(brokerId: number): void {
     this.lastHeartbeatMs.delete(brokerId);
+    this.goneBrokers.delete(brokerId);
+    this.probedAtMs.delete(brokerId);
   }
 
   private proposalFailure(name: string, term: number, err: unknown): Error {
@@ -539,8 +567,13 @@ export class QuorumController<Image> {
     // A fresh session for everyone: the previous controller's view of liveness is gone with it.
     const now = this.nowMs();
     this.lastHeartbeatMs.clear();
+    this.goneBrokers.clear();
+    this.probedAtMs.clear();
     for (const id of this.options.policies.registeredBrokers(this.imageValue)) this.lastHeartbeatMs.set(id, now);
     this.logger.info({ term, appliedOffset: this.appliedOffset, brokers: this.lastHeartbeatMs.size }, 'became the active controller');
+    // A broker that died with the previous active controller (a combined node) would otherwise keep
+    // its partitions until it has been silent for the probe delay counted from now: probe them all.
+    this.probeSilentBrokers(0);
     for (const l of this.activeListeners) l(true);
   }
 
@@ -548,6 +581,7 @@ export class QuorumController<Image> {
     const term = this.activeTerm;
     this.activeTerm = -1;
     this.lastHeartbeatMs.clear();
+    this.goneBrokers.clear();
     this.logger.info({ term, leaderId: this.hint().leaderId }, 'no longer the active controller');
     for (const l of this.activeListeners) l(false);
   }
@@ -575,21 +609,69 @@ export class QuorumController<Image> {
     for (const id of this.options.policies.registeredBrokers(this.imageValue)) {
       const last = this.lastHeartbeatMs.get(id);
       if (last === undefined) this.lastHeartbeatMs.set(id, now); // registered by an entry we just applied
-      else if (now - last > this.config.brokerSessionTimeoutMs) expired.push(id);
+      else if (now - last > this.config.brokerSessionTimeoutMs || this.goneBrokers.has(id)) expired.push(id);
     }
+    this.fenceExpired(expired);
+  }
+
+  /** Fences `expired` (judged again by the core), unless a fencing command is already queued or in flight. */
+  private fenceExpired(expired: readonly number[]): void {
     if (expired.length === 0 || this.fencing) return;
     // The core judges the sessions again against the image the command runs on (a heartbeat may
     // have arrived while it was queued).
     this.fencing = true;
     void this.runCommand('fenceStaleBrokers', (image) => ({
-      batch: this.options.policies.fenceStaleBrokers(image, { lastHeartbeatMs: this.lastHeartbeatMs, nowMs: this.nowMs(), sessionTimeoutMs: this.config.brokerSessionTimeoutMs }),
+      batch: this.options.policies.fenceStaleBrokers(image, {
+        lastHeartbeatMs: this.lastHeartbeatMs, nowMs: this.nowMs(), sessionTimeoutMs: this.config.brokerSessionTimeoutMs, goneBrokers: this.goneBrokers,
+      }),
       response: undefined,
     })).finally(() => {
       this.fencing = false;
     }).then(
-      ({ offset }) => this.logger.debug({ expired, offset }, 'stale broker sessions handled'),
+      ({ offset }) => {
+        this.logger.debug({ expired, offset }, 'stale broker sessions handled');
+        // Fenced brokers are done with; one found gone while this command ran waits for no session check.
+        const unfenced = new Set(this.options.policies.registeredBrokers(this.imageValue));
+        for (const id of this.goneBrokers) if (!unfenced.has(id)) this.goneBrokers.delete(id);
+        if (this.isActive()) this.fenceExpired([...this.goneBrokers]);
+      },
       (err: unknown) => this.logger.warn({ err, expired }, 'fencing stale brokers failed'),
     );
+  }
+
+  /**
+   * Probes the listener of every unfenced broker silent for brokerLivenessProbeAfterMs; a refusal that
+   * no heartbeat contradicts (none arrived since the probe started) marks the broker gone and fences it.
+   */
+  private probeSilentBrokers(silentForMs = this.config.brokerLivenessProbeAfterMs): void {
+    const probe = this.options.io.probeBrokerListener;
+    const endpointOf = this.options.policies.brokerEndpoint;
+    if (!this.isActive() || probe === undefined || endpointOf === undefined) return;
+    const now = this.nowMs();
+    const probeAfterMs = this.config.brokerLivenessProbeAfterMs;
+    if (probeAfterMs === 0) return;
+    for (const id of this.options.policies.registeredBrokers(this.imageValue)) {
+      const last = this.lastHeartbeatMs.get(id);
+      if (last === undefined || now - last < silentForMs || this.probing.has(id) || this.goneBrokers.has(id)) continue;
+      const probedAt = this.probedAtMs.get(id);
+      if (silentForMs > 0 && probedAt !== undefined && probedAt > last && now - probedAt < probeAfterMs) continue;
+      const endpoint = endpointOf(this.imageValue, id);
+      if (endpoint === undefined) continue;
+      const term = this.activeTerm;
+      const startedMs = now;
+      this.probing.add(id);
+      this.probedAtMs.set(id, startedMs);
+      probe(endpoint, probeAfterMs).then((result) => {
+        if (result !== 'refused' || this.activeTerm !== term) return;
+        const lastNow = this.lastHeartbeatMs.get(id);
+        if (lastNow === undefined || lastNow > startedMs) return; // it heartbeat meanwhile (or its session ended)
+        this.goneBrokers.add(id);
+        this.logger.info({ brokerId: id, endpoint: `${endpoint.host}:${endpoint.port}`, silentMs: this.nowMs() - lastNow }, 'broker listener refused a connection: fencing the broker now');
+        this.fenceExpired([id]);
+      }, (err: unknown) => this.logger.warn({ err, brokerId: id }, 'broker listener probe failed')).finally(() => {
+        this.probing.delete(id);
+      });
+    }
   }
 
   private checkLeaderBalance(): void {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { GrpcRaftTransport, addRaftService } from '../raft/grpc-raft-transport.js';
 import type { RaftDriverStorage } from '../raft/raft-driver.js';
 import type { RaftTransport } from '../raft/raft-transport.js';
+import { probeListener, type ListenerEndpoint, type ListenerProbeResult } from './listener-probe.js';
 
 export const RAFT_DIR = '__cluster_metadata_raft';
 
@@ -20,6 +21,11 @@ export interface QuorumIo {
   openRaftStorage(args: { readonly voters: readonly number[]; readonly logger: RaftLogger }): Promise<RaftDriverStorage>;
   /** A transport for a new driver; the previous driver's is closed by then. */
   openRaftTransport(args: { readonly logger: RaftLogger }): RaftTransport;
+  /**
+   * Whether anything listens on a broker's endpoint (listener-probe.ts). Absent: the controller never
+   * probes, and a broker that stopped heartbeating is fenced only when its session times out.
+   */
+  probeBrokerListener?(endpoint: ListenerEndpoint, timeoutMs: number): Promise<ListenerProbeResult>;
 }
 
 export interface FileGrpcQuorumIoOptions {
@@ -67,5 +73,6 @@ export function fileGrpcQuorumIo(o: FileGrpcQuorumIoOptions): QuorumIo {
       });
       return current;
     },
+    probeBrokerListener: probeListener,
   };
 }

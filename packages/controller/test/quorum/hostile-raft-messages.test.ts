@@ -11,7 +11,7 @@ import type { Message } from '@tributary/nraft';
 import { RaftClient, tributary } from '@tributary/protocol';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuorumController, controllerPolicies, fileGrpcQuorumIo, metadataStateMachine, type MetadataImage } from '../../src/internal.js';
+import { QuorumController, controllerCommands, controllerPolicies, fileGrpcQuorumIo, metadataStateMachine, type MetadataImage } from '../../src/internal.js';
 import { encodeRaftMessage } from '../../src/raft/raft-message-codec.js';
 import { waitFor } from '../raft/grpc-helpers.js';
 
@@ -114,8 +114,14 @@ describe('hostile Raft messages', () => {
     await forge(address(leader.nodeId), [{ ...heartbeat(other.nodeId, leader.nodeId, term, 0), type: 'app-resp', index: 1_000_000 }]);
 
     await waitFor(() => follower.status().refusedRaftMessages + leader.status().refusedRaftMessages >= 3, 'the forged appends and ack to be refused (the non-member never reaches raft)');
-    // Give a stopped driver (or a term change) time to show before judging.
-    await new Promise((r) => setTimeout(r, 500));
+    // Every forged message has been stepped (each forge ended after the voter read its stream). An entry
+    // proposed now and applied by every voter went through each driver's loop after them: a driver they
+    // stopped would not apply it (or, restarted, would count a restart), a term they moved would show.
+    const commands = controllerCommands();
+    const barrier = await leader.runCommand('barrier', (image) => commands.registerBroker(image, {
+      brokerId: 1, incarnationId: 'barrier', host: '127.0.0.1', port: 9001, rack: undefined, roles: ['broker'], cleanShutdown: false,
+    }, { nowMs: Date.now() }));
+    await waitFor(() => [...voters.values()].every((c) => c.status().appliedOffset >= barrier.offset), `every voter to apply offset ${barrier.offset}`);
     for (const c of voters.values()) {
       expect(c.status()).toMatchObject({ term, leaderId: leader.nodeId, driverRunning: true, driverRestarts: 0 });
     }
