@@ -268,6 +268,10 @@ describe('ReplicaFetchStream over gRPC', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     // A stopping node ends every new stream at once, too.
     await expect(transport.fetch(leader.endpoint, fetchRequest([{}], { maxWaitMs: 0 }), signal)).rejects.toThrow(/ended the fetch stream/);
+    // And the server's graceful shutdown is not held up by the follower's long-lived stream.
+    const stopping = Date.now();
+    await new Promise<void>((resolve) => leader.server.tryShutdown(() => resolve()));
+    expect(Date.now() - stopping).toBeLessThan(5000);
   });
 
   it('the follower breaks a stream on which the leader answers a fetch twice, and opens a new one', async () => {
