@@ -56,6 +56,7 @@ export function replicationConfig(node: NodeConfig, overrides: Partial<Replicati
     alterPartitionTimeoutMs: DEFAULT_ALTER_PARTITION_TIMEOUT_MS,
     alterPartitionBackoffMs: DEFAULT_ALTER_PARTITION_BACKOFF_MS,
     fetchSessionPartitionsMax: DEFAULT_FETCH_SESSION_PARTITIONS_MAX,
+    replicaFetchStreamEnable: node.replicaFetchStreamEnable,
     ...overrides,
   });
   if (config.replicaFetchWaitMaxMs >= config.replicaLagTimeMaxMs) {

@@ -18,6 +18,7 @@ import {
   DEFAULT_TRANSACTION_STATE_LOG_REPLICATION_FACTOR, DEFAULT_TRANSACTION_STATE_LOG_SEGMENT_BYTES,
 } from './transactions/transaction-coordinator-config.js';
 import { DEFAULT_LOG_CLEANER_BACKOFF_MS, DEFAULT_LOG_RETENTION_CHECK_INTERVAL_MS } from './log-maintenance.js';
+import { DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX } from './replication/replication-config.js';
 
 export type NodeRole = 'broker' | 'controller';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -99,6 +100,10 @@ export interface NodeConfig {
   readonly replicaFetchMinBytes: number;
   readonly replicaFetchMaxBytes: number;
   readonly replicaFetchResponseMaxBytes: number;
+  /** replica.fetch.stream.enable: followers fetch over one ReplicaFetchStream per leader (else unary ReplicaFetch calls). */
+  readonly replicaFetchStreamEnable: boolean;
+  /** replica.fetch.stream.max.bytes.in.flight: answers a leader has written on one fetch stream that the transport has not taken, bytes. */
+  readonly replicaFetchStreamMaxBytesInFlight: number;
   /** Log maintenance: the cleaner compacts topics with cleanup.policy=compact every log.cleaner.backoff.ms. */
   readonly logCleanerEnable: boolean;
   readonly logCleanerBackoffMs: number;
@@ -273,6 +278,8 @@ export const NODE_CONFIG_KEYS = {
   'replica.fetch.min.bytes': { field: 'replicaFetchMinBytes', schema: intString(1, 1024 ** 3), default: '1', doc: 'Bytes a follower fetch waits for (up to replica.fetch.wait.max.ms) before it is answered.' },
   'replica.fetch.max.bytes': { field: 'replicaFetchMaxBytes', schema: intString(1024, 1024 ** 3), default: String(1024 * 1024), doc: 'Bytes per partition in one follower fetch response (one batch is always returned even when larger).' },
   'replica.fetch.response.max.bytes': { field: 'replicaFetchResponseMaxBytes', schema: intString(1024, 1024 ** 3), default: String(10 * 1024 * 1024), doc: 'Bytes in one follower fetch response, all partitions together.' },
+  'replica.fetch.stream.enable': { field: 'replicaFetchStreamEnable', schema: boolString, default: 'true', doc: 'Followers fetch over one long-lived ReplicaFetchStream per leader broker; false = one unary ReplicaFetch call per fetch (the older path; leaders serve both).' },
+  'replica.fetch.stream.max.bytes.in.flight': { field: 'replicaFetchStreamMaxBytesInFlight', schema: intString(1024, 1024 ** 3), default: String(DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX), doc: 'Bytes of fetch answers a leader has written on one follower\'s fetch stream that the transport has not yet taken (the follower is not reading); the leader serves that stream\'s next request only below it, cut to the room left (one batch always goes).' },
   'log.cleaner.enable': { field: 'logCleanerEnable', schema: boolString, default: 'true', doc: 'Run the log cleaner, which compacts the partitions of topics with cleanup.policy=compact (__consumer_offsets among them).' },
   'log.cleaner.backoff.ms': { field: 'logCleanerBackoffMs', schema: intString(10, 24 * HOUR_MS), default: String(DEFAULT_LOG_CLEANER_BACKOFF_MS), doc: 'Pause of the log cleaner between passes over the compacted partitions, milliseconds.' },
   'offsets.topic.num.partitions': { field: 'offsetsTopicNumPartitions', schema: intString(1, PARTITIONS_PER_TOPIC_MAX), default: String(DEFAULT_OFFSETS_TOPIC_NUM_PARTITIONS), doc: 'Partitions of __consumer_offsets when this node creates it (the first group request).' },

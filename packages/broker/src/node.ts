@@ -212,7 +212,7 @@ export async function startNode(configured: NodeConfig, options: StartNodeOption
   }));
   // Followers fetch from this node when it leads a partition (DESIGN.md §5, Replication).
   registerReplicaService(server, {
-    clusterId: identity.clusterId, replicas, notifier, nowMs,
+    clusterId: identity.clusterId, replicas, notifier, nowMs, streamBytesInFlightMax: config.replicaFetchStreamMaxBytesInFlight,
     logger: rootLogger.child({ component: 'replica-service' }), shutdownSignal: shutdown.signal,
   });
   const groups = new GroupCoordinator({

@@ -34,6 +34,7 @@ import type { ReplicationConfig } from './replication/replication-config.js';
 import { replicationConfig } from './component-configs.js';
 import { ReplicaFetcherManager } from './replication/replica-fetcher.js';
 import { grpcReplicaFetchTransport } from './adapters/grpc-replica-fetch-transport.js';
+import { grpcReplicaFetchStreamTransport } from './adapters/grpc-replica-fetch-stream-transport.js';
 import type { PartitionReplication } from './partition.js';
 import { FileProducerStateStore } from './adapters/file-producer-state-store.js';
 
@@ -109,7 +110,7 @@ export class ReplicaManager {
       this.replicationConfig = config;
       this.fetchers = new ReplicaFetcherManager({
         nodeId: options.nodeId, clusterId: () => options.metadata.clusterId, brokerEpoch: replication.brokerEpoch,
-        transport: replication.fetchTransport ?? grpcReplicaFetchTransport({
+        transport: replication.fetchTransport ?? (config.replicaFetchStreamEnable ? grpcReplicaFetchStreamTransport : grpcReplicaFetchTransport)({
           maxReceiveBytes: config.replicaFetchResponseMaxBytes + 1024 * 1024, http2FlowControlWindowBytes: options.config.http2FlowControlWindowBytes,
         }),
         config, nowMs: this.nowMs, logger: options.logger.child({ component: 'replica-fetcher' }),

@@ -95,6 +95,15 @@ describe('parseNodeConfig', () => {
     ]);
   });
 
+  it('replica.fetch.stream.*: on by default with a 32 MiB bytes-in-flight limit; a limit under 1 KiB or a non-boolean switch is refused', () => {
+    const defaults = parseNodeConfig({ flags: base, set: [] });
+    expect(defaults.replicaFetchStreamEnable).toBe(true);
+    expect(defaults.replicaFetchStreamMaxBytesInFlight).toBe(32 * 1024 * 1024);
+    expect(replicationConfig(parseNodeConfig({ flags: base, set: ['replica.fetch.stream.enable=false'] })).replicaFetchStreamEnable).toBe(false);
+    const issues = issuesOf(() => parseNodeConfig({ flags: base, set: ['replica.fetch.stream.max.bytes.in.flight=100', 'replica.fetch.stream.enable=maybe'] }));
+    expect(issues.map((i) => i.key).sort()).toEqual(['replica.fetch.stream.enable', 'replica.fetch.stream.max.bytes.in.flight']);
+  });
+
   it('derives each component config from the node config', () => {
     const config = parseNodeConfig({
       flags: base,

@@ -3,7 +3,7 @@
 import { TRANSACTIONAL_ID_LENGTH_MAX } from '../transactions/txn-state.js';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ReplicaService, tributary } from '@tributary/protocol';
+import { isMalformedRequest, MALFORMED_REQUEST, ReplicaService, tributary } from '@tributary/protocol';
 import { ChangeNotifier, logEndOffsetKey } from '../change-notifier.js';
 import { errorCodeOf, InvalidArgumentError, NO_ERROR } from '../errors.js';
 import { int64, requireName, unary } from '../grpc-call.js';
@@ -12,6 +12,8 @@ import { PartitionTransactions } from '../partition-transactions.js';
 import type { TxnMarkerRequest, TxnMarkerWriter } from '../transactions/txn-ports.js';
 import { TRANSACTIONAL_PRODUCER_EPOCH_MAX } from './producer-admission.js';
 import type { ReplicaFetchPartitionResponse, ReplicaFetchRequest, ReplicaFetchResponse } from './replica-fetch-transport.js';
+import { ReplicaFetchStream, type ReplicaFetchStreamFailure } from './replica-fetch-stream.js';
+import { DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX } from './replication-config.js';
 
 /** Caps what a follower may ask for in one call. */
 export const REPLICA_FETCH_WAIT_MAX_MS = 30_000;
@@ -25,6 +27,8 @@ export interface ReplicaServiceDeps {
   readonly logger: Logger;
   /** Writes WriteTxnMarkers' markers; default: a PartitionTransactions over `replicas`. */
   readonly txnMarkers?: TxnMarkerWriter;
+  /** replica.fetch.stream.max.bytes.in.flight; default DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX. */
+  readonly streamBytesInFlightMax?: number;
 }
 
 /** Most markers one WriteTxnMarkers request may carry, and most partitions over all of them. */
@@ -150,8 +154,15 @@ export async function serveReplicaFetch(req: ReplicaFetchRequest, deps: ReplicaS
   }
 }
 
-function decode(req: tributary.internal.v1.ReplicaFetchRequest): ReplicaFetchRequest {
+export function decodeReplicaFetchRequest(req: tributary.internal.v1.ReplicaFetchRequest): ReplicaFetchRequest {
   if (req.partitions.length > REPLICA_FETCH_PARTITIONS_MAX) throw new InvalidArgumentError('partitions', `at most ${REPLICA_FETCH_PARTITIONS_MAX}`);
+  if (!Number.isInteger(req.replicaId) || req.replicaId < 0) throw new InvalidArgumentError('replica_id', `must be a node id ≥ 0, got ${req.replicaId}`);
+  req.partitions.forEach((p, i) => {
+    const partition = p.partition ?? 0;
+    if (!Number.isInteger(partition) || partition < 0) throw new InvalidArgumentError(`partitions[${i}].partition`, `must be ≥ 0, got ${partition}`);
+    const fetchOffset = int64(p.fetchOffset);
+    if (!Number.isSafeInteger(fetchOffset) || fetchOffset < 0) throw new InvalidArgumentError(`partitions[${i}].fetch_offset`, `must be an offset ≥ 0, got ${fetchOffset}`);
+  });
   return {
     replicaId: req.replicaId, brokerEpoch: int64(req.brokerEpoch), clusterId: req.clusterId, maxWaitMs: Math.max(0, req.maxWaitMs),
     minBytes: Math.max(0, req.minBytes), maxBytes: Math.max(0, req.maxBytes), partitionMaxBytes: Math.max(0, req.partitionMaxBytes),
@@ -191,11 +202,14 @@ export function registerReplicaService(server: grpc.Server, deps: ReplicaService
       // per fetch (thousands a second) leaked and made every addEventListener slower (a linear scan).
       deps.shutdownSignal?.addEventListener('abort', onAbort, { once: true });
       try {
-        return encodeReplicaFetchResponse(await serveReplicaFetch(decode(req), deps, abort.signal));
+        return encodeReplicaFetchResponse(await serveReplicaFetch(decodeReplicaFetchRequest(req), deps, abort.signal));
       } finally {
         deps.shutdownSignal?.removeEventListener('abort', onAbort);
       }
     }),
+    replicaFetchStream: (call: grpc.ServerDuplexStream<tributary.internal.v1.ReplicaFetchRequest, tributary.internal.v1.IReplicaFetchResponse>) => {
+      serveReplicaFetchStream(call, deps);
+    },
     writeTxnMarkers: unary(deps.logger, 'WriteTxnMarkers', async (req: tributary.internal.v1.WriteTxnMarkersRequest, call) => {
       const abort = new AbortController();
       const onAbort = (): void => abort.abort();
@@ -210,4 +224,71 @@ export function registerReplicaService(server: grpc.Server, deps: ReplicaService
   });
 }
 
+const STREAM_FAILURE_STATUS: Record<ReplicaFetchStreamFailure, grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  INTERNAL: grpc.status.INTERNAL,
+};
 
+/**
+ * The gRPC shell of one ReplicaFetchStream: decodes each message (a malformed one fails this stream
+ * with INVALID_ARGUMENT, naming the field), serves it as a unary fetch would be, writes the answers in order.
+ */
+function serveReplicaFetchStream(
+  call: grpc.ServerDuplexStream<tributary.internal.v1.ReplicaFetchRequest, tributary.internal.v1.IReplicaFetchResponse>,
+  deps: ReplicaServiceDeps & { readonly shutdownSignal?: AbortSignal },
+): void {
+  // Aborted when the stream ends for any reason: a long poll in progress answers at once, nothing more is served.
+  const abort = new AbortController();
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    deps.shutdownSignal?.removeEventListener('abort', onShutdown);
+    abort.abort();
+  };
+  // The node stops: end the stream (OK status); the follower sees it end and reconnects elsewhere or later.
+  const onShutdown = (): void => {
+    if (closed) return;
+    close();
+    call.end();
+  };
+  const stream = new ReplicaFetchStream({
+    serve: (request, signal) => serveReplicaFetch(request, deps, signal),
+    bytesInFlightMax: deps.streamBytesInFlightMax ?? DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX,
+    signal: abort.signal,
+    sink: {
+      send: (response, correlationId, taken) => {
+        if (!closed) call.write({ ...encodeReplicaFetchResponse(response), correlationId }, () => taken());
+      },
+      fail: (code, message) => {
+        if (closed) return;
+        // As the unary path's toServiceError: an unexpected failure is logged as an error, a refusal is not.
+        if (code === 'INTERNAL') deps.logger.error({ method: 'ReplicaFetchStream', message }, 'request failed unexpectedly');
+        else deps.logger.debug({ code, message }, 'replica fetch stream refused');
+        close();
+        call.emit('error', { code: STREAM_FAILURE_STATUS[code], details: message });
+      },
+      end: () => {
+        if (closed) return;
+        close();
+        call.end();
+      },
+    },
+  });
+  call.on('cancelled', close);
+  call.on('error', close);
+  deps.shutdownSignal?.addEventListener('abort', onShutdown, { once: true });
+  if (deps.shutdownSignal?.aborted === true) onShutdown();
+  call.on('data', (message: tributary.internal.v1.ReplicaFetchRequest) => {
+    let request: ReplicaFetchRequest;
+    try {
+      if (isMalformedRequest(message)) throw new InvalidArgumentError('request', `not a valid ReplicaFetch request: ${message[MALFORMED_REQUEST]}`);
+      request = decodeReplicaFetchRequest(message);
+    } catch (err) {
+      return stream.fail('INVALID_ARGUMENT', err instanceof Error ? err.message : String(err));
+    }
+    stream.receive(request, int64(message.correlationId));
+  });
+  call.on('end', () => stream.endOfRequests());
+}

@@ -20,6 +20,8 @@ export interface ReplicationConfig {
   readonly alterPartitionBackoffMs: number;
   /** Most partitions one follower fetch session carries. */
   readonly fetchSessionPartitionsMax: number;
+  /** replica.fetch.stream.enable: fetch over one ReplicaFetchStream per leader instead of unary calls. */
+  readonly replicaFetchStreamEnable: boolean;
 }
 
 /** How long an AlterPartition may take before its outcome counts as unknown, milliseconds. */
@@ -28,3 +30,5 @@ export const DEFAULT_ALTER_PARTITION_TIMEOUT_MS = 10_000;
 export const DEFAULT_ALTER_PARTITION_BACKOFF_MS = 200;
 /** Most partitions one follower fetch session carries. */
 export const DEFAULT_FETCH_SESSION_PARTITIONS_MAX = 10_000;
+/** Default for replica.fetch.stream.max.bytes.in.flight (per fetch stream, leader side), bytes. */
+export const DEFAULT_REPLICA_FETCH_STREAM_BYTES_IN_FLIGHT_MAX = 32 * 1024 * 1024;
