@@ -66,6 +66,13 @@ export class ConsumerGroup {
   private readonly rpc: GroupRpc;
   private memberId = '';
   private generation = -1;
+  /**
+   * The identity of the last completed join (SyncGroup answered): what groupMetadata() reports. Unlike
+   * memberId/generation it is not cleared when the coordinator says the member is gone, so a
+   * transaction over records read in that generation is fenced by it (KIP-447) instead of committing
+   * anonymously; the next poll() rejoins and replaces it.
+   */
+  private joined: { readonly memberId: string; readonly generation: number } = { memberId: '', generation: -1 };
   private protocol: 'eager' | 'cooperative' = 'eager';
   private rejoinNeeded = true;
   private lost = false;
@@ -225,6 +232,7 @@ export class ConsumerGroup {
       for (const c of await this.committed(added)) if (c.offset >= 0) positions.set(key(c.topic, c.partition), c.offset);
     }
     host.setAssignment(assignment, positions);
+    this.joined = { memberId: this.memberId, generation: this.generation };
     this.rejoinNeeded = false;
     this.lastAutoCommitMs = Date.now();
     this.args.logger.info({ component: 'consumer-group', group: this.groupId, memberId: this.memberId, generation: this.generation, assignment: assignment.length, revoked: revoked.length }, 'joined group');
@@ -269,7 +277,7 @@ export class ConsumerGroup {
 
   /** `groupMetadata()`: who this member is in which generation. */
   metadata(): ConsumerGroupMetadata {
-    return { groupId: this.groupId, generationId: this.generation, memberId: this.memberId, groupInstanceId: this.args.config.groupInstanceId ?? null };
+    return { groupId: this.groupId, generationId: this.joined.generation, memberId: this.joined.memberId, groupInstanceId: this.args.config.groupInstanceId ?? null };
   }
 
   /**

@@ -39,12 +39,17 @@ export interface TxnCommitMember {
  * or generation (≥ 0) given, they must name a current member of the current generation:
  * FENCED_INSTANCE_ID (the static instance id belongs to another member id), UNKNOWN_MEMBER_ID,
  * ILLEGAL_GENERATION. A generation of -1 is not checked (a member id given still is). None given (a
- * producer committing for a group it is not a member of): accepted in any state, as Kafka does. Unlike
+ * producer committing for a group it is not a member of): accepted only while the group has no members
+ * (ILLEGAL_GENERATION otherwise; Kafka accepts it in any state). Unlike
  * OffsetCommit, CompletingRebalance is no reason to refuse: the transaction is fenced by its generation.
  */
 export function validateTxnCommit(group: Group, input: TxnCommitMember): ErrorCodeName | null {
   if (group.state === 'Dead') return 'COORDINATOR_NOT_AVAILABLE';
-  if (input.generation < 0 && input.memberId === '' && input.groupInstanceId === null) return null;
+  // Anonymous (no member, no generation): only for a group no member manages. A member that lost its
+  // identity (its session expired while it was stopped) must not commit the offsets of partitions that
+  // moved to others: their transactions read from the last stable commit, so both would commit the same
+  // inputs (seen in the txn chaos smoke as duplicated outputs). Kafka accepts it; we refuse it.
+  if (input.generation < 0 && input.memberId === '' && input.groupInstanceId === null) return group.members.size === 0 ? null : 'ILLEGAL_GENERATION';
   if (input.groupInstanceId !== null) {
     const holder = [...group.members.values()].find((m) => m.groupInstanceId === input.groupInstanceId);
     if (holder !== undefined && holder.memberId !== input.memberId) return 'FENCED_INSTANCE_ID';

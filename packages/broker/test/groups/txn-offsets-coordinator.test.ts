@@ -181,18 +181,20 @@ describe('group coordinator: offsets in transactions', () => {
 
     expect(await answer({ memberId: joined.memberId, groupInstanceId: null, generation: joined.generation - 1 })).toEqual(['ILLEGAL_GENERATION']);
     expect(await answer({ memberId: 'zombie', groupInstanceId: null, generation: joined.generation })).toEqual(['UNKNOWN_MEMBER_ID']);
+    // A member that lost its identity (no member id, no generation) while others manage the group.
+    expect(await answer({ memberId: '', groupInstanceId: null, generation: -1 })).toEqual(['ILLEGAL_GENERATION']);
     expect(verifier.calls).toEqual([]); // fenced before the transaction coordinator is asked
 
     verifier.answer = 'INVALID_TXN_STATE';
     expect(await answer({ memberId: joined.memberId, groupInstanceId: null, generation: joined.generation })).toEqual(['INVALID_TXN_STATE']);
     verifier.answer = 'PRODUCER_FENCED';
-    expect(await answer({ memberId: '', groupInstanceId: null, generation: -1 })).toEqual(['PRODUCER_FENCED']);
+    expect(await answer({ memberId: joined.memberId, groupInstanceId: null, generation: joined.generation })).toEqual(['PRODUCER_FENCED']);
     expect(verifier.calls.map((c) => [c.transactionalId, c.producerId, c.producerEpoch, c.topic, c.partition])).toEqual([
       ['tx', 7, 0, OFFSETS_TOPIC, 0], ['tx', 7, 0, OFFSETS_TOPIC, 0],
     ]);
     // Bad partitions are answered on their own; the metadata limit is OffsetCommit's.
     verifier.answer = 'CONCURRENT_TRANSACTIONS';
-    const mixed = await coordinator.txnCommitOffsets('G', { ...txn, memberId: '', groupInstanceId: null, generation: -1 }, [
+    const mixed = await coordinator.txnCommitOffsets('G', { ...txn, memberId: joined.memberId, groupInstanceId: null, generation: joined.generation }, [
       { topic: 'nope', partition: 0, offset: 1, metadata: '' },
       { topic: 't', partition: 1, offset: -1, metadata: '' },
       { topic: 't', partition: 2, offset: 1, metadata: 'x'.repeat(4_097) },

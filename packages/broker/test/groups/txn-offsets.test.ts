@@ -126,13 +126,16 @@ describe('TxnOffsetCommit fencing (KIP-447)', () => {
     return { group: g, memberId, staticId: 'i-1' };
   }
 
-  it('accepts the current member and generation, and no metadata at all; refuses zombies', () => {
+  it('accepts the current member and generation; no metadata at all only while the group has no members; refuses zombies', () => {
     const { group, memberId, staticId } = stable();
     const gen = group.generation;
     expect(validateTxnCommit(group, { memberId, groupInstanceId: staticId, generation: gen })).toBeNull();
     expect(validateTxnCommit(group, { memberId, groupInstanceId: null, generation: gen })).toBeNull();
     expect(validateTxnCommit(group, { memberId, groupInstanceId: null, generation: -1 })).toBeNull(); // generation not checked
-    expect(validateTxnCommit(group, { memberId: '', groupInstanceId: null, generation: -1 })).toBeNull(); // not a member: accepted even while Stable
+    // Not a member: refused while members manage the group (a member that lost its identity would commit
+    // offsets of partitions that moved on; the txn chaos smoke saw duplicated outputs), accepted when empty.
+    expect(validateTxnCommit(group, { memberId: '', groupInstanceId: null, generation: -1 })).toBe('ILLEGAL_GENERATION');
+    expect(validateTxnCommit({ ...group, members: new Map(), state: 'Empty' }, { memberId: '', groupInstanceId: null, generation: -1 })).toBeNull();
     expect(validateTxnCommit(group, { memberId, groupInstanceId: null, generation: gen - 1 })).toBe('ILLEGAL_GENERATION');
     expect(validateTxnCommit(group, { memberId, groupInstanceId: null, generation: gen + 1 })).toBe('ILLEGAL_GENERATION');
     expect(validateTxnCommit(group, { memberId: '', groupInstanceId: null, generation: gen - 1 })).toBe('ILLEGAL_GENERATION');
