@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodeConfig, startNode, type TributaryNode } from '@tributary/broker';
+import * as grpc from '@grpc/grpc-js';
+import { GroupsClient } from '@tributary/protocol';
 import { Admin, Consumer, Producer, type ConsumerOptions, type ConsumerRecord, type TopicPartition } from '../src/index.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tributary-group-test-'));
@@ -154,5 +156,28 @@ describe('consumer groups', () => {
     const committed = await again.committed([{ topic: 'g3', partition: 0 }, { topic: 'g3', partition: 1 }]);
     expect(committed.map((c) => c.offset)).toEqual([10, 10]);
     await again.close();
+  }, 60_000);
+
+  it('groupMetadata() keeps the identity of the last join when the coordinator drops the member, until poll() rejoins (KIP-447 fencing of a zombie\'s transaction)', async () => {
+    await admin.createTopics([{ topic: 'g-meta', numPartitions: 2, replicationFactor: 1 }]);
+    const consumer = new Consumer({ 'bootstrap.servers': address, 'group.id': 'G-meta', ...FAST });
+    consumer.subscribe(['g-meta']);
+    await until('joined', async () => { await consumer.poll({ timeoutMs: 100 }); return consumer.assignment().length === 2; });
+    const joined = consumer.groupMetadata();
+    expect(joined.generationId).toBeGreaterThan(0);
+    expect(joined.memberId).not.toBe('');
+    // The coordinator drops the member (as a session expiry does while its process is stopped).
+    const groups = new GroupsClient(address, grpc.credentials.createInsecure());
+    await new Promise<void>((resolve, reject) => groups.leaveGroup({ groupId: 'G-meta', memberId: joined.memberId }, (err) => (err ? reject(err) : resolve())));
+    groups.close();
+    // Its next heartbeat learns it (UNKNOWN_MEMBER_ID) outside poll().
+    const group = (consumer as unknown as { group: { needsRejoin: boolean } }).group;
+    await until('the heartbeat saw the member is gone', () => group.needsRejoin);
+    // A transaction over records read in that generation must carry that identity, so the group fences
+    // it — not an anonymous one the group would accept.
+    expect(consumer.groupMetadata()).toEqual(joined);
+    await until('rejoined', async () => { await consumer.poll({ timeoutMs: 100 }); return !group.needsRejoin && consumer.groupMetadata().generationId > joined.generationId; });
+    expect(consumer.groupMetadata().memberId).not.toBe(joined.memberId);
+    await consumer.close();
   }, 60_000);
 });
