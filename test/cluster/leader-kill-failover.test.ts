@@ -17,7 +17,7 @@ const SESSION_TIMEOUT_MS = 60_000;
 /** Generous for a loaded machine; a session-timeout failover could not make it. */
 const DEADLINE_MS = 30_000;
 /** Every other failover setting at its default (the harness's FAST_CLUSTER_CONFIGS sets a fast heartbeat). */
-const CONFIGS = { 'broker.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'broker.heartbeat.interval.ms': '500' };
+const CONFIGS = { 'broker.session.timeout.ms': String(SESSION_TIMEOUT_MS), 'broker.heartbeat.interval.ms': '500', 'broker.liveness.probe.after.ms': '1000' };
 
 let cluster: InProcessCluster | undefined;
 let producer: Producer | undefined;

@@ -165,14 +165,14 @@ describe('broker.liveness.probe.after.ms', () => {
 
   it('defaults to 1000 ms (two heartbeat intervals) and reaches the quorum controller', () => {
     const config = parseNodeConfig({ flags: base });
-    expect(config.brokerLivenessProbeAfterMs).toBe(1000);
-    expect(quorumControllerConfig(config)).toMatchObject({ brokerLivenessProbeAfterMs: 1000, brokerSessionTimeoutMs: 9000 });
+    expect(config.brokerLivenessProbeAfterMs).toBe(0);
+    expect(quorumControllerConfig(config)).toMatchObject({ brokerLivenessProbeAfterMs: 0, brokerSessionTimeoutMs: 9000 });
     expect(quorumControllerConfig(parseNodeConfig({ flags: base, set: ['broker.liveness.probe.after.ms=0'] }))).toMatchObject({ brokerLivenessProbeAfterMs: 0 });
   });
 
   it('must be below broker.session.timeout.ms (or 0 = off), and within its range', () => {
     expect(keys(['broker.liveness.probe.after.ms=9000'])).toEqual(['broker.liveness.probe.after.ms, broker.session.timeout.ms']);
-    expect(keys(['broker.session.timeout.ms=800', 'broker.heartbeat.interval.ms=100'])).toEqual(['broker.liveness.probe.after.ms, broker.session.timeout.ms']);
+    expect(keys(['broker.session.timeout.ms=800', 'broker.heartbeat.interval.ms=100', 'broker.liveness.probe.after.ms=1000'])).toEqual(['broker.liveness.probe.after.ms, broker.session.timeout.ms']);
     expect(parseNodeConfig({ flags: base, set: ['broker.session.timeout.ms=800', 'broker.heartbeat.interval.ms=100', 'broker.liveness.probe.after.ms=0'] }).brokerLivenessProbeAfterMs).toBe(0);
     expect(parseNodeConfig({ flags: base, set: ['broker.liveness.probe.after.ms=8999'] }).brokerLivenessProbeAfterMs).toBe(8999);
     expect(keys(['broker.liveness.probe.after.ms=-1'])).toEqual(['broker.liveness.probe.after.ms']);

@@ -46,7 +46,8 @@ import pb = tributary.internal.v1;
 
 export const DEFAULT_BROKER_SESSION_TIMEOUT_MS = 9_000;
 /** Heartbeat silence after which the active controller probes a broker's listener; 0 = never. */
-export const DEFAULT_BROKER_LIVENESS_PROBE_AFTER_MS = 1_000;
+/** 0 = off: opt in with broker.liveness.probe.after.ms (see docs/replication.md, "Failover time"). */
+export const DEFAULT_BROKER_LIVENESS_PROBE_AFTER_MS = 0;
 export const DEFAULT_SNAPSHOT_INTERVAL_RECORDS = 10_000;
 export const DEFAULT_LEADER_IMBALANCE_CHECK_INTERVAL_MS = 300_000;
 /** Commands waiting behind the one in flight; more are refused (REQUEST_TIMED_OUT, retriable). */

@@ -172,8 +172,8 @@ describe('probeListener (TCP)', () => {
 
 describe('broker liveness probe config and the core', () => {
   it('defaults to 1000 ms; 0 turns it off; it must stay below the session timeout', () => {
-    expect(DEFAULT_BROKER_LIVENESS_PROBE_AFTER_MS).toBe(1000);
-    expect(parseQuorumControllerConfig().brokerLivenessProbeAfterMs).toBe(1000);
+    expect(DEFAULT_BROKER_LIVENESS_PROBE_AFTER_MS).toBe(0);
+    expect(parseQuorumControllerConfig().brokerLivenessProbeAfterMs).toBe(0);
     expect(parseQuorumControllerConfig({ brokerLivenessProbeAfterMs: 0 }).brokerLivenessProbeAfterMs).toBe(0);
     expect(() => parseQuorumControllerConfig({ brokerLivenessProbeAfterMs: 9000, brokerSessionTimeoutMs: 9000 })).toThrow(/brokerLivenessProbeAfterMs \(9000\) must be < brokerSessionTimeoutMs \(9000\)/);
     expect(() => parseQuorumControllerConfig({ brokerLivenessProbeAfterMs: -1 })).toThrow(/brokerLivenessProbeAfterMs must be a non-negative integer/);
