@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, Consumer, Producer, type PartitionDescription } from '@tributary/client';
 import { PartitionLog } from '@tributary/storage';
 import { CLEANER_CHECKPOINT_FILE, parseCleanerCheckpoint } from '@tributary/storage/internal';
-import { startCluster, type InProcessCluster } from '../src/index.js';
+import { startCluster, waitFor, type InProcessCluster } from '../src/index.js';
 
 const TOPIC = 'compacted-catch-up';
 const KEYS = 5;
@@ -24,7 +24,6 @@ const ONCE_EVERY = 60;
  * cleaner reaches its active segment.
  */
 const SEGMENT_BYTES = 4096;
-const WAIT_MS = 30_000;
 
 let cluster: InProcessCluster | undefined;
 let root: string | undefined;
@@ -35,20 +34,6 @@ afterEach(async () => {
   root = undefined;
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function describePartition(admin: Admin, partition: number): Promise<PartitionDescription> {
   return (await admin.describeTopics([TOPIC]))[0]!.partitions.find((p) => p.partition === partition)!;

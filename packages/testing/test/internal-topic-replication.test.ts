@@ -8,9 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Admin } from '@tributary/client';
 import { GroupsClient, tributary } from '@tributary/protocol';
-import { startCluster, type InProcessCluster } from '../src/index.js';
-
-const WAIT_MS = 30_000;
+import { startCluster, waitFor, type InProcessCluster } from '../src/index.js';
 
 let cluster: InProcessCluster | undefined;
 afterEach(async () => {
@@ -18,20 +16,6 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError === undefined ? '' : ` (last error: ${String(lastError)})`}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function findCoordinator(client: GroupsClient, key: string, keyType: tributary.v1.CoordinatorType): Promise<tributary.v1.FindCoordinatorResponse> {
   return new Promise((resolve, reject) => {
